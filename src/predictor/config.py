@@ -1,0 +1,221 @@
+"""The configuration tree of ``predictor``: every setting, validated by pydantic.
+
+All models are frozen and forbid unknown keys, so a typo in a YAML file is an error that names
+the key instead of a setting that is silently ignored. Reading YAML and applying ``--set``
+overrides lives in ``predictor.io``; this module has no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataConfig(_Section):
+    """Where the tables are and how the user's column names map onto the contract's."""
+
+    path: str | None = Field(
+        None, description="Folder holding one file per table (customers.csv, orders.parquet, ...)."
+    )
+    tables: dict[str, str] = Field(
+        default_factory=dict,
+        description="Explicit file per table, overriding the folder (table name -> path).",
+    )
+    columns: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Column mapping per table: {table: {user_column: contract_column}}.",
+    )
+    end_date: dt.date | None = Field(
+        None,
+        description="Last day covered by the data. Rows dated after it are set aside as errors. "
+        "Default: the day the command runs.",
+    )
+
+
+class DayOneConfig(_Section):
+    """The Day One window: the first ``window_days`` days from signup."""
+
+    window_days: int = Field(1, ge=1, le=90, description="Length of the Day One window in days.")
+
+
+class ChurnConfig(_Section):
+    """How churn is defined and over which horizon it is predicted."""
+
+    horizon_days: int = Field(90, ge=7, le=730, description="Churn horizon after the cutoff, days.")
+    lookback_days: int = Field(
+        365,
+        ge=7,
+        le=3650,
+        description="Non-contractual rule: customers who ordered within this many days before "
+        "the cutoff are 'active' and form the churn population.",
+    )
+    rule: Literal["auto", "subscription", "no_order"] = Field(
+        "auto",
+        description="'subscription': churn is the end of all subscriptions; 'no_order': no order "
+        "within the horizon; 'auto': subscription when a subscriptions table is given.",
+    )
+
+
+class ValueConfig(_Section):
+    """What 'value' means for the 13-month and Day One targets."""
+
+    horizon_months: int = Field(13, ge=1, le=60, description="Value horizon after the cutoff, months.")
+    kind: Literal["revenue", "margin"] = Field(
+        "revenue",
+        description="'revenue': sum of order amounts; 'margin': gross margin minus cost to serve.",
+    )
+    margin_rate: float = Field(
+        0.3, ge=-1, le=1, description="Margin rate applied to orders whose margin is unknown."
+    )
+    cost_per_ticket: float = Field(
+        0.0, ge=0, description="Cost to serve per support ticket (subtracted when kind=margin)."
+    )
+
+
+class OnboardingConfig(_Section):
+    """The expected onboarding journey, in order."""
+
+    steps: list[str] = Field(
+        default_factory=lambda: [
+            "account_created",
+            "profile_completed",
+            "first_purchase",
+            "app_installed",
+            "tutorial_completed",
+        ],
+        description="Ordered list of expected onboarding steps.",
+    )
+    within_days: int = Field(
+        14, ge=1, description="Onboarding counts as 'completed early' when done within these days."
+    )
+
+
+class SupportConfig(_Section):
+    """Service-level settings used by the support features."""
+
+    sla_hours: float = Field(48.0, gt=0, description="Resolution time above this breaches the SLA.")
+
+
+class CutoffConfig(_Section):
+    """Training cutoffs. By default they are chosen from the data's span (monthly)."""
+
+    dates: list[dt.date] | None = Field(
+        None, description="Explicit training cutoffs; overrides start/end/step."
+    )
+    start: dt.date | None = Field(None, description="First cutoff of a generated range.")
+    end: dt.date | None = Field(None, description="Last cutoff of a generated range.")
+    step_days: int = Field(30, ge=1, description="Days between generated cutoffs.")
+    max_cutoffs: int = Field(
+        12, ge=1, description="Keep at most this many (the latest) automatic cutoffs."
+    )
+    min_history_days: int = Field(
+        90, ge=0, description="Automatic cutoffs start this many days after the first signup."
+    )
+    valid_cutoffs: int = Field(
+        1, ge=1, description="The latest complete cutoffs held out for validation/evaluation."
+    )
+    max_customers_per_cutoff: int | None = Field(
+        None, ge=100, description="Sample at most this many customers per cutoff (seeded)."
+    )
+
+
+class ModelConfig(_Section):
+    """XGBoost settings shared by the three models."""
+
+    n_estimators: int = Field(600, ge=1, description="Maximum boosting rounds (early stopping).")
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    max_depth: int = Field(5, ge=1, le=16)
+    min_child_weight: float = Field(5.0, ge=0)
+    subsample: float = Field(0.8, gt=0, le=1)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    reg_lambda: float = Field(1.0, ge=0)
+    early_stopping_rounds: int = Field(40, ge=1)
+    value_objective: Literal["auto", "tweedie", "two_part"] = Field(
+        "auto", description="'auto' compares Tweedie with a two-part model on validation."
+    )
+    tweedie_variance_power: float = Field(1.5, gt=1, lt=2)
+    calibration: Literal["auto", "isotonic", "none"] = Field(
+        "auto", description="Churn calibration; 'auto' calibrates when it helps on validation."
+    )
+    device: Literal["cpu", "cuda"] = Field("cpu", description="XGBoost device.")
+    n_jobs: int = Field(2, ge=1)
+    random_state: int = Field(0, description="Seed for every random choice in training.")
+
+
+class SegmentConfig(_Section):
+    """How scores are turned into segments and bands."""
+
+    value_quantiles: tuple[float, float] = Field(
+        (0.5, 0.8),
+        description="Training quantiles of predicted value separating below average / average / "
+        "above average.",
+    )
+    risk_thresholds: tuple[float, float] = Field(
+        (0.3, 0.6), description="Churn probability limits of the low / medium / high risk bands."
+    )
+
+
+class TrackingConfig(_Section):
+    """MLflow tracking."""
+
+    uri: str | None = Field(
+        None,
+        description="Tracking URI; default $MLFLOW_TRACKING_URI or a SQLite store in the project.",
+    )
+    experiment: str = Field("predictor", description="MLflow experiment name.")
+    register_model: bool = Field(True, description="Register the trained model in the model registry.")
+    registered_name: str = Field("predictor", description="Registered model name.")
+    alias: str | None = Field(None, description="Alias to set on the new version, e.g. champion.")
+
+
+class Config(_Section):
+    """The whole configuration."""
+
+    data: DataConfig = DataConfig()
+    day_one: DayOneConfig = DayOneConfig()
+    churn: ChurnConfig = ChurnConfig()
+    value: ValueConfig = ValueConfig()
+    onboarding: OnboardingConfig = OnboardingConfig()
+    support: SupportConfig = SupportConfig()
+    cutoffs: CutoffConfig = CutoffConfig()
+    model: ModelConfig = ModelConfig()
+    segments: SegmentConfig = SegmentConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    model_name: str = Field("sample", description="Folder name of the trained model under models/.")
+
+    @model_validator(mode="after")
+    def _check_quantiles(self) -> Config:
+        lo, hi = self.segments.value_quantiles
+        if not 0 < lo < hi < 1:
+            raise ValueError("segments.value_quantiles must satisfy 0 < low < high < 1")
+        lo, hi = self.segments.risk_thresholds
+        if not 0 < lo < hi < 1:
+            raise ValueError("segments.risk_thresholds must satisfy 0 < low < high < 1")
+        return self
+
+    def flat(self) -> dict[str, Any]:
+        """Flatten to ``{"churn.horizon_days": 90, ...}`` (for MLflow params)."""
+        out: dict[str, Any] = {}
+
+        def walk(prefix: str, value: Any) -> None:
+            if isinstance(value, dict) and value:
+                for key, sub in value.items():
+                    walk(f"{prefix}.{key}" if prefix else str(key), sub)
+            else:
+                out[prefix] = value
+
+        walk("", self.model_dump(mode="json"))
+        return out
+
+    def digest(self) -> str:
+        """A short stable hash of the resolved configuration."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
