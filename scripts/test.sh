@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up a virtual environment (.venv) with the project and its dev tools, then run lint and tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[dev]"
+.venv/bin/ruff check src tests benchmarks
+.venv/bin/python -m pytest -q "$@"

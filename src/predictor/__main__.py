@@ -1,0 +1,3 @@
+from predictor.cli import app
+
+app(prog_name="predictor")

@@ -1,0 +1,327 @@
+"""The ``predictor`` command line: a thin typer app over the library.
+
+Only this module configures logging and talks to the terminal (rich). Each command parses its
+options, loads the config, calls the library and writes outputs atomically; a data problem
+exits with status 2 and a message naming the table, column and rows at fault.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from predictor.config import Config
+from predictor.contract.errors import ContractError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Predict customer churn risk and lifetime value (Day One and 13-month).",
+)
+console = Console(stderr=True)
+out = Console()
+
+PROJECT_DIR = Path.cwd()
+DEFAULT_SAMPLE_DIR = Path("data/sample")
+
+ConfigOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--config", "-c", help="YAML config file(s); later files override earlier ones."),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a setting, e.g. --set churn.horizon_days=60."),
+]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _config(paths: list[Path] | None, overrides: list[str] | None, data: Path | None = None) -> Config:
+    from predictor.io import ConfigError, load_config
+
+    sets = list(overrides or [])
+    if data is not None:
+        sets.append(f"data.path={data}")
+    try:
+        return load_config(paths or [], sets)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _today() -> pd.Timestamp:
+    return pd.Timestamp(dt.date.today())
+
+
+def _load(config: Config, show_warnings: bool = True):
+    from predictor.io import load_tables
+
+    if config.data.path is None and not config.data.tables:
+        raise _fail("no data given: pass --data DIR or set data.path in the config")
+    end = pd.Timestamp(config.data.end_date) if config.data.end_date else _today()
+    try:
+        result = load_tables(config.data, end_date=end)
+    except ContractError as exc:
+        raise _fail(str(exc)) from exc
+    if result.errors:
+        _render_issues(result.issues)
+        raise _fail(f"{len(result.errors)} data error(s); nothing was done")
+    if show_warnings and result.warnings:
+        for issue in result.warnings:
+            console.print(f"[yellow]warning:[/] {issue.message}")
+    return result
+
+
+def _render_issues(issues) -> None:
+    if not issues:
+        out.print("[green]All checks passed.[/]")
+        return
+    table = Table(title="Validation report", show_lines=False)
+    for col in ("severity", "check", "table", "column", "count", "examples"):
+        table.add_column(col)
+    for issue in issues:
+        style = "red" if issue.severity == "error" else "yellow"
+        table.add_row(
+            f"[{style}]{issue.severity}[/]",
+            issue.check,
+            issue.table,
+            issue.column or "",
+            str(issue.count),
+            ", ".join(map(str, issue.examples)),
+        )
+    out.print(table)
+    for issue in issues:
+        out.print(f"- {issue.message}")
+
+
+@app.command()
+def sample(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the tables to.")] = DEFAULT_SAMPLE_DIR,
+    customers: Annotated[int, typer.Option(help="Number of customers.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    mode: Annotated[str, typer.Option(help="subscription or retail.")] = "subscription",
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    truth_as_of: Annotated[
+        str | None,
+        typer.Option(help="Also write ground truth (true churn probability and 13-month value) as of this date."),
+    ] = None,
+) -> None:
+    """Write the built-in sample business (all seven tables) and its hidden traits."""
+    from predictor.io import write_frame_atomic, write_tables
+    from predictor.sample import generate_sample, ground_truth
+
+    if mode not in ("subscription", "retail"):
+        raise _fail(f"--mode must be subscription or retail, not {mode!r}")
+    with console.status(f"generating {customers:,} customers"):
+        business = generate_sample(n_customers=customers, seed=seed, mode=mode)
+    write_tables(business.tables, out_dir, fmt=fmt)
+    truth_dir = out_dir.parent / f"{out_dir.name}_truth"
+    write_frame_atomic(business.traits.reset_index(), truth_dir / "traits.parquet")
+    if truth_as_of:
+        truth = ground_truth(business, pd.Timestamp(truth_as_of))
+        write_frame_atomic(truth.reset_index(), truth_dir / f"truth_{truth_as_of}.parquet")
+    counts = ", ".join(f"{name} {len(frame):,}" for name, frame in business.tables.items())
+    out.print(f"wrote {out_dir} ({counts}); ground truth in {truth_dir} (never an input)")
+
+
+@app.command()
+def validate(
+    data: Annotated[Path, typer.Argument(help="Folder with customers.csv, orders.csv, ...")],
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    rejects: Annotated[Path | None, typer.Option(help="Write the rows set aside to this file.")] = None,
+) -> None:
+    """Check a data folder against the contract; exit 1 when there are errors."""
+    from predictor.io import load_tables, write_frame_atomic
+
+    cfg = _config(config, set_, data)
+    end = pd.Timestamp(cfg.data.end_date) if cfg.data.end_date else _today()
+    try:
+        result = load_tables(cfg.data, end_date=end)
+    except ContractError as exc:
+        raise _fail(str(exc), 1) from exc
+    _render_issues(result.issues)
+    if rejects is not None:
+        write_frame_atomic(result.rejects, rejects)
+    if result.tables is not None:
+        sizes = ", ".join(f"{n} {len(f):,}" for n, f in result.tables.items())
+        out.print(f"tables: {sizes}")
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def features(
+    data: Annotated[Path, typer.Option(help="Data folder.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
+    as_of: Annotated[str | None, typer.Option(help="Cutoff date (default: latest date in the data).")] = None,
+    view: Annotated[str, typer.Option(help="current or day-one.")] = "current",
+    labels: Annotated[bool, typer.Option(help="Add labels where their window is complete.")] = False,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Write the point-in-time feature table (optionally with labels)."""
+    from predictor.datasets import data_span
+    from predictor.features import build_day_one_features, build_features
+    from predictor.io import write_frame_atomic
+    from predictor.labels import (
+        churn_label,
+        churn_label_end,
+        day_one_label,
+        value_label,
+        value_label_end,
+    )
+    from predictor.timeline import day_end, truncate
+
+    cfg = _config(config, set_, data)
+    tables = _load(cfg).tables
+    end = data_span(tables, cfg)[1]
+    cutoff = pd.Timestamp(as_of) if as_of else end
+    if view == "day-one":
+        frame = build_day_one_features(truncate(tables, cutoff), cfg)
+        if labels:
+            frame = frame.join(day_one_label(tables, cfg.day_one.window_days, cfg.value, end))
+    elif view == "current":
+        frame = build_features(tables, cutoff, cfg)
+        if labels and value_label_end(cutoff, cfg.value) <= day_end(end):
+            frame = frame.join(value_label(tables, cutoff, cfg.value))
+        if labels and churn_label_end(cutoff, cfg.churn) <= day_end(end):
+            frame = frame.join(churn_label(tables, cutoff, cfg.churn))
+    else:
+        raise _fail(f"--view must be current or day-one, not {view!r}")
+    frame.insert(0, "as_of", cutoff)
+    write_frame_atomic(frame.reset_index(), out_path)
+    out.print(f"wrote {len(frame):,} customers x {frame.shape[1] - 1} features to {out_path}")
+
+
+def _ensure_sample(data: Path) -> Path:
+    """Create the built-in sample business on first use."""
+    if not (data / "customers.csv").exists() and not (data / "customers.parquet").exists():
+        console.print(f"no data given: generating the built-in sample business in {data}")
+        sample(out_dir=data, customers=5000, seed=0, mode="subscription", fmt="csv", truth_as_of=None)
+    return data
+
+
+@app.command()
+def train(
+    config: ConfigOpt = None,
+    data: Annotated[Path | None, typer.Option(help="Data folder (default: the built-in sample).")] = None,
+    set_: SetOpt = None,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")] = None,
+    models_dir: Annotated[Path, typer.Option(help="Where model folders are written.")] = Path("models"),
+) -> None:
+    """Train the Day One, 13-month value and churn models; record the run in MLflow."""
+    from predictor.pipeline import run_training
+    from predictor.tracking import MlflowTracker, default_tracking_uri, git_commit
+
+    cfg = _config(config, set_)
+    if cfg.data.path is None and data is None and not cfg.data.tables:
+        data = _ensure_sample(DEFAULT_SAMPLE_DIR)
+    if data is not None:
+        cfg = _config(config, set_, data)
+    tables = _load(cfg).tables
+    uri = tracking_uri or cfg.tracking.uri or default_tracking_uri(PROJECT_DIR)
+    from predictor.datasets import ShortHistoryError
+
+    with MlflowTracker(uri, cfg.tracking.experiment, run_name=cfg.model_name) as tracker:
+        commit = git_commit(PROJECT_DIR)
+        tracker.set_tags({"git_commit": commit or "unknown", "config_digest": cfg.digest()})
+        try:
+            outcome = run_training(
+                tables,
+                cfg,
+                models_dir,
+                tracker,
+                progress=lambda m: console.print(f"[dim]{m}[/]"),
+                created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            )
+        except ShortHistoryError as exc:
+            raise _fail(str(exc)) from exc
+    for task, result in outcome.evaluation.tasks.items():
+        _print_metrics(task, result.table)
+    out.print(f"model folder: {outcome.model_dir}")
+    out.print(f"MLflow run {outcome.run_id} in experiment '{cfg.tracking.experiment}' at {uri}")
+    if outcome.registered_version:
+        out.print(f"registered {cfg.tracking.registered_name} version {outcome.registered_version}")
+
+
+def _print_metrics(task: str, frame: pd.DataFrame) -> None:
+    table = Table(title=f"{task}: held-out evaluation")
+    table.add_column("predictor")
+    for col in frame.columns:
+        table.add_column(col, justify="right")
+    for name, row in frame.iterrows():
+        table.add_row(str(name), *(f"{v:.3f}" for v in row))
+    out.print(table)
+
+
+@app.command()
+def score(
+    model: Annotated[str, typer.Option(help="Model folder (models/<name>) or MLflow URI (models:/name@alias).")],
+    data: Annotated[Path, typer.Option(help="Data folder to score.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Scores file (.parquet or .csv).")],
+    as_of: Annotated[str | None, typer.Option(help="As-of date (default: latest date in the data).")] = None,
+    drivers: Annotated[int, typer.Option(help="Top K drivers per score.")] = 0,
+    rejects: Annotated[Path | None, typer.Option(help="Rejects file (default: beside --out).")] = None,
+    chunk_size: Annotated[int, typer.Option(help="Customers per chunk.")] = 100_000,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")] = None,
+) -> None:
+    """Score every customer of a data folder; unscorable ones go to the rejects file."""
+    from predictor.api import load_model
+    from predictor.bundle import ModelLoadError
+    from predictor.datasets import data_span
+    from predictor.io import write_frame_atomic
+    from predictor.scoring import score_in_chunks
+
+    try:
+        predictor = load_model(model, tracking_uri)
+    except ModelLoadError as exc:
+        raise _fail(str(exc)) from exc
+    cfg = predictor.model.config.model_copy(update={"data": predictor.model.config.data.model_copy(update={"path": str(data), "tables": {}})})
+    result = _load(cfg)
+    tables = result.tables
+    cutoff = pd.Timestamp(as_of) if as_of else data_span(tables, cfg)[1]
+    from rich.progress import Progress
+
+    with Progress(console=console) as bar:
+        task = bar.add_task("scoring", total=len(tables.customers))
+        scores, rej = score_in_chunks(
+            predictor.model, tables, cutoff, chunk_size, drivers, lambda n: bar.advance(task, n)
+        )
+    validation_rejects = result.rejected_customers[["customer_id", "reason"]]
+    rej = pd.concat([validation_rejects, rej], ignore_index=True)
+    rejects_path = rejects or out_path.with_name(out_path.stem + "_rejects.csv")
+    write_frame_atomic(scores, out_path)
+    write_frame_atomic(rej, rejects_path)
+    n_in = len(tables.customers) + len(validation_rejects)
+    out.print(
+        f"input customers {n_in:,} = scored {len(scores):,} + rejected {len(rej):,}; "
+        f"scores in {out_path}, rejects in {rejects_path}"
+    )
+    if len(scores) + len(rej) != n_in:
+        raise _fail("internal error: scored + rejected does not equal the input customers", 3)
+
+
+@app.command("config-schema")
+def config_schema() -> None:
+    """Print the JSON schema of the configuration (every setting, documented)."""
+    out.print_json(json.dumps(Config.model_json_schema()))
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    """Entry point for ``python -m predictor``."""
+    app(prog_name="predictor")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

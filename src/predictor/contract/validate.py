@@ -1,0 +1,695 @@
+"""Validate and type the input tables at the boundary: the contract's checks, in one place.
+
+``validate(raw, end_date=...)`` takes the tables as read (already renamed to the contract's
+column names, but not typed), coerces every contract column to its type, runs the checks
+below, and returns a ``ValidationResult``: the clean typed ``Tables`` (``None`` when there is
+an error), the list of issues (errors first), the rows set aside (``rejects``) and the
+customers who cannot be scored at all (``rejected_customers``). It never reads files and
+never raises for a data problem: problems become issues. Everything is vectorised.
+
+Decisions (also in ``docs/contract.md``). An *error* stops the run (``tables`` is ``None``);
+a *warning* lets it continue with the offending rows set aside and listed in ``rejects``.
+
+======================  ========  =============================================================
+check                   severity  what happens
+======================  ========  =============================================================
+missing_table           error     customers or orders not given
+empty_table             error     customers or orders has no rows
+empty_table             warning   an optional table has no rows: treated as absent
+unknown_table           warning   a table the contract does not know: ignored
+duplicate_column        error     two columns with one name (e.g. after column mapping)
+missing_column          error     a required column is absent (available columns listed)
+missing_value           warning   empty cell in a required column: row set aside
+unparseable_date        warning   date that cannot be read: row set aside (any date column,
+                                  including the optional ``end_date``/``resolved_at``: an
+                                  unreadable end date is ambiguous between active and ended)
+unparseable_number      warning   number that cannot be read (or is infinite): row set aside
+unparseable_bool        warning   ``escalated`` not one of true/false/1/0/yes/no: row set aside
+duplicate_customer_id   error     an id appears more than once in customers (ids listed)
+after_end_date          warning   row dated after the data end: set aside
+before_signup           warning   event dated (by calendar day) before the customer's signup:
+                                  set aside, so that nothing precedes a customer's timeline and
+                                  the Day One window only sees rows from signup on
+rejected_customer       warning   event of a rejected customer: set aside
+unknown_customer        warning   event of a customer not in customers: set aside
+out_of_range            warning   csat outside 1..5, nps score outside 0..10: row set aside
+date_order              warning   resolved_at before opened_at (timestamps), or end_date
+                                  before start_date (calendar days): row set aside
+no_valid_rows           error     customers or orders has rows, but none passed the checks
+======================  ========  =============================================================
+
+A customer whose ``signup_date`` is missing, unreadable or after the data end is *rejected*:
+their row is set aside, they are listed in ``rejected_customers`` with a reason, and all their
+events are set aside (``rejected_customer``). Negative amounts are refunds and are allowed.
+
+Row numbers (``rejects.row`` and the examples in messages) are 0-based positions in the table
+as given: row 0 is the first data row, i.e. line 2 of a CSV file with a header. A row failing
+several checks is set aside once, under the first check it fails (in the order above, with
+the value checks before the time and customer checks), so issue counts add up to the rejects.
+
+Types of the clean tables: ids are strings (whitespace stripped; ``1.0`` becomes ``"1"``),
+dates ``datetime64[ns]`` tz-naive (times with an offset are converted to UTC; naive times are
+taken as they are), numbers ``float64``, ``escalated`` ``bool`` (empty means false), text
+columns strings. In id, date, number and bool columns the tokens ``NA``, ``N/A``, ``NULL``,
+``None``, ``NaN``, ``NaT``, ``#N/A`` (any case) and empty cells mean missing; in text columns
+only empty cells do. Customer attribute columns are numeric (``float64``) when every non-empty
+value is a number (and none has a leading zero, like a postal code), ``bool`` when every value
+is true/false, and text otherwise. Extra columns of event tables are kept unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from predictor.contract.errors import (
+    MAX_EXAMPLES,
+    ContractError,
+    ContractIssue,
+    Severity,
+    format_examples,
+)
+from predictor.contract.schema import SPECS, TableSpec
+from predictor.contract.tables import TABLE_NAMES, Tables
+from predictor.timeline import day_end
+
+NULL_TOKENS: frozenset[str] = frozenset({"", "na", "n/a", "nan", "nat", "null", "none", "#n/a"})
+"""Lower-cased cell values that mean "missing" in id, date, number and bool columns."""
+
+TRUE_TOKENS: frozenset[str] = frozenset({"true", "t", "yes", "y", "1", "1.0"})
+FALSE_TOKENS: frozenset[str] = frozenset({"false", "f", "no", "n", "0", "0.0"})
+
+ID_COLUMNS: frozenset[str] = frozenset({"customer_id", "order_id"})
+
+REJECT_COLUMNS: tuple[str, ...] = ("table", "row", "customer_id", "check", "column", "reason")
+
+_TS_MIN = pd.Timestamp.min.tz_localize("UTC")
+_TS_MAX = pd.Timestamp.max.tz_localize("UTC")
+
+
+@dataclass
+class ValidationResult:
+    """The outcome of ``validate``: clean tables (or ``None``), issues and what was set aside.
+
+    Attributes:
+        tables: the typed tables without the rows set aside; ``None`` when there is an error.
+        issues: every finding, errors first, then warnings, each in the order found.
+        rejects: one row per row set aside: ``table``, ``row`` (0-based position in the
+            table as given), ``customer_id``, ``check``, ``column``, ``reason``.
+        rejected_customers: ``customer_id``, ``reason`` for customers who cannot be scored.
+        summary: per table given, ``rows`` read, ``kept`` and ``set_aside``.
+
+    """
+
+    tables: Tables | None
+    issues: list[ContractIssue]
+    rejects: pd.DataFrame
+    rejected_customers: pd.DataFrame
+    summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def errors(self) -> list[ContractIssue]:
+        """The issues that stop the run."""
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list[ContractIssue]:
+        """The issues that set rows aside but let the run continue."""
+        return [i for i in self.issues if i.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings allowed)."""
+        return not self.errors
+
+    def raise_for_errors(self) -> Tables:
+        """Return the clean tables, or raise ``ContractError`` naming every error."""
+        if self.errors or self.tables is None:
+            raise ContractError.from_issues(self.errors)
+        return self.tables
+
+
+@dataclass
+class _Work:
+    """One table under validation: the raw rows, their typed copy and what is set aside."""
+
+    name: str
+    spec: TableSpec
+    raw: pd.DataFrame
+    typed: pd.DataFrame
+    aside: np.ndarray
+    ids: pd.Series
+
+    @property
+    def kept(self) -> np.ndarray:
+        return ~self.aside
+
+
+class _Report:
+    """Collects issues, rejected rows and rejected customers while the checks run."""
+
+    def __init__(self) -> None:
+        self.issues: list[ContractIssue] = []
+        self.rejects: list[pd.DataFrame] = []
+        self.rejected: list[pd.DataFrame] = []
+
+    def issue(
+        self,
+        check: str,
+        table: str,
+        column: str | None,
+        severity: Severity,
+        count: int,
+        examples: list[Any],
+        message: str,
+    ) -> None:
+        self.issues.append(
+            ContractIssue(check, table, column, severity, int(count), list(examples), message)
+        )
+
+    def set_aside(
+        self,
+        work: _Work,
+        mask: np.ndarray | pd.Series,
+        *,
+        check: str,
+        column: str,
+        problem: str,
+        reason: str | Callable[[np.ndarray], pd.Series],
+        shown: pd.Series | None = None,
+        reject_customers: bool = False,
+    ) -> None:
+        """Set aside the rows in ``mask`` not already set aside, and report them as a warning.
+
+        ``problem`` is the plural predicate of the message ("have unparseable dates");
+        ``reason`` is the per-row reason, a string or a function of the row positions (built
+        lazily, so clean data cost nothing); ``shown`` holds the values to quote next to the
+        example rows. With
+        ``reject_customers`` the rows are customers: examples are their ids and they are added
+        to ``rejected_customers``.
+        """
+        new = np.asarray(mask, dtype=bool) & ~work.aside
+        count = int(new.sum())
+        if not count:
+            return
+        rows = np.flatnonzero(new)
+        reasons = _reasons(reason, rows)
+        self.rejects.append(
+            pd.DataFrame(
+                {
+                    "table": work.name,
+                    "row": rows.astype("int64"),
+                    "customer_id": work.ids.iloc[rows].to_numpy(),
+                    "check": check,
+                    "column": column,
+                    "reason": reasons,
+                }
+            )
+        )
+        work.aside |= new
+        head = rows[:MAX_EXAMPLES]
+        if reject_customers:
+            ids = work.ids.iloc[rows]
+            self.rejected.append(pd.DataFrame({"customer_id": ids.to_numpy(), "reason": reasons}))
+            examples = [str(v) for v in ids.iloc[:MAX_EXAMPLES]]
+            detail = format_examples([_show(v) for v in examples], count, noun="ids")
+            subject = _plural(count, "customer")
+            action = "customers rejected and their events set aside"
+        else:
+            examples = head.tolist()
+            detail = format_examples(examples, count)
+            subject = _plural(count, "row")
+            action = "set aside"
+        if shown is not None:
+            detail += ": " + ", ".join(_show(v) for v in shown.iloc[head])
+        message = f"{work.name}.{column}: {subject} {_agree(problem, count)} ({detail}); {action}"
+        self.issue(check, work.name, column, "warning", count, examples, message)
+
+
+def validate(
+    raw: Mapping[str, pd.DataFrame], *, end_date: pd.Timestamp | dt.date | str
+) -> ValidationResult:
+    """Type and check the input tables against the contract.
+
+    Args:
+        raw: table name -> frame, with the contract's column names (column mapping already
+            applied) but untyped (e.g. every column read from CSV as text).
+        end_date: the last day covered by the data (inclusive, the whole day). Rows dated
+            after it are set aside; customers who sign up after it are rejected.
+
+    Returns:
+        The ``ValidationResult``; see the module docstring for every check and its outcome.
+
+    """
+    limit = day_end(_naive(pd.Timestamp(end_date)))
+    report = _Report()
+    for name in raw:
+        if name not in SPECS:
+            known = ", ".join(TABLE_NAMES)
+            report.issue(
+                "unknown_table", name, None, "warning", 0, [],
+                f"{name}: not a table of the contract; ignored (known tables: {known})",
+            )  # fmt: skip
+    works: dict[str, _Work] = {}
+    for name, spec in SPECS.items():
+        frame = raw.get(name)
+        if _structure_ok(name, spec, frame, report):
+            works[name] = _coerce(name, spec, frame, report)
+    customers = works.get("customers")
+    if customers is not None:
+        _check_customers(customers, limit, report)
+    for name, work in works.items():
+        if name != "customers":
+            _check_events(work, limit, customers, report)
+    for name, work in works.items():
+        if work.spec.required and not work.kept.any():
+            report.issue(
+                "no_valid_rows", name, None, "error", len(work.raw), [],
+                f"{name}: none of its {len(work.raw)} rows passed the checks (see the warnings)",
+            )  # fmt: skip
+    return _result(works, report)
+
+
+def _structure_ok(name: str, spec: TableSpec, frame: pd.DataFrame | None, report: _Report) -> bool:
+    """Table-level checks: present, not empty, unique column names, required columns there."""
+    if frame is None:
+        if spec.required:
+            report.issue(
+                "missing_table", name, None, "error", 0, [],
+                f"{name}: required table is missing (give {name}.csv or {name}.parquet)",
+            )  # fmt: skip
+        return False
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{name}: expected a pandas DataFrame, got {type(frame).__name__}")
+    if len(frame) == 0:
+        if spec.required:
+            report.issue("empty_table", name, None, "error", 0, [], f"{name}: table has no rows")
+        else:
+            report.issue(
+                "empty_table", name, None, "warning", 0, [],
+                f"{name}: table has no rows; treated as absent",
+            )  # fmt: skip
+        return False
+    columns = [str(c) for c in frame.columns]
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    for column in duplicated:
+        report.issue(
+            "duplicate_column", name, column, "error", columns.count(column), [],
+            f"{name}.{column}: {columns.count(column)} columns have this name "
+            "(check the column mapping)",
+        )  # fmt: skip
+    available = ", ".join(columns) or "none"
+    missing = [c for c in spec.required_columns if c not in columns]
+    for column in missing:
+        report.issue(
+            "missing_column", name, column, "error", 0, [],
+            f"{name}.{column}: required column is missing (available columns: {available})",
+        )  # fmt: skip
+    return not duplicated and not missing
+
+
+def _coerce(name: str, spec: TableSpec, frame: pd.DataFrame, report: _Report) -> _Work:
+    """Type every column and set aside rows whose required or typed values are unusable."""
+    raw = frame.reset_index(drop=True)
+    raw.columns = [str(c) for c in raw.columns]
+    typed = raw.copy()
+    ids = _to_id(raw["customer_id"])
+    typed["customer_id"] = ids
+    work = _Work(name, spec, raw, typed, np.zeros(len(raw), dtype=bool), ids)
+    is_customers = name == "customers"
+    report.set_aside(
+        work, ids.isna(), check="missing_value", column="customer_id",
+        problem="have no customer_id", reason="customer_id is empty",
+    )  # fmt: skip
+    bad: dict[str, np.ndarray] = {}
+    for column in raw.columns:
+        if column == "customer_id":
+            continue
+        values, unreadable = _coerce_column(spec, column, raw[column], is_customers)
+        typed[column] = values
+        if unreadable is not None:
+            bad[column] = unreadable
+    for column, unreadable in bad.items():
+        check, what, single = _unreadable_kind(spec, column)
+        report.set_aside(
+            work, unreadable, check=check, column=column, problem=f"have {what}",
+            reason=_quoting(f"{column} ", raw[column], f" {single}", quote=True),
+            shown=raw[column],
+            reject_customers=is_customers and column == "signup_date",
+        )  # fmt: skip
+    for column in spec.required_columns:
+        if column == "customer_id":
+            continue
+        report.set_aside(
+            work, typed[column].isna(), check="missing_value", column=column,
+            problem=f"have no {column}", reason=f"{column} is empty",
+            reject_customers=is_customers and column == "signup_date",
+        )  # fmt: skip
+    work.typed = typed
+    return work
+
+
+def _unreadable_kind(spec: TableSpec, column: str) -> tuple[str, str, str]:
+    """Return the check name, the message's noun phrase and the reason's phrase for ``column``."""
+    if column in spec.date_columns:
+        return "unparseable_date", "unparseable dates", "is not a readable date"
+    if column in spec.bool_columns:
+        return "unparseable_bool", "values that are not true/false", "is not true/false"
+    return "unparseable_number", "values that are not numbers", "is not a number"
+
+
+def _coerce_column(
+    spec: TableSpec, column: str, values: pd.Series, is_customers: bool
+) -> tuple[pd.Series, np.ndarray | None]:
+    """Typed values of one column, and which present values could not be read (if typed)."""
+    if column in ID_COLUMNS:
+        return _to_id(values), None
+    if column in spec.date_columns:
+        return _to_datetime(values)
+    if column in spec.numeric_columns:
+        return _to_number(values)
+    if column in spec.bool_columns:
+        return _to_bool(values)
+    if column in spec.columns:
+        return _to_text(values), None
+    if is_customers:
+        return _to_attribute(values), None
+    return values, None
+
+
+def _check_customers(work: _Work, limit: pd.Timestamp, report: _Report) -> None:
+    """Reject customers who sign up after the data end; report duplicate ids as an error."""
+    signup = work.typed["signup_date"]
+    report.set_aside(
+        work, (signup > limit).to_numpy(), check="after_end_date", column="signup_date",
+        problem=f"signed up after the data end {limit.date()}", shown=signup,
+        reason=_quoting("signup_date ", signup, f" is after the data end {limit.date()}"),
+        reject_customers=True,
+    )  # fmt: skip
+    ids = work.ids
+    dup_rows = ids.duplicated(keep=False) & ids.notna()
+    if dup_rows.any():
+        dup_ids = pd.unique(ids[dup_rows])
+        shown = [_show(v) for v in dup_ids[:MAX_EXAMPLES]]
+        report.issue(
+            "duplicate_customer_id", "customers", "customer_id", "error", len(dup_ids),
+            [str(v) for v in dup_ids[:MAX_EXAMPLES]],
+            f"customers.customer_id: {_plural(len(dup_ids), 'id')} "
+            f"{_agree('appear', len(dup_ids))} more than once "
+            f"({format_examples(shown, len(dup_ids), noun='ids')}; {int(dup_rows.sum())} rows); "
+            "customer ids must be unique",
+        )  # fmt: skip
+
+
+def _check_events(
+    work: _Work, limit: pd.Timestamp, customers: _Work | None, report: _Report
+) -> None:
+    """Event tables: value ranges, date order, data end, and the link to customers."""
+    typed, name = work.typed, work.name
+    if name == "support_tickets" and "csat" in typed:
+        csat = typed["csat"]
+        report.set_aside(
+            work, (csat < 1) | (csat > 5), check="out_of_range", column="csat",
+            problem="have csat outside 1..5", shown=work.raw["csat"],
+            reason=_quoting("csat ", work.raw["csat"], " is outside 1..5"),
+        )  # fmt: skip
+    if name == "nps":
+        score = typed["score"]
+        report.set_aside(
+            work, (score < 0) | (score > 10), check="out_of_range", column="score",
+            problem="have scores outside 0..10", shown=work.raw["score"],
+            reason=_quoting("score ", work.raw["score"], " is outside 0..10"),
+        )  # fmt: skip
+    if name == "support_tickets" and "resolved_at" in typed:
+        opened, resolved = typed["opened_at"], typed["resolved_at"]
+        report.set_aside(
+            work, resolved < opened, check="date_order", column="resolved_at",
+            problem="are resolved before they were opened", shown=resolved,
+            reason=_comparing("resolved_at", resolved, "is before", "opened_at", opened),
+        )  # fmt: skip
+    if name == "subscriptions" and "end_date" in typed:
+        start, end = typed["start_date"], typed["end_date"]
+        report.set_aside(
+            work, end.dt.normalize() < start.dt.normalize(), check="date_order",
+            column="end_date", problem="end before they start", shown=end,
+            reason=_comparing("end_date", end, "is before", "start_date", start),
+        )  # fmt: skip
+    when_col = work.spec.event_date
+    when = typed[when_col]
+    report.set_aside(
+        work, when > limit, check="after_end_date", column=when_col,
+        problem=f"are dated after the data end {limit.date()}", shown=when,
+        reason=_quoting(f"{when_col} ", when, f" is after the data end {limit.date()}"),
+    )  # fmt: skip
+    if customers is not None:
+        _check_links(work, customers, report)
+
+
+def _check_links(work: _Work, customers: _Work, report: _Report) -> None:
+    """Events must belong to a known, accepted customer and not precede their signup."""
+    ids = work.ids
+    kept_customers = customers.typed.loc[customers.kept, ["customer_id", "signup_date"]]
+    rejected_ids = customers.ids[customers.aside].dropna()
+    rejected = ids.isin(rejected_ids) & ~ids.isin(kept_customers["customer_id"])
+    report.set_aside(
+        work, rejected, check="rejected_customer", column="customer_id",
+        problem="belong to rejected customers", shown=ids,
+        reason=_quoting("customer ", ids, " was rejected (see customers)"),
+    )  # fmt: skip
+    report.set_aside(
+        work, ~ids.isin(kept_customers["customer_id"]), check="unknown_customer",
+        column="customer_id", problem="belong to customers not in customers", shown=ids,
+        reason=_quoting("customer ", ids, " is not in customers"),
+    )  # fmt: skip
+    signups = kept_customers.drop_duplicates("customer_id").set_index("customer_id")
+    signup = ids.map(signups["signup_date"])
+    when_col = work.spec.event_date
+    when = work.typed[when_col]
+    report.set_aside(
+        work, when.dt.normalize() < signup.dt.normalize(), check="before_signup",
+        column=when_col, problem="are dated before the customer's signup day", shown=when,
+        reason=_comparing(when_col, when, "is before", "signup_date", signup),
+    )  # fmt: skip
+
+
+def _result(works: dict[str, _Work], report: _Report) -> ValidationResult:
+    """Assemble the result: clean tables when there is no error, issues errors first."""
+    order = {name: i for i, name in enumerate(TABLE_NAMES)}
+    issues = sorted(
+        report.issues, key=lambda i: (i.severity != "error", order.get(i.table, len(order)))
+    )
+    has_errors = any(i.severity == "error" for i in issues)
+    tables = None
+    if not has_errors:
+        tables = Tables(
+            **{
+                name: work.typed.loc[work.kept].reset_index(drop=True)
+                for name, work in works.items()
+            }
+        )
+    rejects = _concat(report.rejects, REJECT_COLUMNS)
+    rejects["row"] = rejects["row"].astype("int64")
+    rejects = rejects.sort_values(
+        ["table", "row"], key=lambda c: c.map(order) if c.name == "table" else c, kind="stable"
+    ).reset_index(drop=True)
+    rejected_customers = _concat(report.rejected, ("customer_id", "reason"))
+    summary = pd.DataFrame(
+        {
+            "table": list(works),
+            "rows": [len(w.raw) for w in works.values()],
+            "kept": [int(w.kept.sum()) for w in works.values()],
+            "set_aside": [int(w.aside.sum()) for w in works.values()],
+        }
+    )
+    return ValidationResult(tables, issues, rejects, rejected_customers, summary)
+
+
+def _concat(pieces: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
+    if not pieces:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "str") for c in columns})
+    out = pd.concat(pieces, ignore_index=True)
+    for column in columns:
+        if column != "row":
+            out[column] = out[column].astype("str")
+    return out[list(columns)]
+
+
+# -- coercion ------------------------------------------------------------------------------
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Values as stripped strings; real missing values stay missing."""
+    if not pd.api.types.is_string_dtype(values) or values.dtype == object:
+        values = values.astype("str")
+    return values.str.strip()
+
+
+def _nullify(text: pd.Series) -> pd.Series:
+    """Replace the missing-value tokens (empty, NA, NULL, ...) with a real missing value."""
+    return text.where(~text.str.lower().isin(NULL_TOKENS))
+
+
+def _to_text(values: pd.Series) -> pd.Series:
+    """Type a text column: stripped strings, empty cells missing."""
+    text = _text(values)
+    return text.where(text != "")
+
+
+def _to_id(values: pd.Series) -> pd.Series:
+    """Ids as strings: stripped, missing tokens missing, integral numbers without ``.0``."""
+    if pd.api.types.is_bool_dtype(values):
+        return _nullify(_text(values))
+    if pd.api.types.is_numeric_dtype(values):
+        numbers = values.astype("float64")
+        integral = np.isfinite(numbers) & (numbers == np.floor(numbers)) & (numbers.abs() < 2**53)
+        out = numbers.astype("str")
+        out[integral] = numbers[integral].astype("int64").astype("str")
+        return out.where(numbers.notna())
+    text = _nullify(_text(values))
+    return text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+
+
+def _to_datetime(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Dates as ``datetime64[ns]`` tz-naive (UTC when zoned) and which present values failed.
+
+    ISO-8601 is parsed with the fast path; only the values it cannot read go through the
+    slower per-value ``format="mixed"`` parser. Dates outside the ``datetime64[ns]`` range
+    (before 1677 or after 2262) count as unreadable.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = pd.to_datetime(values, utc=True)
+        present = values.notna().to_numpy()
+    else:
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            values = _to_id(values)
+        text = _nullify(_text(values))
+        present = text.notna().to_numpy()
+        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+        retry = present & parsed.isna().to_numpy()
+        if retry.any():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                parsed[retry] = pd.to_datetime(
+                    text[retry], utc=True, errors="coerce", format="mixed"
+                )
+    in_range = (parsed >= _TS_MIN) & (parsed <= _TS_MAX)
+    out = parsed.where(in_range).dt.tz_localize(None).astype("datetime64[ns]")
+    return out, present & out.isna().to_numpy()
+
+
+def _to_number(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Numbers as ``float64`` and which present values are not (finite) numbers."""
+    if pd.api.types.is_numeric_dtype(values):
+        numbers = values.astype("float64")
+        present = numbers.notna().to_numpy()
+    else:
+        text = _nullify(_text(values))
+        present = text.notna().to_numpy()
+        numbers = pd.to_numeric(text, errors="coerce").astype("float64")
+    numbers = numbers.where(np.isfinite(numbers))
+    return numbers, present & numbers.isna().to_numpy()
+
+
+def _to_bool(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Booleans from true/false/1/0/yes/no (any case); missing means false."""
+    if pd.api.types.is_bool_dtype(values):
+        flags = values.astype("boolean")
+        return flags.fillna(False).astype(bool), np.zeros(len(values), dtype=bool)
+    lower = _nullify(_text(values)).str.lower()
+    is_true = lower.isin(TRUE_TOKENS).to_numpy()
+    is_false = lower.isin(FALSE_TOKENS).to_numpy()
+    bad = lower.notna().to_numpy() & ~is_true & ~is_false
+    return pd.Series(is_true, index=values.index, dtype=bool), bad
+
+
+def _to_attribute(values: pd.Series) -> pd.Series:
+    """Type a customer attribute: numbers as float64, true/false as bool, anything else as text."""
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64")
+    text = _to_text(values)
+    present = text.notna() & ~text.str.lower().isin(NULL_TOKENS)
+    if not present.any():
+        return text
+    numbers = pd.to_numeric(text.where(present), errors="coerce")
+    leading_zero = text.str.match(r"^-?0\d").fillna(False)
+    if numbers[present].notna().all() and not leading_zero.any():
+        return numbers.astype("float64")
+    lower = text.str.lower()
+    if text.notna().all() and lower.isin(["true", "false"]).all():
+        return lower == "true"
+    return text
+
+
+# -- message helpers -------------------------------------------------------------------------
+
+
+def _naive(ts: pd.Timestamp) -> pd.Timestamp:
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+_SINGULAR = {"have": "has", "are": "is", "belong": "belongs", "appear": "appears", "end": "ends"}
+
+
+def _agree(predicate: str, count: int) -> str:
+    """Turn a plural predicate ("have no amount") singular when ``count`` is 1."""
+    if count != 1:
+        return predicate
+    verb, _, rest = predicate.partition(" ")
+    return " ".join(p for p in (_SINGULAR.get(verb, verb), rest) if p)
+
+
+def _show(value: Any) -> str:
+    """Render one offending value, short and quoted, for a message."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "(empty)"
+    if isinstance(value, pd.Timestamp):
+        return str(value.date()) if value == value.normalize() else str(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value)
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _reasons(reason: str | Callable[[np.ndarray], pd.Series], rows: np.ndarray) -> np.ndarray:
+    if isinstance(reason, str):
+        return np.full(len(rows), reason, dtype=object)
+    return pd.Series(reason(rows)).astype("str").to_numpy(dtype=object)
+
+
+def _quoting(
+    prefix: str, values: pd.Series, suffix: str = "", *, quote: bool = False
+) -> Callable[[np.ndarray], Any]:
+    """Build reasons lazily: ``prefix`` + the row's value (quoted when asked) + ``suffix``."""
+
+    def build(rows: np.ndarray) -> pd.Series:
+        text = _text(values.iloc[rows])
+        if quote:
+            text = "'" + text + "'"
+        return prefix + text.fillna("(empty)") + suffix
+
+    return build
+
+
+def _comparing(
+    left_col: str, left: pd.Series, relation: str, right_col: str, right: pd.Series
+) -> Callable[[np.ndarray], Any]:
+    """Build reasons lazily comparing two values ("resolved_at X is before opened_at Y")."""
+
+    def build(rows: np.ndarray) -> pd.Series:
+        a = _text(left.iloc[rows]).fillna("(empty)")
+        b = _text(right.iloc[rows]).fillna("(empty)")
+        return f"{left_col} " + a + f" {relation} {right_col} " + b
+
+    return build

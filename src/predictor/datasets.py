@@ -1,0 +1,169 @@
+"""Training frames: features and labels stacked over cutoffs, split by time without leaks.
+
+Split rule (per target): the *test* cutoffs are the latest ones whose label window is complete;
+*training* cutoffs are those whose whole label window ends on or before the first test cutoff,
+so nothing a training label saw lies in the test period. Among the training cutoffs the latest
+one is the *validation* cutoff (early stopping, objective choice, calibration).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from predictor.config import Config, CutoffConfig
+from predictor.contract.schema import SPECS
+from predictor.contract.tables import Tables
+from predictor.timeline import day_end
+
+
+class ShortHistoryError(ValueError):
+    """The data is too short for even one complete label window before the test period."""
+
+
+@dataclass(frozen=True)
+class CutoffPlan:
+    """Cutoffs of one target: fit on ``train``, early-stop on ``valid``, report on ``test``."""
+
+    train: list[pd.Timestamp]
+    valid: list[pd.Timestamp]
+    test: list[pd.Timestamp]
+
+    def as_dict(self) -> dict[str, list[str]]:
+        """ISO dates per role."""
+        return {k: [d.date().isoformat() for d in v] for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Frame:
+    """Stacked rows: features ``X``, target ``y`` and ``meta`` (customer_id, as_of)."""
+
+    X: pd.DataFrame
+    y: np.ndarray
+    meta: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def latest_complete_cutoff(
+    data_end: pd.Timestamp, label_end: Callable[[pd.Timestamp], pd.Timestamp]
+) -> pd.Timestamp:
+    """The latest cutoff whose label window ends on or before the end of ``data_end``."""
+    limit = day_end(data_end)
+    cutoff = pd.Timestamp(data_end).normalize()
+    while label_end(cutoff) > limit:
+        cutoff -= pd.Timedelta(days=1)
+    return cutoff
+
+
+def candidate_cutoffs(
+    first_date: pd.Timestamp,
+    data_end: pd.Timestamp,
+    label_end: Callable[[pd.Timestamp], pd.Timestamp],
+    cfg: CutoffConfig,
+) -> list[pd.Timestamp]:
+    """Cutoffs with complete labels, ascending: explicit ones from the config, or automatic ones.
+
+    Automatic cutoffs step back ``cfg.step_days`` from the latest complete cutoff, never earlier
+    than ``cfg.min_history_days`` after the first signup.
+    """
+    limit = day_end(data_end)
+    if cfg.dates:
+        dates = [pd.Timestamp(d) for d in cfg.dates]
+    else:
+        latest = latest_complete_cutoff(data_end, label_end)
+        if cfg.end is not None:
+            latest = min(latest, pd.Timestamp(cfg.end))
+        earliest = pd.Timestamp(first_date).normalize() + pd.Timedelta(days=cfg.min_history_days)
+        if cfg.start is not None:
+            earliest = max(earliest, pd.Timestamp(cfg.start))
+        dates = []
+        cur = latest
+        while cur >= earliest:
+            dates.append(cur)
+            cur -= pd.Timedelta(days=cfg.step_days)
+    return sorted(d for d in set(dates) if label_end(d) <= limit)
+
+
+def plan_cutoffs(
+    first_date: pd.Timestamp,
+    data_end: pd.Timestamp,
+    label_end: Callable[[pd.Timestamp], pd.Timestamp],
+    cfg: CutoffConfig,
+    what: str,
+) -> CutoffPlan:
+    """Split the candidate cutoffs into train / valid / test without overlapping labels."""
+    candidates = candidate_cutoffs(first_date, data_end, label_end, cfg)
+    if not candidates:
+        raise ShortHistoryError(
+            f"{what}: no cutoff has a complete label window (data ends {data_end.date()}, the "
+            f"first signup is {pd.Timestamp(first_date).date()})"
+        )
+    test = candidates[-cfg.valid_cutoffs :]
+    eligible = [d for d in candidates if label_end(d) <= day_end(test[0])]
+    if not eligible:
+        raise ShortHistoryError(
+            f"{what}: no training cutoff's label window ends before the test cutoff "
+            f"{test[0].date()}; the data spans too little time for this horizon"
+        )
+    eligible = eligible[-cfg.max_cutoffs :]
+    if len(eligible) == 1:
+        return CutoffPlan(train=eligible, valid=[], test=test)
+    return CutoffPlan(train=eligible[:-1], valid=eligible[-1:], test=test)
+
+
+def sample_ids(ids: pd.Index, limit: int | None, seed: int, salt: int) -> pd.Index:
+    """At most ``limit`` ids, drawn reproducibly (the same seed gives the same customers)."""
+    if limit is None or len(ids) <= limit:
+        return ids
+    rng = np.random.default_rng([seed, salt])
+    return ids[np.sort(rng.choice(len(ids), size=limit, replace=False))]
+
+
+def stack(parts: list[tuple[pd.Timestamp, pd.DataFrame, pd.Series]]) -> Frame:
+    """Stack per-cutoff (features, labels) pairs aligned on customer_id."""
+    xs, ys, metas = [], [], []
+    for as_of, features, labels in parts:
+        ids = labels.index.intersection(features.index)
+        xs.append(features.loc[ids])
+        ys.append(labels.loc[ids].to_numpy(dtype=float))
+        metas.append(pd.DataFrame({"customer_id": ids.astype(str), "as_of": as_of}))
+    if not xs:
+        return Frame(pd.DataFrame(), np.array([]), pd.DataFrame(columns=["customer_id", "as_of"]))
+    X = _concat_features(xs)
+    return Frame(X, np.concatenate(ys), pd.concat(metas, ignore_index=True))
+
+
+def _concat_features(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate feature frames, unifying categorical columns' categories."""
+    cats = {
+        col
+        for f in frames
+        for col in f.columns
+        if isinstance(f[col].dtype, pd.CategoricalDtype) or f[col].dtype == object
+    }
+    prepared = []
+    for f in frames:
+        f = f.copy()
+        for col in cats & set(f.columns):
+            f[col] = f[col].astype("string")
+        prepared.append(f)
+    out = pd.concat(prepared, ignore_index=True)
+    for col in cats:
+        out[col] = out[col].astype("category")
+    return out
+
+
+def data_span(tables: Tables, config: Config) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First signup and the data's end (configured, or the latest order or event date)."""
+    first = tables.customers["signup_date"].min().normalize()
+    if config.data.end_date is not None:
+        return first, pd.Timestamp(config.data.end_date)
+    latest = max(
+        frame[SPECS[name].event_date].max() for name, frame in tables.items() if len(frame)
+    )
+    return first, pd.Timestamp(latest).normalize()

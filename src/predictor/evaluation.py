@@ -1,0 +1,173 @@
+"""Metrics for value and churn predictions, and the model-vs-baseline tables.
+
+Value metrics follow the CLV literature: the normalized Gini (Wang et al. 2019, "A Deep
+Probabilistic Model for Customer Lifetime Value Prediction", google/lifetime_value) measures
+ranking, aggregate bias and decile MAPE measure sizing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    log_loss,
+    roc_auc_score,
+)
+
+
+def gini(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Gini of the cumulative true value captured when customers are sorted by prediction."""
+    y_true = np.asarray(y_true, dtype=float)
+    order = np.lexsort((np.arange(len(y_pred)), -np.asarray(y_pred, dtype=float)))
+    total = y_true.sum()
+    if len(y_true) == 0 or total == 0:
+        return float("nan")
+    captured = np.cumsum(y_true[order]) / total
+    random = np.arange(1, len(y_true) + 1) / len(y_true)
+    return float((captured - random).sum() / len(y_true))
+
+
+def normalized_gini(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Gini of the prediction divided by the Gini of a perfect ranking (1 = perfect)."""
+    best = gini(y_true, y_true)
+    if not best or np.isnan(best):
+        return float("nan")
+    return gini(y_true, y_pred) / best
+
+
+def decile_mape(y_true: np.ndarray, y_pred: np.ndarray, n_bins: int = 10) -> float:
+    """Mean absolute percentage error of the mean value per predicted decile.
+
+    Customers are cut into deciles by prediction; in each, the mean prediction is compared with
+    the mean actual value. Deciles whose actual mean is zero are skipped.
+    """
+    frame = _deciles(y_true, y_pred, n_bins)
+    nonzero = frame[frame["actual"].abs() > 1e-9]
+    if nonzero.empty:
+        return float("nan")
+    return float(((nonzero["predicted"] - nonzero["actual"]).abs() / nonzero["actual"].abs()).mean())
+
+
+def _deciles(y_true: np.ndarray, y_pred: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
+    y_true = np.asarray(y_true, dtype=float)
+    y_pred = np.asarray(y_pred, dtype=float)
+    ranks = pd.Series(y_pred).rank(method="first").to_numpy()
+    bins = np.minimum((ranks - 1) * n_bins // len(y_pred), n_bins - 1).astype(int)
+    frame = pd.DataFrame({"bin": bins + 1, "actual": y_true, "predicted": y_pred})
+    return frame.groupby("bin")[["actual", "predicted"]].mean()
+
+
+def decile_table(y_true: np.ndarray, y_pred: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
+    """Mean predicted and actual value per decile of prediction (1 = lowest)."""
+    return _deciles(y_true, y_pred, n_bins)
+
+
+def top_decile_capture(y_true: np.ndarray, y_pred: np.ndarray, share: float = 0.1) -> float:
+    """Share of total actual value held by the top ``share`` of customers by prediction."""
+    y_true = np.asarray(y_true, dtype=float)
+    total = y_true.sum()
+    if total <= 0:
+        return float("nan")
+    n = max(1, int(round(share * len(y_true))))
+    order = np.lexsort((np.arange(len(y_pred)), -np.asarray(y_pred, dtype=float)))
+    return float(y_true[order[:n]].sum() / total)
+
+
+def value_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Ranking and sizing metrics of a value prediction."""
+    y_true = np.asarray(y_true, dtype=float)
+    y_pred = np.asarray(y_pred, dtype=float)
+    total = y_true.sum()
+    spearman = spearmanr(y_true, y_pred).statistic if np.std(y_pred) > 0 else float("nan")
+    return {
+        "normalized_gini": normalized_gini(y_true, y_pred),
+        "spearman": float(spearman),
+        "mae": float(np.mean(np.abs(y_true - y_pred))),
+        "rmse": float(np.sqrt(np.mean((y_true - y_pred) ** 2))),
+        "aggregate_bias": float((y_pred.sum() - total) / total) if total else float("nan"),
+        "decile_mape": decile_mape(y_true, y_pred),
+        "top_decile_capture": top_decile_capture(y_true, y_pred),
+    }
+
+
+def calibration_error(y_true: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
+    """Expected calibration error: weighted mean |observed rate - mean prediction| per bin.
+
+    Bins are equal-count (quantile) bins of the predicted probability.
+    """
+    y_true = np.asarray(y_true, dtype=float)
+    p = np.asarray(p, dtype=float)
+    frame = calibration_table(y_true, p, n_bins)
+    return float((frame["count"] * (frame["observed"] - frame["predicted"]).abs()).sum() / len(p))
+
+
+def calibration_table(y_true: np.ndarray, p: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
+    """Mean predicted probability and observed rate per equal-count bin."""
+    ranks = pd.Series(np.asarray(p, dtype=float)).rank(method="first").to_numpy()
+    bins = np.minimum((ranks - 1) * n_bins // len(p), n_bins - 1).astype(int)
+    frame = pd.DataFrame({"bin": bins + 1, "observed": y_true, "predicted": p})
+    grouped = frame.groupby("bin")
+    table = grouped[["predicted", "observed"]].mean()
+    table["count"] = grouped.size()
+    return table
+
+
+def lift_at(y_true: np.ndarray, p: np.ndarray, share: float = 0.1) -> float:
+    """Churn rate among the top ``share`` by risk divided by the overall churn rate."""
+    y_true = np.asarray(y_true, dtype=float)
+    base = y_true.mean()
+    if base == 0:
+        return float("nan")
+    n = max(1, int(round(share * len(y_true))))
+    order = np.lexsort((np.arange(len(p)), -np.asarray(p, dtype=float)))
+    return float(y_true[order[:n]].mean() / base)
+
+
+def churn_metrics(y_true: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """Separation and calibration metrics of churn probabilities."""
+    y_true = np.asarray(y_true, dtype=int)
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    both = len(np.unique(y_true)) == 2
+    return {
+        "roc_auc": float(roc_auc_score(y_true, p)) if both else float("nan"),
+        "pr_auc": float(average_precision_score(y_true, p)) if both else float("nan"),
+        "brier": float(brier_score_loss(y_true, p)),
+        "log_loss": float(log_loss(y_true, p, labels=[0, 1])),
+        "calibration_error": calibration_error(y_true, p),
+        "lift_top10": lift_at(y_true, p),
+        "churn_rate": float(y_true.mean()),
+        "mean_predicted": float(p.mean()),
+    }
+
+
+def comparison_table(
+    y_true: np.ndarray, predictions: dict[str, np.ndarray], kind: str
+) -> pd.DataFrame:
+    """One row per predictor (model and baselines), one column per metric."""
+    metric = value_metrics if kind == "value" else churn_metrics
+    rows = {name: metric(y_true, pred) for name, pred in predictions.items()}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def bootstrap_ci(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    metric=normalized_gini,
+    n_boot: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of a metric (customers resampled)."""
+    rng = np.random.default_rng(seed)
+    y_true = np.asarray(y_true, dtype=float)
+    y_pred = np.asarray(y_pred, dtype=float)
+    n = len(y_true)
+    stats = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        stats.append(metric(y_true[idx], y_pred[idx]))
+    lo, hi = np.nanpercentile(stats, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return float(lo), float(hi)

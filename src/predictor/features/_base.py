@@ -1,0 +1,350 @@
+"""Shared, vectorised building blocks of the feature families (private).
+
+Every family turns one event table into one row per customer. The steps are the same each
+time, so they live here:
+
+1. ``Population``: the customers (in ``tables.customers`` order) and their own reference time
+   ``as_of`` (the end-of-day instant of the cutoff, or of the customer's Day One window).
+2. ``Events``: the rows of a table that belong to a known customer and are dated on or before
+   that customer's ``as_of`` (the cutoff is inclusive). Rows dated later are dropped here even
+   when the caller forgot to truncate, so no family can see past ``as_of``.
+3. Aggregations over integer customer positions (``np.bincount``, ``np.maximum.at``), which run
+   in seconds on tens of millions of rows; there is no Python loop per customer.
+
+Day arithmetic: an event's *age* is the number of calendar days between the event's day and the
+``as_of`` day (0 = on the cutoff day). A window of ``w`` days holds ages ``0 .. w-1``: the cutoff
+day and the ``w - 1`` days before it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from predictor.config import Config
+from predictor.contract.tables import Tables
+
+MAX_LABELS = 20
+"""At most this many distinct values of a free-text column (channel, kind, ...) become columns;
+the rarer ones are pooled as ``other``."""
+
+_US_PER_HOUR = 3_600_000_000
+
+
+class Family(Protocol):
+    """The signature every feature family implements."""
+
+    def __call__(self, tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+        """Return one row per customer of ``tables.customers``, indexed by ``customer_id``."""
+        ...
+
+
+def to_datetime64(values: pd.Series) -> np.ndarray:
+    """Return a ``datetime64`` NumPy array (time-zone-aware values are converted to naive UTC)."""
+    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        values = pd.to_datetime(values, errors="coerce")
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.to_numpy()
+
+
+def day_number(times: np.ndarray) -> np.ndarray:
+    """Calendar day of each instant as days since 1970-01-01 (``int64``; NaT gives a huge negative)."""
+    return times.astype("datetime64[D]").astype(np.int64)
+
+
+def micros(times: np.ndarray) -> np.ndarray:
+    """Instants as ``int64`` microseconds since the epoch."""
+    return times.astype("datetime64[us]").astype(np.int64)
+
+
+def positions(ids: pd.Index, keys: pd.Series) -> np.ndarray:
+    """Position of each key in ``ids`` (``-1`` when absent), via Arrow's hash join (fast on strings)."""
+    try:
+        arr = pa.array(keys)
+        value_set = pa.array(ids)
+        if value_set.type != arr.type:
+            value_set = value_set.cast(arr.type)
+        found = pc.index_in(arr, value_set=value_set)
+        return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    except (pa.ArrowException, TypeError, ValueError):
+        return np.asarray(ids.get_indexer(keys), dtype=np.int64)
+
+
+def clean_label(value: object) -> str:
+    """A column-name-safe label: lower case, runs of other characters become ``_``."""
+    text = re.sub(r"[^0-9a-z]+", "_", str(value).strip().lower()).strip("_")
+    return text or "unknown"
+
+
+@dataclass(frozen=True)
+class Population:
+    """The customers a family describes and the reference time of each."""
+
+    ids: pd.Index
+    """``customer_id`` in ``tables.customers`` order (the output index)."""
+    as_of: np.ndarray
+    """Per customer, the last instant that may be seen (``datetime64``)."""
+    as_of_day: np.ndarray
+    """Per customer, the calendar day of ``as_of`` (days since the epoch)."""
+    signup: np.ndarray
+    """Per customer, the signup instant (``datetime64``)."""
+
+    @property
+    def n(self) -> int:
+        """Number of customers."""
+        return len(self.ids)
+
+    def frame(self, columns: dict[str, object]) -> pd.DataFrame:
+        """Assemble family columns (arrays or ``Categorical``) into a frame on ``ids``."""
+        return pd.DataFrame(columns, index=self.ids)
+
+    def empty(self) -> pd.DataFrame:
+        """A frame with the customers and no columns (a family whose table is absent)."""
+        return pd.DataFrame(index=self.ids)
+
+
+def population(tables: Tables, as_of: pd.Series) -> Population:
+    """Align ``as_of`` (indexed by ``customer_id``) to ``tables.customers``.
+
+    Customers missing from ``as_of`` get ``NaT`` and therefore see no events.
+    """
+    customers = tables.customers
+    ids = pd.Index(customers["customer_id"], name="customer_id")
+    if not as_of.index.equals(ids):
+        as_of = as_of.reindex(ids)
+    limit = to_datetime64(pd.Series(as_of.to_numpy()))
+    return Population(
+        ids=ids,
+        as_of=limit,
+        as_of_day=day_number(limit),
+        signup=to_datetime64(customers["signup_date"]),
+    )
+
+
+class Events:
+    """The rows of one table visible to their customer at ``as_of``, as NumPy arrays.
+
+    Only rows of known customers dated on or before the customer's ``as_of`` are kept; rows
+    with a missing date are dropped. Columns are read lazily and only for the kept rows.
+    """
+
+    def __init__(self, pop: Population, frame: pd.DataFrame, date_column: str) -> None:
+        pos = positions(pop.ids, frame["customer_id"])
+        times = to_datetime64(frame[date_column])
+        if pop.n:
+            keep = (pos >= 0) & (times <= pop.as_of[np.where(pos >= 0, pos, 0)])
+        else:
+            keep = np.zeros(len(pos), dtype=bool)
+        self.pop = pop
+        self.frame = frame
+        self.keep = keep
+        self.code: np.ndarray = pos[keep]
+        self.time: np.ndarray = times[keep]
+        self.day: np.ndarray = day_number(self.time)
+        self.age: np.ndarray = pop.as_of_day[self.code] - self.day
+        """Whole days between the event's day and the ``as_of`` day (0 = on the cutoff day)."""
+
+    @property
+    def n(self) -> int:
+        """Number of customers (the length of every per-customer result)."""
+        return self.pop.n
+
+    def __len__(self) -> int:
+        return len(self.code)
+
+    def has(self, column: str) -> bool:
+        """Whether the table carries ``column``."""
+        return column in self.frame.columns
+
+    def numbers(self, column: str) -> np.ndarray:
+        """A numeric column for the kept rows as ``float64`` (unparseable values become NaN)."""
+        values = pd.to_numeric(self.frame[column], errors="coerce")
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)[self.keep]
+
+    def flags(self, column: str) -> np.ndarray:
+        """A yes/no column for the kept rows (missing counts as no)."""
+        raw = self.frame[column]
+        if pd.api.types.is_bool_dtype(raw.dtype):
+            values = raw.fillna(False).to_numpy(dtype=bool)
+        elif pd.api.types.is_numeric_dtype(raw.dtype):
+            values = raw.fillna(0).to_numpy(dtype=np.float64) != 0
+        else:
+            text = raw.astype("str").str.strip().str.lower()
+            values = text.isin(["true", "1", "yes", "y", "t"]).to_numpy(dtype=bool)
+        return values[self.keep]
+
+    def later_dates(self, column: str) -> np.ndarray:
+        """A second date column (``end_date``, ``resolved_at``) with dates after ``as_of`` masked.
+
+        A subscription that ends after the cutoff looked active at the cutoff, so its end is
+        unknown (``NaT``) there.
+        """
+        times = to_datetime64(self.frame[column])[self.keep]
+        limit = self.pop.as_of[self.code]
+        return np.where(times <= limit, times, np.datetime64("NaT"))
+
+    def labels(self, column: str, cap: int = MAX_LABELS) -> tuple[np.ndarray, list[str]]:
+        """Encode a free-text column of the kept rows as codes into sorted, cleaned labels.
+
+        Missing values become ``unknown``; when more than ``cap`` labels are visible, the rarest
+        are pooled as ``other`` (ties broken by name), so the column count stays bounded.
+        Labels come from visible rows only, so future rows cannot add a column.
+        """
+        raw_codes, uniques = pd.factorize(self.frame[column], use_na_sentinel=True)
+        raw_codes = raw_codes[self.keep]
+        names = [clean_label(u) for u in uniques] + ["unknown"]
+        raw_codes = np.where(raw_codes < 0, len(uniques), raw_codes)
+        counts = np.bincount(raw_codes, minlength=len(names))
+        per_name: dict[str, int] = {}
+        for name, count in zip(names, counts, strict=True):
+            per_name[name] = per_name.get(name, 0) + int(count)
+        visible = {k: v for k, v in per_name.items() if v > 0}
+        if len(visible) > cap:
+            ranked = sorted(visible, key=lambda k: (-visible[k], k))
+            kept_names = set(ranked[: cap - 1])
+            rename = {k: (k if k in kept_names else "other") for k in visible}
+        else:
+            rename = {k: k for k in visible}
+        final = sorted(set(rename.values()))
+        index = {name: i for i, name in enumerate(final)}
+        lookup = np.array([index.get(rename.get(name, ""), 0) for name in names], dtype=np.int64)
+        return lookup[raw_codes], final
+
+    # ---- aggregations: one value per customer -------------------------------------------
+
+    def count(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """Number of kept rows per customer (``float64``; 0 when none)."""
+        code = self.code if mask is None else self.code[mask]
+        return np.bincount(code, minlength=self.n).astype(np.float64)
+
+    def total(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Sum of ``values`` per customer (missing values count as 0; 0 when no rows)."""
+        code, vals = self._select(values, mask)
+        return np.bincount(code, weights=np.nan_to_num(vals), minlength=self.n)
+
+    def mean(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Mean of the non-missing ``values`` per customer (NaN when none)."""
+        code, vals = self._select(values, mask)
+        ok = ~np.isnan(vals)
+        num = np.bincount(code[ok], weights=vals[ok], minlength=self.n)
+        den = np.bincount(code[ok], minlength=self.n)
+        return ratio(num, den)
+
+    def maximum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Largest non-missing value per customer (NaN when none)."""
+        return self._extreme(values, mask, np.maximum, -np.inf)
+
+    def minimum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Smallest non-missing value per customer (NaN when none)."""
+        return self._extreme(values, mask, np.minimum, np.inf)
+
+    def last_day(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """Calendar day of the latest row per customer (NaN when none)."""
+        return self.maximum(self.day.astype(np.float64), mask)
+
+    def first_day(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """Calendar day of the earliest row per customer (NaN when none)."""
+        return self.minimum(self.day.astype(np.float64), mask)
+
+    def days_since_last(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """Days between the latest row's day and the ``as_of`` day (NaN when no row)."""
+        return self.pop.as_of_day - self.last_day(mask)
+
+    def at_latest(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """The value of the latest row per customer (ties at the same instant: the largest)."""
+        return self._at_extreme(values, mask, latest=True)
+
+    def at_earliest(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """The value of the earliest row per customer (ties at the same instant: the largest)."""
+        return self._at_extreme(values, mask, latest=False)
+
+    def per_label(
+        self, label_codes: np.ndarray, n_labels: int, mask: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Row counts per customer and label, shape ``(n_customers, n_labels)``."""
+        code = self.code if mask is None else self.code[mask]
+        labels = label_codes if mask is None else label_codes[mask]
+        flat = np.bincount(code * n_labels + labels, minlength=self.n * n_labels)
+        return flat.reshape(self.n, n_labels).astype(np.float64)
+
+    def distinct(self, label_codes: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Number of distinct labels per customer (any number of labels)."""
+        code = self.code if mask is None else self.code[mask]
+        labels = label_codes if mask is None else label_codes[mask]
+        width = int(labels.max()) + 1 if len(labels) else 1
+        pairs = np.unique(code * width + labels)
+        return np.bincount(pairs // width, minlength=self.n).astype(np.float64)
+
+    def order(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """Indices of the (masked) rows sorted by customer, then time (for consecutive gaps)."""
+        rows = np.arange(len(self.code)) if mask is None else np.flatnonzero(mask)
+        if len(rows) == 0:
+            return rows
+        t = micros(self.time[rows])
+        t = t - t.min()
+        span = int(t.max()) + 1
+        if self.n * span < 2**62:
+            return rows[np.argsort(self.code[rows] * span + t)]
+        return rows[np.lexsort((t, self.code[rows]))]
+
+    # ---- helpers ----------------------------------------------------------------------
+
+    def _select(
+        self, values: np.ndarray, mask: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if mask is None:
+            return self.code, values
+        return self.code[mask], values[mask]
+
+    def _extreme(
+        self, values: np.ndarray, mask: np.ndarray | None, ufunc: np.ufunc, start: float
+    ) -> np.ndarray:
+        code, vals = self._select(values, mask)
+        ok = ~np.isnan(vals)
+        out = np.full(self.n, start)
+        ufunc.at(out, code[ok], vals[ok])
+        out[np.isinf(out) & (out == start)] = np.nan
+        return out
+
+    def _at_extreme(self, values: np.ndarray, mask: np.ndarray | None, latest: bool) -> np.ndarray:
+        sel = np.ones(len(self.code), dtype=bool) if mask is None else mask.copy()
+        sel &= ~np.isnan(values)
+        t = micros(self.time).astype(np.float64)
+        edge = self.maximum(t, sel) if latest else self.minimum(t, sel)
+        at_edge = sel & (t == edge[self.code])
+        return self.maximum(values, at_edge)
+
+
+def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den`` as ``float64``, NaN where ``den`` is 0 or missing."""
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    out = np.full(num.shape, np.nan)
+    np.divide(num, den, out=out, where=(den != 0) & ~np.isnan(den))
+    return out
+
+
+def balance(recent: np.ndarray, earlier: np.ndarray) -> np.ndarray:
+    """Bounded trend ``(recent - earlier) / (|recent| + |earlier|)`` in [-1, 1]; NaN when both 0.
+
+    +1 means everything happened in the recent period, -1 only in the earlier one.
+    """
+    return ratio(recent - earlier, np.abs(recent) + np.abs(earlier))
+
+
+def hours(later: np.ndarray, earlier: np.ndarray) -> np.ndarray:
+    """Hours between two ``datetime64`` arrays (NaN where either is missing)."""
+    delta = (micros(later) - micros(earlier)).astype(np.float64) / _US_PER_HOUR
+    return np.where(np.isnat(later) | np.isnat(earlier), np.nan, delta)
+
+
+def categorical(codes: np.ndarray, categories: list[str]) -> pd.Categorical:
+    """A ``category`` column from integer codes (``-1`` = missing) and ordered category names."""
+    return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))

@@ -1,0 +1,558 @@
+"""The file edge: read the input tables, write outputs atomically, load the configuration.
+
+Everything that touches the file system lives here, so the core (``contract.validate``,
+``features``, ``modeling``) stays pure. Problems with the user's files raise ``ContractError``
+naming the file; problems with the configuration raise ``ConfigError`` naming the setting.
+
+CSV files are read with every column as text (``dtype=str``), and only empty cells count as
+missing at this stage: typing is left to ``contract.validate``, so that pandas never guesses
+(ids such as ``"007"`` keep their zeros, a country code ``"NA"`` stays a string). The
+separator (``,``, ``;``, tab or ``|``) is detected from the header line; files must be UTF-8
+(a byte-order mark is fine).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+import gzip
+import json
+import math
+import os
+import tempfile
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from predictor.config import Config, DataConfig
+from predictor.contract.errors import ContractError
+from predictor.contract.schema import SPECS
+from predictor.contract.tables import TABLE_NAMES, Tables
+from predictor.contract.validate import ValidationResult, validate
+
+TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".parquet")
+"""File name endings read as tables, in the order they are listed in messages."""
+
+_SEPARATORS: tuple[str, ...] = (",", ";", "\t", "|")
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names each offending setting by key path.
+
+    Attributes:
+        problems: ``(key, message)`` pairs, e.g. ``("churn.horizon_days", "Input should be
+            greater than or equal to 7 (got 3)")``; the key is ``""`` for file-level problems.
+
+    """
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        lines = [f"{key}: {msg}" if key else msg for key, msg in self.problems]
+        super().__init__(lines[0] if len(lines) == 1 else "\n".join(lines))
+
+    @property
+    def key(self) -> str:
+        """The key path of the first problem."""
+        return self.problems[0][0] if self.problems else ""
+
+
+# -- reading tables ------------------------------------------------------------------------
+
+
+def read_raw_tables(
+    config: DataConfig | Config | None = None,
+    folder: str | Path | None = None,
+    *,
+    tables: Iterable[str] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Read the input tables, untyped, with the user's columns renamed to the contract's.
+
+    Args:
+        config: where the files are (``path``, ``tables``) and the column mapping
+            (``columns``: ``{table: {user_column: contract_column}}``).
+        folder: the data folder; overrides ``config.path``. Files are ``<table>.csv``,
+            ``<table>.csv.gz`` or ``<table>.parquet``; ``config.tables`` may name a file per
+            table instead (paths relative to the working directory).
+        tables: read only these tables (default: every contract table that is present).
+
+    Returns:
+        ``{table: frame}`` for every table found; optional tables without a file are absent.
+
+    Raises:
+        ContractError: the folder does not exist, a required table has no file (the message
+            lists the files found), a table has two files, a file cannot be parsed, or the
+            column mapping does not fit the file.
+
+    """
+    data = _data_config(config)
+    wanted = _wanted_tables(tables, data)
+    files = find_table_files(data, folder, wanted)
+    out: dict[str, pd.DataFrame] = {}
+    for name, path in files.items():
+        frame = read_table_file(path)
+        out[name] = _apply_mapping(name, frame, data.columns.get(name, {}), path)
+    return out
+
+
+def find_table_files(
+    config: DataConfig | None, folder: str | Path | None, tables: Iterable[str] = TABLE_NAMES
+) -> dict[str, Path]:
+    """Locate one file per table: explicit ``config.tables`` first, then the data folder."""
+    data = config or DataConfig()
+    root = folder if folder is not None else data.path
+    explicit = {name: Path(path) for name, path in data.tables.items()}
+    found: dict[str, Path] = {}
+    candidates: dict[str, list[Path]] = {}
+    if root is not None:
+        root = Path(root)
+        if not root.is_dir():
+            what = "is not a folder" if root.exists() else "does not exist"
+            raise ContractError(f"data folder {root} {what}")
+        candidates = _folder_files(root)
+    for name in tables:
+        if name in explicit:
+            found[name] = _checked_file(name, explicit[name])
+            continue
+        matches = candidates.get(name, [])
+        if len(matches) > 1:
+            listed = ", ".join(p.name for p in matches)
+            raise ContractError(
+                f"{name}: {len(matches)} files for one table in {root} ({listed}); keep one",
+                table=name,
+            )
+        if matches:
+            found[name] = matches[0]
+        elif SPECS[name].required:
+            raise ContractError(_missing_table_message(name, root, candidates), table=name)
+    return found
+
+
+def read_table_file(path: str | Path) -> pd.DataFrame:
+    """Read one table file as is (CSV: every column as text; Parquet: its own types).
+
+    Header names are stripped of surrounding whitespace. A 0-byte file reads as an empty
+    table. Any parse failure raises ``ContractError`` naming the file.
+    """
+    path = Path(path)
+    kind = _file_kind(path)
+    try:
+        if path.stat().st_size == 0:
+            return pd.DataFrame()
+        if kind == "parquet":
+            frame = pd.read_parquet(path, engine="pyarrow")
+        else:
+            frame = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                sep=_sniff_separator(path),
+                encoding="utf-8-sig",
+                compression="gzip" if kind == "csv.gz" else None,
+            )
+    except UnicodeDecodeError as exc:
+        raise ContractError(
+            f"{path}: cannot be read as UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "save it as UTF-8"
+        ) from None
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except Exception as exc:  # any parser failure (pandas, pyarrow, OS) is about this file
+        raise ContractError(f"{path}: cannot be read as {kind} ({_first_line(exc)})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def load_tables(
+    config: DataConfig | Config | None = None,
+    folder: str | Path | None = None,
+    *,
+    end_date: pd.Timestamp | dt.date | str | None = None,
+) -> ValidationResult:
+    """Read and validate the input tables: ``read_raw_tables`` then ``validate``.
+
+    ``end_date`` (the last day the data cover) defaults to ``config.end_date``, then to
+    today. File problems raise ``ContractError``; data problems are in the result's issues
+    (call ``result.raise_for_errors()`` to get the clean ``Tables`` or an exception).
+    """
+    data = _data_config(config)
+    if end_date is None:
+        end_date = data.end_date or dt.date.today()
+    raw = read_raw_tables(data, folder)
+    return validate(raw, end_date=pd.Timestamp(end_date))
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def write_frame_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` to ``path`` (CSV, ``.csv.gz`` or Parquet by suffix) atomically.
+
+    The data go to a temporary file in the same folder, which then replaces the target in
+    one ``os.replace``: readers see the old file or the new one, never half a file. On any
+    failure the temporary file is removed and the target is left untouched. The index is
+    not written.
+    """
+    path = Path(path)
+    kind = _file_kind(path)
+
+    def write(tmp: Path) -> None:
+        if kind == "parquet":
+            frame.to_parquet(tmp, engine="pyarrow", index=False)
+        else:
+            frame.to_csv(tmp, index=False, compression="gzip" if kind == "csv.gz" else None)
+
+    return _atomic_write(path, write)
+
+
+def write_tables(
+    tables: Tables | Mapping[str, pd.DataFrame | None], folder: str | Path, fmt: str = "csv"
+) -> dict[str, Path]:
+    """Write one ``<table>.<fmt>`` file per present table into ``folder`` (each atomically).
+
+    ``fmt`` is ``"csv"``, ``"csv.gz"`` or ``"parquet"``. Returns ``{table: path}``.
+    """
+    if f".{fmt}" not in TABLE_SUFFIXES:
+        raise ValueError(f"fmt must be one of {', '.join(s[1:] for s in TABLE_SUFFIXES)}")
+    folder = Path(folder)
+    return {
+        name: write_frame_atomic(frame, folder / f"{name}.{fmt}")
+        for name, frame in tables.items()
+        if frame is not None
+    }
+
+
+def write_json_atomic(obj: Any, path: str | Path) -> Path:
+    """Write ``obj`` as indented UTF-8 JSON, atomically.
+
+    Timestamps and dates become ISO strings, numpy scalars plain numbers, NaN and infinities
+    ``null`` (strict JSON), paths strings, pydantic models and dataclasses their fields.
+    """
+    text = json.dumps(_jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return _atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
+    """Run ``write(tmp)`` on a temporary file beside ``path``, then move it onto ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+def load_config(
+    paths: Sequence[str | Path] | str | Path | None = None, overrides: Iterable[str] = ()
+) -> Config:
+    """Build the ``Config`` from YAML files and ``key.sub=value`` overrides.
+
+    Later files override earlier ones (mappings are merged key by key; lists and values are
+    replaced). Each override's value is parsed as YAML (``60``, ``true``, ``[a, b]``,
+    ``2024-06-30``); an empty value means null. Unknown keys, in a file or an override, are
+    errors that name the key.
+
+    Raises:
+        ConfigError: a file is missing or not YAML, an override is malformed or names an
+            unknown setting, or a value is invalid; the message names each key path.
+
+    """
+    merged: dict[str, Any] = {}
+    for path in _as_paths(paths):
+        merged = _deep_merge(merged, _read_yaml(path))
+    for item in overrides:
+        key, value = _parse_override(item)
+        _set_key(merged, key, value)
+    try:
+        return Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_pydantic_problems(exc)) from None
+
+
+def _as_paths(paths: Sequence[str | Path] | str | Path | None) -> list[Path]:
+    if paths is None:
+        return []
+    if isinstance(paths, str | Path):
+        return [Path(paths)]
+    return [Path(p) for p in paths]
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """Read one YAML config file; it must hold a mapping (an empty file is an empty one)."""
+    if not path.is_file():
+        raise ConfigError([("", f"config file {path} does not exist")])
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError([("", f"{path}: not valid YAML: {' '.join(str(exc).split())}")]) from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError([("", f"{path}: expected a mapping of settings at the top level")])
+    return loaded
+
+
+def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``update`` into a copy of ``base``; nested mappings merge, anything else replaces."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def _parse_override(item: str) -> tuple[str, Any]:
+    """Split ``"churn.horizon_days=60"`` into the key path and the YAML-parsed value."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError([("", f"override {item!r}: expected key.sub=value")])
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        value = text
+    _check_key(key)
+    return key, value
+
+
+def _check_key(key: str) -> None:
+    """Raise ``ConfigError`` unless ``key`` names a setting (or a key inside a mapping one)."""
+    model: type[BaseModel] | None = Config
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        if model is None:
+            return
+        fields = model.model_fields
+        if part not in fields:
+            raise ConfigError([(".".join(parts[: depth + 1]), _unknown(part, list(fields)))])
+        annotation = fields[part].annotation
+        if _is_model(annotation):
+            model = annotation
+        elif typing.get_origin(annotation) in (dict, Mapping):
+            return
+        elif depth < len(parts) - 1:
+            prefix = ".".join(parts[: depth + 1])
+            raise ConfigError([(key, f"{prefix} is a single setting, not a section")])
+        else:
+            model = None
+
+
+def _set_key(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``data[a][b][c] = value`` for ``key = "a.b.c"``, creating sections as needed."""
+    *sections, last = key.split(".")
+    node = data
+    for part in sections:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[last] = value
+
+
+def _pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """Turn pydantic's errors into ``(key path, readable message)`` pairs."""
+    problems = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc)
+        if err["type"] == "extra_forbidden":
+            problems.append((key, _unknown(loc[-1], _known_keys(loc[:-1]))))
+            continue
+        msg = err["msg"].removeprefix("Value error, ")
+        if not loc:
+            key, msg = _split_leading_key(msg)
+        value = err.get("input")
+        if loc and not isinstance(value, dict | list) and value is not None:
+            msg = f"{msg} (got {value!r})"
+        problems.append((key, msg))
+    return problems
+
+
+def _split_leading_key(msg: str) -> tuple[str, str]:
+    """Split ``"segments.x must ..."`` (a model-level message) into its key and the rest."""
+    head, _, rest = msg.partition(" ")
+    try:
+        _check_key(head)
+    except ConfigError:
+        return "", msg
+    return (head, rest) if "." in head and rest else ("", msg)
+
+
+def _known_keys(loc: Sequence[str]) -> list[str]:
+    """List the setting names of the config section at ``loc`` (empty when not a section)."""
+    model: Any = Config
+    for part in loc:
+        if not _is_model(model) or part not in model.model_fields:
+            return []
+        model = model.model_fields[part].annotation
+    return list(model.model_fields) if _is_model(model) else []
+
+
+def _unknown(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(known)}"
+    return f"unknown setting ({hint})" if known else "unknown setting"
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _data_config(config: DataConfig | Config | None) -> DataConfig:
+    if config is None:
+        return DataConfig()
+    return config.data if isinstance(config, Config) else config
+
+
+def _wanted_tables(tables: Iterable[str] | None, data: DataConfig) -> list[str]:
+    """Return the tables to read, checking the table names in the call and in the config."""
+    for where, names in (
+        ("data.tables", data.tables),
+        ("data.columns", data.columns),
+        ("tables", [] if tables is None else list(tables)),
+    ):
+        unknown = [n for n in names if n not in SPECS]
+        if unknown:
+            raise ContractError(
+                f"{where} names unknown table {unknown[0]!r} (known: {', '.join(TABLE_NAMES)})",
+                table=unknown[0],
+            )
+    return list(TABLE_NAMES) if tables is None else [n for n in TABLE_NAMES if n in set(tables)]
+
+
+def _folder_files(root: Path) -> dict[str, list[Path]]:
+    """Table files in ``root`` by table name (case-insensitive), ignoring anything else."""
+    out: dict[str, list[Path]] = {}
+    for entry in sorted(root.iterdir()):
+        if not entry.is_file():
+            continue
+        lower = entry.name.lower()
+        for suffix in TABLE_SUFFIXES:
+            stem = lower.removesuffix(suffix)
+            if stem != lower and stem in SPECS:
+                out.setdefault(stem, []).append(entry)
+                break
+    return out
+
+
+def _missing_table_message(name: str, root: Path | None, found: dict[str, list[Path]]) -> str:
+    names = " or ".join(f"{name}{s}" for s in TABLE_SUFFIXES)
+    if root is None:
+        return f"{name}: required table is missing (no data folder given and no data.tables.{name})"
+    listing = sorted(p.name for p in root.iterdir() if not p.name.startswith("."))
+    shown = ", ".join(listing[:20]) + (", ..." if len(listing) > 20 else "")
+    return f"{name}: required table is missing: no {names} in {root} (found: {shown or 'nothing'})"
+
+
+def _checked_file(name: str, path: Path) -> Path:
+    if not path.is_file():
+        raise ContractError(f"{name}: file {path} (data.tables.{name}) does not exist", table=name)
+    _file_kind(path)
+    return path
+
+
+def _file_kind(path: Path) -> str:
+    """``"csv"``, ``"csv.gz"`` or ``"parquet"`` from the file name; anything else is an error."""
+    lower = path.name.lower()
+    for suffix in (".csv.gz", ".csv", ".parquet", ".pq"):
+        if lower.endswith(suffix):
+            return "parquet" if suffix == ".pq" else suffix[1:]
+    raise ContractError(f"{path}: unsupported file type (use {', '.join(TABLE_SUFFIXES)})")
+
+
+def _sniff_separator(path: Path) -> str:
+    """Detect the separator: the most frequent of , ; tab | in the header (comma on ties)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
+        header = handle.readline()
+    counts = {sep: header.count(sep) for sep in _SEPARATORS}
+    best = max(_SEPARATORS, key=lambda sep: counts[sep])
+    return best if counts[best] > 0 else ","
+
+
+def _apply_mapping(
+    name: str, frame: pd.DataFrame, mapping: Mapping[str, str], path: Path
+) -> pd.DataFrame:
+    """Rename the user's columns to the contract's; every mapped column must be in the file."""
+    if not mapping or len(frame.columns) == 0:
+        return frame
+    columns = list(frame.columns)
+    missing = [c for c in mapping if c not in columns]
+    if missing:
+        raise ContractError(
+            f"{name}: data.columns.{name} maps column {missing[0]!r}, which is not in {path.name} "
+            f"(available columns: {', '.join(columns)})",
+            table=name,
+            column=missing[0],
+        )
+    renamed = [mapping.get(c, c) for c in columns]
+    clashes = sorted({c for c in renamed if renamed.count(c) > 1})
+    if clashes:
+        sources = [c for c in columns if mapping.get(c, c) == clashes[0]]
+        raise ContractError(
+            f"{name}.{clashes[0]}: column mapping gives two columns this name "
+            f"({', '.join(sources)} in {path.name})",
+            table=name,
+            column=clashes[0],
+        )
+    return frame.rename(columns=dict(mapping))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _jsonable(obj: Any) -> Any:
+    """Convert ``obj`` into plain JSON types (see ``write_json_atomic``)."""
+    if isinstance(obj, BaseModel):
+        return _jsonable(obj.model_dump(mode="json"))
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _jsonable(dataclasses.asdict(obj))
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset | np.ndarray | pd.Series | pd.Index):
+        return [_jsonable(v) for v in list(obj)]
+    if isinstance(obj, np.datetime64):
+        obj = pd.Timestamp(obj)
+    elif isinstance(obj, np.generic):
+        obj = obj.item()
+    if obj is None or obj is pd.NaT or obj is pd.NA:
+        return None
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, bool | int | str):
+        return obj
+    if isinstance(obj, dt.date | dt.datetime | pd.Timestamp):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, types.SimpleNamespace):
+        return _jsonable(vars(obj))
+    return str(obj)

@@ -1,0 +1,128 @@
+"""Targets the models learn from. Every label reads only the window after its cutoff.
+
+Windows are half-open on the left: a label for cutoff ``t`` covers events dated in
+``(end of day t, end of day t + horizon]``, so an event on the cutoff day belongs to the
+features, never to the label. A label exists only when its window ends on or before the
+data's end (``data_end``); incomplete windows are never used for training or evaluation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from predictor.config import ChurnConfig, ValueConfig
+from predictor.contract.tables import Tables
+from predictor.timeline import add_months, day_end, day_one_windows
+
+
+def order_value(orders: pd.DataFrame, value: ValueConfig) -> pd.Series:
+    """Value of each order: revenue, or gross margin (configured rate where unknown)."""
+    if value.kind == "revenue":
+        return orders["amount"].astype(float)
+    estimated = orders["amount"].astype(float) * value.margin_rate
+    if "margin" not in orders.columns:
+        return estimated
+    return orders["margin"].astype(float).fillna(estimated)
+
+
+def _window_value(
+    tables: Tables, starts: pd.Series, ends: pd.Series, value: ValueConfig
+) -> pd.Series:
+    """Per customer, value of events in ``(starts, ends]`` (both per-customer instants)."""
+    orders = tables.orders
+    lo = orders["customer_id"].map(starts)
+    hi = orders["customer_id"].map(ends)
+    inside = (orders["order_date"] > lo) & (orders["order_date"] <= hi)
+    amounts = order_value(orders[inside], value)
+    total = amounts.groupby(orders.loc[inside, "customer_id"]).sum()
+    result = total.reindex(starts.index, fill_value=0.0)
+    tickets = tables.support_tickets
+    if value.kind == "margin" and value.cost_per_ticket > 0 and tickets is not None:
+        lo_t = tickets["customer_id"].map(starts)
+        hi_t = tickets["customer_id"].map(ends)
+        in_t = (tickets["opened_at"] > lo_t) & (tickets["opened_at"] <= hi_t)
+        count = tickets.loc[in_t].groupby("customer_id").size()
+        result = result - value.cost_per_ticket * count.reindex(result.index, fill_value=0)
+    return result.astype(float).rename("value")
+
+
+def value_label(tables: Tables, as_of: pd.Timestamp, value: ValueConfig) -> pd.Series:
+    """Value in the ``value.horizon_months`` calendar months after the cutoff.
+
+    Population: customers who signed up on or before the cutoff.
+    """
+    cutoff = day_end(as_of)
+    customers = tables.customers
+    ids = customers.loc[customers["signup_date"] <= cutoff, "customer_id"]
+    start = pd.Series(cutoff, index=pd.Index(ids, name="customer_id"))
+    end = pd.Series(day_end(add_months(pd.Timestamp(as_of), value.horizon_months)), index=start.index)
+    return _window_value(tables, start, end, value).rename("value_13m")
+
+
+def value_label_end(as_of: pd.Timestamp, value: ValueConfig) -> pd.Timestamp:
+    """The last instant the value label of a cutoff reads."""
+    return day_end(add_months(pd.Timestamp(as_of), value.horizon_months))
+
+
+def day_one_label(
+    tables: Tables, window_days: int, value: ValueConfig, data_end: pd.Timestamp
+) -> pd.Series:
+    """Value in the ``horizon_months`` after each customer's Day One window.
+
+    Only customers whose whole label window ends on or before ``data_end`` get a label.
+    """
+    window_end = day_one_windows(tables.customers, window_days)
+    label_end = window_end + pd.DateOffset(months=value.horizon_months)
+    complete = label_end <= day_end(data_end)
+    if not complete.any():
+        return pd.Series(dtype=float, name="day_one_value", index=pd.Index([], name="customer_id"))
+    labels = _window_value(tables, window_end[complete], label_end[complete], value)
+    return labels.rename("day_one_value")
+
+
+def churn_rule(tables: Tables, churn: ChurnConfig) -> str:
+    """The churn rule in force: 'subscription' or 'no_order'."""
+    if churn.rule != "auto":
+        return churn.rule
+    subs = tables.subscriptions
+    return "subscription" if subs is not None and len(subs) else "no_order"
+
+
+def _active_subscribers(subs: pd.DataFrame, instant: pd.Timestamp) -> pd.Index:
+    """Customers holding a subscription that covers ``instant``."""
+    end = subs["end_date"] if "end_date" in subs.columns else pd.Series(pd.NaT, index=subs.index)
+    covering = (subs["start_date"] <= instant) & (end.isna() | (end > instant))
+    return pd.Index(subs.loc[covering, "customer_id"].unique())
+
+
+def churn_label(tables: Tables, as_of: pd.Timestamp, churn: ChurnConfig) -> pd.Series:
+    """1 when a customer active at the cutoff churns within ``churn.horizon_days``, else 0.
+
+    Rule 'subscription': population = customers with a subscription covering the end of the
+    cutoff day; churned = none covers the end of the horizon. Rule 'no_order': population =
+    customers with an order in ``(cutoff - lookback_days, cutoff]``; churned = no order in
+    ``(cutoff, cutoff + horizon_days]``. The index is the population.
+    """
+    cutoff = day_end(as_of)
+    horizon_end = day_end(pd.Timestamp(as_of) + pd.Timedelta(days=churn.horizon_days))
+    if churn_rule(tables, churn) == "subscription":
+        subs = tables.subscriptions
+        population = _active_subscribers(subs, cutoff)
+        still = _active_subscribers(subs, horizon_end)
+        churned = ~population.isin(still)
+    else:
+        orders = tables.orders
+        lookback_start = cutoff - pd.Timedelta(days=churn.lookback_days)
+        recent = orders[(orders["order_date"] > lookback_start) & (orders["order_date"] <= cutoff)]
+        population = pd.Index(recent["customer_id"].unique())
+        future = orders[(orders["order_date"] > cutoff) & (orders["order_date"] <= horizon_end)]
+        churned = ~population.isin(future["customer_id"].unique())
+    label = pd.Series(np.asarray(churned, dtype=int), index=population, name="churn")
+    label.index.name = "customer_id"
+    return label.sort_index()
+
+
+def churn_label_end(as_of: pd.Timestamp, churn: ChurnConfig) -> pd.Timestamp:
+    """The last instant the churn label of a cutoff reads."""
+    return day_end(pd.Timestamp(as_of) + pd.Timedelta(days=churn.horizon_days))

@@ -1,0 +1,101 @@
+"""Shared XGBoost plumbing: parameters, fitting with early stopping, additive contributions.
+
+Models keep plain ``xgboost.Booster`` objects trimmed to the best iteration, so predictions
+after fit and after a save/load round-trip go through the same code and are identical.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+
+def booster_params(est: Any) -> dict[str, Any]:
+    """XGBoost keyword arguments shared by every learner of an estimator."""
+    return {
+        "n_estimators": est.n_estimators,
+        "learning_rate": est.learning_rate,
+        "max_depth": est.max_depth,
+        "min_child_weight": est.min_child_weight,
+        "subsample": est.subsample,
+        "colsample_bytree": est.colsample_bytree,
+        "reg_lambda": est.reg_lambda,
+        "tree_method": "hist",
+        "enable_categorical": True,
+        "max_cat_to_onehot": 1,
+        "device": est.device,
+        "n_jobs": est.n_jobs,
+        "random_state": est.random_state,
+    }
+
+
+def fit_booster(
+    cls: type[xgb.XGBModel],
+    params: dict[str, Any],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    eval_set: tuple[pd.DataFrame, np.ndarray] | None,
+    early_stopping_rounds: int,
+) -> xgb.Booster:
+    """Fit one XGBoost learner and return its booster, trimmed to the best iteration."""
+    if eval_set is None:
+        model = cls(**params)
+        model.fit(X, y, verbose=False)
+        return model.get_booster()
+    model = cls(**params, early_stopping_rounds=early_stopping_rounds)
+    model.fit(X, y, eval_set=[eval_set], verbose=False)
+    booster = model.get_booster()
+    return booster[: model.best_iteration + 1]
+
+
+def margin(booster: xgb.Booster, X: pd.DataFrame) -> np.ndarray:
+    """Raw (untransformed) prediction: log for log-link objectives, logit for binary."""
+    return booster.predict(xgb.DMatrix(X, enable_categorical=True), output_margin=True)
+
+
+def contributions(booster: xgb.Booster, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """TreeSHAP contributions in margin space: (per-feature matrix, bias vector)."""
+    raw = booster.predict(xgb.DMatrix(X, enable_categorical=True), pred_contribs=True)
+    return raw[:, :-1], raw[:, -1]
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function."""
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def to_output_space(
+    contribs: np.ndarray, prediction: np.ndarray, base: np.ndarray
+) -> np.ndarray:
+    """Rescale margin-space contributions so they add up to ``prediction - base`` exactly.
+
+    Each feature keeps its share of the margin-space movement (a secant rescaling of the link
+    function), so contributions are in the unit of the score (currency or probability).
+    """
+    total = contribs.sum(axis=1)
+    safe = np.where(np.abs(total) < 1e-12, 1.0, total)
+    scale = np.where(np.abs(total) < 1e-12, 0.0, (prediction - base) / safe)
+    return contribs * scale[:, None]
+
+
+def booster_to_bytes(booster: xgb.Booster) -> bytes:
+    """Serialise a booster in XGBoost's own JSON format."""
+    return bytes(booster.save_raw(raw_format="json"))
+
+
+def booster_from_bytes(data: bytes) -> xgb.Booster:
+    """Load a booster saved by ``booster_to_bytes``."""
+    booster = xgb.Booster()
+    booster.load_model(bytearray(data))
+    return booster
+
+
+def gain_importance(booster: xgb.Booster, features: list[str]) -> pd.Series:
+    """Total gain per feature, normalised to sum to 1 (zero for unused features)."""
+    gains = booster.get_score(importance_type="total_gain")
+    series = pd.Series({f: float(gains.get(f, 0.0)) for f in features})
+    total = series.sum()
+    return series / total if total > 0 else series

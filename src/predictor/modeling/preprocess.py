@@ -1,0 +1,79 @@
+"""The fitted, column-wise preprocessing step: a frozen feature schema.
+
+Learns, at fit, the ordered feature list and the categories of each categorical column, and
+re-applies them at prediction: columns are reordered, missing optional columns become NaN,
+unseen categories become missing (XGBoost's native categorical support routes them with the
+missing values). It is stored as JSON, never pickled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+
+class SchemaMismatchError(ValueError):
+    """The frame to score does not match the features the model was trained on."""
+
+
+class FeatureSchema(TransformerMixin, BaseEstimator):
+    """Align a feature frame to the columns and categories seen at fit.
+
+    Parameters
+    ----------
+    max_missing_share:
+        Refuse to transform when more than this share of the trained features is absent
+        (a different feature set, not a missing optional table).
+    """
+
+    def __init__(self, *, max_missing_share: float = 0.5) -> None:
+        self.max_missing_share = max_missing_share
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> FeatureSchema:
+        """Record the feature order and the categories of categorical columns."""
+        self.features_ = list(X.columns)
+        self.categories_ = {
+            col: [str(c) for c in X[col].cat.categories]
+            for col in X.columns
+            if isinstance(X[col].dtype, pd.CategoricalDtype)
+        }
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Return ``X`` with the trained columns, order and categories."""
+        check_is_fitted(self, "features_")
+        missing = [c for c in self.features_ if c not in X.columns]
+        if len(missing) > self.max_missing_share * len(self.features_):
+            raise SchemaMismatchError(
+                f"{len(missing)} of {len(self.features_)} model features are missing from the "
+                f"input (e.g. {', '.join(missing[:5])}); was it built for another model?"
+            )
+        out = X.reindex(columns=self.features_)
+        for col in self.features_:
+            if col in self.categories_:
+                values = out[col].astype("string")
+                out[col] = pd.Categorical(values, categories=self.categories_[col])
+            else:
+                out[col] = pd.to_numeric(out[col], errors="coerce").astype(np.float64)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state."""
+        check_is_fitted(self, "features_")
+        return {
+            "max_missing_share": self.max_missing_share,
+            "features": self.features_,
+            "categories": self.categories_,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> FeatureSchema:
+        """Rebuild a fitted schema from ``to_dict`` output."""
+        schema = cls(max_missing_share=state["max_missing_share"])
+        schema.features_ = list(state["features"])
+        schema.categories_ = {k: list(v) for k, v in state["categories"].items()}
+        return schema

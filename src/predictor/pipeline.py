@@ -1,0 +1,181 @@
+"""Jobs that wire the pure core to files and tracking: train-and-save, and score-to-files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from predictor.bundle import save_bundle
+from predictor.config import Config
+from predictor.contract.schema import SPECS
+from predictor.contract.tables import Tables
+from predictor.plots import calibration_figure, decile_figure, gains_figure, roc_figure
+from predictor.scoring import scoring_frame
+from predictor.training import Evaluation, TrainedModel, train
+
+
+@dataclass
+class TrainingOutcome:
+    """What a training job produced."""
+
+    model_dir: Path
+    model: TrainedModel
+    evaluation: Evaluation
+    run_id: str | None
+    registered_version: str | None
+
+
+def data_summary(tables: Tables) -> pd.DataFrame:
+    """Rows, customers and date range per table."""
+    rows = []
+    for name, frame in tables.items():
+        col = SPECS[name].event_date
+        rows.append(
+            {
+                "table": name,
+                "rows": len(frame),
+                "customers": int(frame["customer_id"].nunique()),
+                "first_date": str(frame[col].min().date()) if len(frame) else "",
+                "last_date": str(frame[col].max().date()) if len(frame) else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def data_digest(tables: Tables) -> str:
+    """Content hash of the tables (row-order independent per table)."""
+    digest = hashlib.sha256()
+    for name, frame in tables.items():
+        digest.update(name.encode())
+        hashed = pd.util.hash_pandas_object(frame.sort_values(list(frame.columns[:2])), index=False)
+        digest.update(hashed.to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _save_figures(evaluation: Evaluation, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    figures = {}
+    for task in ("day_one", "value_13m"):
+        res = evaluation.tasks[task]
+        figures[f"gains_{task}.png"] = gains_figure(res.y_true, res.predictions, f"Gains: {task}")
+        figures[f"deciles_{task}.png"] = decile_figure(
+            res.y_true, res.predictions["model"], f"Predicted vs actual by decile: {task}"
+        )
+    churn = evaluation.tasks["churn"]
+    figures["calibration_churn.png"] = calibration_figure(
+        churn.y_true, churn.predictions["model"], "Churn calibration (held-out cutoff)"
+    )
+    figures["roc_churn.png"] = roc_figure(churn.y_true, churn.predictions, "Churn ROC (held-out cutoff)")
+    paths = []
+    for name, fig in figures.items():
+        path = folder / name
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def _install_model(bundle_tmp: Path, target: Path, example: pd.DataFrame) -> Path:
+    """Wrap the bundle as an MLflow pyfunc folder and move it into place in one rename."""
+    from predictor.tracking import save_pyfunc
+
+    staging = target.parent / f".{target.name}.staging"
+    save_pyfunc(bundle_tmp, staging, example)
+    old = target.parent / f".{target.name}.old"
+    if target.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        target.rename(old)
+    staging.rename(target)
+    if old.exists():
+        shutil.rmtree(old)
+    return target
+
+
+def input_example(model: TrainedModel, tables: Tables, n: int = 5) -> pd.DataFrame:
+    """A few rows of the scoring frame, categoricals as strings (what the pyfunc model takes)."""
+    as_of = pd.Timestamp(model.info["data_end"])
+    ids = tables.customers["customer_id"].iloc[:n]
+    frame = scoring_frame(tables.subset(ids), as_of, model).reset_index()
+    for col in frame.columns:
+        if isinstance(frame[col].dtype, pd.CategoricalDtype):
+            frame[col] = frame[col].astype(object)
+    return frame
+
+
+def run_training(
+    tables: Tables,
+    config: Config,
+    models_dir: Path,
+    tracker: Any,
+    progress: Any = None,
+    created_at: str = "",
+) -> TrainingOutcome:
+    """Train, evaluate, save ``models_dir/<model_name>`` and record everything in the tracker."""
+    say = progress or (lambda _m: None)
+    summary = data_summary(tables)
+    digest = data_digest(tables)
+    tracker.log_params(config.flat())
+    tracker.log_dataset(summary, name="training_tables", digest=digest)
+    model, evaluation = train(tables, config, say)
+    run_id = getattr(tracker, "run_id", None)
+    model.info["model_version"] = f"{config.model_name}-{(run_id or digest)[:8]}"
+    model.info["created_at"] = created_at
+    metrics = evaluation.metrics()
+    tracker.log_metrics(metrics)
+    extra = {
+        "data_summary": summary.to_dict(orient="records"),
+        "data_digest": digest,
+        "metrics": metrics,
+        "evaluation_plan": {k: r.plan for k, r in evaluation.tasks.items()},
+        "evaluation_rows": {k: r.n_rows for k, r in evaluation.tasks.items()},
+        "mlflow_run_id": run_id,
+    }
+    models_dir = Path(models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=models_dir, prefix=".build-") as tmp:
+        tmp = Path(tmp)
+        bundle = save_bundle(model, tmp / "bundle", extra)
+        say("saving model folder and plots")
+        example = input_example(model, tables)
+        target = _install_model(bundle, models_dir / config.model_name, example)
+        plots = _save_figures(evaluation, tmp / "plots")
+        for path in plots:
+            tracker.log_artifact(path, "plots")
+        tables_dir = tmp / "metrics"
+        tables_dir.mkdir()
+        for task, res in evaluation.tasks.items():
+            res.table.to_csv(tables_dir / f"{task}_metrics.csv")
+        importance = {
+            "day_one": model.day_one.feature_importance().to_dict(),
+            "value_13m": model.value.feature_importance().to_dict(),
+            "churn": model.churn.feature_importance().to_dict(),
+        }
+        (tables_dir / "feature_importance.json").write_text(json.dumps(importance, indent=1))
+        tracker.log_artifact(tables_dir, "metrics")
+        version = None
+        if hasattr(tracker, "log_model"):
+            out = scoring_example_output(model, example)
+            version = tracker.log_model(
+                bundle,
+                example,
+                out,
+                config.tracking.registered_name if config.tracking.register_model else None,
+                config.tracking.alias,
+            )
+    return TrainingOutcome(target, model, evaluation, run_id, version)
+
+
+def scoring_example_output(model: TrainedModel, example: pd.DataFrame) -> pd.DataFrame:
+    """Scores of the input example (for the MLflow signature)."""
+    from predictor.scoring import predict_frame
+
+    return predict_frame(model, example.set_index("customer_id"), None)

@@ -1,0 +1,154 @@
+"""Turn a trained model and tables into the contract's score rows (and rejects).
+
+Every feature is computed from one customer's own rows, so scoring a chunk of customers gives
+exactly the scores of scoring everyone at once; ``score_in_chunks`` relies on that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from predictor.contract.tables import Tables
+from predictor.features import build_day_one_features, build_features
+from predictor.features.descriptions import describe
+from predictor.timeline import day_end, truncate
+from predictor.training import TrainedModel
+
+DAY_ONE_PREFIX = "day_one::"
+SCORE_COLUMNS = [
+    "customer_id",
+    "as_of",
+    "day_one_value",
+    "value_13m",
+    "churn_risk",
+    "value_segment",
+    "risk_band",
+    "model_version",
+]
+REJECT_COLUMNS = ["customer_id", "reason"]
+ACTIVE_COLUMN = "is_active"
+
+
+def active_customers(tables: Tables, as_of: pd.Timestamp, model: TrainedModel) -> pd.Index:
+    """Customers in the churn population at the cutoff, by the rule the model was trained with."""
+    cutoff = day_end(as_of)
+    if model.info["churn_rule"] == "subscription" and tables.subscriptions is not None:
+        subs = tables.subscriptions
+        end = subs["end_date"] if "end_date" in subs else pd.Series(pd.NaT, index=subs.index)
+        covering = (subs["start_date"] <= cutoff) & (end.isna() | (end > cutoff))
+        return pd.Index(subs.loc[covering, "customer_id"].unique())
+    orders = tables.orders
+    start = cutoff - pd.Timedelta(days=model.config.churn.lookback_days)
+    recent = orders[(orders["order_date"] > start) & (orders["order_date"] <= cutoff)]
+    return pd.Index(recent["customer_id"].unique())
+
+
+def scoring_frame(tables: Tables, as_of: pd.Timestamp, model: TrainedModel) -> pd.DataFrame:
+    """One row per customer signed up by ``as_of``: current features, Day One features
+    (prefixed ``day_one::``) and the ``is_active`` flag. This is the input of ``predict_frame``
+    and of the MLflow pyfunc model.
+    """
+    known = truncate(tables, as_of)
+    current = build_features(known, as_of, model.config)
+    day_one = build_day_one_features(known, model.config).add_prefix(DAY_ONE_PREFIX)
+    frame = current.join(day_one, how="left")
+    frame[ACTIVE_COLUMN] = frame.index.isin(active_customers(known, as_of, model))
+    frame.index.name = "customer_id"
+    return frame
+
+
+def _split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    day_one_cols = [c for c in frame.columns if c.startswith(DAY_ONE_PREFIX)]
+    day_one = frame[day_one_cols].rename(columns=lambda c: c[len(DAY_ONE_PREFIX) :])
+    current = frame.drop(columns=day_one_cols + [ACTIVE_COLUMN], errors="ignore")
+    active = frame[ACTIVE_COLUMN] if ACTIVE_COLUMN in frame else pd.Series(True, index=frame.index)
+    return current, day_one, active.astype(bool)
+
+
+def top_drivers(contribs: pd.DataFrame, k: int, score: str) -> pd.DataFrame:
+    """The ``k`` largest contributions by magnitude per row, with plain-language names."""
+    values = contribs.to_numpy()
+    order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
+    names = np.asarray(contribs.columns)[order]
+    picked = np.take_along_axis(values, order, axis=1)
+    out = {}
+    for j in range(order.shape[1]):
+        out[f"{score}_driver_{j + 1}"] = [describe(n) for n in names[:, j]]
+        out[f"{score}_driver_{j + 1}_feature"] = names[:, j]
+        out[f"{score}_driver_{j + 1}_contribution"] = picked[:, j]
+    return pd.DataFrame(out, index=contribs.index)
+
+
+def predict_frame(
+    model: TrainedModel, frame: pd.DataFrame, as_of: pd.Timestamp | None, drivers: int = 0
+) -> pd.DataFrame:
+    """Scores for a scoring frame (see ``scoring_frame``), in the contract's columns."""
+    current, day_one, active = _split(frame)
+    value = model.value.predict(current)
+    risk = np.where(active, model.churn.predict_proba(current)[:, 1], 1.0)
+    out = pd.DataFrame(index=frame.index)
+    out["as_of"] = pd.Timestamp(as_of).normalize() if as_of is not None else pd.NaT
+    out["day_one_value"] = model.day_one.predict(day_one) if len(day_one.columns) else np.nan
+    out["value_13m"] = value
+    out["churn_risk"] = risk
+    out["value_segment"] = model.segmenter.value_segment(out["value_13m"])
+    out["risk_band"] = model.segmenter.risk_band(out["churn_risk"], active)
+    out["model_version"] = model.info.get("model_version", "unversioned")
+    if drivers > 0 and len(frame):
+        parts = [
+            top_drivers(model.day_one.contributions(day_one)[0], drivers, "day_one_value"),
+            top_drivers(model.value.contributions(current)[0], drivers, "value_13m"),
+            top_drivers(model.churn.contributions(current)[0], drivers, "churn_risk"),
+        ]
+        out = out.join(parts)
+    out.index.name = "customer_id"
+    return out.reset_index()
+
+
+def score(
+    model: TrainedModel, tables: Tables, as_of: pd.Timestamp, drivers: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score every customer of ``tables`` as of a date; the others go to rejects with a reason."""
+    as_of = pd.Timestamp(as_of).normalize()
+    customers = tables.customers
+    late = customers["signup_date"] > day_end(as_of)
+    rejects = pd.DataFrame(
+        {
+            "customer_id": customers.loc[late, "customer_id"].astype(str),
+            "reason": f"signed up after the as-of date {as_of.date()}",
+        }
+    )
+    frame = scoring_frame(tables, as_of, model)
+    scores = predict_frame(model, frame, as_of, drivers)
+    return scores, rejects.reset_index(drop=True)
+
+
+def chunk_ids(customer_ids: pd.Series, chunk_size: int) -> Iterable[pd.Index]:
+    """Consecutive groups of at most ``chunk_size`` customer ids."""
+    ids = pd.Index(customer_ids.astype(str))
+    for start in range(0, len(ids), chunk_size):
+        yield ids[start : start + chunk_size]
+
+
+def score_in_chunks(
+    model: TrainedModel,
+    tables: Tables,
+    as_of: pd.Timestamp,
+    chunk_size: int,
+    drivers: int = 0,
+    on_chunk: Callable[[int], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score customers chunk by chunk (each chunk with all of its customers' rows)."""
+    scores, rejects = [], []
+    for ids in chunk_ids(tables.customers["customer_id"], chunk_size):
+        s, r = score(model, tables.subset(ids), as_of, drivers)
+        scores.append(s)
+        rejects.append(r)
+        if on_chunk is not None:
+            on_chunk(len(ids))
+    return pd.concat(scores, ignore_index=True), pd.concat(rejects, ignore_index=True)
+
+

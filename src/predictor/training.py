@@ -1,0 +1,330 @@
+"""Train the Day One, 13-month value and churn models and evaluate them against baselines.
+
+Pure orchestration of the core: no file I/O and no MLflow here. ``train`` returns the fitted
+models and an ``Evaluation`` (metric tables and the held-out predictions behind the plots);
+saving and tracking happen in ``predictor.pipeline``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from predictor.config import Config
+from predictor.contract.tables import Tables
+from predictor.datasets import (
+    CutoffPlan,
+    Frame,
+    ShortHistoryError,
+    data_span,
+    plan_cutoffs,
+    sample_ids,
+    stack,
+)
+from predictor.evaluation import comparison_table
+from predictor.features import build_day_one_features, build_features
+from predictor.labels import (
+    churn_label,
+    churn_label_end,
+    churn_rule,
+    day_one_label,
+    order_value,
+    value_label,
+    value_label_end,
+)
+from predictor.modeling.baselines import formula_clv, recency_churn_score, trailing_value
+from predictor.modeling.churn import ChurnModel
+from predictor.modeling.probabilistic import bgnbd_gg_value
+from predictor.modeling.value import ValueModel
+from predictor.segments import Segmenter
+from predictor.timeline import day_end, day_one_windows
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TaskResult:
+    """Held-out evaluation of one target: metric table and the predictions behind it."""
+
+    table: pd.DataFrame
+    y_true: np.ndarray
+    predictions: dict[str, np.ndarray]
+    plan: dict[str, Any]
+    n_rows: dict[str, int]
+
+
+@dataclass
+class TrainedModel:
+    """The three fitted models, the segment thresholds and what describes them."""
+
+    day_one: ValueModel
+    value: ValueModel
+    churn: ChurnModel
+    segmenter: Segmenter
+    config: Config
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Evaluation:
+    """Per-target held-out results."""
+
+    tasks: dict[str, TaskResult]
+
+    def metrics(self) -> dict[str, float]:
+        """Flat ``{target.predictor.metric: value}`` for tracking."""
+        out = {}
+        for task, result in self.tasks.items():
+            for predictor, row in result.table.iterrows():
+                for metric, value in row.items():
+                    if pd.notna(value):
+                        out[f"{task}.{predictor}.{metric}"] = float(value)
+        return out
+
+
+def model_params(config: Config) -> dict[str, Any]:
+    """Estimator keyword arguments shared by the three models."""
+    m = config.model
+    return {
+        "n_estimators": m.n_estimators,
+        "learning_rate": m.learning_rate,
+        "max_depth": m.max_depth,
+        "min_child_weight": m.min_child_weight,
+        "subsample": m.subsample,
+        "colsample_bytree": m.colsample_bytree,
+        "reg_lambda": m.reg_lambda,
+        "early_stopping_rounds": m.early_stopping_rounds,
+        "device": m.device,
+        "n_jobs": m.n_jobs,
+        "random_state": m.random_state,
+    }
+
+
+class _FeatureCache:
+    """Features per cutoff, built once and shared by the value and churn targets."""
+
+    def __init__(self, tables: Tables, config: Config) -> None:
+        self.tables, self.config, self._cache = tables, config, {}
+
+    def __call__(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        if as_of not in self._cache:
+            self._cache[as_of] = build_features(self.tables, as_of, self.config)
+        return self._cache[as_of]
+
+
+def _frame(
+    cutoffs: list[pd.Timestamp],
+    features: _FeatureCache,
+    label: Callable[[pd.Timestamp], pd.Series],
+    config: Config,
+) -> Frame:
+    parts = []
+    for i, as_of in enumerate(cutoffs):
+        y = label(as_of)
+        keep = sample_ids(
+            y.index, config.cutoffs.max_customers_per_cutoff, config.model.random_state, i
+        )
+        parts.append((as_of, features(as_of), y.loc[keep]))
+    return stack(parts)
+
+
+def _split_valid(frame: Frame, seed: int) -> tuple[Frame, Frame]:
+    """When there is a single training cutoff, hold out 20% of customers for early stopping."""
+    rng = np.random.default_rng(seed)
+    mask = rng.random(len(frame)) < 0.2
+    take = lambda m: Frame(frame.X[m].reset_index(drop=True), frame.y[m], frame.meta[m])  # noqa: E731
+    return take(~mask), take(mask)
+
+
+def _value_orders(tables: Tables, config: Config) -> pd.DataFrame:
+    orders = tables.orders.copy()
+    orders["value"] = order_value(orders, config.value).to_numpy()
+    return orders
+
+
+def _value_baselines(
+    tables: Tables, orders: pd.DataFrame, as_of: pd.Timestamp, ids: pd.Index, config: Config
+) -> dict[str, np.ndarray]:
+    """Value predictions of the marketer's baselines for ``ids`` as of one cutoff."""
+    months = config.value.horizon_months
+    customers = tables.customers
+    horizon_days = (day_end(pd.Timestamp(as_of) + pd.DateOffset(months=months)) - day_end(as_of)).days
+    first = customers.set_index("customer_id")["signup_date"]
+    first = first[first <= day_end(as_of)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bg = bgnbd_gg_value(orders, as_of, horizon_days, first_dates=first, value_col="value")
+    out = {
+        "trailing_13m": trailing_value(orders, customers, as_of, months=months, value_col="value"),
+        "formula_clv": formula_clv(orders, customers, as_of, horizon_months=months, value_col="value"),
+        "bgnbd_gamma_gamma": bg["expected_value"],
+    }
+    return {k: v.reindex(ids).fillna(0.0).to_numpy(dtype=float) for k, v in out.items()}
+
+
+def _train_value(
+    tables: Tables, config: Config, features: _FeatureCache, progress: Progress
+) -> tuple[ValueModel, TaskResult]:
+    first, end = data_span(tables, config)
+    plan = plan_cutoffs(
+        first, end, lambda c: value_label_end(c, config.value), config.cutoffs, "value_13m"
+    )
+    label = lambda c: value_label(tables, c, config.value)  # noqa: E731
+    progress(f"value_13m: building frames for {len(plan.train) + len(plan.valid)} cutoffs")
+    train = _frame(plan.train, features, label, config)
+    valid = _frame(plan.valid, features, label, config)
+    if not len(valid):
+        train, valid = _split_valid(train, config.model.random_state)
+    test = _frame(plan.test, features, label, config)
+    progress(f"value_13m: fitting on {len(train):,} rows")
+    model = ValueModel(
+        objective=config.model.value_objective,
+        tweedie_variance_power=config.model.tweedie_variance_power,
+        **model_params(config),
+    ).fit(train.X, train.y, eval_set=(valid.X, valid.y))
+    orders = _value_orders(tables, config)
+    preds = {"model": model.predict(test.X)}
+    for as_of in plan.test:
+        mask = (test.meta["as_of"] == as_of).to_numpy()
+        ids = pd.Index(test.meta.loc[mask, "customer_id"])
+        for name, values in _value_baselines(tables, orders, as_of, ids, config).items():
+            preds.setdefault(name, np.zeros(len(test)))[mask] = values
+    preds["constant_mean"] = np.full(len(test), train.y.mean())
+    return model, _task_result(test, preds, "value", plan, train, valid)
+
+
+def _train_churn(
+    tables: Tables, config: Config, features: _FeatureCache, progress: Progress
+) -> tuple[ChurnModel, TaskResult]:
+    first, end = data_span(tables, config)
+    plan = plan_cutoffs(
+        first, end, lambda c: churn_label_end(c, config.churn), config.cutoffs, "churn"
+    )
+    label = lambda c: churn_label(tables, c, config.churn)  # noqa: E731
+    progress(f"churn: building frames for {len(plan.train) + len(plan.valid)} cutoffs")
+    train = _frame(plan.train, features, label, config)
+    valid = _frame(plan.valid, features, label, config)
+    if not len(valid):
+        train, valid = _split_valid(train, config.model.random_state)
+    test = _frame(plan.test, features, label, config)
+    progress(f"churn: fitting on {len(train):,} rows")
+    model = ChurnModel(calibration=config.model.calibration, **model_params(config)).fit(
+        train.X, train.y, eval_set=(valid.X, valid.y)
+    )
+    preds = {"model": model.predict_proba(test.X)[:, 1]}
+    recency = np.zeros(len(test))
+    for as_of in plan.test:
+        mask = (test.meta["as_of"] == as_of).to_numpy()
+        ids = pd.Index(test.meta.loc[mask, "customer_id"])
+        score = recency_churn_score(tables.orders, tables.customers, as_of)
+        recency[mask] = score.reindex(ids).fillna(1.0).to_numpy(dtype=float)
+    preds["recency_rule"] = recency
+    preds["base_rate"] = np.full(len(test), train.y.mean())
+    return model, _task_result(test, preds, "churn", plan, train, valid)
+
+
+def _first_order_bucket_baseline(
+    train_X: pd.DataFrame, train_y: np.ndarray, test_X: pd.DataFrame
+) -> np.ndarray:
+    """Mean training value per decile of first-order amount (a marketer's Day One rule)."""
+    col = next((c for c in train_X.columns if c.startswith("orders__first_order_value")), None)
+    if col is None:
+        return np.full(len(test_X), train_y.mean())
+    edges = np.unique(np.nanquantile(train_X[col].to_numpy(dtype=float), np.linspace(0, 1, 11)))
+    bucket = lambda x: np.digitize(np.nan_to_num(x.to_numpy(dtype=float), nan=-1e9), edges)  # noqa: E731
+    means = pd.Series(train_y).groupby(bucket(train_X[col])).mean()
+    return pd.Series(bucket(test_X[col])).map(means).fillna(train_y.mean()).to_numpy()
+
+
+def _train_day_one(
+    tables: Tables, config: Config, progress: Progress
+) -> tuple[ValueModel, TaskResult]:
+    first, end = data_span(tables, config)
+    labels = day_one_label(tables, config.day_one.window_days, config.value, end)
+    if labels.empty:
+        raise ShortHistoryError(
+            "day_one: no customer has a complete "
+            f"{config.value.horizon_months}-month window after their Day One window"
+        )
+    progress(f"day_one: building Day One features for {len(tables.customers):,} customers")
+    features = build_day_one_features(tables, config).loc[labels.index]
+    signup = tables.customers.set_index("customer_id")["signup_date"].loc[labels.index]
+    window_end = day_one_windows(tables.customers, config.day_one.window_days).loc[labels.index]
+    test_start = signup.max() - pd.Timedelta(days=90)
+    test = (signup > test_start).to_numpy()
+    label_end = window_end + pd.DateOffset(months=config.value.horizon_months)
+    eligible = (label_end <= test_start).to_numpy() & ~test
+    if eligible.sum() < 50:
+        eligible = ~test
+    order = np.argsort(signup.to_numpy()[eligible], kind="stable")
+    n_valid = max(1, len(order) // 5)
+    idx = np.flatnonzero(eligible)[order]
+    tr, va = idx[:-n_valid], idx[-n_valid:]
+    y = labels.to_numpy(dtype=float)
+    X = features.reset_index(drop=True)
+    progress(f"day_one: fitting on {len(tr):,} customers")
+    model = ValueModel(
+        objective=config.model.value_objective,
+        tweedie_variance_power=config.model.tweedie_variance_power,
+        **model_params(config),
+    ).fit(X.iloc[tr], y[tr], eval_set=(X.iloc[va], y[va]))
+    te = np.flatnonzero(test)
+    preds = {
+        "model": model.predict(X.iloc[te]),
+        "mean_by_first_order": _first_order_bucket_baseline(X.iloc[tr], y[tr], X.iloc[te]),
+        "constant_mean": np.full(len(te), y[tr].mean()),
+    }
+    plan = {
+        "train_signups": [str(signup.iloc[tr].min().date()), str(signup.iloc[tr].max().date())],
+        "valid_signups": [str(signup.iloc[va].min().date()), str(signup.iloc[va].max().date())],
+        "test_signups": [str(signup.iloc[te].min().date()), str(signup.iloc[te].max().date())],
+    }
+    table = comparison_table(y[te], preds, "value")
+    rows = {"train": len(tr), "valid": len(va), "test": len(te)}
+    return model, TaskResult(table, y[te], preds, plan, rows)
+
+
+def _task_result(
+    test: Frame, preds: dict[str, np.ndarray], kind: str, plan: CutoffPlan, train: Frame, valid: Frame
+) -> TaskResult:
+    table = comparison_table(test.y, preds, kind)
+    rows = {"train": len(train), "valid": len(valid), "test": len(test)}
+    return TaskResult(table, test.y, preds, plan.as_dict(), rows)
+
+
+def train(
+    tables: Tables, config: Config, progress: Progress | None = None
+) -> tuple[TrainedModel, Evaluation]:
+    """Fit the three models on time-split training frames and evaluate them on held-out cutoffs.
+
+    Raises ``ShortHistoryError`` with a plain explanation when the data holds no complete label
+    window for a target.
+    """
+    say = progress or (lambda _msg: None)
+    features = _FeatureCache(tables, config)
+    value_model, value_result = _train_value(tables, config, features, say)
+    churn_model, churn_result = _train_churn(tables, config, features, say)
+    day_one_model, day_one_result = _train_day_one(tables, config, say)
+    latest_test = pd.Timestamp(value_result.plan["test"][-1])
+    scored = value_model.predict(features(latest_test))
+    segmenter = Segmenter.fit(scored, config.segments.value_quantiles, config.segments.risk_thresholds)
+    first, end = data_span(tables, config)
+    info = {
+        "churn_rule": churn_rule(tables, config.churn),
+        "value_method": "xgboost",
+        "value_kind": value_model.kind_,
+        "day_one_kind": day_one_model.kind_,
+        "churn_calibrated": churn_model.calibrator_ is not None,
+        "data_start": str(first.date()),
+        "data_end": str(end.date()),
+    }
+    model = TrainedModel(day_one_model, value_model, churn_model, segmenter, config, info)
+    evaluation = Evaluation(
+        {"day_one": day_one_result, "value_13m": value_result, "churn": churn_result}
+    )
+    return model, evaluation
