@@ -67,7 +67,9 @@ class Predictor:
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Scores and the customers that could not be scored, with a reason."""
         tables = self._tables(tables_or_folder)
-        as_of = pd.Timestamp(as_of) if as_of is not None else data_span(tables, self.model.config)[1]
+        as_of = (
+            pd.Timestamp(as_of) if as_of is not None else data_span(tables, self.model.config)[1]
+        )
         return score(self.model, tables, as_of, drivers)
 
     def features(self, tables: Tables, as_of: str | pd.Timestamp) -> pd.DataFrame:

@@ -47,7 +47,9 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _config(paths: list[Path] | None, overrides: list[str] | None, data: Path | None = None) -> Config:
+def _config(
+    paths: list[Path] | None, overrides: list[str] | None, data: Path | None = None
+) -> Config:
     from predictor.io import ConfigError, load_config
 
     sets = list(overrides or [])
@@ -106,14 +108,18 @@ def _render_issues(issues) -> None:
 
 @app.command()
 def sample(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the tables to.")] = DEFAULT_SAMPLE_DIR,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder to write the tables to.")
+    ] = DEFAULT_SAMPLE_DIR,
     customers: Annotated[int, typer.Option(help="Number of customers.")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     mode: Annotated[str, typer.Option(help="subscription or retail.")] = "subscription",
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
     truth_as_of: Annotated[
         str | None,
-        typer.Option(help="Also write ground truth (true churn probability and 13-month value) as of this date."),
+        typer.Option(
+            help="Also write ground truth (true churn probability and 13-month value) as of this date."
+        ),
     ] = None,
 ) -> None:
     """Write the built-in sample business (all seven tables) and its hidden traits."""
@@ -139,7 +145,9 @@ def validate(
     data: Annotated[Path, typer.Argument(help="Folder with customers.csv, orders.csv, ...")],
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    rejects: Annotated[Path | None, typer.Option(help="Write the rows set aside to this file.")] = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Write the rows set aside to this file.")
+    ] = None,
 ) -> None:
     """Check a data folder against the contract; exit 1 when there are errors."""
     from predictor.io import load_tables, write_frame_atomic
@@ -164,9 +172,13 @@ def validate(
 def features(
     data: Annotated[Path, typer.Option(help="Data folder.")],
     out_path: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
-    as_of: Annotated[str | None, typer.Option(help="Cutoff date (default: latest date in the data).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Cutoff date (default: latest date in the data).")
+    ] = None,
     view: Annotated[str, typer.Option(help="current or day-one.")] = "current",
-    labels: Annotated[bool, typer.Option(help="Add labels where their window is complete.")] = False,
+    labels: Annotated[
+        bool, typer.Option(help="Add labels where their window is complete.")
+    ] = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
@@ -208,17 +220,26 @@ def _ensure_sample(data: Path) -> Path:
     """Create the built-in sample business on first use."""
     if not (data / "customers.csv").exists() and not (data / "customers.parquet").exists():
         console.print(f"no data given: generating the built-in sample business in {data}")
-        sample(out_dir=data, customers=5000, seed=0, mode="subscription", fmt="csv", truth_as_of=None)
+        sample(
+            out_dir=data, customers=5000, seed=0, mode="subscription", fmt="csv", truth_as_of=None
+        )
     return data
 
 
 @app.command()
 def train(
     config: ConfigOpt = None,
-    data: Annotated[Path | None, typer.Option(help="Data folder (default: the built-in sample).")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Data folder (default: the built-in sample).")
+    ] = None,
     set_: SetOpt = None,
-    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")] = None,
-    models_dir: Annotated[Path, typer.Option(help="Where model folders are written.")] = Path("models"),
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or ./mlflow.db)."),
+    ] = None,
+    models_dir: Annotated[Path, typer.Option(help="Where model folders are written.")] = Path(
+        "models"
+    ),
 ) -> None:
     """Train the Day One, 13-month value and churn models; record the run in MLflow."""
     from predictor.pipeline import run_training
@@ -267,14 +288,22 @@ def _print_metrics(task: str, frame: pd.DataFrame) -> None:
 
 @app.command()
 def score(
-    model: Annotated[str, typer.Option(help="Model folder (models/<name>) or MLflow URI (models:/name@alias).")],
+    model: Annotated[
+        str, typer.Option(help="Model folder (models/<name>) or MLflow URI (models:/name@alias).")
+    ],
     data: Annotated[Path, typer.Option(help="Data folder to score.")],
     out_path: Annotated[Path, typer.Option("--out", help="Scores file (.parquet or .csv).")],
-    as_of: Annotated[str | None, typer.Option(help="As-of date (default: latest date in the data).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="As-of date (default: latest date in the data).")
+    ] = None,
     drivers: Annotated[int, typer.Option(help="Top K drivers per score.")] = 0,
-    rejects: Annotated[Path | None, typer.Option(help="Rejects file (default: beside --out).")] = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Rejects file (default: beside --out).")
+    ] = None,
     chunk_size: Annotated[int, typer.Option(help="Customers per chunk.")] = 100_000,
-    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")
+    ] = None,
 ) -> None:
     """Score every customer of a data folder; unscorable ones go to the rejects file."""
     from predictor.api import load_model
@@ -287,7 +316,11 @@ def score(
         predictor = load_model(model, tracking_uri)
     except ModelLoadError as exc:
         raise _fail(str(exc)) from exc
-    cfg = predictor.model.config.model_copy(update={"data": predictor.model.config.data.model_copy(update={"path": str(data), "tables": {}})})
+    cfg = predictor.model.config.model_copy(
+        update={
+            "data": predictor.model.config.data.model_copy(update={"path": str(data), "tables": {}})
+        }
+    )
     result = _load(cfg)
     tables = result.tables
     cutoff = pd.Timestamp(as_of) if as_of else data_span(tables, cfg)[1]

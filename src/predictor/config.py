@@ -67,7 +67,9 @@ class ChurnConfig(_Section):
 class ValueConfig(_Section):
     """What 'value' means for the 13-month and Day One targets."""
 
-    horizon_months: int = Field(13, ge=1, le=60, description="Value horizon after the cutoff, months.")
+    horizon_months: int = Field(
+        13, ge=1, le=60, description="Value horizon after the cutoff, months."
+    )
     kind: Literal["revenue", "margin"] = Field(
         "revenue",
         description="'revenue': sum of order amounts; 'margin': gross margin minus cost to serve.",
@@ -171,7 +173,9 @@ class TrackingConfig(_Section):
         description="Tracking URI; default $MLFLOW_TRACKING_URI or a SQLite store in the project.",
     )
     experiment: str = Field("predictor", description="MLflow experiment name.")
-    register_model: bool = Field(True, description="Register the trained model in the model registry.")
+    register_model: bool = Field(
+        True, description="Register the trained model in the model registry."
+    )
     registered_name: str = Field("predictor", description="Registered model name.")
     alias: str | None = Field(None, description="Alias to set on the new version, e.g. champion.")
 

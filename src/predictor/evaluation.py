@@ -48,7 +48,9 @@ def decile_mape(y_true: np.ndarray, y_pred: np.ndarray, n_bins: int = 10) -> flo
     nonzero = frame[frame["actual"].abs() > 1e-9]
     if nonzero.empty:
         return float("nan")
-    return float(((nonzero["predicted"] - nonzero["actual"]).abs() / nonzero["actual"].abs()).mean())
+    return float(
+        ((nonzero["predicted"] - nonzero["actual"]).abs() / nonzero["actual"].abs()).mean()
+    )
 
 
 def _deciles(y_true: np.ndarray, y_pred: np.ndarray, n_bins: int = 10) -> pd.DataFrame:

@@ -56,7 +56,9 @@ def value_label(tables: Tables, as_of: pd.Timestamp, value: ValueConfig) -> pd.S
     customers = tables.customers
     ids = customers.loc[customers["signup_date"] <= cutoff, "customer_id"]
     start = pd.Series(cutoff, index=pd.Index(ids, name="customer_id"))
-    end = pd.Series(day_end(add_months(pd.Timestamp(as_of), value.horizon_months)), index=start.index)
+    end = pd.Series(
+        day_end(add_months(pd.Timestamp(as_of), value.horizon_months)), index=start.index
+    )
     return _window_value(tables, start, end, value).rename("value_13m")
 
 

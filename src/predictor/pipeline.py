@@ -18,7 +18,7 @@ from predictor.config import Config
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import Tables
 from predictor.plots import calibration_figure, decile_figure, gains_figure, roc_figure
-from predictor.scoring import scoring_frame
+from predictor.scoring import pyfunc_frame, scoring_frame
 from predictor.training import Evaluation, TrainedModel, train
 
 
@@ -73,7 +73,9 @@ def _save_figures(evaluation: Evaluation, folder: Path) -> list[Path]:
     figures["calibration_churn.png"] = calibration_figure(
         churn.y_true, churn.predictions["model"], "Churn calibration (held-out cutoff)"
     )
-    figures["roc_churn.png"] = roc_figure(churn.y_true, churn.predictions, "Churn ROC (held-out cutoff)")
+    figures["roc_churn.png"] = roc_figure(
+        churn.y_true, churn.predictions, "Churn ROC (held-out cutoff)"
+    )
     paths = []
     for name, fig in figures.items():
         path = folder / name
@@ -104,11 +106,7 @@ def input_example(model: TrainedModel, tables: Tables, n: int = 5) -> pd.DataFra
     """A few rows of the scoring frame, categoricals as strings (what the pyfunc model takes)."""
     as_of = pd.Timestamp(model.info["data_end"])
     ids = tables.customers["customer_id"].iloc[:n]
-    frame = scoring_frame(tables.subset(ids), as_of, model).reset_index()
-    for col in frame.columns:
-        if isinstance(frame[col].dtype, pd.CategoricalDtype):
-            frame[col] = frame[col].astype(object)
-    return frame
+    return pyfunc_frame(scoring_frame(tables.subset(ids), as_of, model))
 
 
 def run_training(

@@ -24,7 +24,11 @@ def gains_figure(y_true: np.ndarray, predictions: dict[str, np.ndarray], title: 
         ax.plot(share, np.cumsum(y_true[order]) / total * 100, label=name, lw=1.6)
     ax.plot(share, np.cumsum(np.sort(y_true)[::-1]) / total * 100, "k:", label="perfect", lw=1)
     ax.plot([0, 100], [0, 100], color="grey", lw=0.8, ls="--", label="random")
-    ax.set(xlabel="Customers targeted, ranked by prediction (%)", ylabel="Actual value captured (%)", title=title)
+    ax.set(
+        xlabel="Customers targeted, ranked by prediction (%)",
+        ylabel="Actual value captured (%)",
+        title=title,
+    )
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -37,14 +41,22 @@ def calibration_figure(y_true: np.ndarray, p: np.ndarray, title: str) -> Figure:
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=0.8, label="perfectly calibrated")
     ax.plot(table["predicted"], table["observed"], "o-", label="model")
-    ax.set(xlabel="Predicted churn probability (decile mean)", ylabel="Observed churn rate", title=title, xlim=(0, 1), ylim=(0, 1))
+    ax.set(
+        xlabel="Predicted churn probability (decile mean)",
+        ylabel="Observed churn rate",
+        title=title,
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
 
-def decile_figure(y_true: np.ndarray, y_pred: np.ndarray, title: str, unit: str = "currency") -> Figure:
+def decile_figure(
+    y_true: np.ndarray, y_pred: np.ndarray, title: str, unit: str = "currency"
+) -> Figure:
     """Mean predicted vs actual value per decile of prediction."""
     table = decile_table(y_true, y_pred)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -52,7 +64,11 @@ def decile_figure(y_true: np.ndarray, y_pred: np.ndarray, title: str, unit: str 
     ax.bar(x - 0.2, table["predicted"], width=0.4, label="predicted")
     ax.bar(x + 0.2, table["actual"], width=0.4, label="actual")
     ax.set_xticks(x, [str(i) for i in table.index])
-    ax.set(xlabel="Decile of prediction (1 = lowest)", ylabel=f"Mean value per customer ({unit})", title=title)
+    ax.set(
+        xlabel="Decile of prediction (1 = lowest)",
+        ylabel=f"Mean value per customer ({unit})",
+        title=title,
+    )
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()

@@ -47,17 +47,35 @@ def active_customers(tables: Tables, as_of: pd.Timestamp, model: TrainedModel) -
 
 
 def scoring_frame(tables: Tables, as_of: pd.Timestamp, model: TrainedModel) -> pd.DataFrame:
-    """One row per customer signed up by ``as_of``: current features, Day One features
-    (prefixed ``day_one::``) and the ``is_active`` flag. This is the input of ``predict_frame``
-    and of the MLflow pyfunc model.
+    """One row per customer signed up by ``as_of``: the input of ``predict_frame`` and pyfunc.
+
+    Holds the current features, the Day One features (prefixed ``day_one::``) and the
+    ``is_active`` flag (in the churn population at the cutoff).
     """
     known = truncate(tables, as_of)
     current = build_features(known, as_of, model.config)
     day_one = build_day_one_features(known, model.config).add_prefix(DAY_ONE_PREFIX)
     frame = current.join(day_one, how="left")
-    frame[ACTIVE_COLUMN] = frame.index.isin(active_customers(known, as_of, model))
+    active = pd.Series(frame.index.isin(active_customers(known, as_of, model)), index=frame.index)
+    frame = pd.concat([frame, active.rename(ACTIVE_COLUMN)], axis=1)
     frame.index.name = "customer_id"
     return frame
+
+
+def pyfunc_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The scoring frame in MLflow-friendly types: categoricals as text, other columns float64.
+
+    ``customer_id`` becomes a column. This is what the MLflow pyfunc model's signature expects.
+    """
+    out = frame.reset_index() if "customer_id" not in frame.columns else frame.copy()
+    for col in out.columns:
+        if col == "customer_id":
+            out[col] = out[col].astype(str)
+        elif isinstance(out[col].dtype, pd.CategoricalDtype) or out[col].dtype == object:
+            out[col] = out[col].astype(object).where(out[col].notna(), None)
+        else:
+            out[col] = out[col].astype(np.float64)
+    return out
 
 
 def _split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
@@ -150,5 +168,3 @@ def score_in_chunks(
         if on_chunk is not None:
             on_chunk(len(ids))
     return pd.concat(scores, ignore_index=True), pd.concat(rejects, ignore_index=True)
-
-

@@ -36,7 +36,7 @@ class Segmenter:
         return _cut(value, self.value_cuts, VALUE_SEGMENTS)
 
     def risk_band(self, risk: pd.Series, active: pd.Series | None = None) -> pd.Series:
-        """low / medium / high per customer; ``inactive`` where the customer is already gone."""
+        """Low / medium / high per customer; ``inactive`` where the customer is already gone."""
         bands = _cut(risk, self.risk_cuts, RISK_BANDS).astype(object)
         if active is not None:
             bands[~active.reindex(bands.index, fill_value=False).to_numpy(bool)] = INACTIVE_BAND

@@ -20,11 +20,20 @@ import pandas as pd
 class Tracker(Protocol):
     """What the training pipeline records."""
 
-    def log_params(self, params: dict[str, Any]) -> None: ...
-    def log_metrics(self, metrics: dict[str, float]) -> None: ...
-    def log_artifact(self, path: Path, folder: str | None = None) -> None: ...
-    def set_tags(self, tags: dict[str, str]) -> None: ...
-    def log_dataset(self, summary: pd.DataFrame, name: str, digest: str) -> None: ...
+    def log_params(self, params: dict[str, Any]) -> None:
+        """Record run parameters."""
+
+    def log_metrics(self, metrics: dict[str, float]) -> None:
+        """Record metrics."""
+
+    def log_artifact(self, path: Path, folder: str | None = None) -> None:
+        """Record a file or folder."""
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        """Record tags."""
+
+    def log_dataset(self, summary: pd.DataFrame, name: str, digest: str) -> None:
+        """Record the training data's summary and hash."""
 
 
 class NullTracker:
@@ -50,7 +59,10 @@ class NullTracker:
 
 def default_tracking_uri(project_dir: Path) -> str:
     """``$MLFLOW_TRACKING_URI`` or an embedded SQLite store in the project folder."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(project_dir).resolve()}/mlflow.db"
+    return (
+        os.environ.get("MLFLOW_TRACKING_URI")
+        or f"sqlite:///{Path(project_dir).resolve()}/mlflow.db"
+    )
 
 
 def git_commit(cwd: Path) -> str | None:
@@ -192,7 +204,9 @@ class PredictorPyfunc(_Base):
 
         self.model, self.metadata = load_bundle(Path(context.artifacts["bundle"]))
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict | None = None
+    ) -> pd.DataFrame:
         """Scores for a scoring frame (``customer_id`` as index or column)."""
         from predictor.scoring import predict_frame
 

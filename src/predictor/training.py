@@ -153,7 +153,9 @@ def _value_baselines(
     """Value predictions of the marketer's baselines for ``ids`` as of one cutoff."""
     months = config.value.horizon_months
     customers = tables.customers
-    horizon_days = (day_end(pd.Timestamp(as_of) + pd.DateOffset(months=months)) - day_end(as_of)).days
+    horizon_days = (
+        day_end(pd.Timestamp(as_of) + pd.DateOffset(months=months)) - day_end(as_of)
+    ).days
     first = customers.set_index("customer_id")["signup_date"]
     first = first[first <= day_end(as_of)]
     with warnings.catch_warnings():
@@ -161,7 +163,9 @@ def _value_baselines(
         bg = bgnbd_gg_value(orders, as_of, horizon_days, first_dates=first, value_col="value")
     out = {
         "trailing_13m": trailing_value(orders, customers, as_of, months=months, value_col="value"),
-        "formula_clv": formula_clv(orders, customers, as_of, horizon_months=months, value_col="value"),
+        "formula_clv": formula_clv(
+            orders, customers, as_of, horizon_months=months, value_col="value"
+        ),
         "bgnbd_gamma_gamma": bg["expected_value"],
     }
     return {k: v.reindex(ids).fillna(0.0).to_numpy(dtype=float) for k, v in out.items()}
@@ -290,7 +294,12 @@ def _train_day_one(
 
 
 def _task_result(
-    test: Frame, preds: dict[str, np.ndarray], kind: str, plan: CutoffPlan, train: Frame, valid: Frame
+    test: Frame,
+    preds: dict[str, np.ndarray],
+    kind: str,
+    plan: CutoffPlan,
+    train: Frame,
+    valid: Frame,
 ) -> TaskResult:
     table = comparison_table(test.y, preds, kind)
     rows = {"train": len(train), "valid": len(valid), "test": len(test)}
@@ -312,7 +321,9 @@ def train(
     day_one_model, day_one_result = _train_day_one(tables, config, say)
     latest_test = pd.Timestamp(value_result.plan["test"][-1])
     scored = value_model.predict(features(latest_test))
-    segmenter = Segmenter.fit(scored, config.segments.value_quantiles, config.segments.risk_thresholds)
+    segmenter = Segmenter.fit(
+        scored, config.segments.value_quantiles, config.segments.risk_thresholds
+    )
     first, end = data_span(tables, config)
     info = {
         "churn_rule": churn_rule(tables, config.churn),

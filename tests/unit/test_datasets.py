@@ -10,7 +10,9 @@ from predictor.timeline import day_end
 
 def _plan(first, end, **kw):
     label_end = lambda c: value_label_end(c, ValueConfig())  # noqa: E731
-    return plan_cutoffs(pd.Timestamp(first), pd.Timestamp(end), label_end, CutoffConfig(**kw), "v"), label_end
+    return plan_cutoffs(
+        pd.Timestamp(first), pd.Timestamp(end), label_end, CutoffConfig(**kw), "v"
+    ), label_end
 
 
 def test_automatic_plan_is_leak_free():
@@ -22,7 +24,9 @@ def test_automatic_plan_is_leak_free():
 
 
 def test_explicit_cutoffs_are_used():
-    plan, _ = _plan("2022-01-01", "2025-06-30", dates=["2022-06-30", "2022-12-31", "2023-02-28", "2024-05-31"])
+    plan, _ = _plan(
+        "2022-01-01", "2025-06-30", dates=["2022-06-30", "2022-12-31", "2023-02-28", "2024-05-31"]
+    )
     assert [d.date().isoformat() for d in plan.train] == ["2022-06-30", "2022-12-31"]
     assert [d.date().isoformat() for d in plan.test] == ["2024-05-31"]
 

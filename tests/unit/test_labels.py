@@ -17,7 +17,9 @@ def _tables(orders, subscriptions=None, tickets=None):
             "signup_date": pd.to_datetime(["2024-01-01", "2024-01-10", "2024-02-01", "2024-04-02"]),
         }
     )
-    return Tables(customers=customers, orders=orders, subscriptions=subscriptions, support_tickets=tickets)
+    return Tables(
+        customers=customers, orders=orders, subscriptions=subscriptions, support_tickets=tickets
+    )
 
 
 def _orders(rows):

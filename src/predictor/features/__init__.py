@@ -1,0 +1,120 @@
+"""Point-in-time customer features: one row per customer, built only from what was known.
+
+Each signal family is a module with the same pure function
+``compute(tables, as_of, config) -> DataFrame``: ``as_of`` is a per-customer Series of the last
+instant that may be seen (indexed by ``customer_id``), and the result has one row per customer
+of ``tables.customers`` with columns prefixed by the family (``orders__recency_days``). A family
+whose optional table is absent returns no columns. Families never look past ``as_of``, even
+when handed untruncated tables.
+
+Two views share the same code:
+
+- ``build_features(tables, as_of, config)``: as of one cutoff day (inclusive, end of day), for
+  every customer who had signed up by then.
+- ``build_day_one_features(tables, config)``: each customer as of the end of their own Day One
+  window (``day_one.window_days`` days from the signup day).
+
+Output schema: index ``customer_id`` (sorted), columns in ``FAMILIES`` order then in each
+family's fixed order (per-value columns sorted by value), numeric columns ``float64`` and
+categorical ones ``category`` (see ``categorical_columns``). Columns derived from values in the
+data (channels, kinds, ticket categories, attributes) exist only when such values are visible,
+so align a scoring frame to the trained feature list (``modeling.preprocess.FeatureSchema``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from predictor import timeline
+from predictor.config import Config
+from predictor.contract.tables import Tables
+from predictor.features import channels, customer, nps, onboarding, orders, subscriptions, support
+from predictor.features._base import Family
+from predictor.features.descriptions import describe
+
+FAMILIES: dict[str, Family] = {
+    "customer": customer.compute,
+    "orders": orders.compute,
+    "subscriptions": subscriptions.compute,
+    "onboarding": onboarding.compute,
+    "support": support.compute,
+    "channels": channels.compute,
+    "nps": nps.compute,
+}
+"""Every feature family, in output column order; the key is the column prefix."""
+
+DAY_ONE_DROPPED: tuple[str, ...] = ("customer__tenure_days",)
+"""Constant by construction in the Day One view (every customer is seen at the same age)."""
+
+
+def compute_features(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+    """Join every family for per-customer reference times ``as_of`` (indexed by customer_id).
+
+    The tables should already be truncated to what each customer's ``as_of`` allows; the
+    families still drop anything later. Returns the normalised schema described above.
+    """
+    parts = [family(tables, as_of, config) for family in FAMILIES.values()]
+    return _normalise(pd.concat(parts, axis=1))
+
+
+def build_features(tables: Tables, as_of: pd.Timestamp | str, config: Config) -> pd.DataFrame:
+    """Features of every customer signed up by the end of the day ``as_of``.
+
+    Rows dated on the cutoff day count; later rows, and later dates inside visible rows (a
+    future ``end_date`` or ``resolved_at``), are invisible. Customers who signed up after the
+    cutoff are excluded.
+    """
+    visible = timeline.truncate(tables, as_of)
+    ids = pd.Index(visible.customers["customer_id"], name="customer_id")
+    limit = pd.Series(timeline.day_end(as_of), index=ids, name="as_of")
+    return compute_features(visible, limit, config)
+
+
+def build_day_one_features(tables: Tables, config: Config) -> pd.DataFrame:
+    """Features of every customer as of the end of their own Day One window.
+
+    The window is the signup day and the following ``day_one.window_days - 1`` days; rows after
+    it are invisible. Columns constant in this view (``DAY_ONE_DROPPED``) are left out.
+    """
+    window = config.day_one.window_days
+    visible = timeline.truncate_day_one(tables, window)
+    limits = timeline.day_one_windows(visible.customers, window)
+    limits.index.name = "customer_id"
+    frame = compute_features(visible, limits, config)
+    return frame.drop(columns=[c for c in DAY_ONE_DROPPED if c in frame.columns])
+
+
+def categorical_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns of a feature frame with ``category`` dtype, in column order."""
+    return [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+
+
+def numeric_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns of a feature frame that are not categorical (all ``float64``)."""
+    categorical = set(categorical_columns(frame))
+    return [c for c in frame.columns if c not in categorical]
+
+
+def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Sort by ``customer_id`` and cast every non-categorical column to ``float64``."""
+    frame = frame.sort_index(kind="stable")
+    frame.index.name = "customer_id"
+    cast = {
+        c: np.float64
+        for c in frame.columns
+        if not isinstance(frame[c].dtype, pd.CategoricalDtype) and frame[c].dtype != np.float64
+    }
+    return frame.astype(cast) if cast else frame
+
+
+__all__ = [
+    "DAY_ONE_DROPPED",
+    "FAMILIES",
+    "build_day_one_features",
+    "build_features",
+    "categorical_columns",
+    "compute_features",
+    "describe",
+    "numeric_columns",
+]

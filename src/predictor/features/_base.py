@@ -296,9 +296,7 @@ class Events:
 
     # ---- helpers ----------------------------------------------------------------------
 
-    def _select(
-        self, values: np.ndarray, mask: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _select(self, values: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if mask is None:
             return self.code, values
         return self.code[mask], values[mask]

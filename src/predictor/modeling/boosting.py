@@ -67,9 +67,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def to_output_space(
-    contribs: np.ndarray, prediction: np.ndarray, base: np.ndarray
-) -> np.ndarray:
+def to_output_space(contribs: np.ndarray, prediction: np.ndarray, base: np.ndarray) -> np.ndarray:
     """Rescale margin-space contributions so they add up to ``prediction - base`` exactly.
 
     Each feature keeps its share of the margin-space movement (a secant rescaling of the link

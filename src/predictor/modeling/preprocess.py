@@ -28,6 +28,7 @@ class FeatureSchema(TransformerMixin, BaseEstimator):
     max_missing_share:
         Refuse to transform when more than this share of the trained features is absent
         (a different feature set, not a missing optional table).
+
     """
 
     def __init__(self, *, max_missing_share: float = 0.5) -> None:

@@ -3,8 +3,9 @@
 Spend is zero-inflated and heavy-tailed, so two objectives compete on the validation rows:
 a Tweedie regression (one model, log link) and a two-part model (probability of any spend ×
 expected spend when positive, a gamma regression). The one with the higher normalized Gini on
-validation is kept. When labels can be negative (margin minus cost to serve) neither applies and
-a squared-error regression is used.
+validation is kept. When more than 1% of labels are negative (margin minus cost to serve)
+neither applies and a squared-error regression is used; otherwise the rare negative totals
+(net refunds) are treated as zero.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class ValueModel(RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     def _candidates(self, y: np.ndarray) -> list[str]:
-        if (y < 0).any():
+        if (y < 0).mean() > 0.01:
             return ["squared_error"]
         if self.objective == "auto":
             return ["tweedie", "two_part"] if (y > 0).sum() >= 10 else ["tweedie"]
@@ -80,6 +81,11 @@ class ValueModel(RegressorMixin, BaseEstimator):
     ) -> ValueModel:
         """Fit on ``X, y``; ``eval_set`` drives early stopping and the objective choice."""
         y = np.asarray(y, dtype=float)
+        kinds = self._candidates(y)
+        if kinds != ["squared_error"]:
+            y = np.clip(y, 0, None)
+            if eval_set is not None:
+                eval_set = (eval_set[0], np.clip(np.asarray(eval_set[1], dtype=float), 0, None))
         self.schema_ = FeatureSchema().fit(X)
         Xt = self.schema_.transform(X)
         valid = None
@@ -87,13 +93,17 @@ class ValueModel(RegressorMixin, BaseEstimator):
             valid = (self.schema_.transform(eval_set[0]), np.asarray(eval_set[1], dtype=float))
         fitted: dict[str, dict[str, xgb.Booster]] = {}
         scores: dict[str, float] = {}
-        for kind in self._candidates(y):
+        for kind in kinds:
             fitted[kind] = self._fit_kind(kind, Xt, y, valid)
             if valid is not None:
                 pred = self._predict_kind(kind, fitted[kind], valid[0])
                 scores[kind] = normalized_gini(valid[1], pred)
         self.validation_scores_ = scores
-        self.kind_ = max(scores, key=lambda k: np.nan_to_num(scores[k], nan=-1)) if scores else next(iter(fitted))
+        self.kind_ = (
+            max(scores, key=lambda k: np.nan_to_num(scores[k], nan=-1))
+            if scores
+            else next(iter(fitted))
+        )
         self.boosters_ = fitted[self.kind_]
         self.n_features_in_ = Xt.shape[1]
         self.feature_names_in_ = np.asarray(self.schema_.features_, dtype=object)

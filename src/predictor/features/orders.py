@@ -1,0 +1,149 @@
+"""Orders family: recency, frequency, monetary value and their trends (``orders__`` prefix).
+
+A *purchase* is an order row with ``amount >= 0`` (or an unknown amount); a *refund* is a row
+with ``amount < 0``. *Spend* is net revenue: purchases plus refunds. All windows end on the
+``as_of`` day and include it: ``_30d`` covers the cutoff day and the 29 days before it. Day
+counts are whole calendar days (an order on the cutoff day is 0 days ago).
+
+Columns always present: ``count``, ``count_30d/90d/365d`` (purchases), ``recency_days`` (days
+since the last purchase, NaN without one), ``days_since_first``, ``first_order_delay_days``
+(signup to first purchase), ``count_first_30d`` (purchases in the first 30 days from signup),
+``spend_total`` (monetary value), ``spend_30d/90d/365d``, ``spend_prev_90d`` (days 90-179
+before ``as_of``), ``spend_trend_90d`` (last 90 days vs the 90 before, in [-1, 1]), ``aov``
+(mean purchase amount), ``first_order_amount``, ``margin_total`` and ``margin_rate`` (the
+``margin`` column when known, else ``value.margin_rate`` x amount), ``ipt_mean_days`` and
+``ipt_std_days`` (inter-purchase time: days between consecutive purchases), ``recency_vs_ipt``
+(recency over the usual gap: above 1 means overdue), ``refund_count``, ``refund_amount``.
+
+With the optional columns: ``first_order_items`` and ``items_per_order`` (``items``),
+``n_product_lines`` (``product_line``), ``n_channels`` and ``channel_share__<channel>``
+(``channel``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from predictor.config import Config
+from predictor.contract.tables import Tables
+from predictor.features._base import Events, balance, population, ratio
+
+PREFIX = "orders__"
+WINDOWS = (30, 90, 365)
+EARLY_DAYS = 30
+"""``count_first_30d`` counts purchases made on days 0-29 after the signup day."""
+
+
+def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+    """Order features for every customer as of their own ``as_of`` (inclusive)."""
+    pop = population(tables, as_of)
+    if tables.orders is None:
+        return pop.empty()
+    ev = Events(pop, tables.orders, "order_date")
+    amount = ev.numbers("amount")
+    refund = amount < 0
+    buy = ~refund
+    cols: dict[str, object] = {}
+    count = ev.count(buy)
+    cols["count"] = count
+    for w in WINDOWS:
+        cols[f"count_{w}d"] = ev.count(buy & (ev.age < w))
+    cols["recency_days"] = ev.days_since_last(buy)
+    first_day = ev.first_day(buy)
+    cols["days_since_first"] = pop.as_of_day - first_day
+    signup_day = pop.signup.astype("datetime64[D]").astype(np.int64)
+    cols["first_order_delay_days"] = first_day - signup_day
+    since_signup = ev.day - signup_day[ev.code]
+    cols["count_first_30d"] = ev.count(buy & (since_signup < EARLY_DAYS))
+    cols["spend_total"] = ev.total(amount)
+    for w in WINDOWS:
+        cols[f"spend_{w}d"] = ev.total(amount, ev.age < w)
+    previous = ev.total(amount, (ev.age >= 90) & (ev.age < 180))
+    cols["spend_prev_90d"] = previous
+    cols["spend_trend_90d"] = balance(cols["spend_90d"], previous)
+    cols["aov"] = ev.mean(amount, buy)
+    cols["first_order_amount"] = _first_order_total(ev, amount, buy)
+    cols.update(_margin(ev, amount, cols["spend_total"], config.value.margin_rate))
+    cols.update(_inter_purchase(ev, buy, count, first_day, cols["recency_days"]))
+    cols["refund_count"] = ev.count(refund)
+    cols["refund_amount"] = ev.total(-amount, refund)
+    if ev.has("items"):
+        items = ev.numbers("items")
+        cols["first_order_items"] = _first_order_total(ev, items, buy)
+        cols["items_per_order"] = ev.mean(items, buy)
+    if ev.has("product_line"):
+        lines, _ = ev.labels("product_line", cap=10**9)
+        cols["n_product_lines"] = ev.distinct(lines, buy)
+    if ev.has("channel"):
+        cols.update(_channels(ev, buy, count))
+    return pop.frame({PREFIX + k: v for k, v in cols.items()})
+
+
+def _first_order_total(ev: Events, values: np.ndarray, buy: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` over the purchases at the customer's earliest purchase instant.
+
+    Orders placed at exactly the same instant are one basket; summing them keeps the result
+    independent of row order. NaN without a purchase.
+    """
+    t = ev.time.astype("datetime64[us]").astype(np.int64).astype(np.float64)
+    first = ev.minimum(t, buy)
+    at_first = buy & (t == first[ev.code])
+    out = ev.total(values, at_first)
+    out[np.isnan(first)] = np.nan
+    return out
+
+
+def _margin(
+    ev: Events, amount: np.ndarray, spend: np.ndarray, rate: float
+) -> dict[str, np.ndarray]:
+    """Gross margin over all visible orders and its share of net revenue."""
+    margin = rate * amount
+    if ev.has("margin"):
+        known = ev.numbers("margin")
+        margin = np.where(np.isnan(known), margin, known)
+    total = ev.total(margin)
+    return {"margin_total": total, "margin_rate": ratio(total, np.where(spend > 0, spend, 0))}
+
+
+def _inter_purchase(
+    ev: Events, buy: np.ndarray, count: np.ndarray, first_day: np.ndarray, recency: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Mean and sample std of the days between consecutive purchases (calendar days).
+
+    The mean is ``(last day - first day) / (purchases - 1)`` (NaN below 2 purchases); the std
+    needs at least 2 gaps (3 purchases). ``recency_vs_ipt`` divides recency by the mean gap.
+    """
+    last_day = ev.last_day(buy)
+    mean = ratio(last_day - first_day, count - 1)
+    rows = ev.order(buy)
+    code = ev.code[rows]
+    day = ev.day[rows]
+    same = np.zeros(len(rows), dtype=bool)
+    same[1:] = code[1:] == code[:-1]
+    gaps = np.zeros(len(rows))
+    gaps[1:] = day[1:] - day[:-1]
+    gap_code = code[same]
+    gap = gaps[same]
+    n = np.bincount(gap_code, minlength=ev.n).astype(np.float64)
+    total = np.bincount(gap_code, weights=gap, minlength=ev.n)
+    squares = np.bincount(gap_code, weights=gap * gap, minlength=ev.n)
+    gap_mean = ratio(total, n)
+    var = ratio(squares - n * gap_mean**2, n - 1)
+    var[n < 2] = np.nan
+    std = np.sqrt(np.clip(var, 0, None))
+    return {
+        "ipt_mean_days": mean,
+        "ipt_std_days": std,
+        "recency_vs_ipt": ratio(recency, mean),
+    }
+
+
+def _channels(ev: Events, buy: np.ndarray, count: np.ndarray) -> dict[str, np.ndarray]:
+    """Number of distinct order channels and the share of purchases per channel."""
+    codes, names = ev.labels("channel")
+    per = ev.per_label(codes, len(names), buy)
+    cols: dict[str, np.ndarray] = {"n_channels": (per > 0).sum(axis=1).astype(np.float64)}
+    for i, name in enumerate(names):
+        cols[f"channel_share__{name}"] = ratio(per[:, i], count)
+    return cols

@@ -1,0 +1,128 @@
+"""Subscriptions family: the contract a customer holds and its history (``subscriptions__``).
+
+Only subscriptions started on or before ``as_of`` are seen, and an ``end_date`` after ``as_of``
+is unknown then, so such a subscription counts as active. A subscription that ends on the
+cutoff day has ended at the (end-of-day) cutoff. Day counts are whole calendar days.
+
+Columns: ``count`` (subscriptions started), ``active`` (1 when one is running at ``as_of``),
+``current_tenure_days`` (days since the latest running subscription started; NaN if none),
+``first_start_days`` (days since the first one started), ``total_days`` (days subscribed,
+summed over subscriptions), ``cancellations`` (ended subscriptions not renewed within
+``RENEWAL_DAYS``), ``days_since_last_cancellation``. With ``plan``: ``current_plan``
+(category; ``none`` when nothing runs) and ``plan_changes`` (consecutive subscriptions with a
+different plan). With ``mrr``: ``current_mrr`` (summed over running subscriptions),
+``upgrades`` and ``downgrades`` (consecutive subscriptions whose MRR went up / down).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from predictor.config import Config
+from predictor.contract.tables import Tables
+from predictor.features._base import Events, categorical, day_number, population
+
+PREFIX = "subscriptions__"
+RENEWAL_DAYS = 1
+"""An ended subscription followed by another starting within this many days is a change of
+plan or a renewal, not a cancellation."""
+NO_PLAN = "none"
+
+
+def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+    """Subscription features for every customer as of their own ``as_of`` (inclusive)."""
+    pop = population(tables, as_of)
+    if tables.subscriptions is None:
+        return pop.empty()
+    ev = Events(pop, tables.subscriptions, "start_date")
+    if ev.has("end_date"):
+        end = ev.later_dates("end_date")
+    else:
+        end = np.full(len(ev), np.datetime64("NaT"), dtype="datetime64[us]")
+    running = np.isnat(end)
+    end_day = np.where(running, ev.pop.as_of_day[ev.code], day_number(end))
+    plan_codes, plans = ev.labels("plan", cap=10**9) if ev.has("plan") else (None, [])
+    mrr = ev.numbers("mrr") if ev.has("mrr") else None
+    rows = _sorted_rows(ev, end, plan_codes, mrr)
+    code = ev.code[rows]
+    follows = np.zeros(len(rows), dtype=bool)
+    follows[1:] = code[1:] == code[:-1]
+
+    cols: dict[str, object] = {"count": ev.count()}
+    cols["active"] = (ev.count(running) > 0).astype(np.float64)
+    current_start = ev.last_day(running)
+    cols["current_tenure_days"] = pop.as_of_day - current_start
+    cols["first_start_days"] = pop.as_of_day - ev.first_day()
+    cols["total_days"] = ev.total((end_day - ev.day).astype(np.float64))
+    cancelled = _cancelled(ev, rows, follows, running, end_day)
+    cols["cancellations"] = ev.count(cancelled)
+    cols["days_since_last_cancellation"] = pop.as_of_day - ev.maximum(
+        end_day.astype(np.float64), cancelled
+    )
+    if plan_codes is not None:
+        cols["current_plan"] = _current_plan(ev, running, plan_codes, plans)
+        changed = np.zeros(len(rows), dtype=bool)
+        changed[1:] = plan_codes[rows][1:] != plan_codes[rows][:-1]
+        cols["plan_changes"] = _count_rows(ev, code[follows & changed])
+    if mrr is not None:
+        cols["current_mrr"] = ev.total(mrr, running)
+        step = np.zeros(len(rows))
+        step[1:] = mrr[rows][1:] - mrr[rows][:-1]
+        cols["upgrades"] = _count_rows(ev, code[follows & (step > 0)])
+        cols["downgrades"] = _count_rows(ev, code[follows & (step < 0)])
+    return pop.frame({PREFIX + k: v for k, v in cols.items()})
+
+
+def _sorted_rows(
+    ev: Events, end: np.ndarray, plan_codes: np.ndarray | None, mrr: np.ndarray | None
+) -> np.ndarray:
+    """Rows ordered by customer, start, end (running last), MRR and plan: a row-order-free order."""
+    end_key = np.where(
+        np.isnat(end), np.iinfo(np.int64).max, end.astype("datetime64[us]").view(np.int64)
+    )
+    keys = [
+        plan_codes if plan_codes is not None else np.zeros(len(ev), dtype=np.int64),
+        np.nan_to_num(mrr, nan=-np.inf) if mrr is not None else np.zeros(len(ev)),
+        end_key,
+        ev.time.astype("datetime64[us]").view(np.int64),
+        ev.code,
+    ]
+    return np.lexsort(keys)
+
+
+def _cancelled(
+    ev: Events, rows: np.ndarray, follows: np.ndarray, running: np.ndarray, end_day: np.ndarray
+) -> np.ndarray:
+    """Ended subscriptions whose customer started no next subscription within ``RENEWAL_DAYS``.
+
+    The next subscription is the following one in start order; one that started before the
+    end (an overlap) is a renewal too. Returns a mask over the visible rows.
+    """
+    start_sorted = ev.day[rows]
+    has_next = np.zeros(len(rows), dtype=bool)
+    has_next[:-1] = follows[1:]
+    next_start = np.zeros(len(rows), dtype=np.int64)
+    next_start[:-1] = start_sorted[1:]
+    renewed = has_next & (next_start <= end_day[rows] + RENEWAL_DAYS)
+    out = np.zeros(len(rows), dtype=bool)
+    out[rows] = ~running[rows] & ~renewed
+    return out
+
+
+def _count_rows(ev: Events, code: np.ndarray) -> np.ndarray:
+    return np.bincount(code, minlength=ev.n).astype(np.float64)
+
+
+def _current_plan(
+    ev: Events, running: np.ndarray, plan_codes: np.ndarray, plans: list[str]
+) -> pd.Categorical:
+    """Plan of the latest-started running subscription, ``none`` when nothing runs.
+
+    Two running subscriptions started at the same instant: the plan whose name sorts last.
+    """
+    categories = sorted(set(plans) | {NO_PLAN})
+    position = np.array([categories.index(p) for p in plans], dtype=np.float64)
+    chosen = ev.at_latest(position[plan_codes], running)
+    codes = np.where(np.isnan(chosen), categories.index(NO_PLAN), np.nan_to_num(chosen))
+    return categorical(codes.astype(np.int64), categories)

@@ -1,0 +1,161 @@
+"""End to end through the CLI: sample -> validate -> train (tracked) -> score -> reload."""
+
+import mlflow
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import predictor
+from predictor.cli import app
+from predictor.scoring import pyfunc_frame
+
+runner = CliRunner()
+
+FAST = [
+    "--set",
+    "model.n_estimators=80",
+    "--set",
+    "model.learning_rate=0.15",
+    "--set",
+    "cutoffs.max_cutoffs=3",
+    "--set",
+    "cutoffs.step_days=60",
+]
+
+
+def invoke(*args: str):
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    return result
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    data = root / "data"
+    result = invoke("sample", "--out", str(data), "--customers", "800", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    uri = f"sqlite:///{root}/mlflow.db"
+    result = invoke(
+        "train",
+        "--data",
+        str(data),
+        "--tracking-uri",
+        uri,
+        "--models-dir",
+        str(root / "models"),
+        "--set",
+        "model_name=e2e",
+        "--set",
+        "tracking.alias=champion",
+        *FAST,
+    )
+    assert result.exit_code == 0, result.output
+    return root, data, uri
+
+
+def test_validate_accepts_the_sample(workspace):
+    _, data, _ = workspace
+    result = invoke("validate", str(data), "--set", "data.end_date=2030-01-01")
+    assert result.exit_code == 0, result.output
+    assert "All checks passed" in result.output
+
+
+def test_validate_fails_on_bad_data(tmp_path):
+    (tmp_path / "customers.csv").write_text("customer_id,signup_date\n1,2024-01-01\n1,2024-01-02\n")
+    (tmp_path / "orders.csv").write_text("customer_id,order_date,amount\n1,2024-02-01,10\n")
+    result = invoke("validate", str(tmp_path))
+    assert result.exit_code == 1
+    assert "customers" in result.output and "customer_id" in result.output
+
+
+def test_training_run_is_recorded_in_mlflow(workspace):
+    root, _, uri = workspace
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=["predictor"], output_format="list")
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.data.params["churn.horizon_days"] == "90"
+    assert run.data.metrics["churn.model.roc_auc"] > 0.5
+    assert "value_13m.bgnbd_gamma_gamma.normalized_gini" in run.data.metrics
+    assert run.data.tags["config_digest"]
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "plots")}
+    assert "plots/gains_value_13m.png" in artifacts and "plots/calibration_churn.png" in artifacts
+    version = mlflow.MlflowClient().get_model_version_by_alias("predictor", "champion")
+    assert version.run_id == run.info.run_id
+
+
+def test_score_then_reload_gives_identical_numbers(workspace):
+    root, data, uri = workspace
+    out = root / "scores.parquet"
+    rejects = root / "rejects.csv"
+    result = invoke(
+        "score",
+        "--model",
+        str(root / "models" / "e2e"),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--rejects",
+        str(rejects),
+        "--drivers",
+        "2",
+    )
+    assert result.exit_code == 0, result.output
+    scores = pd.read_parquet(out)
+    n_customers = len(pd.read_csv(data / "customers.csv"))
+    assert len(scores) + len(pd.read_csv(rejects)) == n_customers
+    expected_cols = [
+        "customer_id",
+        "as_of",
+        "day_one_value",
+        "value_13m",
+        "churn_risk",
+        "value_segment",
+        "risk_band",
+        "model_version",
+    ]
+    assert list(scores.columns[:8]) == expected_cols
+    assert "churn_risk_driver_1" in scores.columns
+
+    model = predictor.load_model(root / "models" / "e2e")
+    as_of = scores["as_of"].iloc[0]
+    api_scores = model.score(data, as_of=as_of)
+    pd.testing.assert_series_equal(
+        api_scores.set_index("customer_id")["value_13m"].sort_index(),
+        scores.set_index("customer_id")["value_13m"].sort_index(),
+        check_exact=False,
+        rtol=1e-6,
+    )
+    frame = pyfunc_frame(model.features(model._tables(data), as_of))
+    pyfunc = mlflow.pyfunc.load_model(str(root / "models" / "e2e"))
+    via_mlflow = pyfunc.predict(frame)
+    merged = via_mlflow.set_index("customer_id")[["value_13m", "churn_risk"]].sort_index()
+    direct = api_scores.set_index("customer_id")[["value_13m", "churn_risk"]].sort_index()
+    pd.testing.assert_frame_equal(merged, direct, check_exact=False, rtol=1e-6)
+
+    registered = predictor.load_model("models:/predictor@champion", tracking_uri=uri)
+    assert registered.version == model.version
+
+
+def test_every_command_has_help():
+    for command in ("sample", "validate", "features", "train", "score", "config-schema"):
+        result = invoke(command, "--help")
+        assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_unknown_setting_is_a_clear_error(tmp_path):
+    result = invoke("train", "--data", str(tmp_path), "--set", "churn.horizon_dayz=3")
+    assert result.exit_code == 2
+    assert "churn.horizon_dayz" in result.output
+
+
+def test_features_export(workspace, tmp_path):
+    _, data, _ = workspace
+    out = tmp_path / "features.parquet"
+    result = invoke(
+        "features", "--data", str(data), "--as-of", "2024-06-30", "--out", str(out), "--labels"
+    )
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(out)
+    assert "value_13m" in frame.columns and frame["customer_id"].is_unique

@@ -1,0 +1,389 @@
+"""The file edge: reading tables, atomic writes and configuration loading."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from predictor.config import Config, DataConfig
+from predictor.contract.errors import ContractError
+from predictor.contract.validate import validate
+from predictor.io import (
+    ConfigError,
+    load_config,
+    load_tables,
+    read_raw_tables,
+    write_frame_atomic,
+    write_json_atomic,
+    write_tables,
+)
+
+END = pd.Timestamp("2024-06-30")
+
+CUSTOMERS_CSV = """customer_id,signup_date,acquisition_channel,country,age
+007,2023-01-01,search,NA,30
+2,2023-02-01T10:00:00+02:00,social,FR,
+"""
+ORDERS_CSV = """customer_id,order_date,amount,order_id
+007,2023-01-05,10.50,A1
+2,2023-02-03 12:00:00Z,-4,A2
+2,2023-03-01,20,A3
+"""
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def csv_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    write_text(folder / "customers.csv", CUSTOMERS_CSV)
+    write_text(folder / "orders.csv", ORDERS_CSV)
+    return folder
+
+
+def test_csv_is_read_as_text_and_validates(csv_folder: Path):
+    raw = read_raw_tables(folder=csv_folder)
+    assert set(raw) == {"customers", "orders"}
+    assert raw["customers"]["customer_id"].tolist() == ["007", "2"]
+    assert raw["customers"]["country"].tolist() == ["NA", "FR"]
+    result = load_tables(folder=csv_folder, end_date=END)
+    assert result.issues == []
+    customers = result.tables.customers
+    assert customers["customer_id"].tolist() == ["007", "2"]
+    assert customers["signup_date"].tolist() == [
+        pd.Timestamp("2023-01-01"), pd.Timestamp("2023-02-01 08:00"),
+    ]  # fmt: skip
+    assert result.tables.orders["order_date"].iloc[1] == pd.Timestamp("2023-02-03 12:00")
+
+
+def test_csv_and_parquet_read_the_same(csv_folder: Path, tmp_path: Path):
+    parquet = tmp_path / "parquet"
+    parquet.mkdir()
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["007", "2"],
+            "signup_date": pd.to_datetime(
+                ["2023-01-01 00:00:00+00:00", "2023-02-01 10:00:00+02:00"], utc=True
+            ),
+            "acquisition_channel": ["search", "social"],
+            "country": ["NA", "FR"],
+            "age": [30, None],
+        }
+    )
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["007", "2", "2"],
+            "order_date": pd.to_datetime(
+                ["2023-01-05", "2023-02-03 12:00:00", "2023-03-01"], format="ISO8601"
+            ),
+            "amount": [10.5, -4.0, 20.0],
+            "order_id": ["A1", "A2", "A3"],
+        }
+    )
+    customers.to_parquet(parquet / "customers.parquet")
+    orders.to_parquet(parquet / "orders.parquet")
+    from_csv = load_tables(folder=csv_folder, end_date=END).raise_for_errors()
+    from_parquet = load_tables(folder=parquet, end_date=END).raise_for_errors()
+    for name, frame in from_csv.items():
+        pd.testing.assert_frame_equal(frame, from_parquet.get(name), check_dtype=True)
+
+
+def test_gzipped_and_semicolon_csv(tmp_path: Path):
+    with gzip.open(tmp_path / "customers.csv.gz", "wt", encoding="utf-8") as handle:
+        handle.write(CUSTOMERS_CSV)
+    write_text(tmp_path / "orders.csv", ORDERS_CSV.replace(",", ";"))
+    raw = read_raw_tables(folder=tmp_path)
+    assert raw["customers"].shape == (2, 5)
+    assert list(raw["orders"].columns) == ["customer_id", "order_date", "amount", "order_id"]
+
+
+def test_byte_order_mark_and_spaces_in_headers_are_ignored(tmp_path: Path):
+    (tmp_path / "customers.csv").write_bytes(
+        "\ufeff customer_id , signup_date\n1,2023-01-01\n".encode()
+    )
+    write_text(tmp_path / "orders.csv", ORDERS_CSV)
+    assert list(read_raw_tables(folder=tmp_path)["customers"].columns) == [
+        "customer_id", "signup_date",
+    ]  # fmt: skip
+
+
+def test_column_mapping_renames_user_columns(tmp_path: Path):
+    write_text(tmp_path / "customers.csv", "cust,created\nc1,2023-01-01\n")
+    write_text(tmp_path / "orders.csv", "cust,ts,total\nc1,2023-01-02,5\n")
+    config = DataConfig(
+        path=str(tmp_path),
+        columns={
+            "customers": {"cust": "customer_id", "created": "signup_date"},
+            "orders": {"cust": "customer_id", "ts": "order_date", "total": "amount"},
+        },
+    )
+    result = load_tables(config, end_date=END)
+    assert result.issues == []
+    assert result.tables.orders.columns.tolist() == ["customer_id", "order_date", "amount"]
+    assert result.tables.orders["amount"].tolist() == [5.0]
+
+
+def test_column_mapping_of_a_missing_column_names_it(tmp_path: Path):
+    write_text(tmp_path / "customers.csv", "customer_id,signup_date\nc1,2023-01-01\n")
+    write_text(tmp_path / "orders.csv", ORDERS_CSV)
+    config = DataConfig(columns={"orders": {"total": "amount"}})
+    with pytest.raises(ContractError, match="maps column 'total', which is not in orders.csv"):
+        read_raw_tables(config, tmp_path)
+
+
+def test_column_mapping_that_clashes_is_an_error(tmp_path: Path):
+    write_text(tmp_path / "customers.csv", "customer_id,signup_date\nc1,2023-01-01\n")
+    write_text(tmp_path / "orders.csv", ORDERS_CSV.replace("order_id", "total"))
+    config = DataConfig(columns={"orders": {"total": "amount"}})
+    with pytest.raises(ContractError, match=r"orders\.amount: column mapping gives two columns"):
+        read_raw_tables(config, tmp_path)
+
+
+def test_unknown_table_in_config_is_an_error(tmp_path: Path, csv_folder: Path):
+    with pytest.raises(ContractError, match="unknown table 'order'"):
+        read_raw_tables(DataConfig(columns={"order": {"a": "b"}}), csv_folder)
+
+
+def test_explicit_table_paths(tmp_path: Path, csv_folder: Path):
+    other = write_text(tmp_path / "export_2024.csv", ORDERS_CSV)
+    config = Config(data=DataConfig(tables={"orders": str(other)}))
+    raw = read_raw_tables(config, csv_folder)
+    assert len(raw["orders"]) == 3
+    with pytest.raises(ContractError, match="does not exist"):
+        read_raw_tables(DataConfig(tables={"orders": str(tmp_path / "nope.csv")}), csv_folder)
+
+
+def test_only_some_tables_can_be_read(csv_folder: Path):
+    assert set(read_raw_tables(folder=csv_folder, tables=["orders"])) == {"orders"}
+
+
+def test_missing_folder_is_a_contract_error(tmp_path: Path):
+    with pytest.raises(ContractError, match="does not exist"):
+        read_raw_tables(folder=tmp_path / "nowhere")
+
+
+def test_missing_required_table_lists_the_files_found(tmp_path: Path):
+    write_text(tmp_path / "customers.csv", CUSTOMERS_CSV)
+    write_text(tmp_path / "order.csv", ORDERS_CSV)
+    with pytest.raises(ContractError) as info:
+        read_raw_tables(folder=tmp_path)
+    assert info.value.table == "orders"
+    assert "orders: required table is missing" in str(info.value)
+    assert "found: customers.csv, order.csv" in str(info.value)
+
+
+def test_two_files_for_one_table_is_an_error(csv_folder: Path):
+    pd.DataFrame({"customer_id": ["1"]}).to_parquet(csv_folder / "orders.parquet")
+    with pytest.raises(ContractError, match=r"orders: 2 files .*orders.csv, orders.parquet"):
+        read_raw_tables(folder=csv_folder)
+
+
+def test_unparseable_file_is_named(csv_folder: Path):
+    (csv_folder / "nps.parquet").write_bytes(b"this is not parquet")
+    with pytest.raises(ContractError, match=r"nps\.parquet: cannot be read as parquet"):
+        read_raw_tables(folder=csv_folder)
+
+
+def test_non_utf8_file_is_named(csv_folder: Path):
+    (csv_folder / "orders.csv").write_bytes(
+        "customer_id,order_date,amount\nJos\xe9,x,1\n".encode("latin-1")
+    )
+    with pytest.raises(ContractError, match=r"orders\.csv: cannot be read as UTF-8"):
+        read_raw_tables(folder=csv_folder)
+
+
+def test_empty_optional_file_is_treated_as_absent(csv_folder: Path):
+    (csv_folder / "nps.csv").write_bytes(b"")
+    result = load_tables(folder=csv_folder, end_date=END)
+    assert [i.check for i in result.issues] == ["empty_table"]
+    assert result.tables.nps is None
+
+
+def test_load_tables_takes_end_date_from_config(csv_folder: Path):
+    config = Config(data=DataConfig(path=str(csv_folder), end_date="2023-02-15"))
+    result = load_tables(config)
+    assert [i.check for i in result.issues] == ["after_end_date"]
+    assert result.rejects["row"].tolist() == [2]
+
+
+def test_timezone_aware_parquet_timestamps_are_converted(tmp_path: Path):
+    table = pa.table(
+        {
+            "customer_id": ["c1"],
+            "signup_date": pa.array(
+                [pd.Timestamp("2023-01-01 01:30", tz="Europe/Paris")],
+                pa.timestamp("us", tz="Europe/Paris"),
+            ),
+        }
+    )
+    pq.write_table(table, tmp_path / "customers.parquet")
+    write_text(tmp_path / "orders.csv", "customer_id,order_date,amount\nc1,2023-01-02,1\n")
+    tables = load_tables(folder=tmp_path, end_date=END).raise_for_errors()
+    assert tables.customers["signup_date"].dtype == "datetime64[ns]"
+    assert tables.customers["signup_date"].iloc[0] == pd.Timestamp("2023-01-01 00:30")
+
+
+# -- atomic writes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["scores.csv", "scores.parquet", "scores.csv.gz"])
+def test_write_frame_atomic_round_trips(tmp_path: Path, name: str):
+    frame = pd.DataFrame({"customer_id": ["1", "2"], "score": [0.5, 0.25]})
+    path = write_frame_atomic(frame, tmp_path / "out" / name)
+    assert path == tmp_path / "out" / name
+    back = (
+        pd.read_parquet(path)
+        if name.endswith("parquet")
+        else pd.read_csv(path, dtype={"customer_id": str})
+    )
+    pd.testing.assert_frame_equal(back, frame, check_dtype=False)
+    assert [p.name for p in path.parent.iterdir()] == [name]
+
+
+def test_failed_write_leaves_previous_file_intact(tmp_path: Path, monkeypatch):
+    target = tmp_path / "scores.csv"
+    target.write_text("old,content\n1,2\n")
+
+    def half_write(self, path, *args, **kwargs):
+        Path(path).write_text("customer_id,sc")  # half a file, then the disk "fails"
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", half_write)
+    with pytest.raises(OSError, match="disk full"):
+        write_frame_atomic(pd.DataFrame({"customer_id": ["1"]}), target)
+    assert target.read_text() == "old,content\n1,2\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.csv"]
+
+
+def test_failed_write_creates_no_file(tmp_path: Path, monkeypatch):
+    def broken(self, path, *args, **kwargs):
+        Path(path).write_bytes(b"PAR1")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", broken)
+    with pytest.raises(KeyboardInterrupt):
+        write_frame_atomic(pd.DataFrame({"a": [1]}), tmp_path / "x.parquet")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unsupported_suffix_is_refused(tmp_path: Path):
+    with pytest.raises(ContractError, match="unsupported file type"):
+        write_frame_atomic(pd.DataFrame({"a": [1]}), tmp_path / "x.xlsx")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_write_tables_then_read_back(tmp_path: Path, csv_folder: Path, fmt: str):
+    tables = load_tables(folder=csv_folder, end_date=END).raise_for_errors()
+    paths = write_tables(tables, tmp_path / "out", fmt=fmt)
+    assert sorted(p.name for p in paths.values()) == [f"customers.{fmt}", f"orders.{fmt}"]
+    again = validate(read_raw_tables(folder=tmp_path / "out"), end_date=END)
+    assert again.issues == []
+    pd.testing.assert_frame_equal(again.tables.orders, tables.orders)
+
+
+def test_write_json_atomic_makes_strict_json(tmp_path: Path):
+    obj = {
+        "auc": np.float64(0.75),
+        "n": np.int64(3),
+        "nan": float("nan"),
+        "when": pd.Timestamp("2024-06-30"),
+        "path": tmp_path,
+        "list": (1, 2),
+        "config": Config(),
+    }
+    path = write_json_atomic(obj, tmp_path / "meta.json")
+    data = json.loads(path.read_text())
+    assert data["auc"] == 0.75 and data["n"] == 3 and data["nan"] is None
+    assert data["when"] == "2024-06-30T00:00:00"
+    assert data["config"]["churn"]["horizon_days"] == 90
+    assert not math.isnan(data["auc"])
+
+
+# -- configuration ----------------------------------------------------------------------------
+
+
+def test_defaults_without_files():
+    assert load_config() == Config()
+
+
+def test_later_files_override_earlier_ones_deep_merged(tmp_path: Path):
+    base = write_text(tmp_path / "a.yaml", "churn:\n  horizon_days: 60\n  lookback_days: 100\n")
+    over = write_text(tmp_path / "b.yaml", "churn:\n  horizon_days: 30\nmodel_name: demo\n")
+    config = load_config([base, over])
+    assert (config.churn.horizon_days, config.churn.lookback_days) == (30, 100)
+    assert config.model_name == "demo"
+
+
+def test_overrides_are_parsed_as_yaml(tmp_path: Path):
+    base = write_text(tmp_path / "a.yaml", "churn:\n  horizon_days: 60\n")
+    config = load_config(
+        base,
+        [
+            "churn.horizon_days=45",
+            "data.end_date=2024-06-30",
+            "cutoffs.dates=[2024-01-31, 2024-02-29]",
+            "data.columns.orders.total=amount",
+            "tracking.alias=",
+        ],
+    )
+    assert config.churn.horizon_days == 45
+    assert str(config.data.end_date) == "2024-06-30"
+    assert len(config.cutoffs.dates) == 2
+    assert config.data.columns == {"orders": {"total": "amount"}}
+    assert config.tracking.alias is None
+
+
+def test_unknown_key_in_a_file_is_named(tmp_path: Path):
+    path = write_text(tmp_path / "a.yaml", "churn:\n  horizon_dayz: 60\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == "churn.horizon_dayz: unknown setting (did you mean horizon_days?)"
+    assert info.value.key == "churn.horizon_dayz"
+
+
+def test_unknown_override_key_is_named():
+    with pytest.raises(ConfigError, match=r"^churn\.horizon_dayz: unknown setting"):
+        load_config(None, ["churn.horizon_dayz=3"])
+    with pytest.raises(ConfigError, match=r"^nope: unknown setting"):
+        load_config(None, ["nope.x=3"])
+    with pytest.raises(ConfigError, match="single setting, not a section"):
+        load_config(None, ["churn.horizon_days.x=3"])
+
+
+def test_invalid_value_names_the_key_without_a_pydantic_dump():
+    with pytest.raises(ConfigError) as info:
+        load_config(None, ["churn.horizon_days=3"])
+    message = str(info.value)
+    assert message == "churn.horizon_days: Input should be greater than or equal to 7 (got 3)"
+    assert "pydantic" not in message and "errors.pydantic.dev" not in message
+
+
+def test_cross_field_error_names_the_key():
+    with pytest.raises(ConfigError) as info:
+        load_config(None, ["segments.value_quantiles=[0.9, 0.5]"])
+    assert info.value.key == "segments.value_quantiles"
+
+
+def test_bad_files_and_overrides(tmp_path: Path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
+    bad = write_text(tmp_path / "bad.yaml", "churn: [\n")
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        load_config(bad)
+    listy = write_text(tmp_path / "list.yaml", "- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(listy)
+    with pytest.raises(ConfigError, match="expected key.sub=value"):
+        load_config(None, ["churn.horizon_days"])

@@ -1,0 +1,512 @@
+"""Contract checks: every check fires on a tiny crafted table and names table, column and rows."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from predictor.contract.errors import ContractError
+from predictor.contract.validate import validate
+
+END = pd.Timestamp("2024-06-30")
+
+
+def good_raw() -> dict[str, pd.DataFrame]:
+    """Clean tables as read from CSV (every value a string), one row per case at most."""
+    return {
+        "customers": pd.DataFrame(
+            {
+                "customer_id": ["c1", "c2", "c3"],
+                "signup_date": ["2023-01-01", "2023-02-01", "2023-03-01 12:00:00"],
+                "acquisition_channel": ["search", "social", ""],
+                "country": ["US", "NA", "FR"],  # "NA" is Namibia, not missing
+                "age": ["30", "", "41"],
+                "postcode": ["01234", "75001", "10115"],  # leading zero keeps it text
+            }
+        ),
+        "orders": pd.DataFrame(
+            {
+                "customer_id": ["c1", "c1", "c2", "c3"],
+                "order_date": ["2023-01-01", "2023-05-01", "2023-02-03", "2023-03-01 08:00"],
+                "amount": ["10.5", "-3", "20", "7"],  # -3 is a refund; c3 orders on signup day
+                "order_id": ["1", "2", "3", "4"],
+                "channel": ["web", "app", "store", "web"],
+            }
+        ),
+        "subscriptions": pd.DataFrame(
+            {
+                "customer_id": ["c1", "c2"],
+                "start_date": ["2023-01-01", "2023-02-01"],
+                "end_date": ["2023-06-01", ""],  # empty: still active
+                "plan": ["basic", "pro"],
+                "mrr": ["10", "30"],
+            }
+        ),
+        "onboarding": pd.DataFrame(
+            {
+                "customer_id": ["c1", "c2"],
+                "step": ["account_created", "first_purchase"],
+                "completed_at": ["2023-01-01", "2023-02-02"],
+            }
+        ),
+        "support_tickets": pd.DataFrame(
+            {
+                "customer_id": ["c1", "c2", "c3"],
+                "opened_at": ["2023-02-01 10:00", "2023-03-01", "2023-04-01"],
+                "resolved_at": ["2023-02-01 12:00", "", "NULL"],
+                "channel": ["email", "chat", "phone"],
+                "csat": ["5", "", "1"],
+                "escalated": ["yes", "0", ""],
+            }
+        ),
+        "interactions": pd.DataFrame(
+            {
+                "customer_id": ["c1", "c2"],
+                "occurred_at": ["2023-01-02", "2023-02-02"],
+                "channel": ["email", "push"],
+                "kind": ["open", "click"],
+            }
+        ),
+        "nps": pd.DataFrame(
+            {
+                "customer_id": ["c1", "c2"],
+                "responded_at": ["2023-03-01", "2023-03-02"],
+                "score": ["9", "0"],
+            }
+        ),
+    }
+
+
+def with_column(raw: dict[str, pd.DataFrame], table: str, column: str, values: list) -> dict:
+    frame = raw[table].copy()
+    frame[column] = values
+    return {**raw, table: frame}
+
+
+def only(result, check: str, table: str | None = None):
+    found = [i for i in result.issues if i.check == check and table in (None, i.table)]
+    assert len(found) == 1, [i.message for i in result.issues]
+    return found[0]
+
+
+# -- clean data -------------------------------------------------------------------------------
+
+
+def test_good_data_passes_with_no_issues():
+    result = validate(good_raw(), end_date=END)
+    assert result.issues == []
+    assert result.ok
+    assert result.rejects.empty
+    assert list(result.rejects.columns) == [
+        "table", "row", "customer_id", "check", "column", "reason",
+    ]  # fmt: skip
+    assert result.rejected_customers.empty
+    tables = result.raise_for_errors()
+    assert [name for name, _ in tables.items()] == [
+        "customers", "orders", "subscriptions", "onboarding", "support_tickets", "interactions",
+        "nps",
+    ]  # fmt: skip
+    assert result.summary.set_index("table").loc["orders"].tolist() == [4, 4, 0]
+
+
+def test_good_data_is_typed():
+    tables = validate(good_raw(), end_date=END).raise_for_errors()
+    customers, orders, tickets = tables.customers, tables.orders, tables.support_tickets
+    assert pd.api.types.is_string_dtype(customers["customer_id"])
+    assert customers["signup_date"].dtype == "datetime64[ns]"
+    assert customers["signup_date"].iloc[2] == pd.Timestamp("2023-03-01 12:00")
+    assert customers["age"].dtype == "float64" and np.isnan(customers["age"].iloc[1])
+    assert customers["country"].tolist() == ["US", "NA", "FR"]
+    assert customers["postcode"].tolist() == ["01234", "75001", "10115"]
+    assert pd.isna(customers["acquisition_channel"].iloc[2])
+    assert orders["amount"].dtype == "float64" and orders["amount"].tolist() == [10.5, -3, 20, 7]
+    assert orders["order_date"].dtype == "datetime64[ns]"
+    assert tables.subscriptions["end_date"].isna().tolist() == [False, True]
+    assert tables.subscriptions["mrr"].dtype == "float64"
+    assert tickets["escalated"].dtype == bool
+    assert tickets["escalated"].tolist() == [True, False, False]
+    assert tickets["resolved_at"].isna().tolist() == [False, True, True]
+    assert tickets["csat"].tolist()[0] == 5.0
+    assert tables.nps["score"].tolist() == [9.0, 0.0]
+
+
+def test_ids_are_normalised_strings():
+    raw = good_raw()
+    raw["customers"] = raw["customers"].assign(customer_id=[" 1 ", "2.0", "007"])
+    raw["orders"] = raw["orders"].assign(customer_id=[1.0, 1.0, 2.0, "007"])
+    keep = {"customers", "orders"}
+    result = validate({k: v for k, v in raw.items() if k in keep}, end_date=END)
+    assert result.issues == []
+    assert result.tables.customers["customer_id"].tolist() == ["1", "2", "007"]
+    assert result.tables.orders["customer_id"].tolist() == ["1", "1", "2", "007"]
+
+
+def test_numeric_id_column_from_parquet():
+    raw = good_raw()
+    raw["customers"] = raw["customers"].assign(customer_id=[1, 2, 3])
+    raw["orders"] = raw["orders"].assign(customer_id=np.array([1.0, 1.0, 2.0, 3.0]))
+    result = validate({"customers": raw["customers"], "orders": raw["orders"]}, end_date=END)
+    assert result.issues == []
+    assert result.tables.orders["customer_id"].tolist() == ["1", "1", "2", "3"]
+
+
+def test_time_zones_are_converted_to_utc_and_dropped():
+    raw = good_raw()
+    raw["orders"] = raw["orders"].assign(
+        order_date=[
+            "2023-01-01T23:30:00-02:00",  # 2023-01-02 01:30 UTC
+            "2023-05-01T10:00:00Z",
+            "2023-02-03 10:00:00+02:00",
+            "2023-03-01",
+        ]
+    )
+    result = validate(raw, end_date=END)
+    assert result.issues == []
+    assert result.tables.orders["order_date"].dtype == "datetime64[ns]"
+    assert result.tables.orders["order_date"].tolist()[:3] == [
+        pd.Timestamp("2023-01-02 01:30"), pd.Timestamp("2023-05-01 10:00"),
+        pd.Timestamp("2023-02-03 08:00"),
+    ]  # fmt: skip
+
+
+def test_typed_datetime_columns_with_zone_are_converted():
+    raw = good_raw()
+    zoned = pd.to_datetime(
+        ["2023-01-01 01:00", "2023-02-01 00:00", "2023-03-01 00:00"]
+    ).tz_localize("Europe/Paris")
+    raw["customers"] = raw["customers"].assign(signup_date=zoned)
+    result = validate(raw, end_date=END)
+    assert result.tables.customers["signup_date"].tolist()[0] == pd.Timestamp("2023-01-01 00:00")
+    assert result.tables.customers["signup_date"].dtype == "datetime64[ns]"
+
+
+def test_mixed_date_formats_are_accepted():
+    raw = with_column(
+        good_raw(), "orders", "order_date", ["2023-01-01", "05/01/2023", "3 Feb 2023", "20230301"]
+    )
+    result = validate(raw, end_date=END)
+    assert result.issues == []
+    assert result.tables.orders["order_date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2023-01-01", "2023-05-01", "2023-02-03", "2023-03-01",
+    ]  # fmt: skip
+
+
+def test_extra_event_columns_are_kept_unchanged():
+    raw = with_column(good_raw(), "orders", "coupon", ["A", "", "B", "C"])
+    result = validate(raw, end_date=END)
+    assert result.issues == []
+    assert result.tables.orders["coupon"].tolist()[::2] == ["A", "B"]
+
+
+def test_input_frames_are_not_modified():
+    raw = good_raw()
+    before = {k: v.copy() for k, v in raw.items()}
+    validate(raw, end_date=END)
+    for name, frame in raw.items():
+        pd.testing.assert_frame_equal(frame, before[name])
+
+
+# -- table-level errors -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("table", ["customers", "orders"])
+def test_missing_required_table_is_an_error(table):
+    raw = good_raw()
+    del raw[table]
+    result = validate(raw, end_date=END)
+    issue = only(result, "missing_table")
+    assert (issue.severity, issue.table) == ("error", table)
+    assert result.tables is None
+    with pytest.raises(ContractError, match=f"{table}: required table is missing") as info:
+        result.raise_for_errors()
+    assert info.value.table == table
+
+
+def test_missing_required_column_names_table_column_and_available_columns():
+    raw = good_raw()
+    raw["orders"] = raw["orders"].drop(columns="amount")
+    result = validate(raw, end_date=END)
+    issue = only(result, "missing_column")
+    assert (issue.severity, issue.table, issue.column) == ("error", "orders", "amount")
+    assert "orders.amount: required column is missing" in issue.message
+    assert "available columns: customer_id, order_date, order_id, channel" in issue.message
+    assert result.tables is None
+
+
+def test_duplicate_column_is_an_error():
+    raw = good_raw()
+    orders = raw["orders"]
+    raw["orders"] = pd.concat([orders, orders[["amount"]]], axis=1)
+    issue = only(validate(raw, end_date=END), "duplicate_column")
+    assert (issue.severity, issue.table, issue.column) == ("error", "orders", "amount")
+
+
+@pytest.mark.parametrize("table", ["customers", "orders"])
+def test_empty_required_table_is_an_error(table):
+    raw = good_raw()
+    raw[table] = raw[table].iloc[0:0]
+    result = validate(raw, end_date=END)
+    issue = [i for i in result.issues if i.check == "empty_table"][0]
+    assert (issue.severity, issue.table) == ("error", table)
+    assert result.tables is None
+
+
+def test_empty_optional_table_is_a_warning_and_absent():
+    raw = good_raw()
+    raw["nps"] = raw["nps"].iloc[0:0]
+    result = validate(raw, end_date=END)
+    issue = only(result, "empty_table")
+    assert (issue.severity, issue.table) == ("warning", "nps")
+    assert result.tables.nps is None
+
+
+def test_unknown_table_is_a_warning():
+    raw = {**good_raw(), "returns": pd.DataFrame({"x": [1]})}
+    issue = only(validate(raw, end_date=END), "unknown_table")
+    assert (issue.severity, issue.table) == ("warning", "returns")
+
+
+def test_duplicate_customer_ids_are_an_error_listing_the_ids():
+    raw = good_raw()
+    raw["customers"] = raw["customers"].assign(customer_id=["c1", "c1", "c3"])
+    result = validate(raw, end_date=END)
+    issue = only(result, "duplicate_customer_id")
+    assert (issue.severity, issue.table, issue.column) == ("error", "customers", "customer_id")
+    assert issue.examples == ["c1"]
+    assert "'c1'" in issue.message and "2 rows" in issue.message
+    with pytest.raises(ContractError) as info:
+        result.raise_for_errors()
+    assert info.value.rows == ["c1"]
+
+
+def test_raise_for_errors_lists_every_error():
+    raw = good_raw()
+    raw["orders"] = raw["orders"].drop(columns="amount")
+    raw["customers"] = raw["customers"].assign(customer_id=["c1", "c1", "c3"])
+    result = validate(raw, end_date=END)
+    assert [i.severity for i in result.issues][:2] == ["error", "error"]
+    with pytest.raises(ContractError) as info:
+        result.raise_for_errors()
+    message = str(info.value)
+    assert "2 data contract errors" in message
+    assert "customers.customer_id" in message and "orders.amount" in message
+    assert info.value.table == "customers"
+    assert len(info.value.issues) == 2
+
+
+def test_contract_error_survives_pickling():
+    error = ContractError("orders.amount: boom", table="orders", column="amount", rows=[1], count=1)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.table, copy.column, copy.rows, copy.count, str(copy)) == (
+        "orders", "amount", [1], 1, "orders.amount: boom",
+    )  # fmt: skip
+
+
+# -- row-level warnings -----------------------------------------------------------------------
+
+ROW_CASES = [
+    # (table, column, values, check, expected rows set aside)
+    (
+        "orders",
+        "order_date",
+        ["2023-01-01", "yesterday", "2023-02-31", "2023-03-01"],
+        "unparseable_date",
+        [1, 2],
+    ),
+    ("orders", "amount", ["10", "ten", "1,5", "inf"], "unparseable_number", [1, 2, 3]),
+    ("orders", "amount", ["10", "", "NaN", "7"], "missing_value", [1, 2]),
+    ("orders", "customer_id", ["c1", "", "NULL", "c3"], "missing_value", [1, 2]),
+    ("orders", "customer_id", ["c1", "c9", "c2", "zz"], "unknown_customer", [1, 3]),
+    (
+        "orders",
+        "order_date",
+        ["2023-01-01", "2024-07-01", "2024-06-30 23:59", "2030-01-01"],
+        "after_end_date",
+        [1, 3],
+    ),
+    (
+        "orders",
+        "order_date",
+        ["2022-12-31 23:00", "2023-05-01", "2023-01-31", "2023-03-01"],
+        "before_signup",
+        [0, 2],
+    ),
+    ("orders", "margin", ["1", "x", "", "2"], "unparseable_number", [1]),
+    ("subscriptions", "end_date", ["soon", ""], "unparseable_date", [0]),
+    ("subscriptions", "end_date", ["2022-12-01", ""], "date_order", [0]),
+    ("support_tickets", "csat", ["6", "0", "3"], "out_of_range", [0, 1]),
+    ("support_tickets", "resolved_at", ["2023-02-01 09:00", "", ""], "date_order", [0]),
+    ("support_tickets", "escalated", ["maybe", "no", "TRUE"], "unparseable_bool", [0]),
+    ("nps", "score", ["11", "-1"], "out_of_range", [0, 1]),
+    ("nps", "score", ["9", "great"], "unparseable_number", [1]),
+    ("interactions", "kind", ["open", ""], "missing_value", [1]),
+    ("onboarding", "completed_at", ["2023-01-01", "n/a"], "missing_value", [1]),
+]
+
+
+@pytest.mark.parametrize(("table", "column", "values", "check", "rows"), ROW_CASES)
+def test_row_checks_set_rows_aside_with_a_warning(table, column, values, check, rows):
+    raw = with_column(good_raw(), table, column, values)
+    result = validate(raw, end_date=END)
+    issue = only(result, check)
+    assert (issue.severity, issue.table, issue.column, issue.count) == (
+        "warning", table, column, len(rows),
+    )  # fmt: skip
+    assert issue.examples == rows
+    noun = "row" if len(rows) == 1 else "rows"
+    assert issue.message.startswith(f"{table}.{column}: {len(rows)} {noun} ")
+    assert f"{noun} {', '.join(map(str, rows))}" in issue.message
+    assert result.ok and result.tables is not None
+    assert len(result.tables.get(table)) == len(values) - len(rows)
+    rejected = result.rejects[result.rejects["table"] == table]
+    assert rejected["row"].tolist() == rows
+    assert set(rejected["check"]) == {check}
+    assert rejected["reason"].str.len().gt(0).all()
+
+
+def test_message_quotes_the_offending_values_and_the_format_is_readable():
+    raw = with_column(good_raw(), "orders", "order_date", ["2023-01-01", "yesterday", "x", "?"])
+    issue = only(validate(raw, end_date=END), "unparseable_date")
+    assert issue.message == (
+        "orders.order_date: 3 rows have unparseable dates (rows 1, 2, 3: 'yesterday', 'x', '?'); "
+        "set aside"
+    )
+
+
+def test_only_five_examples_are_listed():
+    n = 12
+    raw = good_raw()
+    raw["orders"] = pd.DataFrame(
+        {
+            "customer_id": ["c1"] * n,
+            "order_date": ["bad"] * (n - 1) + ["2023-02-01"],
+            "amount": ["1"] * n,
+        }
+    )
+    issue = only(validate(raw, end_date=END), "unparseable_date")
+    assert issue.count == 11 and issue.examples == [0, 1, 2, 3, 4]
+    assert "rows 0, 1, 2, 3, 4, ...:" in issue.message
+
+
+def test_a_row_is_set_aside_once_under_its_first_failing_check():
+    raw = with_column(good_raw(), "orders", "customer_id", ["zz", "c1", "c2", "c3"])
+    raw = with_column(
+        raw, "orders", "order_date", ["2030-01-01", "2023-05-01", "2023-02-03", "2023-03-01"]
+    )
+    result = validate(raw, end_date=END)
+    assert result.rejects[["row", "check"]].values.tolist() == [[0, "after_end_date"]]
+    assert sum(i.count for i in result.warnings) == len(result.rejects)
+
+
+def test_unparseable_signup_rejects_the_customer_and_sets_their_events_aside():
+    raw = with_column(
+        good_raw(), "customers", "signup_date", ["2023-01-01", "not a date", "2023-03-01"]
+    )
+    result = validate(raw, end_date=END)
+    issue = only(result, "unparseable_date")
+    assert (issue.table, issue.column, issue.examples) == ("customers", "signup_date", ["c2"])
+    assert "customers.signup_date: 1 customer has unparseable dates (id 'c2': 'not a date')" in (
+        issue.message
+    )
+    assert result.rejected_customers["customer_id"].tolist() == ["c2"]
+    assert "not a readable date" in result.rejected_customers["reason"].iloc[0]
+    events = only(result, "rejected_customer", "orders")
+    assert events.table == "orders" and events.examples == [2]
+    tables = result.raise_for_errors()
+    for _, frame in tables.items():
+        assert "c2" not in set(frame["customer_id"])
+    aside = result.rejects[result.rejects["check"] == "rejected_customer"]
+    assert set(aside["table"]) == {
+        "orders", "subscriptions", "onboarding", "support_tickets", "interactions", "nps",
+    }  # fmt: skip
+
+
+def test_missing_signup_rejects_the_customer():
+    raw = with_column(good_raw(), "customers", "signup_date", ["2023-01-01", "2023-02-01", ""])
+    result = validate(raw, end_date=END)
+    issue = only(result, "missing_value")
+    assert (issue.table, issue.column, issue.examples) == ("customers", "signup_date", ["c3"])
+    assert result.rejected_customers["customer_id"].tolist() == ["c3"]
+
+
+def test_signup_after_end_date_rejects_the_customer():
+    raw = with_column(
+        good_raw(), "customers", "signup_date", ["2023-01-01", "2023-02-01", "2024-07-01"]
+    )
+    raw = with_column(
+        raw, "orders", "order_date", ["2023-01-01", "2023-05-01", "2023-02-03", "2024-06-01"]
+    )
+    result = validate(raw, end_date=END)
+    issue = only(result, "after_end_date")
+    assert (issue.table, issue.column, issue.examples) == ("customers", "signup_date", ["c3"])
+    assert "after the data end 2024-06-30" in issue.message
+    assert result.rejected_customers["customer_id"].tolist() == ["c3"]
+    assert only(result, "rejected_customer", "orders").examples == [3]
+
+
+def test_end_date_is_inclusive_of_the_whole_day():
+    raw = with_column(
+        good_raw(),
+        "orders",
+        "order_date",
+        ["2023-01-01", "2024-06-30 23:59:59", "2023-02-03", "2023-03-01"],
+    )
+    assert validate(raw, end_date=pd.Timestamp("2024-06-30")).issues == []
+
+
+def test_events_on_the_signup_day_before_the_signup_time_are_kept():
+    raw = with_column(
+        good_raw(),
+        "orders",
+        "order_date",
+        ["2023-01-01", "2023-05-01", "2023-02-03", "2023-03-01 01:00"],
+    )
+    assert validate(raw, end_date=END).issues == []
+
+
+def test_subscription_ending_on_its_start_day_is_kept():
+    raw = with_column(good_raw(), "subscriptions", "start_date", ["2023-01-01 15:00", "2023-02-01"])
+    raw = with_column(raw, "subscriptions", "end_date", ["2023-01-01", ""])
+    assert validate(raw, end_date=END).issues == []
+
+
+def test_missing_customer_id_in_customers_sets_the_row_aside():
+    raw = with_column(good_raw(), "customers", "customer_id", ["c1", "c2", " "])
+    result = validate(raw, end_date=END)
+    issue = only(result, "missing_value")
+    assert (issue.table, issue.column, issue.examples) == ("customers", "customer_id", [2])
+    assert only(result, "unknown_customer", "orders").examples == [3]
+
+
+def test_no_valid_rows_left_in_a_required_table_is_an_error():
+    raw = with_column(good_raw(), "orders", "amount", ["x", "y", "z", "w"])
+    result = validate(raw, end_date=END)
+    issue = only(result, "no_valid_rows")
+    assert (issue.severity, issue.table) == ("error", "orders")
+    assert result.tables is None
+
+
+def test_odd_python_objects_never_raise():
+    raw = good_raw()
+    raw["orders"] = pd.DataFrame(
+        {
+            "customer_id": ["c1", 2, None, 3.5],
+            "order_date": [pd.Timestamp("2023-02-01"), "2023-02-02", 20230203, None],
+            "amount": [1, "2", None, object()],
+        }
+    )
+    result = validate(raw, end_date=END)
+    assert result.ok
+    assert sorted(result.rejects["check"]) == [
+        "missing_value",
+        "unknown_customer",
+        "unparseable_number",
+    ]
+
+
+def test_end_date_with_time_zone_is_accepted():
+    result = validate(good_raw(), end_date=pd.Timestamp("2024-06-30", tz="UTC"))
+    assert result.issues == []
