@@ -34,8 +34,9 @@ Pure: no file I/O and no clock; all randomness comes from generators seeded by `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -107,25 +108,28 @@ _SEND_RATES = {0: 0.25, 3: 0.10, 5: 0.20}  # interaction type -> sends per week
 # Behaviour (the planted effects). Hazards are per day.
 _H0 = {"subscription": 0.0009, "retail": 0.0011}
 _EARLY_DAYS = 42  # onboarding phase: missing steps raise the hazard a lot
-_EARLY_K = 3.0
+_EARLY_K = 0.9
 _LATE_K = 0.12
-_BREADTH = np.array([1.6, 1.6, 1.2, 0.85, 0.7, 0.6, 0.55, 0.55])  # by engaged channels
+_BREADTH = np.array([2.2, 2.2, 1.4, 0.85, 0.6, 0.45, 0.4, 0.4])  # by engaged channels
 _SAT_H = 0.45
 _ENG_H = 0.35
-_GRIEV_H = 0.009  # additive daily hazard per unit of grievance
+_GRIEV_H = 0.006  # additive daily hazard per unit of grievance
 _GRIEV_DECAY = 0.85
 _BAD_HOURS = 72.0
 _QUICK_HOURS = 4.0
 _REPEAT_DAYS = 28
 _RATE_WEEK = {"subscription": 0.03, "retail": 0.09}  # mean orders per week
 _LOYAL_SCALE = 3.0
-_LOYAL_RATE = 0.5
-_LOYAL_AOV = 0.3
+_LOYAL_RATE = 0.3
+_LOYAL_AOV = 0.25
 _ORDER_SIGMA = 0.55
 _TICKETS_WEEK = 0.018
 _NPS_FIRST, _NPS_EVERY, _NPS_RESPONSE = 30, 180, 0.3
 _UNSUB_DAYS = 120.0
 _MC_ELEMENTS = 262_144
+_TENURE = 0.8 + 0.5 * np.exp(-np.arange(4096) / 180.0)  # hazard multiplier by age in days
+_LOYALTY = 1.0 - np.exp(-np.arange(64) / _LOYAL_SCALE)  # 0 when new, -> 1 after some orders
+_SHOCK = np.sqrt(12.0)  # scales a centred uniform to unit variance
 
 
 # ----------------------------------------------------------------------------- public API
@@ -376,7 +380,7 @@ def _draw_traits(
         steps=_onboarding_days(rng, signup, onb_z, lam0, mobile, mode),
         pl_pref=rng.choice(len(_PL_P), n, p=_PL_P),
         och_pref=_order_channel_pref(rng, device, age),
-        sms_opt=rng.random(n) < 0.35,
+        sms_opt=rng.random(n) < _sigmoid(-0.7 + 1.2 * (mu_eng + 0.2)),
         unsub=rng.exponential(_UNSUB_DAYS, n).astype(np.int64),
         anchor=_billing_anchor(signup, start),
         plan0=_initial_plan(rng, log_spend),
@@ -408,8 +412,8 @@ def _onboarding_days(
     probs = (
         _sigmoid(1.2 + 1.0 * z),
         _sigmoid(0.9 + 0.8 * z + 0.4 * rel),
-        _sigmoid(-0.3 + 1.1 * z + 0.7 * mobile),
-        _sigmoid(-0.5 + 1.3 * z),
+        _sigmoid(0.2 + 1.1 * z + 0.7 * mobile),
+        _sigmoid(0.0 + 1.3 * z),
     )
     delays = (
         rng.exponential(1.5, n),
@@ -457,6 +461,7 @@ class _Cohort:
     idx: np.ndarray
     signup: np.ndarray
     hstat: np.ndarray
+    hstat_app: np.ndarray
     lam0: np.ndarray
     need: np.ndarray
     mu_sat: np.ndarray
@@ -464,6 +469,7 @@ class _Cohort:
     livechat: np.ndarray
     fp: np.ndarray
     s_other: np.ndarray
+    n_other: np.ndarray
     sat: np.ndarray
     eng: np.ndarray
     griev: np.ndarray
@@ -491,23 +497,51 @@ def _enter(world: _World, new: np.ndarray) -> _Cohort:
     steps = tr.steps[new]
     n = len(new)
     return _Cohort(
-        idx=new, signup=tr.signup[new], hstat=tr.base_h[new] * _BREADTH[tr.n_channels[new]],
+        idx=new, signup=tr.signup[new], hstat=_base_hazard(tr, new, app=False),
+        hstat_app=_base_hazard(tr, new, app=True),
         lam0=tr.lam0[new], need=tr.need[new], mu_sat=tr.mu_sat[new], mu_eng=tr.mu_eng[new],
         livechat=tr.livechat[new], fp=steps[:, 1], s_other=steps[:, [0, 2, 3]],
+        n_other=(steps[:, [0, 2, 3]] < NEVER).sum(axis=1),
         sat=tr.mu_sat[new].copy(), eng=tr.mu_eng[new].copy(), griev=np.zeros(n),
         n_orders=np.zeros(n, dtype=np.int64), last_tix=np.full(n, _NO_TICKET, dtype=np.int64),
         plan=tr.plan0[new].copy() if world.mode == "subscription" else np.zeros(n, np.int64),
     )  # fmt: skip
 
 
+def _base_hazard(tr: _Traits, new: np.ndarray, app: bool) -> np.ndarray:
+    """Base hazard x channel breadth: engaged channels the customer can be reached on.
+
+    SMS needs an opt-in, push and app need the app installed (an onboarding step).
+    """
+    blocked = np.where(tr.sms_opt[new], 0, 1 << 1)
+    if not app:
+        blocked = blocked | (1 << 2) | (1 << 4)
+    reach = tr.mask[new] & ~blocked
+    count = np.zeros(len(new), dtype=np.int64)
+    for bit in range(len(ENGAGE_CHANNELS)):
+        count += (reach >> bit) & 1
+    return tr.base_h[new] * _BREADTH[count]
+
+
+def _steps_done(co: _Cohort, ref: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """Onboarding steps (of the four after account creation) completed by day ``ref``."""
+    done = co.n_other + (co.fp <= ref)
+    young = np.flatnonzero(age < 14)  # other steps complete within 13 days or never
+    if len(young):
+        late = (co.s_other[young] > ref[young, None]).sum(axis=1)
+        done[young] -= late
+    return done
+
+
 def _hazard(co: _Cohort, ref: np.ndarray, mode: str) -> np.ndarray:
     """Daily churn hazard for the week, from the state at its start (``ref``: reference day)."""
     age = ref - co.signup
-    done = (co.fp <= ref).astype(np.int64) + (co.s_other <= ref[:, None]).sum(axis=1)
-    missing = 4 - done
-    onboarding = np.where(age < _EARLY_DAYS, 1 + _EARLY_K * missing, 1 + _LATE_K * missing)
-    tenure = 0.8 + 0.5 * np.exp(-age / 180.0)
-    h = co.hstat * onboarding * tenure * np.exp(-_SAT_H * co.sat - _ENG_H * co.eng)
+    missing = 4 - _steps_done(co, ref, age)
+    onboarding = 1 + missing * (_LATE_K + (_EARLY_K - _LATE_K) * (age < _EARLY_DAYS))
+    tenure = _TENURE[np.minimum(age, len(_TENURE) - 1)]
+    mood = np.exp((-_SAT_H * co.sat - _ENG_H * co.eng).astype(np.float32))  # float32: fast
+    base = np.where(co.s_other[:, 1] <= ref, co.hstat_app, co.hstat)
+    h = base * onboarding * tenure * mood
     if mode == "subscription":
         h = h * _PLAN_HAZ[co.plan]
     return np.clip(h + _GRIEV_H * co.griev, 1e-7, 0.5)
@@ -515,18 +549,62 @@ def _hazard(co: _Cohort, ref: np.ndarray, mode: str) -> np.ndarray:
 
 def _loyalty(n_orders: np.ndarray) -> np.ndarray:
     """0 for a new customer, approaching 1 after several orders."""
-    return 1.0 - np.exp(-n_orders / _LOYAL_SCALE)
+    return _LOYALTY[np.minimum(n_orders, len(_LOYALTY) - 1)]
 
 
 def _order_rate(co: _Cohort, season: np.ndarray) -> np.ndarray:
     """Daily rate of regular orders: trait x season x loyalty x engagement."""
     boost = 1 + _LOYAL_RATE * _loyalty(co.n_orders)
-    return co.lam0 * season * boost * np.exp(0.3 * (co.eng - co.mu_eng))
+    return co.lam0 * season * boost * np.clip(1 + 0.3 * (co.eng - co.mu_eng), 0.4, 2.0)
 
 
 def _ticket_rate(co: _Cohort, ref: np.ndarray) -> np.ndarray:
     """Daily rate of support tickets: trait, three times higher in the first month."""
-    return co.need * np.where(ref - co.signup < 30, 3.0, 1.0) * np.exp(-0.2 * co.sat)
+    return co.need * (1 + 2.0 * (ref - co.signup < 30)) * np.clip(1 - 0.2 * co.sat, 0.5, 1.6)
+
+
+def _poisson(rng: np.random.Generator, mu: np.ndarray) -> np.ndarray:
+    """Exact Poisson draws, fast when most means are small.
+
+    Inverse CDF with one uniform per draw; only the draws that can be non-zero (``u < mu``,
+    since ``P(K >= 1) = 1 - exp(-mu) <= mu``) do any further work.
+    """
+    u = rng.random(mu.shape)
+    k = np.zeros(mu.shape, dtype=np.int64)
+    cand = np.flatnonzero(u < mu)
+    if not len(cand):
+        return k
+    mean, v = mu[cand], u[cand]
+    p = np.exp(-mean)
+    tail = 1.0 - p  # P(K > j), starting at j = 0
+    count = np.zeros(len(cand), dtype=np.int64)
+    j = 0
+    while True:
+        more = tail >= v
+        if not more.any():
+            break
+        count += more
+        j += 1
+        p = p * mean / j
+        tail = tail - p
+    k[cand] = count
+    return k
+
+
+def _death_days(rng: np.random.Generator, h: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Day of death (end of that day) within ``lo .. hi`` at daily hazard ``h``; NEVER if none.
+
+    Exact geometric law; logs are only taken for the few draws that can die this week.
+    """
+    span = np.clip(hi - lo + 1, 0, None)
+    v = rng.random(h.shape)
+    out = np.full(h.shape, NEVER, dtype=np.int64)
+    cand = np.flatnonzero(v < span * h)  # P(death in span) = 1 - (1-h)^span <= span * h
+    if len(cand):
+        gap = np.floor(np.log1p(-v[cand]) / np.log1p(-h[cand])).astype(np.int64)
+        day = lo[cand] + gap
+        out[cand] = np.where(day <= hi[cand], day, NEVER)
+    return out
 
 
 # ----------------------------------------------------------------------------- one week
@@ -596,8 +674,8 @@ def _week_draws(
     ref = np.maximum(ws, co.signup)
     h = _hazard(co, ref, world.mode)
     if kill:
-        death = lo + rng.geometric(h) - 1
-        died = death <= hi
+        death = _death_days(rng, h, lo, np.broadcast_to(hi, lo.shape))
+        died = death < NEVER
         end = np.where(died, death, hi)
     else:
         died = np.zeros(len(co), dtype=bool)
@@ -606,11 +684,11 @@ def _week_draws(
     reg_lo = np.maximum(lo, co.fp + 1)
     m_reg = np.clip(end - reg_lo + 1, 0, None)
     lam = _order_rate(co, world.season[w])
-    k = rng.poisson(lam * m_reg)
+    k = _poisson(rng, lam * m_reg)
     dr = _Draws(h, lam, _ticket_rate(co, ref), end, died, first, k, None)  # type: ignore[arg-type]
     if kill:
         dr.o_elem, dr.o_day, dr.o_first = _order_days(rng, k, first, reg_lo, m_reg, co.fp)
-    else:
+    elif world.mode == "retail":
         dr.tau = _first_order_day(rng, k, reg_lo, m_reg)
     dr.tickets = _draw_tickets(rng, co, lo, np.clip(end - lo + 1, 0, None), dr.rho)
     return dr
@@ -634,17 +712,18 @@ def _first_order_day(
     rng: np.random.Generator, k: np.ndarray, reg_lo: np.ndarray, m_reg: np.ndarray
 ) -> np.ndarray:
     """Day of the earliest of ``k`` uniform order days (same law as ``_order_days``)."""
-    u = rng.random(len(k))
-    with np.errstate(divide="ignore"):
-        earliest = 1.0 - u ** (1.0 / np.maximum(k, 1))
-    return np.where(k > 0, reg_lo + (m_reg * earliest).astype(np.int64), NEVER)
+    out = np.full(len(k), NEVER, dtype=np.int64)
+    some = np.flatnonzero(k)
+    earliest = 1.0 - rng.random(len(some)) ** (1.0 / k[some])
+    out[some] = reg_lo[some] + (m_reg[some] * earliest).astype(np.int64)
+    return out
 
 
 def _draw_tickets(
     rng: np.random.Generator, co: _Cohort, lo: np.ndarray, m: np.ndarray, rho: np.ndarray
 ) -> _Tickets:
     """Support tickets: channel, escalation, resolution hours and how well they went."""
-    kt = rng.poisson(rho * m)
+    kt = _poisson(rng, rho * m)
     elem = np.repeat(np.arange(len(kt)), kt)
     nt = len(elem)
     day = lo[elem] + (m[elem] * rng.random(nt)).astype(np.int64)
@@ -687,16 +766,16 @@ def _aggregate(dr: _Draws, n: int, limit: np.ndarray | None = None) -> _Agg:
 def _end_week(world: _World, co: _Cohort, agg: _Agg, rng: np.random.Generator) -> _Cohort:
     """The state at the start of next week (before deaths are removed)."""
     n = len(co)
-    eps = rng.standard_normal((2, n))
+    eps = (rng.random((2, n)) - 0.5) * _SHOCK
     sat = co.mu_sat + 0.97 * (co.sat - co.mu_sat) + 0.12 * eps[0]
     sat = sat - 0.5 * agg.n_bad + 0.2 * agg.n_quick
     eng = co.mu_eng + 0.9 * (co.eng - co.mu_eng) + 0.2 * eps[1]
-    griev = _GRIEV_DECAY * co.griev + agg.n_bad + 0.5 * agg.n_rep
+    griev = _GRIEV_DECAY * co.griev + agg.n_bad + 0.8 * agg.n_rep
     plan = co.plan
     if world.mode == "subscription":
         u = rng.random(n)
-        up = (u < 0.004 * np.exp(0.5 * sat)) & (plan < 2)
-        down = (u > 1 - 0.003 * np.exp(-0.5 * sat)) & (plan > 0)
+        up = (u < 0.004 * np.clip(1 + 0.5 * sat, 0.2, 3)) & (plan < 2)
+        down = (u > 1 - 0.003 * np.clip(1 - 0.5 * sat, 0.2, 3)) & (plan > 0)
         plan = plan + up - down
     return replace(
         co, sat=sat, eng=eng, griev=griev, n_orders=co.n_orders + agg.n_ord, plan=plan,
@@ -866,7 +945,7 @@ def _emit_interactions(
     rates = _interaction_rates(world, co, lo) / 7.0
     total = rates.sum(axis=1)
     m = dr.end - lo + 1
-    cnt = rng.poisson(total * m)
+    cnt = _poisson(rng, total * m)
     elem = np.repeat(np.arange(len(co)), cnt)
     n = len(elem)
     cum = np.cumsum(rates, axis=1)
@@ -904,7 +983,8 @@ def _cat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 def _strings(values: tuple[str, ...] | pa.Array, codes: np.ndarray) -> pd.Series:
     """A ``str`` column holding ``values[codes]`` (built in Arrow, no Python objects)."""
     dictionary = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
-    return pd.Series(pc.take(dictionary, pa.array(np.asarray(codes, dtype=np.int64))))
+    taken = pc.take(dictionary, pa.array(np.asarray(codes, dtype=np.int64)))
+    return pd.Series(taken, dtype="str")
 
 
 def _id_strings(prefix: str, n: int) -> pa.Array:
@@ -949,7 +1029,7 @@ def _customers(world: _World, ids: pa.Array) -> pd.DataFrame:
     tr = world.tr
     return pd.DataFrame(
         {
-            "customer_id": pd.Series(ids),
+            "customer_id": pd.Series(ids, dtype="str"),
             "signup_date": _stamps(world.start, tr.signup),
             "acquisition_channel": _strings(ACQ_CHANNELS, tr.acq),
             "country": _strings(COUNTRIES, tr.country),
@@ -966,7 +1046,7 @@ def _orders(world: _World, ids: pa.Array, o: dict[str, np.ndarray]) -> pd.DataFr
     o = {k: v[order] for k, v in o.items()}
     return pd.DataFrame(
         {
-            "order_id": pd.Series(_id_strings("O", len(order))),
+            "order_id": pd.Series(_id_strings("O", len(order)), dtype="str"),
             "customer_id": _strings(ids, o["cust"]),
             "order_date": _stamps(world.start, o["day"], o["sec"]),
             "amount": o["amount"].astype(float),
@@ -1129,7 +1209,7 @@ def _traits_frame(world: _World, death: np.ndarray) -> pd.DataFrame:
             .to_numpy(),
             "alive_at_end": ~churned,
         },
-        index=pd.Index(pd.Series(_id_strings("C", len(death))), name="customer_id"),
+        index=pd.Index(pd.Series(_id_strings("C", len(death)), dtype="str"), name="customer_id"),
     )
     if world.mode == "subscription":
         frame["plan_at_signup"] = _strings(PLANS, tr.plan0).to_numpy()
@@ -1215,8 +1295,8 @@ def _futures(
     n = len(snap.co)
     if n == 0:
         return out
-    horizon = int(max(vend[snap.co.idx].max(), cend[snap.co.idx].max()))
-    world_x = world.extend(horizon + 7)
+    length = np.maximum(vend[snap.co.idx], cend[snap.co.idx]) - snap.a
+    world_x = world.extend(int(snap.a.max() + length.max()) + 14)
     block = min(n, _MC_ELEMENTS)
     per = max(1, min(n_sims, _MC_ELEMENTS // block))
     for b0 in range(0, n, block):
@@ -1233,13 +1313,17 @@ def _futures(
 
 @dataclass
 class _Paths:
-    """Running totals of one chunk of simulated futures."""
+    """Running totals of one chunk of simulated futures.
 
-    log_s: np.ndarray
+    ``surv`` is the probability of being alive during the first day of the current week's
+    segment; every future event is weighted by the probability of being alive on its day.
+    """
+
+    surv: np.ndarray
     value: np.ndarray
     margin: np.ndarray
     tickets: np.ndarray
-    log_s_churn: np.ndarray
+    surv_churn: np.ndarray
     p_order: np.ndarray
     found: np.ndarray
 
@@ -1254,25 +1338,20 @@ def _future_chunk(
     vend, cend = vend_c[co.idx], cend_c[co.idx]
     w0 = a // 7
     ev_amt, ev_mar = _expected_order(world, co.idx)
+    buyer = co.fp < NEVER
+    ev = (ev_amt * buyer, ev_mar * buyer)
     n = len(co)
-    paths = _Paths(*(np.zeros(n) for _ in range(6)), np.zeros(n, dtype=bool))
-    stop = int(np.max(np.maximum(vend, cend)))
-    r = 0
-    while True:
+    paths = _Paths(np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n), np.ones(n), np.zeros(n),
+                   np.zeros(n, dtype=bool))  # fmt: skip
+    weeks = int(np.max(np.maximum(vend, cend) - a)) // 7 + 2
+    for r in range(weeks):
         w = w0 + r
         lo = a + 1 if r == 0 else 7 * w
-        if int(lo.min()) > stop:
-            break
         dr = _week_draws(world, co, w, lo, rng, kill=False)
-        _accrue(world, co, w, lo, dr, paths, vend, cend, ev_amt, ev_mar)
+        _accrue(world, co, w, lo, dr, paths, (vend, cend), ev)
         agg = _aggregate(dr, n)
-        if r == 0:
-            agg = agg + _carry(snap, rows)
-        co = _end_week(world, co, agg, rng)
-        r += 1
-    p_churn = (
-        1 - np.exp(paths.log_s_churn) if world.mode == "subscription" else 1 - paths.p_order
-    )
+        co = _end_week(world, co, agg + _carry(snap, rows) if r == 0 else agg, rng)
+    p_churn = 1 - (paths.surv_churn if world.mode == "subscription" else paths.p_order)
     return {"value": paths.value, "margin": paths.margin, "tickets": paths.tickets,
             "p_churn": p_churn}  # fmt: skip
 
@@ -1282,44 +1361,93 @@ def _carry(snap: _Snapshot, rows: np.ndarray) -> _Agg:
     return _Agg(*(getattr(snap.carry, f.name)[rows] for f in fields(_Agg)))
 
 
+def _geo(h: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``sum_{j < count} (1 - h)^j`` (0 when ``count <= 0``)."""
+    return -np.expm1(np.clip(count, 0, None) * np.log1p(-h)) / h
+
+
+def _qpow(h: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """``(1 - h) ** days``: the probability of surviving ``days`` day ends."""
+    return np.exp(days * np.log1p(-h))
+
+
 def _accrue(
     world: _World, co: _Cohort, w: np.ndarray, lo: np.ndarray, dr: _Draws, p: _Paths,
-    vend: np.ndarray, cend: np.ndarray, ev_amt: np.ndarray, ev_mar: np.ndarray,
+    ends: tuple[np.ndarray, np.ndarray], ev: tuple[np.ndarray, np.ndarray],
 ) -> None:  # fmt: skip
-    """Add one week's survival-weighted expected value, tickets and churn terms to ``p``."""
-    h = dr.h
-    lq = np.log1p(-h)
-    hi = 7 * w + 6
+    """Add one week's survival-weighted expected value, tickets and churn terms to ``p``.
 
-    def weight(day: np.ndarray) -> np.ndarray:
-        return np.exp(p.log_s + (day - lo) * lq)
-
-    def span(first: np.ndarray, last: np.ndarray) -> np.ndarray:
-        count = np.clip(last - first + 1, 0, None)
-        return np.where(count > 0, weight(np.minimum(first, last)) * -np.expm1(count * lq) / h, 0)
-
+    Weeks are exact: an event on day ``d`` counts with ``surv * (1-h)^(d - lo)``. Full weeks
+    use products only; logs and exps are taken where a window is partial.
+    """
+    h, hi = dr.h, 7 * w + 6
+    vend, cend = ends
+    if np.all(hi - lo == 6):
+        q = 1 - h
+        q2 = q * q
+        q_week = q2 * q2 * q2 * q
+        g = (1 - q_week) / h
+    else:
+        q_week = _qpow(h, np.clip(hi - lo + 1, 0, None))
+        g = _geo(h, hi - lo + 1)
     vhi = np.minimum(hi, vend)
-    loyal = 1 + _LOYAL_AOV * _loyalty(co.n_orders)
-    reg = dr.lam * span(np.maximum(lo, co.fp + 1), vhi)
-    first = np.where((co.fp >= lo) & (co.fp <= vhi), weight(np.minimum(co.fp, vhi)), 0)
-    p.value += reg * ev_amt * loyal + first * ev_amt
-    p.margin += reg * ev_mar * loyal + first * ev_mar
+    part = np.flatnonzero(vhi < hi)
+    g[part] = _geo(h[part], vhi[part] - lo[part] + 1)
+    _accrue_orders(co, lo, vhi, dr, p, g, ev)
+    p.tickets += p.surv * dr.rho * g
     if world.mode == "subscription":
-        b = world.bill[w, world.tr.anchor[co.idx]]
-        charge = np.where((b >= lo) & (b <= vhi), weight(np.clip(b, lo, hi)), 0)
-        fee = _PLAN_PRICE[co.plan] * (1 - world.tr.discount[co.idx]) * charge
-        p.value += fee
-        p.margin += _SUB_MARGIN * fee
-    p.tickets += dr.rho * span(lo, vhi)
-    chi = np.minimum(hi, cend)
-    p.log_s_churn += np.clip(chi - lo + 1, 0, None) * lq
-    if world.mode == "retail":
-        fp_in = (co.fp >= lo) & (co.fp <= chi)
-        cand = np.minimum(np.where(fp_in, co.fp, NEVER), dr.tau)
-        new = ~p.found & (cand <= chi)
-        p.p_order += np.where(new, weight(np.minimum(cand, hi)), 0)
-        p.found |= new
-    p.log_s += np.clip(hi - lo + 1, 0, None) * lq
+        _accrue_charges(world, co, w, lo, vhi, h, p)
+        sel = np.flatnonzero((cend >= lo) & (cend <= hi))
+        p.surv_churn[sel] = p.surv[sel] * _qpow(h[sel], cend[sel] - lo[sel] + 1)
+    else:
+        _accrue_first_purchase(co, lo, np.minimum(hi, cend), dr, p)
+    p.surv *= q_week
+
+
+def _accrue_orders(
+    co: _Cohort, lo: np.ndarray, vhi: np.ndarray, dr: _Draws, p: _Paths, g: np.ndarray,
+    ev: tuple[np.ndarray, np.ndarray],
+) -> None:  # fmt: skip
+    """Expected order value: regular orders after the first purchase, and the first purchase."""
+    h = dr.h
+    g_reg = g.copy()  # customers who never buy have zero expected order value (``ev``)
+    pend = np.flatnonzero((co.fp + 1 > lo) & (co.fp < NEVER))
+    if len(pend):
+        start = co.fp[pend] + 1
+        g_reg[pend] = _qpow(h[pend], start - lo[pend]) * _geo(h[pend], vhi[pend] - start + 1)
+    reg = p.surv * dr.lam * g_reg * (1 + _LOYAL_AOV * _loyalty(co.n_orders))
+    p.value += reg * ev[0]
+    p.margin += reg * ev[1]
+    sel = np.flatnonzero((co.fp >= lo) & (co.fp <= vhi))
+    first = p.surv[sel] * _qpow(h[sel], co.fp[sel] - lo[sel])
+    p.value[sel] += first * ev[0][sel]
+    p.margin[sel] += first * ev[1][sel]
+
+
+def _accrue_charges(
+    world: _World, co: _Cohort, w: np.ndarray, lo: np.ndarray, vhi: np.ndarray, h: np.ndarray,
+    p: _Paths,
+) -> None:  # fmt: skip
+    """Expected subscription charges on the billing days inside the window."""
+    b = world.bill[w, world.tr.anchor[co.idx]]
+    sel = np.flatnonzero((b >= lo) & (b <= vhi))
+    idx = co.idx[sel]
+    fee = _PLAN_PRICE[co.plan[sel]] * (1 - world.tr.discount[idx])
+    charge = p.surv[sel] * _qpow(h[sel], b[sel] - lo[sel]) * fee
+    p.value[sel] += charge
+    p.margin[sel] += _SUB_MARGIN * charge
+
+
+def _accrue_first_purchase(
+    co: _Cohort, lo: np.ndarray, chi: np.ndarray, dr: _Draws, p: _Paths
+) -> None:
+    """Retail churn: probability of a purchase in the window, at the path's first order day."""
+    assert dr.tau is not None
+    fp_in = (co.fp >= lo) & (co.fp <= chi)
+    cand = np.minimum(np.where(fp_in, co.fp, NEVER), dr.tau)
+    sel = np.flatnonzero(~p.found & (cand <= chi))
+    p.p_order[sel] += p.surv[sel] * _qpow(dr.h[sel], cand[sel] - lo[sel])
+    p.found[sel] = True
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -58,8 +58,16 @@ def scoring_frame(tables: Tables, as_of: pd.Timestamp, model: TrainedModel) -> p
     frame = current.join(day_one, how="left")
     active = pd.Series(frame.index.isin(active_customers(known, as_of, model)), index=frame.index)
     frame = pd.concat([frame, active.rename(ACTIVE_COLUMN)], axis=1)
+    frame = frame.reindex(columns=scoring_columns(model))
     frame.index.name = "customer_id"
     return frame
+
+
+def scoring_columns(model: TrainedModel) -> list[str]:
+    """Every column a scoring frame may carry for this model, in a fixed order."""
+    current = dict.fromkeys(model.value.schema_.features_ + model.churn.schema_.features_)
+    day_one = [DAY_ONE_PREFIX + c for c in model.day_one.schema_.features_]
+    return [*current, *day_one, ACTIVE_COLUMN]
 
 
 def pyfunc_frame(frame: pd.DataFrame) -> pd.DataFrame:

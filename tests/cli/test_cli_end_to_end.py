@@ -154,7 +154,7 @@ def test_features_export(workspace, tmp_path):
     _, data, _ = workspace
     out = tmp_path / "features.parquet"
     result = invoke(
-        "features", "--data", str(data), "--as-of", "2024-06-30", "--out", str(out), "--labels"
+        "features", "--data", str(data), "--as-of", "2024-05-31", "--out", str(out), "--labels"
     )
     assert result.exit_code == 0, result.output
     frame = pd.read_parquet(out)

@@ -510,3 +510,25 @@ def test_odd_python_objects_never_raise():
 def test_end_date_with_time_zone_is_accepted():
     result = validate(good_raw(), end_date=pd.Timestamp("2024-06-30", tz="UTC"))
     assert result.issues == []
+
+
+def test_dates_outside_the_supported_range_are_unparseable_not_a_crash():
+    raw = with_column(
+        good_raw(), "orders", "order_date", ["2023-01-01", "3000-01-01", "01/01/3000", "0001-01-01"]
+    )
+    issue = only(validate(raw, end_date=END), "unparseable_date")
+    assert issue.examples == [1, 2, 3]
+
+
+def test_many_distinct_garbage_dates_are_rejected_quickly():
+    n = 5000
+    raw = good_raw()
+    raw["orders"] = pd.DataFrame(
+        {
+            "customer_id": ["c1"] * n,
+            "order_date": ["2023-02-01"] + [f"junk{i}" for i in range(n - 1)],
+            "amount": ["1"] * n,
+        }
+    )
+    issue = only(validate(raw, end_date=END), "unparseable_date")
+    assert issue.count == n - 1

@@ -186,9 +186,7 @@ def test_rows_after_the_day_one_window_change_nothing(tables, window_days):
     future = _append_future(tables, limits, seed=2)
     pd.testing.assert_frame_equal(base, build_day_one_features(future, config), check_exact=True)
     rewritten = _rewrite_later_dates(tables, limits)
-    pd.testing.assert_frame_equal(
-        base, build_day_one_features(rewritten, config), check_exact=True
-    )
+    pd.testing.assert_frame_equal(base, build_day_one_features(rewritten, config), check_exact=True)
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))

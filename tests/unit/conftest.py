@@ -24,7 +24,7 @@ def frame(rows: list[tuple], columns: list[str], dates: tuple[str, ...] = ()) ->
 
 
 @pytest.fixture
-def config() -> Config:
+def feature_config() -> Config:
     """The default configuration."""
     return Config()
 

@@ -12,7 +12,7 @@ CUTOFF = "2024-03-31"
 
 
 @pytest.fixture
-def result(make_frame, as_of_at, config, empty_orders) -> pd.DataFrame:
+def result(make_frame, as_of_at, feature_config, empty_orders) -> pd.DataFrame:
     customers = make_frame(
         [("A", "2023-01-01"), ("B", "2023-01-01")],
         ["customer_id", "signup_date"],
@@ -33,7 +33,7 @@ def result(make_frame, as_of_at, config, empty_orders) -> pd.DataFrame:
         rows, ["customer_id", "occurred_at", "channel", "kind"], dates=("occurred_at",)
     )
     tables = Tables(customers=customers, orders=empty_orders, interactions=interactions)
-    return channels.compute(tables, as_of_at(customers, CUTOFF), config)
+    return channels.compute(tables, as_of_at(customers, CUTOFF), feature_config)
 
 
 def test_window_counts_and_rates(result):
@@ -73,7 +73,7 @@ def test_customer_without_interactions(result):
         assert np.isnan(b[f"channels__{name}"])
 
 
-def test_rare_values_are_pooled(make_frame, as_of_at, config, empty_orders):
+def test_rare_values_are_pooled(make_frame, as_of_at, feature_config, empty_orders):
     customers = make_frame([("A", "2024-01-01")], ["customer_id", "signup_date"], ("signup_date",))
     rows = [("A", "2024-03-01", f"channel {i}", "visit") for i in range(30)]  # 30 channels
     rows += [("A", "2024-03-02", "email", "open")] * 2  # email is the most used
@@ -81,7 +81,7 @@ def test_rare_values_are_pooled(make_frame, as_of_at, config, empty_orders):
         rows, ["customer_id", "occurred_at", "channel", "kind"], dates=("occurred_at",)
     )
     tables = Tables(customers=customers, orders=empty_orders, interactions=interactions)
-    out = channels.compute(tables, as_of_at(customers, CUTOFF), config)
+    out = channels.compute(tables, as_of_at(customers, CUTOFF), feature_config)
     per_channel = [c for c in out.columns if c.startswith("channels__channel_90d__")]
     assert len(per_channel) == MAX_LABELS
     assert out.loc["A", "channels__channel_90d__email"] == 2

@@ -11,7 +11,7 @@ CUTOFF = "2024-03-31"
 
 
 @pytest.fixture
-def result(make_frame, as_of_at, config, empty_orders) -> pd.DataFrame:
+def result(make_frame, as_of_at, feature_config, empty_orders) -> pd.DataFrame:
     customers = make_frame(
         [
             # signed up on the cutoff day (a Sunday): tenure 0
@@ -31,7 +31,7 @@ def result(make_frame, as_of_at, config, empty_orders) -> pd.DataFrame:
         dates=("signup_date", "first visit"),
     )
     tables = Tables(customers=customers, orders=empty_orders)
-    return customer.compute(tables, as_of_at(customers, CUTOFF), config)
+    return customer.compute(tables, as_of_at(customers, CUTOFF), feature_config)
 
 
 def test_tenure_and_signup_season(result):

@@ -4,9 +4,9 @@ from predictor.features import build_day_one_features, build_features
 from predictor.features.descriptions import DESCRIPTIONS, describe, describe_all, is_described
 
 
-def test_every_produced_column_is_described(rich_tables, config):
-    columns = list(build_features(rich_tables, "2024-03-31", config).columns)
-    columns += list(build_day_one_features(rich_tables, config).columns)
+def test_every_produced_column_is_described(rich_tables, feature_config):
+    columns = list(build_features(rich_tables, "2024-03-31", feature_config).columns)
+    columns += list(build_day_one_features(rich_tables, feature_config).columns)
     missing = [c for c in columns if not is_described(c)]
     assert not missing
     for text in describe_all(columns).values():

@@ -11,7 +11,7 @@ CUTOFF = "2024-03-31"
 
 
 @pytest.fixture
-def result(make_frame, as_of_at, config, empty_orders) -> pd.DataFrame:
+def result(make_frame, as_of_at, feature_config, empty_orders) -> pd.DataFrame:
     customers = make_frame(
         [("A", "2023-01-01"), ("B", "2023-01-01"), ("C", "2023-01-01"), ("D", "2023-01-01")],
         ["customer_id", "signup_date"],
@@ -29,7 +29,7 @@ def result(make_frame, as_of_at, config, empty_orders) -> pd.DataFrame:
     ]
     answers = make_frame(rows, ["customer_id", "responded_at", "score"], dates=("responded_at",))
     tables = Tables(customers=customers, orders=empty_orders, nps=answers)
-    return nps.compute(tables, as_of_at(customers, CUTOFF), config)
+    return nps.compute(tables, as_of_at(customers, CUTOFF), feature_config)
 
 
 def test_last_answer_and_change(result):

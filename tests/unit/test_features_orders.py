@@ -11,7 +11,7 @@ CUTOFF = "2024-03-31"
 
 
 @pytest.fixture
-def result(make_frame, as_of_at, config) -> pd.DataFrame:
+def result(make_frame, as_of_at, feature_config) -> pd.DataFrame:
     customers = make_frame(
         [
             ("A", "2023-01-01", "ads"),
@@ -40,7 +40,7 @@ def result(make_frame, as_of_at, config) -> pd.DataFrame:
         ("B", "2024-03-01 09:00", 15.0, None, "store", 2, "hats"),
     ]
     tables = Tables(customers=customers, orders=make_frame(rows, cols, dates=("order_date",)))
-    return orders.compute(tables, as_of_at(customers, CUTOFF), config)
+    return orders.compute(tables, as_of_at(customers, CUTOFF), feature_config)
 
 
 def test_counts_and_windows(result):
@@ -63,7 +63,7 @@ def test_recency_and_timing(result):
     assert result.loc["B", "orders__first_order_delay_days"] == 0
 
 
-def test_spend_margin_and_refunds(result, config):
+def test_spend_margin_and_refunds(result, feature_config):
     a = result.loc["A"]
     assert a["orders__spend_total"] == pytest.approx(180.0)
     assert a["orders__spend_30d"] == pytest.approx(0.0)
@@ -72,7 +72,7 @@ def test_spend_margin_and_refunds(result, config):
     assert a["orders__spend_prev_90d"] == pytest.approx(100.0)
     assert a["orders__spend_trend_90d"] == pytest.approx((30 - 100) / 130)
     assert a["orders__aov"] == pytest.approx(50.0)
-    rate = config.value.margin_rate
+    rate = feature_config.value.margin_rate
     margin = rate * 50 + 40 + rate * 30 + rate * -20 + rate * 20
     assert a["orders__margin_total"] == pytest.approx(margin)
     assert a["orders__margin_rate"] == pytest.approx(margin / 180)
@@ -115,14 +115,16 @@ def test_customer_without_orders(result):
     assert np.isnan(c["orders__channel_share__web"])
 
 
-def test_optional_columns_absent(make_frame, as_of_at, config):
+def test_optional_columns_absent(make_frame, as_of_at, feature_config):
     customers = make_frame([("A", "2024-01-01")], ["customer_id", "signup_date"], ("signup_date",))
     rows = [("A", "2024-02-01", 10.0)]  # 59 days before the cutoff
     tables = Tables(
         customers=customers,
         orders=make_frame(rows, ["customer_id", "order_date", "amount"], ("order_date",)),
     )
-    out = orders.compute(tables, as_of_at(customers, CUTOFF), config)
+    out = orders.compute(tables, as_of_at(customers, CUTOFF), feature_config)
     assert out.loc["A", "orders__count_90d"] == 1
-    assert out.loc["A", "orders__margin_total"] == pytest.approx(10.0 * config.value.margin_rate)
+    assert out.loc["A", "orders__margin_total"] == pytest.approx(
+        10.0 * feature_config.value.margin_rate
+    )
     assert not [c for c in out.columns if "channel" in c or "items" in c or "product" in c]

@@ -11,7 +11,7 @@ CUTOFF = "2024-03-31"
 
 
 @pytest.fixture
-def result(make_frame, as_of_at, config, empty_orders) -> pd.DataFrame:
+def result(make_frame, as_of_at, feature_config, empty_orders) -> pd.DataFrame:
     customers = make_frame(
         [("A", "2023-01-01"), ("B", "2023-06-01"), ("C", "2023-01-01"), ("D", "2023-01-01")],
         ["customer_id", "signup_date"],
@@ -38,7 +38,7 @@ def result(make_frame, as_of_at, config, empty_orders) -> pd.DataFrame:
         dates=("start_date", "end_date"),
     )
     tables = Tables(customers=customers, orders=empty_orders, subscriptions=subs)
-    return subscriptions.compute(tables, as_of_at(customers, CUTOFF), config)
+    return subscriptions.compute(tables, as_of_at(customers, CUTOFF), feature_config)
 
 
 def test_running_subscription_with_future_end(result):
@@ -88,11 +88,11 @@ def test_customer_without_subscription(result):
     assert isinstance(result["subscriptions__current_plan"].dtype, pd.CategoricalDtype)
 
 
-def test_without_plan_and_mrr_columns(make_frame, as_of_at, config, empty_orders):
+def test_without_plan_and_mrr_columns(make_frame, as_of_at, feature_config, empty_orders):
     customers = make_frame([("A", "2024-01-01")], ["customer_id", "signup_date"], ("signup_date",))
     subs = make_frame([("A", "2024-01-01")], ["customer_id", "start_date"], ("start_date",))
     tables = Tables(customers=customers, orders=empty_orders, subscriptions=subs)
-    out = subscriptions.compute(tables, as_of_at(customers, CUTOFF), config)
+    out = subscriptions.compute(tables, as_of_at(customers, CUTOFF), feature_config)
     assert out.loc["A", "subscriptions__active"] == 1  # no end_date column: still running
     assert "subscriptions__current_plan" not in out.columns
     assert "subscriptions__current_mrr" not in out.columns

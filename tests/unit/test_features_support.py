@@ -11,7 +11,7 @@ CUTOFF = "2024-03-31"
 
 
 @pytest.fixture
-def result(make_frame, as_of_at, config, empty_orders) -> pd.DataFrame:
+def result(make_frame, as_of_at, feature_config, empty_orders) -> pd.DataFrame:
     customers = make_frame(
         [("A", "2023-01-01"), ("B", "2023-01-01")],
         ["customer_id", "signup_date"],
@@ -34,7 +34,7 @@ def result(make_frame, as_of_at, config, empty_orders) -> pd.DataFrame:
     ]
     tickets = make_frame(rows, cols, dates=("opened_at", "resolved_at"))
     tables = Tables(customers=customers, orders=empty_orders, support_tickets=tickets)
-    return support.compute(tables, as_of_at(customers, CUTOFF), config)
+    return support.compute(tables, as_of_at(customers, CUTOFF), feature_config)
 
 
 def test_counts_and_windows(result):

@@ -71,6 +71,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.tseries.api import guess_datetime_format
 
 from predictor.contract.errors import (
     MAX_EXAMPLES,
@@ -93,6 +94,12 @@ ID_COLUMNS: frozenset[str] = frozenset({"customer_id", "order_id"})
 
 REJECT_COLUMNS: tuple[str, ...] = ("table", "row", "customer_id", "check", "column", "reason")
 
+_MAX_GUESSED_FORMATS = 4
+_MIXED_PROBE = 200
+_PARSED = "datetime64[us, UTC]"
+"""Dates are parsed at microsecond resolution (years 1 to 9999), then checked against the
+``datetime64[ns]`` range, so an out-of-range date is reported instead of raising."""
+
 _TS_MIN = pd.Timestamp.min.tz_localize("UTC")
 _TS_MAX = pd.Timestamp.max.tz_localize("UTC")
 
@@ -103,7 +110,8 @@ class ValidationResult:
 
     Attributes:
         tables: the typed tables without the rows set aside; ``None`` when there is an error.
-        issues: every finding, errors first, then warnings, each in the order found.
+        issues: every finding, errors first, then warnings; within each, by table in the
+            contract's order, then in the order the checks ran.
         rejects: one row per row set aside: ``table``, ``row`` (0-based position in the
             table as given), ``customer_id``, ``check``, ``column``, ``reason``.
         rejected_customers: ``customer_id``, ``reason`` for customers who cannot be scored.
@@ -194,9 +202,8 @@ class _Report:
         ``problem`` is the plural predicate of the message ("have unparseable dates");
         ``reason`` is the per-row reason, a string or a function of the row positions (built
         lazily, so clean data cost nothing); ``shown`` holds the values to quote next to the
-        example rows. With
-        ``reject_customers`` the rows are customers: examples are their ids and they are added
-        to ``rejected_customers``.
+        example rows. With ``reject_customers`` the rows are customers: the examples are their
+        ids and they are added to ``rejected_customers``.
         """
         new = np.asarray(mask, dtype=bool) & ~work.aside
         count = int(new.sum())
@@ -585,9 +592,9 @@ def _to_id(values: pd.Series) -> pd.Series:
 def _to_datetime(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Dates as ``datetime64[ns]`` tz-naive (UTC when zoned) and which present values failed.
 
-    ISO-8601 is parsed with the fast path; only the values it cannot read go through the
-    slower per-value ``format="mixed"`` parser. Dates outside the ``datetime64[ns]`` range
-    (before 1677 or after 2262) count as unreadable.
+    ISO-8601 is parsed with the fast path; only the values it cannot read go through
+    ``_parse_other_formats``. Dates outside the ``datetime64[ns]`` range (before 1677 or after
+    2262) count as unreadable.
     """
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = pd.to_datetime(values, utc=True)
@@ -598,16 +605,55 @@ def _to_datetime(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         text = _nullify(_text(values))
         present = text.notna().to_numpy()
         parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+        parsed = parsed.astype(_PARSED)
         retry = present & parsed.isna().to_numpy()
         if retry.any():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                parsed[retry] = pd.to_datetime(
-                    text[retry], utc=True, errors="coerce", format="mixed"
-                )
+            parsed[retry] = _parse_other_formats(text[retry]).array
     in_range = (parsed >= _TS_MIN) & (parsed <= _TS_MAX)
     out = parsed.where(in_range).dt.tz_localize(None).astype("datetime64[ns]")
     return out, present & out.isna().to_numpy()
+
+
+def _parse_other_formats(text: pd.Series) -> pd.Series:
+    """Parse non-ISO date strings (as UTC), each distinct string once.
+
+    Formats guessed from the values (``03/15/2024``, ``15.03.2024 10:00``, ``3 Feb 2024``) are
+    parsed vectorised; what is left goes through the per-value ``format="mixed"`` parser
+    (month first when ambiguous). That parser is slow (tens of microseconds per value), so
+    when many values are left and none of a sample of them parses, the rest is taken as
+    unreadable without trying each one.
+    """
+    unique = pd.Series(pd.unique(text.to_numpy()), dtype="str")
+    parsed = pd.Series(pd.NaT, index=unique.index, dtype=_PARSED)
+    tried: set[str] = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(_MAX_GUESSED_FORMATS):
+            todo = parsed.isna().to_numpy()
+            fmt = _guess_format(unique[todo].iloc[:20], tried)
+            if fmt is None:
+                break
+            tried.add(fmt)
+            found = pd.to_datetime(unique[todo], utc=True, errors="coerce", format=fmt)
+            parsed[todo] = found.astype(_PARSED).array
+        todo = parsed.isna().to_numpy().copy()
+        if todo.sum() > _MIXED_PROBE:
+            probe = unique[todo].iloc[:: max(1, int(todo.sum()) // _MIXED_PROBE)]
+            if pd.to_datetime(probe, utc=True, errors="coerce", format="mixed").isna().all():
+                todo[:] = False
+        if todo.any():
+            found = pd.to_datetime(unique[todo], utc=True, errors="coerce", format="mixed")
+            parsed[todo] = found.astype(_PARSED).array
+    return pd.Series(parsed.array.take(_positions(text, unique)), index=text.index)
+
+
+def _guess_format(values: pd.Series, tried: set[str]) -> str | None:
+    """Return the first strftime format guessed from ``values`` that was not tried yet."""
+    for value in values:
+        fmt = guess_datetime_format(value)
+        if fmt is not None and fmt not in tried:
+            return fmt
+    return None
 
 
 def _to_number(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -618,9 +664,18 @@ def _to_number(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     else:
         text = _nullify(_text(values))
         present = text.notna().to_numpy()
-        numbers = pd.to_numeric(text, errors="coerce").astype("float64")
+        numbers = _parse_numbers(text)
     numbers = numbers.where(np.isfinite(numbers))
     return numbers, present & numbers.isna().to_numpy()
+
+
+def _parse_numbers(text: pd.Series) -> pd.Series:
+    """Parse number strings: Arrow's fast cast when all are clean, else ``pd.to_numeric``."""
+    try:
+        cast = pc.cast(pa.array(text.array), pa.float64())
+        return pd.Series(cast.to_numpy(zero_copy_only=False), index=text.index, dtype="float64")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return pd.to_numeric(text, errors="coerce").astype("float64")
 
 
 def _to_bool(values: pd.Series) -> tuple[pd.Series, np.ndarray]:

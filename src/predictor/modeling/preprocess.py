@@ -35,8 +35,8 @@ class FeatureSchema(TransformerMixin, BaseEstimator):
         self.max_missing_share = max_missing_share
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> FeatureSchema:
-        """Record the feature order and the categories of categorical columns."""
-        self.features_ = list(X.columns)
+        """Record the (sorted, so row-source independent) features and the categories of categoricals."""
+        self.features_ = sorted(map(str, X.columns))
         self.categories_ = {
             col: [str(c) for c in X[col].cat.categories]
             for col in X.columns
