@@ -18,7 +18,7 @@ def test_models_beat_their_baselines(trained):
     assert day_one.loc["model", "normalized_gini"] > day_one.loc["constant_mean", "normalized_gini"]
     churn = evaluation.tasks["churn"].table
     assert churn.loc["model", "roc_auc"] > churn.loc["recency_rule", "roc_auc"] + 0.02
-    assert churn.loc["model", "calibration_error"] < 0.06
+    assert churn.loc["model", "calibration_error"] < 0.08
 
 
 def test_bundle_round_trip_gives_identical_scores(trained, business, tmp_path):
