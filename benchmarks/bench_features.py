@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/bench_features.py --customers 100000 [--mode subscription|retail]
-        [--cutoff YYYY-MM-DD] [--tracemalloc]
+        [--cutoff YYYY-MM-DD] [--fallback] [--tracemalloc]
 
 Builds the sample with ``predictor.sample.generate_sample(n, seed=0, mode=...)`` (or, if that
 module cannot be imported, with a small vectorised generator defined here), then times, for the
@@ -202,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cutoff", default=None, help="Default: the last day of the data.")
     parser.add_argument(
+        "--fallback", action="store_true", help="Use the benchmark's own plain generator."
+    )
+    parser.add_argument(
         "--tracemalloc", action="store_true", help="Report traced allocations (slow) not RSS."
     )
     args = parser.parse_args(argv)
@@ -209,9 +212,11 @@ def main(argv: list[str] | None = None) -> int:
 
     began = time.perf_counter()
     try:
+        if args.fallback:
+            raise ImportError("--fallback")
         from predictor.sample import generate_sample
     except ImportError:
-        print("predictor.sample not importable: using the benchmark's fallback generator")
+        print("using the benchmark's fallback generator (not predictor.sample)")
         tables, end = _fallback_tables(args.customers, args.seed)
     else:
         sample = generate_sample(args.customers, seed=args.seed, mode=args.mode)

@@ -29,6 +29,14 @@ The process (one draw of it is the data; the truth simulates more draws of the s
   death and weights every future event by the probability of being alive then (survival
   weighting: exact in expectation, low variance).
 
+Conventions of the generated data: ``signup_date``, subscription ``start_date``/``end_date``
+are midnights (a subscription ending on day ``d`` no longer covers the end of ``d``); events
+carry a time of day and none falls after the last day (``end_date``). Refunds are separate
+order rows 2-21 days after the purchase (negative amount, margin and items). ``first_purchase``
+is the first purchase that is not a subscription charge. Marketing sends (kind ``sent``)
+continue for a while after a customer churned; engagement does not. A ticket's ``csat`` is
+only known once it is resolved (mask it with ``resolved_at`` at a cutoff).
+
 Pure: no file I/O and no clock; all randomness comes from generators seeded by ``seed``.
 """
 
@@ -94,7 +102,7 @@ TICKET_CATEGORIES = ("billing", "delivery", "product", "account", "technical")
 _CAT_P = np.array([0.22, 0.30, 0.22, 0.12, 0.14])
 PLANS = ("basic", "plus", "premium")
 _PLAN_PRICE = np.array([15.0, 29.0, 49.0])
-_PLAN_HAZ = np.array([1.15, 1.0, 0.8])
+_PLAN_HAZ = np.array([1.15, 1.0, 0.8], dtype=np.float32)
 _SUB_MARGIN = 0.85
 ENGAGE_CHANNELS = ("email", "sms", "push", "web", "app", "store", "social")
 _ENGAGE_W = np.array([0.30, 0.05, 0.10, 0.25, 0.18, 0.06, 0.06])
@@ -120,15 +128,15 @@ _QUICK_HOURS = 4.0
 _REPEAT_DAYS = 28
 _RATE_WEEK = {"subscription": 0.03, "retail": 0.09}  # mean orders per week
 _LOYAL_SCALE = 3.0
-_LOYAL_RATE = 0.3
+_LOYAL_RATE = 0.35
 _LOYAL_AOV = 0.25
 _ORDER_SIGMA = 0.55
 _TICKETS_WEEK = 0.018
 _NPS_FIRST, _NPS_EVERY, _NPS_RESPONSE = 30, 180, 0.3
 _UNSUB_DAYS = 120.0
 _MC_ELEMENTS = 262_144
-_TENURE = 0.8 + 0.5 * np.exp(-np.arange(4096) / 180.0)  # hazard multiplier by age in days
-_LOYALTY = 1.0 - np.exp(-np.arange(64) / _LOYAL_SCALE)  # 0 when new, -> 1 after some orders
+_TENURE = (0.8 + 0.5 * np.exp(-np.arange(4096) / 180.0)).astype(np.float32)  # by age in days
+_LOYALTY = (1.0 - np.exp(-np.arange(64) / _LOYAL_SCALE)).astype(np.float32)  # by orders so far
 _SHOCK = np.sqrt(12.0)  # scales a centred uniform to unit variance
 
 
@@ -170,7 +178,7 @@ def generate_sample(
     if n_customers < 1 or seed < 0 or years <= 0:
         raise ValueError("n_customers must be >= 1, seed >= 0 and years > 0")
     start_ts = pd.Timestamp(start).normalize()
-    n_days = int(round(years * 365.25))
+    n_days = _span_days(start_ts, years)
     world = _make_world(n_customers, seed, mode, start_ts, n_days)
     collector = _Collector(world)
     death = _run(world, -(-n_days // 7), collector)
@@ -207,6 +215,10 @@ def ground_truth(
     ``(as_of, as_of + value_horizon_months]``, refunds netted at order time); and
     ``true_tickets_13m`` (expected tickets opened in that window, for a cost to serve).
     """
+    _check_positive(
+        churn_horizon_days=churn_horizon_days, churn_lookback_days=churn_lookback_days,
+        value_horizon_months=value_horizon_months, n_sims=n_sims,
+    )  # fmt: skip
     world = sample._world
     a = _day_of(sample, as_of)
     n_in = int(np.searchsorted(world.tr.signup, a, side="right"))
@@ -239,6 +251,9 @@ def day_one_truth(
     (at the end of the window), ``true_day_one_value``, ``true_day_one_margin``. Windows may
     end after ``end_date``: the truth is defined for every customer.
     """
+    _check_positive(
+        window_days=window_days, value_horizon_months=value_horizon_months, n_sims=n_sims
+    )
     world = sample._world
     a_days = world.tr.signup.astype(np.int64) + window_days - 1
     ends = pd.DatetimeIndex(world.start + pd.to_timedelta(a_days, unit="D"))
@@ -327,9 +342,9 @@ def _calendar(start: pd.Timestamp, n_days: int) -> tuple[np.ndarray, np.ndarray]
     """Weekly order seasonality and the billing table ``bill[week, day_of_month] -> day``."""
     n_weeks = -(-n_days // 7)
     dates = pd.date_range(start, periods=7 * n_weeks, freq="D")
-    doy = dates.dayofyear.to_numpy().astype(float)
+    doy = dates.day_of_year.to_numpy().astype(float)
     daily = 0.93 + 0.45 * _bump(doy, 340, 18) + 0.2 * _bump(doy, 330, 3) - 0.1 * _bump(doy, 45, 25)
-    season = daily.reshape(n_weeks, 7).mean(axis=1)
+    season = daily.reshape(n_weeks, 7).mean(axis=1).astype(np.float32)
     bill = np.full((n_weeks, 32), -1, dtype=np.int64)
     days = np.arange(7 * n_weeks)
     bill[days // 7, dates.day.to_numpy()] = days
@@ -338,7 +353,7 @@ def _calendar(start: pd.Timestamp, n_days: int) -> tuple[np.ndarray, np.ndarray]
 
 def _signup_days(rng: np.random.Generator, n: int, start: pd.Timestamp, n_days: int) -> np.ndarray:
     """Signup day of each customer: growing acquisition with January and Q4 peaks, sorted."""
-    doy = pd.date_range(start, periods=n_days, freq="D").dayofyear.to_numpy().astype(float)
+    doy = pd.date_range(start, periods=n_days, freq="D").day_of_year.to_numpy().astype(float)
     t = np.arange(n_days) / n_days
     density = np.exp(np.log(2.5) * t) * (1 + 0.3 * _bump(doy, 8, 15) + 0.25 * _bump(doy, 330, 20))
     return np.sort(rng.choice(n_days, size=n, p=density / density.sum())).astype(np.int64)
@@ -364,7 +379,9 @@ def _draw_traits(
     )  # fmt: skip
     rate_shift = _ACQ_RATE[acq] + _AGE_RATE[age] + 0.06 * (household - 2)
     lam0 = _RATE_WEEK[mode] / 7 * np.exp(rate_shift) * rng.gamma(0.6, 1 / 0.6, n)
-    base_h = _H0[mode] * np.exp(_ACQ_HAZ[acq] + _AGE_HAZ[age] + 0.5 * rng.standard_normal(n) - 0.125)
+    base_h = _H0[mode] * np.exp(
+        _ACQ_HAZ[acq] + _AGE_HAZ[age] + 0.5 * rng.standard_normal(n) - 0.125
+    )
     onb_z = rng.standard_normal(n) + _ACQ_ONB[acq] + _AGE_ONB[age]
     mu_sat = 0.7 * rng.standard_normal(n) + _ACQ_SAT[acq]
     livechat = rng.random(n) < 0.16 + 0.08 * (age <= 1)
@@ -388,7 +405,9 @@ def _draw_traits(
     )  # fmt: skip
 
 
-def _channel_masks(rng: np.random.Generator, n_channels: np.ndarray, mobile: np.ndarray) -> np.ndarray:
+def _channel_masks(
+    rng: np.random.Generator, n_channels: np.ndarray, mobile: np.ndarray
+) -> np.ndarray:
     """Bitmask of the channels each customer engages on: ``n_channels`` weighted picks."""
     weights = np.tile(_ENGAGE_W, (len(n_channels), 1))
     weights[mobile, 4] *= 1.6
@@ -429,7 +448,9 @@ def _onboarding_days(
     return out
 
 
-def _order_channel_pref(rng: np.random.Generator, device: np.ndarray, age: np.ndarray) -> np.ndarray:
+def _order_channel_pref(
+    rng: np.random.Generator, device: np.ndarray, age: np.ndarray
+) -> np.ndarray:
     """Preferred order channel: app on mobile, web on desktop, store/phone for older people."""
     n = len(device)
     p = np.where((device < 2)[:, None], [[0.40, 0.45, 0.10, 0.05]], [[0.75, 0.05, 0.12, 0.08]])
@@ -453,23 +474,33 @@ def _initial_plan(rng: np.random.Generator, log_spend: np.ndarray) -> np.ndarray
 
 # ----------------------------------------------------------------------------- the state
 
+F32 = np.float32  # state and rates: float32 is several times faster here and precise enough
+I32 = np.int32  # day numbers and counts
+
 
 @dataclass
 class _Cohort:
-    """Per-element arrays: an element is a customer, or a customer in one simulated future."""
+    """Per-element arrays: an element is a customer, or a customer in one simulated future.
+
+    Static fields are copied from the traits when the customer signs up (``miss0``: onboarding
+    steps that never complete, ``*_pull``: the mean-reversion targets of the AR(1) states);
+    ``sat``, ``eng``, ``griev``, ``n_orders``, ``last_tix`` and ``plan`` evolve weekly.
+    """
 
     idx: np.ndarray
     signup: np.ndarray
     hstat: np.ndarray
-    hstat_app: np.ndarray
+    dh_app: np.ndarray
     lam0: np.ndarray
     need: np.ndarray
-    mu_sat: np.ndarray
     mu_eng: np.ndarray
+    sat_pull: np.ndarray
+    eng_pull: np.ndarray
     livechat: np.ndarray
     fp: np.ndarray
+    s_app: np.ndarray
     s_other: np.ndarray
-    n_other: np.ndarray
+    miss0: np.ndarray
     sat: np.ndarray
     eng: np.ndarray
     griev: np.ndarray
@@ -491,20 +522,29 @@ class _Cohort:
         return _Cohort(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in names})
 
 
+_SAT_RHO, _SAT_SD = 0.97, 0.12  # weekly AR(1) of satisfaction
+_ENG_RHO, _ENG_SD = 0.9, 0.2  # weekly AR(1) of engagement
+
+
 def _enter(world: _World, new: np.ndarray) -> _Cohort:
     """Cohort elements for customers who sign up now, in their initial state."""
     tr = world.tr
-    steps = tr.steps[new]
+    steps = tr.steps[new].astype(I32)
+    others = steps[:, [0, 2, 3]]
     n = len(new)
+    hstat = _base_hazard(tr, new, app=False)
+    mu_sat, mu_eng = tr.mu_sat[new], tr.mu_eng[new]
     return _Cohort(
-        idx=new, signup=tr.signup[new], hstat=_base_hazard(tr, new, app=False),
-        hstat_app=_base_hazard(tr, new, app=True),
-        lam0=tr.lam0[new], need=tr.need[new], mu_sat=tr.mu_sat[new], mu_eng=tr.mu_eng[new],
-        livechat=tr.livechat[new], fp=steps[:, 1], s_other=steps[:, [0, 2, 3]],
-        n_other=(steps[:, [0, 2, 3]] < NEVER).sum(axis=1),
-        sat=tr.mu_sat[new].copy(), eng=tr.mu_eng[new].copy(), griev=np.zeros(n),
-        n_orders=np.zeros(n, dtype=np.int64), last_tix=np.full(n, _NO_TICKET, dtype=np.int64),
-        plan=tr.plan0[new].copy() if world.mode == "subscription" else np.zeros(n, np.int64),
+        idx=new.astype(I32), signup=tr.signup[new].astype(I32), hstat=hstat.astype(F32),
+        dh_app=(_base_hazard(tr, new, app=True) - hstat).astype(F32), lam0=tr.lam0[new].astype(F32),
+        need=tr.need[new].astype(F32), mu_eng=mu_eng.astype(F32),
+        sat_pull=((1 - _SAT_RHO) * mu_sat - _SAT_SD * _SHOCK / 2).astype(F32),
+        eng_pull=((1 - _ENG_RHO) * mu_eng - _ENG_SD * _SHOCK / 2).astype(F32),
+        livechat=tr.livechat[new], fp=steps[:, 1], s_app=steps[:, 2], s_other=others,
+        miss0=(3 - (others < NEVER).sum(axis=1)).astype(I32), sat=mu_sat.astype(F32),
+        eng=mu_eng.astype(F32), griev=np.zeros(n, F32), n_orders=np.zeros(n, I32),
+        last_tix=np.full(n, _NO_TICKET, I32),
+        plan=tr.plan0[new].astype(I32) if world.mode == "subscription" else np.zeros(n, I32),
     )  # fmt: skip
 
 
@@ -523,28 +563,29 @@ def _base_hazard(tr: _Traits, new: np.ndarray, app: bool) -> np.ndarray:
     return tr.base_h[new] * _BREADTH[count]
 
 
-def _steps_done(co: _Cohort, ref: np.ndarray, age: np.ndarray) -> np.ndarray:
-    """Onboarding steps (of the four after account creation) completed by day ``ref``."""
-    done = co.n_other + (co.fp <= ref)
-    young = np.flatnonzero(age < 14)  # other steps complete within 13 days or never
+def _missing_steps(co: _Cohort, ref: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """Onboarding steps (of the four after account creation) not completed by day ``ref``."""
+    missing = co.miss0 + (co.fp > ref)
+    young = np.flatnonzero(age < 14)  # the other steps complete within 13 days or never
     if len(young):
-        late = (co.s_other[young] > ref[young, None]).sum(axis=1)
-        done[young] -= late
-    return done
+        pending = (co.s_other[young] > ref[young, None]) & (co.s_other[young] < NEVER)
+        missing[young] += pending.sum(axis=1, dtype=I32)
+    return missing
 
 
 def _hazard(co: _Cohort, ref: np.ndarray, mode: str) -> np.ndarray:
     """Daily churn hazard for the week, from the state at its start (``ref``: reference day)."""
     age = ref - co.signup
-    missing = 4 - _steps_done(co, ref, age)
-    onboarding = 1 + missing * (_LATE_K + (_EARLY_K - _LATE_K) * (age < _EARLY_DAYS))
+    slope = np.where(age < _EARLY_DAYS, F32(_EARLY_K), F32(_LATE_K))
+    onboarding = _missing_steps(co, ref, age).astype(F32) * slope + F32(1)
     tenure = _TENURE[np.minimum(age, len(_TENURE) - 1)]
-    mood = np.exp((-_SAT_H * co.sat - _ENG_H * co.eng).astype(np.float32))  # float32: fast
-    base = np.where(co.s_other[:, 1] <= ref, co.hstat_app, co.hstat)
+    mood = np.exp(co.sat * F32(-_SAT_H) - co.eng * F32(_ENG_H))
+    base = co.hstat + co.dh_app * (co.s_app <= ref)
     h = base * onboarding * tenure * mood
     if mode == "subscription":
-        h = h * _PLAN_HAZ[co.plan]
-    return np.clip(h + _GRIEV_H * co.griev, 1e-7, 0.5)
+        h *= _PLAN_HAZ[co.plan]
+    h += co.griev * F32(_GRIEV_H)
+    return np.clip(h, F32(1e-7), F32(0.5))
 
 
 def _loyalty(n_orders: np.ndarray) -> np.ndarray:
@@ -552,15 +593,17 @@ def _loyalty(n_orders: np.ndarray) -> np.ndarray:
     return _LOYALTY[np.minimum(n_orders, len(_LOYALTY) - 1)]
 
 
-def _order_rate(co: _Cohort, season: np.ndarray) -> np.ndarray:
+def _order_rate(co: _Cohort, season: np.ndarray | np.floating) -> np.ndarray:
     """Daily rate of regular orders: trait x season x loyalty x engagement."""
-    boost = 1 + _LOYAL_RATE * _loyalty(co.n_orders)
-    return co.lam0 * season * boost * np.clip(1 + 0.3 * (co.eng - co.mu_eng), 0.4, 2.0)
+    boost = _loyalty(co.n_orders) * F32(_LOYAL_RATE) + F32(1)
+    mood = np.clip((co.eng - co.mu_eng) * F32(0.3) + F32(1), F32(0.4), F32(2.0))
+    return co.lam0 * season * boost * mood
 
 
-def _ticket_rate(co: _Cohort, ref: np.ndarray) -> np.ndarray:
+def _ticket_rate(co: _Cohort, age: np.ndarray) -> np.ndarray:
     """Daily rate of support tickets: trait, three times higher in the first month."""
-    return co.need * (1 + 2.0 * (ref - co.signup < 30)) * np.clip(1 - 0.2 * co.sat, 0.5, 1.6)
+    first_month = np.where(age < 30, F32(3), F32(1))
+    return co.need * first_month * np.clip(F32(1) - co.sat * F32(0.2), F32(0.5), F32(1.6))
 
 
 def _poisson(rng: np.random.Generator, mu: np.ndarray) -> np.ndarray:
@@ -569,39 +612,41 @@ def _poisson(rng: np.random.Generator, mu: np.ndarray) -> np.ndarray:
     Inverse CDF with one uniform per draw; only the draws that can be non-zero (``u < mu``,
     since ``P(K >= 1) = 1 - exp(-mu) <= mu``) do any further work.
     """
-    u = rng.random(mu.shape)
-    k = np.zeros(mu.shape, dtype=np.int64)
+    u = rng.random(mu.shape, dtype=F32)
+    k = np.zeros(mu.shape, dtype=I32)
     cand = np.flatnonzero(u < mu)
     if not len(cand):
         return k
-    mean, v = mu[cand], u[cand]
+    mean = mu[cand].astype(float)
+    v = np.maximum(u[cand], 1e-12)  # a uniform of exactly 0 would never stop
     p = np.exp(-mean)
     tail = 1.0 - p  # P(K > j), starting at j = 0
-    count = np.zeros(len(cand), dtype=np.int64)
-    j = 0
-    while True:
+    count = np.zeros(len(cand), dtype=I32)
+    for j in range(1, 10_000):
         more = tail >= v
         if not more.any():
             break
         count += more
-        j += 1
         p = p * mean / j
         tail = tail - p
     k[cand] = count
     return k
 
 
-def _death_days(rng: np.random.Generator, h: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def _death_days(
+    rng: np.random.Generator, h: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
     """Day of death (end of that day) within ``lo .. hi`` at daily hazard ``h``; NEVER if none.
 
     Exact geometric law; logs are only taken for the few draws that can die this week.
     """
-    span = np.clip(hi - lo + 1, 0, None)
-    v = rng.random(h.shape)
-    out = np.full(h.shape, NEVER, dtype=np.int64)
+    span = np.clip(hi - lo + 1, 0, None).astype(F32)
+    v = rng.random(h.shape, dtype=F32)
+    out = np.full(h.shape, NEVER, dtype=I32)
     cand = np.flatnonzero(v < span * h)  # P(death in span) = 1 - (1-h)^span <= span * h
     if len(cand):
-        gap = np.floor(np.log1p(-v[cand]) / np.log1p(-h[cand])).astype(np.int64)
+        vc, hc = v[cand].astype(float), h[cand].astype(float)
+        gap = np.floor(np.log1p(-vc) / np.log1p(-hc)).astype(np.int64)
         day = lo[cand] + gap
         out[cand] = np.where(day <= hi[cand], day, NEVER)
     return out
@@ -645,19 +690,21 @@ class _Draws:
 
 @dataclass
 class _Agg:
-    """Per-element totals of a week's events that feed the state update."""
+    """A week's events that feed the state update: orders per element, and each ticket."""
 
     n_ord: np.ndarray
-    n_bad: np.ndarray
-    n_quick: np.ndarray
-    n_rep: np.ndarray
-    last_tix: np.ndarray
+    t_elem: np.ndarray
+    t_day: np.ndarray
+    t_bad: np.ndarray
+    t_quick: np.ndarray
+    t_rep: np.ndarray
 
     def __add__(self, other: _Agg) -> _Agg:
-        return _Agg(
-            self.n_ord + other.n_ord, self.n_bad + other.n_bad, self.n_quick + other.n_quick,
-            self.n_rep + other.n_rep, np.maximum(self.last_tix, other.last_tix),
-        )  # fmt: skip
+        tickets = (np.concatenate([getattr(self, k), getattr(other, k)]) for k in _TICKET_KEYS)
+        return _Agg(self.n_ord + other.n_ord, *tickets)
+
+
+_TICKET_KEYS = ("t_elem", "t_day", "t_bad", "t_quick", "t_rep")
 
 
 def _week_draws(
@@ -669,28 +716,29 @@ def _week_draws(
     ``kill``: draw deaths (the data and its replay). Without it the element lives through the
     week (a simulated future, weighted later by the probability of being alive).
     """
-    ws = 7 * np.asarray(w, dtype=np.int64)
-    hi = ws + 6
+    ws = np.asarray(7 * w, dtype=I32)
+    hi = np.broadcast_to(ws + I32(6), lo.shape)
     ref = np.maximum(ws, co.signup)
     h = _hazard(co, ref, world.mode)
     if kill:
-        death = _death_days(rng, h, lo, np.broadcast_to(hi, lo.shape))
+        death = _death_days(rng, h, lo, hi)
         died = death < NEVER
         end = np.where(died, death, hi)
     else:
         died = np.zeros(len(co), dtype=bool)
-        end = np.broadcast_to(hi, lo.shape)
+        end = hi
     first = (co.fp >= lo) & (co.fp <= end)
     reg_lo = np.maximum(lo, co.fp + 1)
     m_reg = np.clip(end - reg_lo + 1, 0, None)
     lam = _order_rate(co, world.season[w])
-    k = _poisson(rng, lam * m_reg)
-    dr = _Draws(h, lam, _ticket_rate(co, ref), end, died, first, k, None)  # type: ignore[arg-type]
+    k = _poisson(rng, lam * m_reg.astype(F32))
+    rho = _ticket_rate(co, ref - co.signup)
+    dr = _Draws(h, lam, rho, end, died, first, k, None)  # type: ignore[arg-type]
     if kill:
         dr.o_elem, dr.o_day, dr.o_first = _order_days(rng, k, first, reg_lo, m_reg, co.fp)
     elif world.mode == "retail":
         dr.tau = _first_order_day(rng, k, reg_lo, m_reg)
-    dr.tickets = _draw_tickets(rng, co, lo, np.clip(end - lo + 1, 0, None), dr.rho)
+    dr.tickets = _draw_tickets(rng, co, lo, np.clip(end - lo + 1, 0, None), rho)
     return dr
 
 
@@ -699,9 +747,9 @@ def _order_days(
     m_reg: np.ndarray, fp: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Element, day and first-purchase flag of every order (uniform days over the alive span)."""
-    elem_r = np.repeat(np.arange(len(k)), k)
-    day_r = reg_lo[elem_r] + (m_reg[elem_r] * rng.random(len(elem_r))).astype(np.int64)
-    elem_f = np.flatnonzero(first)
+    elem_r = np.repeat(np.arange(len(k), dtype=I32), k)
+    day_r = reg_lo[elem_r] + (m_reg[elem_r] * rng.random(len(elem_r))).astype(I32)
+    elem_f = np.flatnonzero(first).astype(I32)
     elem = np.concatenate([elem_f, elem_r])
     day = np.concatenate([fp[elem_f], day_r])
     flag = np.concatenate([np.ones(len(elem_f), bool), np.zeros(len(elem_r), bool)])
@@ -712,10 +760,10 @@ def _first_order_day(
     rng: np.random.Generator, k: np.ndarray, reg_lo: np.ndarray, m_reg: np.ndarray
 ) -> np.ndarray:
     """Day of the earliest of ``k`` uniform order days (same law as ``_order_days``)."""
-    out = np.full(len(k), NEVER, dtype=np.int64)
+    out = np.full(len(k), NEVER, dtype=I32)
     some = np.flatnonzero(k)
     earliest = 1.0 - rng.random(len(some)) ** (1.0 / k[some])
-    out[some] = reg_lo[some] + (m_reg[some] * earliest).astype(np.int64)
+    out[some] = reg_lo[some] + (m_reg[some] * earliest).astype(I32)
     return out
 
 
@@ -723,10 +771,10 @@ def _draw_tickets(
     rng: np.random.Generator, co: _Cohort, lo: np.ndarray, m: np.ndarray, rho: np.ndarray
 ) -> _Tickets:
     """Support tickets: channel, escalation, resolution hours and how well they went."""
-    kt = _poisson(rng, rho * m)
-    elem = np.repeat(np.arange(len(kt)), kt)
+    kt = _poisson(rng, rho * m.astype(F32))
+    elem = np.repeat(np.arange(len(kt), dtype=I32), kt)
     nt = len(elem)
-    day = lo[elem] + (m[elem] * rng.random(nt)).astype(np.int64)
+    day = lo[elem] + (m[elem] * rng.random(nt)).astype(I32)
     live = co.livechat[elem] & (rng.random(nt) < 0.7)
     chan = np.where(live, _LIVE, rng.choice(len(_TCH_P), nt, p=_TCH_P))
     esc = rng.random(nt) < 0.1
@@ -742,45 +790,53 @@ def _draw_tickets(
 
 
 def _aggregate(dr: _Draws, n: int, limit: np.ndarray | None = None) -> _Agg:
-    """Per-element totals of the week's orders and tickets (only days <= ``limit`` if given)."""
+    """The week's orders per element and its tickets (only days <= ``limit`` if given)."""
     t = dr.tickets
     if limit is None:
         n_ord = dr.k + dr.first
-        keep = slice(None)
+        keep: slice | np.ndarray = slice(None)
     else:
         assert dr.o_elem is not None and dr.o_day is not None
-        n_ord = np.bincount(dr.o_elem[dr.o_day <= limit[dr.o_elem]], minlength=n)
+        n_ord = np.bincount(dr.o_elem[dr.o_day <= limit[dr.o_elem]], minlength=n).astype(I32)
         keep = t.day <= limit[t.elem]
-    elem = t.elem[keep]
-    last = np.full(n, _NO_TICKET, dtype=np.int64)
-    np.maximum.at(last, elem, t.day[keep])
     return _Agg(
-        n_ord=n_ord,
-        n_bad=np.bincount(elem, weights=t.bad[keep], minlength=n),
-        n_quick=np.bincount(elem, weights=t.quick[keep], minlength=n),
-        n_rep=np.bincount(elem, weights=t.rep[keep], minlength=n),
-        last_tix=last,
-    )
+        n_ord, t.elem[keep], t.day[keep], t.bad[keep].astype(F32), t.quick[keep].astype(F32),
+        t.rep[keep].astype(F32),
+    )  # fmt: skip
 
 
 def _end_week(world: _World, co: _Cohort, agg: _Agg, rng: np.random.Generator) -> _Cohort:
     """The state at the start of next week (before deaths are removed)."""
     n = len(co)
-    eps = (rng.random((2, n)) - 0.5) * _SHOCK
-    sat = co.mu_sat + 0.97 * (co.sat - co.mu_sat) + 0.12 * eps[0]
-    sat = sat - 0.5 * agg.n_bad + 0.2 * agg.n_quick
-    eng = co.mu_eng + 0.9 * (co.eng - co.mu_eng) + 0.2 * eps[1]
-    griev = _GRIEV_DECAY * co.griev + agg.n_bad + 0.8 * agg.n_rep
-    plan = co.plan
-    if world.mode == "subscription":
-        u = rng.random(n)
-        up = (u < 0.004 * np.clip(1 + 0.5 * sat, 0.2, 3)) & (plan < 2)
-        down = (u > 1 - 0.003 * np.clip(1 - 0.5 * sat, 0.2, 3)) & (plan > 0)
-        plan = plan + up - down
+    sub = world.mode == "subscription"
+    u = rng.random((3 if sub else 2, n), dtype=F32)
+    sat = co.sat * F32(_SAT_RHO) + co.sat_pull + u[0] * F32(_SAT_SD * _SHOCK)
+    eng = co.eng * F32(_ENG_RHO) + co.eng_pull + u[1] * F32(_ENG_SD * _SHOCK)
+    griev = co.griev * F32(_GRIEV_DECAY)
+    last_tix = co.last_tix
+    if len(agg.t_elem):
+        np.add.at(sat, agg.t_elem, agg.t_quick * F32(0.2) - agg.t_bad * F32(0.5))
+        np.add.at(griev, agg.t_elem, agg.t_bad + agg.t_rep * F32(0.8))
+        last_tix = last_tix.copy()
+        np.maximum.at(last_tix, agg.t_elem, agg.t_day)
+    plan = _plan_changes(co.plan, sat, u[2]) if sub else co.plan
     return replace(
         co, sat=sat, eng=eng, griev=griev, n_orders=co.n_orders + agg.n_ord, plan=plan,
-        last_tix=np.maximum(co.last_tix, agg.last_tix),
+        last_tix=last_tix,
     )  # fmt: skip
+
+
+def _plan_changes(plan: np.ndarray, sat: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Upgrades (more likely when satisfied) and downgrades (when not), at most one a week."""
+    cand = np.flatnonzero((u < 0.012) | (u > 1 - 0.009))  # the largest possible chances
+    if not len(cand):
+        return plan
+    s, v, p = sat[cand], u[cand], plan[cand]
+    up = (v < 0.004 * np.clip(1 + 0.5 * s, 0.2, 3)) & (p < 2)
+    down = (v > 1 - 0.003 * np.clip(1 - 0.5 * s, 0.2, 3)) & (p > 0)
+    plan = plan.copy()
+    plan[cand] = p + up - down
+    return plan
 
 
 Hook = Callable[[int, _Cohort, np.ndarray, _Draws, _Cohort], bool]
@@ -790,8 +846,8 @@ def _run(world: _World, n_weeks: int, hook: Hook) -> np.ndarray:
     """Simulate weeks ``0 .. n_weeks-1`` with deaths; return each customer's death day.
 
     ``hook(w, cohort, lo, draws, nxt)`` sees every week (the cohort as at the week's start and
-    as at the next week's start, deaths not yet removed) and may stop the run by returning True. The core draws use stream 0 of each week,
-    so a replay reproduces the data exactly.
+    as at the next week's start, deaths not yet removed) and may stop the run by returning
+    True. The core draws use stream 0 of each week, so a replay reproduces the data exactly.
     """
     tr = world.tr
     starts = np.searchsorted(tr.signup, 7 * np.arange(n_weeks + 1))
@@ -803,7 +859,7 @@ def _run(world: _World, n_weeks: int, hook: Hook) -> np.ndarray:
             co = _enter(world, new) if co is None else _Cohort.concat([co, _enter(world, new)])
         if co is None or not len(co):
             continue
-        lo = np.maximum(7 * w, co.signup)
+        lo = np.maximum(I32(7 * w), co.signup)
         rng = world.rng(w, 0)
         dr = _week_draws(world, co, w, lo, rng, kill=True)
         nxt = _end_week(world, co, _aggregate(dr, len(co)), rng)
@@ -905,7 +961,7 @@ def _emit_tickets(
     t = dr.tickets
     n = len(t.elem)
     sec = rng.integers(0, 86_400, n)
-    opened = t.day * _DAY_NS + sec * 10**9
+    opened = t.day.astype(np.int64) * _DAY_NS + sec * 10**9
     resolved = opened + (t.res * 3600 * 1e9).astype(np.int64)
     is_resolved = resolved < (d_max + 1) * _DAY_NS
     score = 3.7 + 0.9 * t.qual - 0.6 * np.log1p(t.res / 24) + 0.6 * rng.standard_normal(n)
@@ -926,7 +982,7 @@ def _interaction_rates(world: _World, co: _Cohort, lo: np.ndarray) -> np.ndarray
     mask = tr.mask[co.idx]
     has = [((mask >> b) & 1).astype(float) for b in range(len(ENGAGE_CHANNELS))]
     e = np.exp(co.eng)
-    app = (co.s_other[:, 1] <= lo).astype(float)
+    app = (co.s_app <= lo).astype(float)
     sms = tr.sms_opt[co.idx].astype(float)
     rates = [
         np.full(len(co), _SEND_RATES[0]), 0.20 * e * has[0] + 0.02, 0.05 * e * has[0],
@@ -946,15 +1002,15 @@ def _emit_interactions(
     total = rates.sum(axis=1)
     m = dr.end - lo + 1
     cnt = _poisson(rng, total * m)
-    elem = np.repeat(np.arange(len(co)), cnt)
+    elem = np.repeat(np.arange(len(co), dtype=I32), cnt)
     n = len(elem)
     cum = np.cumsum(rates, axis=1)
     u = rng.random(n) * total[elem]
-    kind = (cum[elem] < u[:, None]).sum(axis=1).clip(0, len(_ITYPES) - 1)
-    day = lo[elem] + (m[elem] * rng.random(n)).astype(np.int64)
+    kind = (cum[elem] < u[:, None]).sum(axis=1, dtype=np.int8).clip(0, len(_ITYPES) - 1)
+    day = lo[elem] + (m[elem] * rng.random(n)).astype(I32)
     keep = day <= d_max
-    return {"cust": co.idx[elem][keep], "day": day[keep],
-            "sec": rng.integers(0, 86_400, n)[keep], "type": kind[keep]}  # fmt: skip
+    sec = rng.integers(0, 86_400, n, dtype=I32)
+    return {"cust": co.idx[elem][keep], "day": day[keep], "sec": sec[keep], "type": kind[keep]}
 
 
 def _emit_nps(
@@ -976,14 +1032,18 @@ def _emit_nps(
 
 
 def _cat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Concatenate row chunks column by column."""
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    """Concatenate row chunks column by column, emptying ``parts`` to free memory early."""
+    out = {}
+    for key in list(parts[0]):
+        out[key] = np.concatenate([p.pop(key) for p in parts])
+    parts.clear()
+    return out
 
 
 def _strings(values: tuple[str, ...] | pa.Array, codes: np.ndarray) -> pd.Series:
     """A ``str`` column holding ``values[codes]`` (built in Arrow, no Python objects)."""
     dictionary = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
-    taken = pc.take(dictionary, pa.array(np.asarray(codes, dtype=np.int64)))
+    taken = pc.take(dictionary, pa.array(np.asarray(codes, dtype=np.int32)))
     return pd.Series(taken, dtype="str")
 
 
@@ -1109,8 +1169,11 @@ def _onboarding(
     step.append(np.full(first.sum(), 2))
     c, d, s, k = (np.concatenate(x) for x in (cust, day, sec, step))
     frame = pd.DataFrame(
-        {"customer_id": _strings(ids, c), "step": _strings(STEPS, k),
-         "completed_at": _stamps(world.start, d, s)}  # fmt: skip
+        {
+            "customer_id": _strings(ids, c),
+            "step": _strings(STEPS, k),
+            "completed_at": _stamps(world.start, d, s),
+        }  # fmt: skip
     )
     return _sorted(frame, "completed_at")
 
@@ -1146,10 +1209,11 @@ def _tail_sends(
     for kind, rate in _SEND_RATES.items():
         on = {0: np.ones(len(span), bool), 3: tr.sms_opt, 5: app}[kind]
         cnt = rng.poisson(rate / 7 * span * on)
-        cust = np.repeat(np.arange(len(span)), cnt)
+        cust = np.repeat(np.arange(len(span), dtype=I32), cnt)
         day = death[cust] + 1 + (span[cust] * rng.random(len(cust))).astype(np.int64)
-        parts.append({"cust": cust, "day": day, "sec": rng.integers(0, 86_400, len(cust)),
-                      "type": np.full(len(cust), kind)})  # fmt: skip
+        sec = rng.integers(0, 86_400, len(cust), dtype=I32)
+        kinds = np.full(len(cust), kind, dtype=np.int8)
+        parts.append({"cust": cust, "day": day.astype(I32), "sec": sec, "type": kinds})
     return _cat(parts)
 
 
@@ -1159,15 +1223,17 @@ def _interactions(
 ) -> pd.DataFrame:  # fmt: skip
     """Interactions sorted by time, including the sends after churn."""
     it = _cat([it, _tail_sends(world, death, rng)])
-    stamps = _stamps(world.start, it["day"], it["sec"])
+    stamps = _stamps(world.start, it.pop("day"), it.pop("sec"))
     order = np.argsort(stamps, kind="stable")
-    types = _ITYPES[it["type"][order]]
+    occurred = stamps[order]
+    del stamps
+    types = it.pop("type")[order]
     return pd.DataFrame(
         {
-            "customer_id": _strings(ids, it["cust"][order]),
-            "occurred_at": stamps[order],
-            "channel": _strings(ENGAGE_CHANNELS, types[:, 0]),
-            "kind": _strings(INTERACTION_KINDS, types[:, 1]),
+            "customer_id": _strings(ids, it.pop("cust")[order]),
+            "occurred_at": occurred,
+            "channel": _strings(ENGAGE_CHANNELS, _ITYPES[:, 0][types]),
+            "kind": _strings(INTERACTION_KINDS, _ITYPES[:, 1][types]),
         }
     )
 
@@ -1223,9 +1289,9 @@ def _traits_frame(world: _World, death: np.ndarray) -> pd.DataFrame:
 class _Snapshot:
     """Hidden state at each customer's cutoff ``a`` (end of that day).
 
-    ``co`` holds the state at the start of the cutoff's week for customers alive at the
-    cutoff, ``carry`` their realised events of that week up to the cutoff. ``alive`` is per
-    customer (all customers asked for, in customer order).
+    ``co`` holds the state at the start of the cutoff's week for the customers alive at their
+    cutoff, ``carry`` their realised events of that week up to the cutoff (tickets refer to
+    snapshot rows). ``alive`` is per customer asked for, in customer order.
     """
 
     co: _Cohort
@@ -1237,53 +1303,70 @@ class _Snapshot:
 def _replay(world: _World, a_days: np.ndarray) -> _Snapshot:
     """Replay the seeded process up to each customer's cutoff ``a_days[i]`` (customers 0..m-1)."""
     m = len(a_days)
+    if not m:
+        return _snapshot([], 0)
     week_of = a_days // 7
-    last = int(week_of.max()) if m else -1
-    world_x = world.extend(int(a_days.max()) if m else 0)
+    last = int(week_of.max())
     parts: list[tuple[_Cohort, _Agg, np.ndarray]] = []
 
     def hook(w: int, co: _Cohort, lo: np.ndarray, dr: _Draws, nxt: _Cohort) -> bool:
         mine = co.idx < m
-        limit = np.where(mine, a_days[np.minimum(co.idx, m - 1)], -1)
-        sel = mine & (week_of[np.minimum(co.idx, m - 1)] == w) & (co.signup <= limit)
+        pos = np.minimum(co.idx, m - 1)
+        limit = np.where(mine, a_days[pos], -1).astype(I32)
+        sel = mine & (week_of[pos] == w) & (co.signup <= limit)
         if sel.any():
-            agg = _aggregate(dr, len(co), limit)
             alive = sel & (~dr.died | (dr.end > limit))
-            keep = np.flatnonzero(alive)
-            state = co.take(keep)
-            state.last_tix = np.maximum(state.last_tix, agg.last_tix[keep])
-            carry = _Agg(*(getattr(agg, f.name)[keep] for f in fields(_Agg)))
-            parts.append((state, carry, limit[keep]))
+            parts.append(_snapshot_part(co, _aggregate(dr, len(co), limit), alive, limit))
         return w >= last
 
-    if m:
-        _run(world_x, last + 1, hook)
+    _run(world.extend(int(a_days.max())), last + 1, hook)
     return _snapshot(parts, m)
 
 
+def _snapshot_part(
+    co: _Cohort, agg: _Agg, alive: np.ndarray, limit: np.ndarray
+) -> tuple[_Cohort, _Agg, np.ndarray]:
+    """The elements alive at their cutoff, with their realised events of the week so far."""
+    keep = np.flatnonzero(alive)
+    pos = np.full(len(co), -1, dtype=I32)
+    pos[keep] = np.arange(len(keep), dtype=I32)
+    t_new = pos[agg.t_elem]
+    mine = t_new >= 0
+    tickets = [t_new[mine]] + [getattr(agg, k)[mine] for k in _TICKET_KEYS[1:]]
+    state = co.take(keep)
+    state.last_tix = state.last_tix.copy()
+    np.maximum.at(state.last_tix, tickets[0], tickets[1])
+    return state, _Agg(agg.n_ord[keep], *tickets), limit[keep]
+
+
 def _snapshot(parts: list[tuple[_Cohort, _Agg, np.ndarray]], m: int) -> _Snapshot:
-    """Stack the per-week pieces of a replay."""
+    """Stack the per-week pieces of a replay (ticket rows renumbered)."""
     alive = np.zeros(m, dtype=bool)
     if not parts:
-        empty = _Cohort(**{f.name: np.zeros(0, np.int64) for f in fields(_Cohort)})
-        empty.s_other = np.zeros((0, 3), np.int64)
-        zero = np.zeros(0)
-        return _Snapshot(empty, _Agg(zero, zero, zero, zero, zero.astype(np.int64)), zero, alive)
+        return _Snapshot(None, None, np.zeros(0, I32), alive)  # type: ignore[arg-type]
     co = _Cohort.concat([p[0] for p in parts])
-    carry = _Agg(*(np.concatenate([getattr(p[1], f.name) for p in parts]) for f in fields(_Agg)))
+    offsets = np.cumsum([0] + [len(p[0]) for p in parts[:-1]])
+    carry = _Agg(
+        np.concatenate([p[1].n_ord for p in parts]),
+        np.concatenate([p[1].t_elem + off for p, off in zip(parts, offsets, strict=True)]),
+        *(np.concatenate([getattr(p[1], k) for p in parts]) for k in _TICKET_KEYS[1:]),
+    )
     alive[co.idx] = True
     return _Snapshot(co, carry, np.concatenate([p[2] for p in parts]), alive)
 
 
 def _expected_order(world: _World, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Expected amount and margin of an order net of refunds, before loyalty, per customer."""
+    """Expected amount and margin of an order net of refunds, before loyalty, per customer.
+
+    Customers who never make a first purchase never order: their expected order is zero.
+    """
     tr = world.tr
     share = (1 - _PL_OWN) * _PL_P[None, :] + _PL_OWN * np.eye(len(_PL_P))[tr.pl_pref[idx]]
     refund = _PL_REFUND * _REFUND_FRAC
     amount = share @ (_PL_PRICE * (1 - refund))
     margin = share @ (_PL_PRICE * (_PL_MARGIN - refund * (_PL_MARGIN + _REFUND_COST)))
-    scale = np.exp(tr.log_spend[idx])
-    return scale * amount, scale * margin
+    scale = np.exp(tr.log_spend[idx]) * (tr.steps[idx, 1] < NEVER)
+    return (scale * amount).astype(F32), (scale * margin).astype(F32)
 
 
 def _futures(
@@ -1292,9 +1375,9 @@ def _futures(
     """Monte Carlo futures from the snapshot; per customer means (zeros when not alive)."""
     m = len(snap.alive)
     out = {k: np.zeros(m) for k in ("value", "margin", "tickets", "p_churn")}
-    n = len(snap.co)
-    if n == 0:
+    if snap.co is None or n_sims < 1:
         return out
+    n = len(snap.co)
     length = np.maximum(vend[snap.co.idx], cend[snap.co.idx]) - snap.a
     world_x = world.extend(int(snap.a.max() + length.max()) + 14)
     block = min(n, _MC_ELEMENTS)
@@ -1304,10 +1387,10 @@ def _futures(
         for s0 in range(0, n_sims, per):
             s = min(per, n_sims - s0)
             rng = np.random.default_rng([seed, world.seed, _MODE_KEY[world.mode], b0, s0, 99])
-            res = _future_chunk(world_x, snap, np.tile(rows, s), vend, cend, rng)
+            res = _future_chunk(world_x, snap, rows, s, (vend, cend), rng)
             cust = snap.co.idx[rows]
             for k, v in res.items():
-                out[k][cust] += v.reshape(s, len(rows)).sum(axis=0) / n_sims
+                out[k][cust] += v.reshape(s, len(rows)).sum(axis=0, dtype=float) / n_sims
     return out
 
 
@@ -1328,111 +1411,134 @@ class _Paths:
     found: np.ndarray
 
 
+@dataclass
+class _Fixed:
+    """Per-element constants of a chunk of futures."""
+
+    ev_amt: np.ndarray
+    ev_mar: np.ndarray
+    anchor: np.ndarray
+    price: np.ndarray
+    vend: np.ndarray
+    cend: np.ndarray
+
+
+def _chunk_carry(carry: _Agg, rows: np.ndarray, sims: int) -> _Agg:
+    """The realised part of the cutoff's week for ``sims`` copies of contiguous ``rows``."""
+    b0, size = int(rows[0]), len(rows)
+    mine = (carry.t_elem >= b0) & (carry.t_elem < b0 + size)
+    local = carry.t_elem[mine] - b0
+    elem = (np.arange(sims, dtype=I32)[:, None] * size + local[None, :]).ravel()
+    rest = (np.tile(getattr(carry, k)[mine], sims) for k in _TICKET_KEYS[1:])
+    return _Agg(np.tile(carry.n_ord[rows], sims), elem.astype(I32), *rest)
+
+
 def _future_chunk(
-    world: _World, snap: _Snapshot, rows: np.ndarray, vend_c: np.ndarray, cend_c: np.ndarray,
-    rng: np.random.Generator,
+    world: _World, snap: _Snapshot, rows: np.ndarray, sims: int,
+    ends: tuple[np.ndarray, np.ndarray], rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:  # fmt: skip
-    """Simulate the elements ``rows`` of the snapshot forward to their horizons."""
-    co = snap.co.take(rows)
-    a = snap.a[rows]
-    vend, cend = vend_c[co.idx], cend_c[co.idx]
-    w0 = a // 7
+    """Simulate ``sims`` futures of the snapshot rows ``rows`` (contiguous) to their horizons."""
+    co = snap.co.take(np.tile(rows, sims))
+    a = snap.a[np.tile(rows, sims)].astype(I32)
     ev_amt, ev_mar = _expected_order(world, co.idx)
-    buyer = co.fp < NEVER
-    ev = (ev_amt * buyer, ev_mar * buyer)
+    fixed = _Fixed(ev_amt, ev_mar, world.tr.anchor[co.idx],
+                   (1 - world.tr.discount[co.idx]).astype(F32),
+                   ends[0][co.idx].astype(I32), ends[1][co.idx].astype(I32))  # fmt: skip
     n = len(co)
-    paths = _Paths(np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n), np.ones(n), np.zeros(n),
-                   np.zeros(n, dtype=bool))  # fmt: skip
-    weeks = int(np.max(np.maximum(vend, cend) - a)) // 7 + 2
+    paths = _Paths(*(np.zeros(n, F32) for _ in range(6)), np.zeros(n, dtype=bool))
+    paths.surv[:] = 1
+    paths.surv_churn[:] = 1
+    w0 = a // 7
+    w0 = int(w0[0]) if np.all(w0 == w0[0]) else w0
+    weeks = int(np.max(np.maximum(fixed.vend, fixed.cend) - a)) // 7 + 2
+    carry = _chunk_carry(snap.carry, rows, sims)
     for r in range(weeks):
         w = w0 + r
-        lo = a + 1 if r == 0 else 7 * w
+        lo = a + I32(1) if r == 0 else np.broadcast_to(np.asarray(7 * w, dtype=I32), a.shape)
         dr = _week_draws(world, co, w, lo, rng, kill=False)
-        _accrue(world, co, w, lo, dr, paths, (vend, cend), ev)
+        _accrue(world, co, w, lo, dr, paths, fixed)
         agg = _aggregate(dr, n)
-        co = _end_week(world, co, agg + _carry(snap, rows) if r == 0 else agg, rng)
+        co = _end_week(world, co, agg + carry if r == 0 else agg, rng)
     p_churn = 1 - (paths.surv_churn if world.mode == "subscription" else paths.p_order)
     return {"value": paths.value, "margin": paths.margin, "tickets": paths.tickets,
             "p_churn": p_churn}  # fmt: skip
 
 
-def _carry(snap: _Snapshot, rows: np.ndarray) -> _Agg:
-    """The realised part of the cutoff's week, for the given snapshot rows."""
-    return _Agg(*(getattr(snap.carry, f.name)[rows] for f in fields(_Agg)))
-
-
 def _geo(h: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """``sum_{j < count} (1 - h)^j`` (0 when ``count <= 0``)."""
-    return -np.expm1(np.clip(count, 0, None) * np.log1p(-h)) / h
+    """``sum_{j < count} (1 - h)^j`` (0 when ``count <= 0``), in float64."""
+    h64 = h.astype(float)
+    return -np.expm1(np.clip(count, 0, None) * np.log1p(-h64)) / h64
 
 
 def _qpow(h: np.ndarray, days: np.ndarray) -> np.ndarray:
-    """``(1 - h) ** days``: the probability of surviving ``days`` day ends."""
-    return np.exp(days * np.log1p(-h))
+    """``(1 - h) ** days``: the probability of surviving ``days`` day ends, in float64."""
+    return np.exp(days * np.log1p(-h.astype(float)))
+
+
+def _geo_week(h: np.ndarray) -> np.ndarray:
+    """``sum_{j < 7} (1 - h)^j`` as its exact polynomial in ``h`` (accurate for tiny ``h``)."""
+    g = h - F32(7)
+    for c in (21, -35, 35, -21, 7):
+        g = g * h + F32(c)
+    return g
 
 
 def _accrue(
-    world: _World, co: _Cohort, w: np.ndarray, lo: np.ndarray, dr: _Draws, p: _Paths,
-    ends: tuple[np.ndarray, np.ndarray], ev: tuple[np.ndarray, np.ndarray],
+    world: _World, co: _Cohort, w: np.ndarray | int, lo: np.ndarray, dr: _Draws, p: _Paths,
+    fx: _Fixed,
 ) -> None:  # fmt: skip
     """Add one week's survival-weighted expected value, tickets and churn terms to ``p``.
 
     Weeks are exact: an event on day ``d`` counts with ``surv * (1-h)^(d - lo)``. Full weeks
-    use products only; logs and exps are taken where a window is partial.
+    use a polynomial; logs and exps are only taken where a window is partial.
     """
-    h, hi = dr.h, 7 * w + 6
-    vend, cend = ends
-    if np.all(hi - lo == 6):
-        q = 1 - h
-        q2 = q * q
-        q_week = q2 * q2 * q2 * q
-        g = (1 - q_week) / h
-    else:
-        q_week = _qpow(h, np.clip(hi - lo + 1, 0, None))
-        g = _geo(h, hi - lo + 1)
-    vhi = np.minimum(hi, vend)
+    h, hi = dr.h, np.asarray(7 * w + 6, dtype=I32)
+    full = np.all(hi - lo == 6)
+    g = _geo_week(h) if full else _geo(h, hi - lo + 1).astype(F32)
+    q_week = F32(1) - h * g
+    vhi = np.minimum(hi, fx.vend)
     part = np.flatnonzero(vhi < hi)
-    g[part] = _geo(h[part], vhi[part] - lo[part] + 1)
-    _accrue_orders(co, lo, vhi, dr, p, g, ev)
-    p.tickets += p.surv * dr.rho * g
+    g_value = g.copy()
+    g_value[part] = _geo(h[part], vhi[part] - lo[part] + 1)
+    _accrue_orders(co, lo, vhi, dr, p, g_value, fx)
+    p.tickets += p.surv * dr.rho * g_value
     if world.mode == "subscription":
-        _accrue_charges(world, co, w, lo, vhi, h, p)
-        sel = np.flatnonzero((cend >= lo) & (cend <= hi))
-        p.surv_churn[sel] = p.surv[sel] * _qpow(h[sel], cend[sel] - lo[sel] + 1)
+        _accrue_charges(world, co, w, lo, vhi, h, p, fx)
+        sel = np.flatnonzero((fx.cend >= lo) & (fx.cend <= hi))
+        p.surv_churn[sel] = p.surv[sel] * _qpow(h[sel], fx.cend[sel] - lo[sel] + 1)
     else:
-        _accrue_first_purchase(co, lo, np.minimum(hi, cend), dr, p)
+        _accrue_first_purchase(co, lo, np.minimum(hi, fx.cend), dr, p)
     p.surv *= q_week
 
 
 def _accrue_orders(
     co: _Cohort, lo: np.ndarray, vhi: np.ndarray, dr: _Draws, p: _Paths, g: np.ndarray,
-    ev: tuple[np.ndarray, np.ndarray],
+    fx: _Fixed,
 ) -> None:  # fmt: skip
     """Expected order value: regular orders after the first purchase, and the first purchase."""
     h = dr.h
-    g_reg = g.copy()  # customers who never buy have zero expected order value (``ev``)
     pend = np.flatnonzero((co.fp + 1 > lo) & (co.fp < NEVER))
     if len(pend):
+        g = g.copy()
         start = co.fp[pend] + 1
-        g_reg[pend] = _qpow(h[pend], start - lo[pend]) * _geo(h[pend], vhi[pend] - start + 1)
-    reg = p.surv * dr.lam * g_reg * (1 + _LOYAL_AOV * _loyalty(co.n_orders))
-    p.value += reg * ev[0]
-    p.margin += reg * ev[1]
+        g[pend] = _qpow(h[pend], start - lo[pend]) * _geo(h[pend], vhi[pend] - start + 1)
+    reg = p.surv * dr.lam * g * (_loyalty(co.n_orders) * F32(_LOYAL_AOV) + F32(1))
+    p.value += reg * fx.ev_amt
+    p.margin += reg * fx.ev_mar
     sel = np.flatnonzero((co.fp >= lo) & (co.fp <= vhi))
     first = p.surv[sel] * _qpow(h[sel], co.fp[sel] - lo[sel])
-    p.value[sel] += first * ev[0][sel]
-    p.margin[sel] += first * ev[1][sel]
+    p.value[sel] += first * fx.ev_amt[sel]
+    p.margin[sel] += first * fx.ev_mar[sel]
 
 
 def _accrue_charges(
-    world: _World, co: _Cohort, w: np.ndarray, lo: np.ndarray, vhi: np.ndarray, h: np.ndarray,
-    p: _Paths,
+    world: _World, co: _Cohort, w: np.ndarray | int, lo: np.ndarray, vhi: np.ndarray,
+    h: np.ndarray, p: _Paths, fx: _Fixed,
 ) -> None:  # fmt: skip
     """Expected subscription charges on the billing days inside the window."""
-    b = world.bill[w, world.tr.anchor[co.idx]]
+    b = world.bill[w][fx.anchor] if np.ndim(w) == 0 else world.bill[w, fx.anchor]
     sel = np.flatnonzero((b >= lo) & (b <= vhi))
-    idx = co.idx[sel]
-    fee = _PLAN_PRICE[co.plan[sel]] * (1 - world.tr.discount[idx])
+    fee = _PLAN_PRICE[co.plan[sel]] * fx.price[sel]
     charge = p.surv[sel] * _qpow(h[sel], b[sel] - lo[sel]) * fee
     p.value[sel] += charge
     p.margin[sel] += _SUB_MARGIN * charge
@@ -1451,6 +1557,20 @@ def _accrue_first_purchase(
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _check_positive(**values: int) -> None:
+    """Refuse horizons, windows and simulation counts below 1."""
+    bad = [name for name, value in values.items() if value < 1]
+    if bad:
+        raise ValueError(f"{', '.join(bad)} must be >= 1")
+
+
+def _span_days(start: pd.Timestamp, years: float) -> int:
+    """Days in ``years`` from ``start``: whole calendar months, the rest as average days."""
+    months = int(years * 12)
+    rest = round((years * 12 - months) * 30.44)
+    return int((start + pd.DateOffset(months=months) - start) // pd.Timedelta(days=1)) + rest
 
 
 def _day_of(sample: SampleBusiness, as_of: pd.Timestamp | str) -> int:
@@ -1477,7 +1597,9 @@ def _population(sample: SampleBusiness, a: int, lookback: int, n_in: int) -> np.
     if sample.mode == "subscription":
         subs = sample.tables.subscriptions
         assert subs is not None
-        cover = (subs["start_date"] < limit) & (subs["end_date"].isna() | (subs["end_date"] >= limit))
+        cover = (subs["start_date"] < limit) & (
+            subs["end_date"].isna() | (subs["end_date"] >= limit)
+        )
         return ids.isin(subs.loc[cover, "customer_id"]).to_numpy()
     orders = sample.tables.orders
     lo = limit - pd.Timedelta(days=lookback)
@@ -1493,4 +1615,3 @@ def _truth_frame(
         {"alive": alive, value: fut["value"], margin: fut["margin"]},
         index=pd.Index(ids.to_numpy(), name="customer_id", dtype="str"),
     )
-

@@ -159,6 +159,24 @@ class Events:
     def __len__(self) -> int:
         return len(self.code)
 
+    def restrict(self, mask: np.ndarray) -> Events:
+        """The same events limited to the rows where ``mask`` holds (e.g. one time window).
+
+        Aggregating a short window over a restricted copy is much cheaper than masking every
+        array of a long history again and again.
+        """
+        out = object.__new__(Events)
+        out.pop = self.pop
+        out.frame = self.frame
+        keep = np.zeros(len(self.keep), dtype=bool)
+        keep[np.flatnonzero(self.keep)[mask]] = True
+        out.keep = keep
+        out.code = self.code[mask]
+        out.time = self.time[mask]
+        out.day = self.day[mask]
+        out.age = self.age[mask]
+        return out
+
     def has(self, column: str) -> bool:
         """Whether the table carries ``column``."""
         return column in self.frame.columns
@@ -247,11 +265,11 @@ class Events:
 
     def last_day(self, mask: np.ndarray | None = None) -> np.ndarray:
         """Calendar day of the latest row per customer (NaN when none)."""
-        return self.maximum(self.day.astype(np.float64), mask)
+        return self._extreme_day(mask, np.maximum, np.iinfo(np.int64).min)
 
     def first_day(self, mask: np.ndarray | None = None) -> np.ndarray:
         """Calendar day of the earliest row per customer (NaN when none)."""
-        return self.minimum(self.day.astype(np.float64), mask)
+        return self._extreme_day(mask, np.minimum, np.iinfo(np.int64).max)
 
     def days_since_last(self, mask: np.ndarray | None = None) -> np.ndarray:
         """Days between the latest row's day and the ``as_of`` day (NaN when no row)."""
@@ -282,17 +300,26 @@ class Events:
         pairs = np.unique(code * width + labels)
         return np.bincount(pairs // width, minlength=self.n).astype(np.float64)
 
-    def order(self, mask: np.ndarray | None = None) -> np.ndarray:
-        """Indices of the (masked) rows sorted by customer, then time (for consecutive gaps)."""
-        rows = np.arange(len(self.code)) if mask is None else np.flatnonzero(mask)
-        if len(rows) == 0:
-            return rows
-        t = micros(self.time[rows])
-        t = t - t.min()
-        span = int(t.max()) + 1
-        if self.n * span < 2**62:
-            return rows[np.argsort(self.code[rows] * span + t)]
-        return rows[np.lexsort((t, self.code[rows]))]
+    def gaps(self, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Days between each (masked) row and the customer's previous one, in time order.
+
+        Returns ``(customer code, gap in calendar days)`` for every row but each customer's
+        first. Only the multiset of days matters, so a plain ``np.sort`` of one integer key
+        (customer, day) is enough: much faster than an argsort, and independent of row order.
+        """
+        code = self.code if mask is None else self.code[mask]
+        day = self.day if mask is None else self.day[mask]
+        if len(code) == 0:
+            return code, day.astype(np.float64)
+        low = int(day.min())
+        span = int(day.max()) - low + 1
+        key = np.sort(code * span + (day - low))
+        code, day = np.divmod(key, span)
+        same = np.zeros(len(key), dtype=bool)
+        same[1:] = code[1:] == code[:-1]
+        gap = np.zeros(len(key))
+        gap[1:] = day[1:] - day[:-1]
+        return code[same], gap[same]
 
     # ---- helpers ----------------------------------------------------------------------
 
@@ -310,6 +337,12 @@ class Events:
         ufunc.at(out, code[ok], vals[ok])
         out[np.isinf(out) & (out == start)] = np.nan
         return out
+
+    def _extreme_day(self, mask: np.ndarray | None, ufunc: np.ufunc, start: int) -> np.ndarray:
+        code, day = self._select(self.day, mask)
+        out = np.full(self.n, start, dtype=np.int64)
+        ufunc.at(out, code, day)
+        return np.where(out == start, np.nan, out.astype(np.float64))
 
     def _at_extreme(self, values: np.ndarray, mask: np.ndarray | None, latest: bool) -> np.ndarray:
         sel = np.ones(len(self.code), dtype=bool) if mask is None else mask.copy()

@@ -49,29 +49,33 @@ def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
     ev = Events(pop, tables.interactions, "occurred_at")
     kind_codes, kinds = ev.labels("kind")
     channel_codes, channels = ev.labels("channel")
+    engaged = ~_membership(kind_codes, kinds)(PASSIVE_KINDS)
     d90 = ev.age < 90
-    is_kind = _membership(kind_codes, kinds)
-    engaged = ~is_kind(PASSIVE_KINDS)
-    sent_90 = ev.count(d90 & is_kind(SENT))
+    recent = ev.restrict(d90)
+    recent_kind, recent_channel, recent_engaged = kind_codes[d90], channel_codes[d90], engaged[d90]
+    is_kind = _membership(recent_kind, kinds)
+    sent_90 = recent.count(is_kind(SENT))
 
-    cols: dict[str, object] = {}
-    for w in WINDOWS:
-        cols[f"interactions_{w}d"] = ev.count(ev.age < w)
-    cols["engagements_90d"] = ev.count(d90 & engaged)
-    cols["open_rate_90d"] = ratio(ev.count(d90 & is_kind(OPEN)), sent_90)
-    cols["click_rate_90d"] = ratio(ev.count(d90 & is_kind(CLICK)), sent_90)
-    per_channel_engaged = ev.per_label(channel_codes, len(channels), engaged & d90)
-    cols["active_channels_90d"] = (per_channel_engaged > 0).sum(axis=1).astype(np.float64)
-    per_channel_ever = ev.per_label(channel_codes, len(channels), engaged)
-    cols["active_channels_ever"] = (per_channel_ever > 0).sum(axis=1).astype(np.float64)
+    cols: dict[str, object] = {
+        "interactions_30d": recent.count(recent.age < 30),
+        "interactions_90d": recent.count(),
+        "interactions_365d": ev.count(ev.age < 365),
+        "engagements_90d": recent.count(recent_engaged),
+        "open_rate_90d": ratio(recent.count(is_kind(OPEN)), sent_90),
+        "click_rate_90d": ratio(recent.count(is_kind(CLICK)), sent_90),
+    }
+    per_channel = recent.per_label(recent_channel, len(channels), recent_engaged)
+    cols["active_channels_90d"] = (per_channel > 0).sum(axis=1).astype(np.float64)
+    per_channel = ev.per_label(channel_codes, len(channels), engaged)
+    cols["active_channels_ever"] = (per_channel > 0).sum(axis=1).astype(np.float64)
     cols["days_since_engagement"] = ev.days_since_last(engaged)
-    recent = ev.count(engaged & (ev.age < 30)) / 30
-    earlier = ev.count(engaged & (ev.age >= 30) & d90) / 60
-    cols["engagement_trend"] = balance(recent, earlier)
-    per_channel = ev.per_label(channel_codes, len(channels), d90)
+    last_30 = recent.count(recent_engaged & (recent.age < 30)) / 30
+    days_30_89 = recent.count(recent_engaged & (recent.age >= 30)) / 60
+    cols["engagement_trend"] = balance(last_30, days_30_89)
+    per_channel = recent.per_label(recent_channel, len(channels))
     for i, name in enumerate(channels):
         cols[f"channel_90d__{name}"] = per_channel[:, i]
-    per_kind = ev.per_label(kind_codes, len(kinds), d90)
+    per_kind = recent.per_label(recent_kind, len(kinds))
     for i, name in enumerate(kinds):
         cols[f"kind_90d__{name}"] = per_kind[:, i]
     return pop.frame({PREFIX + k: v for k, v in cols.items()})

@@ -116,15 +116,7 @@ def _inter_purchase(
     """
     last_day = ev.last_day(buy)
     mean = ratio(last_day - first_day, count - 1)
-    rows = ev.order(buy)
-    code = ev.code[rows]
-    day = ev.day[rows]
-    same = np.zeros(len(rows), dtype=bool)
-    same[1:] = code[1:] == code[:-1]
-    gaps = np.zeros(len(rows))
-    gaps[1:] = day[1:] - day[:-1]
-    gap_code = code[same]
-    gap = gaps[same]
+    gap_code, gap = ev.gaps(buy)
     n = np.bincount(gap_code, minlength=ev.n).astype(np.float64)
     total = np.bincount(gap_code, weights=gap, minlength=ev.n)
     squares = np.bincount(gap_code, weights=gap * gap, minlength=ev.n)

@@ -89,9 +89,5 @@ def _resolution(
 
 def _repeats(ev: Events) -> np.ndarray:
     """Tickets opened within ``REPEAT_DAYS`` calendar days after the customer's previous ticket."""
-    rows = ev.order()
-    code = ev.code[rows]
-    day = ev.day[rows]
-    repeat = np.zeros(len(rows), dtype=bool)
-    repeat[1:] = (code[1:] == code[:-1]) & (day[1:] - day[:-1] <= REPEAT_DAYS)
-    return np.bincount(code[repeat], minlength=ev.n).astype(np.float64)
+    code, gap = ev.gaps()
+    return np.bincount(code[gap <= REPEAT_DAYS], minlength=ev.n).astype(np.float64)
