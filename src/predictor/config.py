@@ -147,6 +147,11 @@ class ModelConfig(_Section):
     calibration: Literal["auto", "isotonic", "none"] = Field(
         "auto", description="Churn calibration; 'auto' calibrates when it helps on validation."
     )
+    probabilistic_features: bool = Field(
+        True,
+        description="Add BG/NBD features (P(alive), expected purchases), fitted without leakage "
+        "at each training cutoff; scoring reuses the parameters stored with the model.",
+    )
     device: Literal["cpu", "cuda"] = Field("cpu", description="XGBoost device.")
     n_jobs: int = Field(2, ge=1)
     random_state: int = Field(0, description="Seed for every random choice in training.")

@@ -53,7 +53,7 @@ def scoring_frame(tables: Tables, as_of: pd.Timestamp, model: TrainedModel) -> p
     ``is_active`` flag (in the churn population at the cutoff).
     """
     known = truncate(tables, as_of)
-    current = build_features(known, as_of, model.config)
+    current = build_features(known, as_of, model.config, model.info.get("bgnbd_params"))
     day_one = build_day_one_features(known, model.config).add_prefix(DAY_ONE_PREFIX)
     frame = current.join(day_one, how="left")
     active = pd.Series(frame.index.isin(active_customers(known, as_of, model)), index=frame.index)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from predictor.config import Config
+from predictor.config import Config, ValueConfig
 from predictor.contract.tables import Tables
 from predictor.datasets import (
     CutoffPlan,
@@ -28,6 +28,7 @@ from predictor.datasets import (
 )
 from predictor.evaluation import comparison_table
 from predictor.features import build_day_one_features, build_features
+from predictor.features.probabilistic import fit_params
 from predictor.labels import (
     churn_label,
     churn_label_end,
@@ -39,12 +40,15 @@ from predictor.labels import (
 )
 from predictor.modeling.baselines import formula_clv, recency_churn_score, trailing_value
 from predictor.modeling.churn import ChurnModel
+from predictor.modeling.horizon import HorizonExtension
 from predictor.modeling.probabilistic import bgnbd_gg_value
 from predictor.modeling.value import ValueModel
 from predictor.segments import Segmenter
-from predictor.timeline import day_end, day_one_windows
+from predictor.timeline import day_end, day_one_windows, truncate
 
 Progress = Callable[[str], None]
+MIN_DAY_ONE_LABELS = 100
+"""Fewest labelled customers the Day One model is trained on."""
 
 
 @dataclass
@@ -148,10 +152,9 @@ def _value_orders(tables: Tables, config: Config) -> pd.DataFrame:
 
 
 def _value_baselines(
-    tables: Tables, orders: pd.DataFrame, as_of: pd.Timestamp, ids: pd.Index, config: Config
+    tables: Tables, orders: pd.DataFrame, as_of: pd.Timestamp, ids: pd.Index, months: int
 ) -> dict[str, np.ndarray]:
-    """Value predictions of the marketer's baselines for ``ids`` as of one cutoff."""
-    months = config.value.horizon_months
+    """Value predictions of the marketer's baselines for ``ids`` over ``months`` from a cutoff."""
     customers = tables.customers
     horizon_days = (
         day_end(pd.Timestamp(as_of) + pd.DateOffset(months=months)) - day_end(as_of)
@@ -171,14 +174,45 @@ def _value_baselines(
     return {k: v.reindex(ids).fillna(0.0).to_numpy(dtype=float) for k, v in out.items()}
 
 
+def value_horizon(
+    first: pd.Timestamp, end: pd.Timestamp, config: Config, what: str = "value_13m"
+) -> tuple[CutoffPlan, ValueConfig]:
+    """The cutoff plan at the configured value horizon, else at the longest shorter one.
+
+    A young business may not hold one complete label window of the full horizon; then the
+    longest horizon (in whole months) with a leak-free plan is learned instead, and the caller
+    extends it (``modeling.horizon``). Raises ``ShortHistoryError`` when not even one month fits.
+    """
+    months = config.value.horizon_months
+    for m in range(months, 0, -1):
+        cfg = config.value.model_copy(update={"horizon_months": m})
+        try:
+            plan = plan_cutoffs(
+                first, end, lambda c, v=cfg: value_label_end(c, v), config.cutoffs, what
+            )
+        except ShortHistoryError:
+            continue
+        return plan, cfg
+    raise ShortHistoryError(
+        f"{what}: the data ({first.date()} to {end.date()}) is too short for even a 1-month "
+        f"value label window with {config.cutoffs.min_history_days} days of history before the "
+        "first cutoff; collect more history or lower cutoffs.min_history_days"
+    )
+
+
 def _train_value(
     tables: Tables, config: Config, features: _FeatureCache, progress: Progress
 ) -> tuple[ValueModel, TaskResult]:
     first, end = data_span(tables, config)
-    plan = plan_cutoffs(
-        first, end, lambda c: value_label_end(c, config.value), config.cutoffs, "value_13m"
-    )
-    label = lambda c: value_label(tables, c, config.value)  # noqa: E731
+    plan, vcfg = value_horizon(first, end, config)
+    months = vcfg.horizon_months
+    if months < config.value.horizon_months:
+        progress(
+            f"value_13m: SHORT HISTORY - no complete {config.value.horizon_months}-month label "
+            f"window before {end.date()}; learning {months}-month value and extending it with "
+            "the BG/NBD time profile"
+        )
+    label = lambda c: value_label(tables, c, vcfg)  # noqa: E731
     progress(f"value_13m: building frames for {len(plan.train) + len(plan.valid)} cutoffs")
     train = _frame(plan.train, features, label, config)
     valid = _frame(plan.valid, features, label, config)
@@ -196,10 +230,12 @@ def _train_value(
     for as_of in plan.test:
         mask = (test.meta["as_of"] == as_of).to_numpy()
         ids = pd.Index(test.meta.loc[mask, "customer_id"])
-        for name, values in _value_baselines(tables, orders, as_of, ids, config).items():
+        for name, values in _value_baselines(tables, orders, as_of, ids, months).items():
             preds.setdefault(name, np.zeros(len(test)))[mask] = values
     preds["constant_mean"] = np.full(len(test), train.y.mean())
-    return model, _task_result(test, preds, "value", plan, train, valid)
+    result = _task_result(test, preds, "value", plan, train, valid)
+    result.plan["horizon_months"] = months
+    return model, result
 
 
 def _train_churn(
@@ -245,23 +281,41 @@ def _first_order_bucket_baseline(
     return pd.Series(bucket(test_X[col])).map(means).fillna(train_y.mean()).to_numpy()
 
 
+def day_one_horizon(tables: Tables, config: Config, end: pd.Timestamp) -> tuple[pd.Series, int]:
+    """Day One labels at the configured horizon, else at the longest shorter one with labels.
+
+    Needs at least ``MIN_DAY_ONE_LABELS`` labelled customers; raises ``ShortHistoryError``
+    when even a 1-month window after the Day One window is complete for too few customers.
+    """
+    window = config.day_one.window_days
+    for m in range(config.value.horizon_months, 0, -1):
+        cfg = config.value.model_copy(update={"horizon_months": m})
+        labels = day_one_label(tables, window, cfg, end)
+        if len(labels) >= MIN_DAY_ONE_LABELS:
+            return labels, m
+    raise ShortHistoryError(
+        f"day_one: fewer than {MIN_DAY_ONE_LABELS} customers have even one complete month "
+        f"after their {window}-day Day One window (data ends {end.date()})"
+    )
+
+
 def _train_day_one(
     tables: Tables, config: Config, progress: Progress
 ) -> tuple[ValueModel, TaskResult]:
     first, end = data_span(tables, config)
-    labels = day_one_label(tables, config.day_one.window_days, config.value, end)
-    if labels.empty:
-        raise ShortHistoryError(
-            "day_one: no customer has a complete "
-            f"{config.value.horizon_months}-month window after their Day One window"
+    labels, months = day_one_horizon(tables, config, end)
+    if months < config.value.horizon_months:
+        progress(
+            f"day_one: SHORT HISTORY - too few complete {config.value.horizon_months}-month "
+            f"windows; learning {months}-month value, extended with the BG/NBD time profile"
         )
     progress(f"day_one: building Day One features for {len(tables.customers):,} customers")
     features = build_day_one_features(tables, config).loc[labels.index]
     signup = tables.customers.set_index("customer_id")["signup_date"].loc[labels.index]
     window_end = day_one_windows(tables.customers, config.day_one.window_days).loc[labels.index]
-    test_start = signup.max() - pd.Timedelta(days=90)
+    test_start = max(signup.max() - pd.Timedelta(days=90), signup.quantile(0.7))
     test = (signup > test_start).to_numpy()
-    label_end = window_end + pd.DateOffset(months=config.value.horizon_months)
+    label_end = window_end + pd.DateOffset(months=months)
     eligible = (label_end <= test_start).to_numpy() & ~test
     if eligible.sum() < 50:
         eligible = ~test
@@ -288,6 +342,7 @@ def _train_day_one(
         "valid_signups": [str(signup.iloc[va].min().date()), str(signup.iloc[va].max().date())],
         "test_signups": [str(signup.iloc[te].min().date()), str(signup.iloc[te].max().date())],
     }
+    plan["horizon_months"] = months
     table = comparison_table(y[te], preds, "value")
     rows = {"train": len(tr), "valid": len(va), "test": len(te)}
     return model, TaskResult(table, y[te], preds, plan, rows)
@@ -319,18 +374,31 @@ def train(
     value_model, value_result = _train_value(tables, config, features, say)
     churn_model, churn_result = _train_churn(tables, config, features, say)
     day_one_model, day_one_result = _train_day_one(tables, config, say)
+    first, end = data_span(tables, config)
+    bgnbd = _final_bgnbd_params(tables, end, config)
+    full = config.value.horizon_months
+    methods = {}
+    for name, est, result in (
+        ("value", value_model, value_result),
+        ("day_one", day_one_model, day_one_result),
+    ):
+        months = int(result.plan["horizon_months"])
+        methods[name] = _extend(est, bgnbd, months, full, say, name)
     latest_test = pd.Timestamp(value_result.plan["test"][-1])
     scored = value_model.predict(features(latest_test))
     segmenter = Segmenter.fit(
         scored, config.segments.value_quantiles, config.segments.risk_thresholds
     )
-    first, end = data_span(tables, config)
     info = {
         "churn_rule": churn_rule(tables, config.churn),
-        "value_method": "xgboost",
+        "value_method": methods["value"],
+        "day_one_method": methods["day_one"],
+        "value_trained_horizon_months": int(value_result.plan["horizon_months"]),
+        "day_one_trained_horizon_months": int(day_one_result.plan["horizon_months"]),
         "value_kind": value_model.kind_,
         "day_one_kind": day_one_model.kind_,
         "churn_calibrated": churn_model.calibrator_ is not None,
+        "bgnbd_params": bgnbd,
         "data_start": str(first.date()),
         "data_end": str(end.date()),
     }
@@ -339,3 +407,33 @@ def train(
         {"day_one": day_one_result, "value_13m": value_result, "churn": churn_result}
     )
     return model, evaluation
+
+
+def _final_bgnbd_params(
+    tables: Tables, end: pd.Timestamp, config: Config
+) -> dict[str, float] | None:
+    """BG/NBD parameters on all training data: used by scoring features and horizon extension."""
+    visible = truncate(tables, end)
+    ids = pd.Index(visible.customers["customer_id"], name="customer_id")
+    return fit_params(visible, pd.Series(day_end(end), index=ids), config.model.random_state)
+
+
+def _extend(
+    model: ValueModel,
+    params: dict[str, float] | None,
+    months: int,
+    full: int,
+    say: Progress,
+    name: str,
+) -> str:
+    """Attach the BG/NBD horizon extension when fewer than ``full`` months were learned."""
+    if months >= full:
+        return "xgboost"
+    if params is None:
+        raise ShortHistoryError(
+            f"{name}: only {months} month(s) of value could be learned and the BG/NBD model "
+            "needed to extend it to the full horizon cannot be fitted (no repeat purchases)"
+        )
+    model.extend_horizon(HorizonExtension(dict(params), months, full))
+    say(f"{name}: {months}-month model extended to {full} months by the BG/NBD time profile")
+    return f"xgboost_{months}m_extended_by_bgnbd"

@@ -214,7 +214,7 @@ def test_joined_frame_agrees_with_truncation(tables):
     as_of = pd.Series(day_end(cutoff), index=pd.Index(visible.customers["customer_id"]))
     raw = tables.replace(customers=visible.customers)
     pd.testing.assert_frame_equal(
-        build_features(tables, cutoff, Config()),
+        build_features(tables, cutoff, Config(), bgnbd_params=None),
         compute_features(raw, as_of, Config()),
         check_exact=True,
     )

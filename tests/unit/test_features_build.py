@@ -9,6 +9,7 @@ from predictor.contract.tables import Tables
 from predictor.features import (
     DAY_ONE_DROPPED,
     FAMILIES,
+    FITTED_FAMILIES,
     build_day_one_features,
     build_features,
     categorical_columns,
@@ -33,7 +34,7 @@ def test_schema_is_stable(rich_tables, feature_config):
     assert out.index.name == "customer_id"
     assert out.index.is_unique and out.index.is_monotonic_increasing
     prefixes = [c.split("__")[0] for c in out.columns]
-    assert prefixes == sorted(prefixes, key=list(FAMILIES).index)
+    assert prefixes == sorted(prefixes, key=[*FAMILIES, *FITTED_FAMILIES].index)
     for col in out.columns:
         assert out[col].dtype == np.float64 or isinstance(out[col].dtype, pd.CategoricalDtype)
     cats = categorical_columns(out)
@@ -65,7 +66,7 @@ def test_row_order_changes_nothing(rich_tables, feature_config):
 def test_missing_optional_tables_give_no_columns(rich_tables, feature_config):
     minimal = Tables(customers=rich_tables.customers, orders=rich_tables.orders)
     out = build_features(minimal, CUTOFF, feature_config)
-    assert {c.split("__")[0] for c in out.columns} == {"customer", "orders"}
+    assert {c.split("__")[0] for c in out.columns} == {"customer", "orders", "bgnbd"}
     full = build_features(rich_tables, CUTOFF, feature_config)
     pd.testing.assert_index_equal(out.index, full.index)
     pd.testing.assert_frame_equal(out, full[out.columns])

@@ -29,7 +29,16 @@ import pandas as pd
 from predictor import timeline
 from predictor.config import Config
 from predictor.contract.tables import Tables
-from predictor.features import channels, customer, nps, onboarding, orders, subscriptions, support
+from predictor.features import (
+    channels,
+    customer,
+    nps,
+    onboarding,
+    orders,
+    probabilistic,
+    subscriptions,
+    support,
+)
 from predictor.features._base import Family
 from predictor.features.descriptions import describe
 
@@ -43,6 +52,9 @@ FAMILIES: dict[str, Family] = {
     "nps": nps.compute,
 }
 """Every feature family, in output column order; the key is the column prefix."""
+
+FITTED_FAMILIES: tuple[str, ...] = ("bgnbd",)
+"""Families with fitted parameters (see ``build_features``), after ``FAMILIES`` in column order."""
 
 DAY_ONE_DROPPED: tuple[str, ...] = ("customer__tenure_days",)
 """Constant by construction in the Day One view (every customer is seen at the same age)."""
@@ -58,17 +70,33 @@ def compute_features(tables: Tables, as_of: pd.Series, config: Config) -> pd.Dat
     return _normalise(pd.concat(parts, axis=1))
 
 
-def build_features(tables: Tables, as_of: pd.Timestamp | str, config: Config) -> pd.DataFrame:
+FIT = "fit"
+"""``bgnbd_params=FIT``: fit the BG/NBD parameters on the visible data (training frames)."""
+
+
+def build_features(
+    tables: Tables,
+    as_of: pd.Timestamp | str,
+    config: Config,
+    bgnbd_params: probabilistic.Params | str | None = FIT,
+) -> pd.DataFrame:
     """Features of every customer signed up by the end of the day ``as_of``.
 
     Rows dated on the cutoff day count; later rows, and later dates inside visible rows (a
     future ``end_date`` or ``resolved_at``), are invisible. Customers who signed up after the
-    cutoff are excluded.
+    cutoff are excluded. The probabilistic ``bgnbd__`` family (when
+    ``model.probabilistic_features``) uses ``bgnbd_params``: ``FIT`` fits them on the visible
+    data, a mapping is used as given (scoring), ``None`` leaves the family out.
     """
     visible = timeline.truncate(tables, as_of)
     ids = pd.Index(visible.customers["customer_id"], name="customer_id")
     limit = pd.Series(timeline.day_end(as_of), index=ids, name="as_of")
-    return compute_features(visible, limit, config)
+    frame = compute_features(visible, limit, config)
+    if bgnbd_params is None or not config.model.probabilistic_features:
+        return frame
+    params = None if isinstance(bgnbd_params, str) else bgnbd_params
+    extra = probabilistic.compute(visible, limit, config, params)
+    return pd.concat([frame, extra.reindex(frame.index)], axis=1)
 
 
 def build_day_one_features(tables: Tables, config: Config) -> pd.DataFrame:
@@ -111,6 +139,8 @@ def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
 __all__ = [
     "DAY_ONE_DROPPED",
     "FAMILIES",
+    "FIT",
+    "FITTED_FAMILIES",
     "build_day_one_features",
     "build_features",
     "categorical_columns",

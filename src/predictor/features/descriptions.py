@@ -50,6 +50,15 @@ DESCRIPTIONS: dict[str, str] = {
     "orders__refund_amount": "Total amount refunded so far.",
     "orders__n_product_lines": "Number of different product lines bought.",
     "orders__n_channels": "Number of different channels the customer has ordered through.",
+    # probabilistic (BG/NBD)
+    "bgnbd__frequency": "Number of repeat purchase days (purchase days after the first one).",
+    "bgnbd__recency_weeks": "Weeks between the first and the last purchase day.",
+    "bgnbd__age_weeks": "Weeks since the first purchase day.",
+    "bgnbd__p_alive": "Probability the customer is still buying, by the BG/NBD model.",
+    "bgnbd__expected_purchases_churn_horizon": "Purchase days the BG/NBD model expects over the "
+    "churn horizon.",
+    "bgnbd__expected_purchases_value_horizon": "Purchase days the BG/NBD model expects over the "
+    "value horizon.",
     # subscriptions
     "subscriptions__count": "Number of subscriptions the customer has started.",
     "subscriptions__active": "Whether the customer has a running subscription (1 = yes).",

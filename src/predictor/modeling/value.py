@@ -28,6 +28,7 @@ from predictor.modeling.boosting import (
     sigmoid,
     to_output_space,
 )
+from predictor.modeling.horizon import HorizonExtension
 from predictor.modeling.preprocess import FeatureSchema
 
 
@@ -105,6 +106,7 @@ class ValueModel(RegressorMixin, BaseEstimator):
             else next(iter(fitted))
         )
         self.boosters_ = fitted[self.kind_]
+        self.horizon_extension_: HorizonExtension | None = None
         self.n_features_in_ = Xt.shape[1]
         self.feature_names_in_ = np.asarray(self.schema_.features_, dtype=object)
         return self
@@ -156,10 +158,21 @@ class ValueModel(RegressorMixin, BaseEstimator):
         raw = margin(boosters["main"], X)
         return raw if kind == "squared_error" else np.exp(raw)
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Expected value per row (currency units over the label horizon)."""
+    def extend_horizon(self, extension: HorizonExtension | None) -> ValueModel:
+        """Predict over a longer horizon than the labels covered (see ``modeling.horizon``)."""
         check_is_fitted(self, "boosters_")
-        return self._predict_kind(self.kind_, self.boosters_, self.schema_.transform(X))
+        self.horizon_extension_ = extension
+        return self
+
+    def _factor(self, X: pd.DataFrame) -> np.ndarray | float:
+        ext = getattr(self, "horizon_extension_", None)
+        return 1.0 if ext is None else ext.factor(X)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Expected value per row (currency units over the horizon, extended when set)."""
+        check_is_fitted(self, "boosters_")
+        raw = self._predict_kind(self.kind_, self.boosters_, self.schema_.transform(X))
+        return raw * self._factor(X)
 
     def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """Per-feature contributions in currency that add up to ``predict(X) - base``.
@@ -181,6 +194,9 @@ class ValueModel(RegressorMixin, BaseEstimator):
             log_c, bias = contributions(self.boosters_["main"], Xt)
             base = bias if self.kind_ == "squared_error" else np.exp(bias)
         out = to_output_space(log_c, pred, base) if self.kind_ != "squared_error" else log_c
+        factor = np.asarray(self._factor(X), dtype=float)
+        base = np.broadcast_to(base * factor, (len(X),)).copy()
+        out = out * (factor[:, None] if factor.ndim else factor)
         return pd.DataFrame(out, index=X.index, columns=self.schema_.features_), base
 
     def feature_importance(self) -> pd.Series:
@@ -197,6 +213,9 @@ class ValueModel(RegressorMixin, BaseEstimator):
             "validation_scores": self.validation_scores_,
             "schema": self.schema_.to_dict(),
             "params": self.get_params(),
+            "horizon_extension": (
+                None if self.horizon_extension_ is None else self.horizon_extension_.to_dict()
+            ),
         }
 
     @classmethod
@@ -207,6 +226,8 @@ class ValueModel(RegressorMixin, BaseEstimator):
         model.validation_scores_ = state["validation_scores"]
         model.schema_ = FeatureSchema.from_dict(state["schema"])
         model.boosters_ = boosters
+        ext = state.get("horizon_extension")
+        model.horizon_extension_ = None if ext is None else HorizonExtension.from_dict(ext)
         model.n_features_in_ = len(model.schema_.features_)
         model.feature_names_in_ = np.asarray(model.schema_.features_, dtype=object)
         return model
