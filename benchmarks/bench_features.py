@@ -31,7 +31,7 @@ import pandas as pd
 from predictor import timeline
 from predictor.config import Config
 from predictor.contract.tables import Tables
-from predictor.features import DAY_ONE_DROPPED, FAMILIES, _normalise
+from predictor.features import DAY_ONE_DROPPED, FAMILIES, _normalise, probabilistic
 
 MB = 1024 * 1024
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -187,6 +187,15 @@ def _view(
         _measure(family, lambda f=fn: f(visible, limits, config), trace, rows)
         for family, fn in FAMILIES.items()
     ]
+    if name != "day_one":
+        parts.append(
+            _measure(
+                "bgnbd (fit + predict)",
+                lambda: probabilistic.compute(visible, limits, config),
+                trace,
+                rows,
+            )
+        )
     frame = _measure("join + normalise", lambda: _normalise(pd.concat(parts, axis=1)), trace, rows)
     if name == "day_one":
         frame = frame.drop(columns=[c for c in DAY_ONE_DROPPED if c in frame.columns])

@@ -3,20 +3,26 @@
 A cutoff (``as_of``) is inclusive and means "the end of that day": rows dated on the cutoff day
 are known, rows dated later are not. Dates later than the cutoff inside a visible row
 (a subscription's ``end_date``, a ticket's ``resolved_at``) are unknown at the cutoff and are
-masked to ``NaT``, so a subscription that ends after the cutoff looks active, as it did then.
+masked to ``NaT``, so a subscription that ends after the cutoff looks active, as it did then;
+values that only follow such a date (the CSAT of a ticket resolved after the cutoff) are masked
+too.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import Tables
+from predictor.keys import contains, positions
 
 _LATER_DATES: dict[str, tuple[str, ...]] = {
     "subscriptions": ("end_date",),
     "support_tickets": ("resolved_at",),
 }
+_KNOWN_WITH: dict[str, tuple[str, ...]] = {"resolved_at": ("csat",)}
+"""Values that only exist once a later date has passed (a CSAT answer follows the resolution)."""
 
 
 def day_end(as_of: pd.Timestamp | str) -> pd.Timestamp:
@@ -31,20 +37,17 @@ def truncate(tables: Tables, as_of: pd.Timestamp | str) -> Tables:
     Customers who signed up after the cutoff are dropped with all their rows.
     """
     limit = day_end(as_of)
-    out: dict[str, pd.DataFrame] = {}
+    customers = tables.customers
+    known = (customers["signup_date"] <= limit).to_numpy()
+    late = customers.loc[~known, "customer_id"]
+    out: dict[str, pd.DataFrame] = {"customers": _take(customers, known)}
     for name, frame in tables.items():
-        spec = SPECS[name]
-        kept = frame[frame[spec.event_date] <= limit]
-        masked = [c for c in _LATER_DATES.get(name, ()) if c in kept.columns]
-        if masked:
-            kept = kept.copy()
-            for col in masked:
-                kept[col] = kept[col].where(kept[col] <= limit)
-        out[name] = kept
-    known = out["customers"]["customer_id"]
-    for name, frame in out.items():
-        if name != "customers":
-            out[name] = frame[frame["customer_id"].isin(known)]
+        if name == "customers":
+            continue
+        keep = (frame[SPECS[name].event_date] <= limit).to_numpy()
+        if len(late):
+            keep = keep & ~contains(late, frame["customer_id"])
+        out[name] = _mask_later_dates(name, _take(frame, keep), limit)
     return Tables(**out)
 
 
@@ -64,17 +67,34 @@ def truncate_day_one(tables: Tables, window_days: int) -> Tables:
     for name, frame in tables.items():
         if name == "customers":
             continue
-        spec = SPECS[name]
-        limit = frame["customer_id"].map(limits)
-        kept = frame[frame[spec.event_date] <= limit]
-        masked = [c for c in _LATER_DATES.get(name, ()) if c in kept.columns]
-        if masked:
-            kept = kept.copy()
-            row_limit = limit.loc[kept.index]
-            for col in masked:
-                kept[col] = kept[col].where(kept[col] <= row_limit)
-        out[name] = kept
+        pos = positions(limits.index, frame["customer_id"])
+        limit = limits.to_numpy()[np.where(pos >= 0, pos, 0)]
+        limit[pos < 0] = np.datetime64("NaT")
+        keep = (frame[SPECS[name].event_date].to_numpy() <= limit) & (pos >= 0)
+        out[name] = _mask_later_dates(name, _take(frame, keep), limit[keep])
     return Tables(**out)
+
+
+def _take(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """The rows where ``keep`` holds (the frame itself when all are kept: no copy)."""
+    return frame if keep.all() else frame.take(np.flatnonzero(keep))
+
+
+def _mask_later_dates(
+    name: str, frame: pd.DataFrame, limit: pd.Timestamp | np.ndarray
+) -> pd.DataFrame:
+    """Set dates inside visible rows that lie after the row's limit to ``NaT`` (unknown yet)."""
+    later = {}
+    for col in _LATER_DATES.get(name, ()):
+        if col in frame.columns:
+            values = frame[col].to_numpy()
+            hidden = values > limit
+            if hidden.any():
+                later[col] = frame[col].where(~hidden)
+                for dependent in _KNOWN_WITH.get(col, ()):
+                    if dependent in frame.columns:
+                        later[dependent] = frame[dependent].where(~hidden)
+    return frame.assign(**later) if later else frame
 
 
 def add_months(ts: pd.Timestamp, months: int) -> pd.Timestamp:

@@ -24,11 +24,10 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from predictor.config import Config
 from predictor.contract.tables import Tables
+from predictor.keys import positions
 
 MAX_LABELS = 20
 """At most this many distinct values of a free-text column (channel, kind, ...) become columns;
@@ -62,19 +61,6 @@ def day_number(times: np.ndarray) -> np.ndarray:
 def micros(times: np.ndarray) -> np.ndarray:
     """Instants as ``int64`` microseconds since the epoch."""
     return times.astype("datetime64[us]").astype(np.int64)
-
-
-def positions(ids: pd.Index, keys: pd.Series) -> np.ndarray:
-    """Position of each key in ``ids`` (``-1`` when absent), via Arrow's hash join (fast on strings)."""
-    try:
-        arr = pa.array(keys)
-        value_set = pa.array(ids)
-        if value_set.type != arr.type:
-            value_set = value_set.cast(arr.type)
-        found = pc.index_in(arr, value_set=value_set)
-        return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    except (pa.ArrowException, TypeError, ValueError):
-        return np.asarray(ids.get_indexer(keys), dtype=np.int64)
 
 
 def clean_label(value: object) -> str:

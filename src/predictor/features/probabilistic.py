@@ -31,7 +31,7 @@ from predictor.modeling.probabilistic import BetaGeoModel
 PREFIX = "bgnbd__"
 WEEK_DAYS = 7.0
 DAYS_PER_MONTH = 365.25 / 12
-FIT_SAMPLE = 20_000
+FIT_SAMPLE = 10_000
 """At most this many purchasers (drawn by a seeded hash of their ids) enter a parameter fit."""
 
 Params = Mapping[str, float]
@@ -62,7 +62,12 @@ def fit_params(tables: Tables, as_of: pd.Series, seed: int = 0) -> dict[str, flo
     The fit uses at most ``FIT_SAMPLE`` purchasers, chosen by their ids and ``seed`` only, so row
     order never changes the result.
     """
-    stats = rfm_stats(tables, as_of).dropna().sort_index()
+    return fit_stats(rfm_stats(tables, as_of), seed)
+
+
+def fit_stats(stats: pd.DataFrame, seed: int = 0) -> dict[str, float] | None:
+    """BG/NBD parameters from ``rfm_stats`` output (purchasers only; see ``fit_params``)."""
+    stats = stats.dropna().sort_index()
     if len(stats) > FIT_SAMPLE:
         keys = pd.util.hash_array(stats.index.to_numpy(dtype=str), hash_key=f"{seed:016d}")
         stats = stats.iloc[np.sort(np.argsort(keys, kind="stable")[:FIT_SAMPLE])]
@@ -89,7 +94,7 @@ def compute(
     """BG/NBD features for every customer; ``params=None`` fits them on the visible data."""
     stats = rfm_stats(tables, as_of)
     if params is None:
-        params = fit_params(tables, as_of, config.model.random_state)
+        params = fit_stats(stats, config.model.random_state)
     cols = {
         "frequency": stats["x"].to_numpy(),
         "recency_weeks": stats["t_x"].to_numpy(),

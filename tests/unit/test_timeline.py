@@ -1,0 +1,52 @@
+"""Point-in-time truncation: what a cutoff may see, on hand-made rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+from tests.unit.conftest import frame
+
+from predictor.contract.tables import Tables
+from predictor.timeline import truncate, truncate_day_one
+
+CUSTOMERS = frame(
+    [("a", "2024-01-01"), ("b", "2024-01-10"), ("late", "2024-03-01")],
+    ["customer_id", "signup_date"],
+    dates=("signup_date",),
+)
+TICKETS = frame(
+    [
+        ("a", "2024-01-05", "2024-01-06", 5.0),  # resolved and rated before the cutoff
+        ("a", "2024-01-30", "2024-02-03", 2.0),  # opened before, resolved after: csat unknown
+        ("b", "2024-02-02", "2024-02-02", 4.0),  # after the cutoff: invisible
+        ("late", "2024-01-20", "2024-01-21", 1.0),  # customer signs up after the cutoff
+    ],
+    ["customer_id", "opened_at", "resolved_at", "csat"],
+    dates=("opened_at", "resolved_at"),
+)
+ORDERS = frame(
+    [("a", "2024-01-31 23:59", 10.0), ("b", "2024-01-10", 5.0), ("late", "2024-01-02", 1.0)],
+    ["customer_id", "order_date", "amount"],
+    dates=("order_date",),
+)
+TABLES = Tables(customers=CUSTOMERS, orders=ORDERS, support_tickets=TICKETS)
+
+
+def test_cutoff_keeps_the_whole_day_and_drops_later_customers():
+    seen = truncate(TABLES, "2024-01-31")
+    assert list(seen.customers["customer_id"]) == ["a", "b"]
+    assert list(seen.orders["customer_id"]) == ["a", "b"]  # 23:59 on the cutoff day counts
+    assert list(seen.support_tickets["customer_id"]) == ["a", "a"]
+
+
+def test_later_resolution_and_its_csat_are_unknown_at_the_cutoff():
+    tickets = truncate(TABLES, "2024-01-31").support_tickets.reset_index(drop=True)
+    assert tickets.loc[0, "csat"] == 5.0 and pd.notna(tickets.loc[0, "resolved_at"])
+    assert pd.isna(tickets.loc[1, "resolved_at"]) and pd.isna(tickets.loc[1, "csat"])
+    assert TABLES.support_tickets["csat"].notna().all()  # the input is not modified
+
+
+def test_day_one_window_is_per_customer():
+    seen = truncate_day_one(TABLES, window_days=7)
+    assert list(seen.support_tickets["customer_id"]) == ["a", "late"]
+    # a's order is on day 31; late's order predates its signup, so it is known on Day One
+    assert list(seen.orders["customer_id"]) == ["b", "late"]
