@@ -42,10 +42,13 @@ def decile_mape(y_true: np.ndarray, y_pred: np.ndarray, n_bins: int = 10) -> flo
     """Mean absolute percentage error of the mean value per predicted decile.
 
     Customers are cut into deciles by prediction; in each, the mean prediction is compared with
-    the mean actual value. Deciles whose actual mean is zero are skipped.
+    the mean actual value. Deciles whose actual mean is below 1% of the overall mean are
+    skipped: a percentage of (almost) nothing says nothing about sizing, yet one such decile
+    (mean actual 0.03 against a prediction of 0.7) would otherwise dominate the average.
     """
     frame = _deciles(y_true, y_pred, n_bins)
-    nonzero = frame[frame["actual"].abs() > 1e-9]
+    floor = max(0.01 * abs(float(np.mean(y_true))), 1e-9) if len(frame) else 1e-9
+    nonzero = frame[frame["actual"].abs() > floor]
     if nonzero.empty:
         return float("nan")
     return float(
@@ -98,7 +101,7 @@ def value_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 def calibration_error(y_true: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
     """Expected calibration error: weighted mean |observed rate - mean prediction| per bin.
 
-    Bins are equal-count (quantile) bins of the predicted probability.
+    Bins are quantile bins of the predicted probability; tied predictions share a bin.
     """
     y_true = np.asarray(y_true, dtype=float)
     p = np.asarray(p, dtype=float)
@@ -107,9 +110,14 @@ def calibration_error(y_true: np.ndarray, p: np.ndarray, n_bins: int = 10) -> fl
 
 
 def calibration_table(y_true: np.ndarray, p: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
-    """Mean predicted probability and observed rate per equal-count bin."""
-    ranks = pd.Series(np.asarray(p, dtype=float)).rank(method="first").to_numpy()
-    bins = np.minimum((ranks - 1) * n_bins // len(p), n_bins - 1).astype(int)
+    """Mean predicted probability and observed rate per quantile bin (ties kept together).
+
+    Splitting tied predictions (a calibrated model has many) across bins by row order would
+    make the error depend on the order of the rows.
+    """
+    p = np.asarray(p, dtype=float)
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, n_bins + 1)[1:-1])) if len(p) else []
+    bins = np.searchsorted(edges, p, side="right")
     frame = pd.DataFrame({"bin": bins + 1, "observed": y_true, "predicted": p})
     grouped = frame.groupby("bin")
     table = grouped[["predicted", "observed"]].mean()

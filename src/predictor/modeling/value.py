@@ -48,6 +48,7 @@ class ValueModel(RegressorMixin, BaseEstimator):
         colsample_bytree: float = 0.8,
         reg_lambda: float = 1.0,
         early_stopping_rounds: int = 40,
+        level_correction: bool = True,
         device: str = "cpu",
         n_jobs: int = 2,
         random_state: int = 0,
@@ -62,6 +63,7 @@ class ValueModel(RegressorMixin, BaseEstimator):
         self.colsample_bytree = colsample_bytree
         self.reg_lambda = reg_lambda
         self.early_stopping_rounds = early_stopping_rounds
+        self.level_correction = level_correction
         self.device = device
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -107,6 +109,9 @@ class ValueModel(RegressorMixin, BaseEstimator):
         )
         self.boosters_ = fitted[self.kind_]
         self.horizon_extension_: HorizonExtension | None = None
+        self.level_ = 1.0
+        if valid is not None and self.level_correction:
+            self.level_ = _level(valid[1], self._predict_kind(self.kind_, self.boosters_, valid[0]))
         self.n_features_in_ = Xt.shape[1]
         self.feature_names_in_ = np.asarray(self.schema_.features_, dtype=object)
         return self
@@ -166,7 +171,8 @@ class ValueModel(RegressorMixin, BaseEstimator):
 
     def _factor(self, X: pd.DataFrame) -> np.ndarray | float:
         ext = getattr(self, "horizon_extension_", None)
-        return 1.0 if ext is None else ext.factor(X)
+        level = getattr(self, "level_", 1.0)
+        return level if ext is None else level * ext.factor(X)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Expected value per row (currency units over the horizon, extended when set)."""
@@ -213,6 +219,7 @@ class ValueModel(RegressorMixin, BaseEstimator):
             "validation_scores": self.validation_scores_,
             "schema": self.schema_.to_dict(),
             "params": self.get_params(),
+            "level": self.level_,
             "horizon_extension": (
                 None if self.horizon_extension_ is None else self.horizon_extension_.to_dict()
             ),
@@ -226,8 +233,22 @@ class ValueModel(RegressorMixin, BaseEstimator):
         model.validation_scores_ = state["validation_scores"]
         model.schema_ = FeatureSchema.from_dict(state["schema"])
         model.boosters_ = boosters
+        model.level_ = float(state.get("level", 1.0))
         ext = state.get("horizon_extension")
         model.horizon_extension_ = None if ext is None else HorizonExtension.from_dict(ext)
         model.n_features_in_ = len(model.schema_.features_)
         model.feature_names_in_ = np.asarray(model.schema_.features_, dtype=object)
         return model
+
+
+def _level(y: np.ndarray, pred: np.ndarray, limits: tuple[float, float] = (0.5, 2.0)) -> float:
+    """Ratio of actual to predicted total on the validation cutoff (1 when undefined).
+
+    Boosted Tweedie and two-part models rank well but can miss the overall level when spend
+    drifts between the training and the validation period; the ratio on the later, held-out
+    validation cutoff puts the aggregate back on the recent level. Clipped to ``limits``.
+    """
+    total, predicted = float(np.sum(y)), float(np.sum(pred))
+    if total <= 0 or predicted <= 0:
+        return 1.0
+    return float(np.clip(total / predicted, *limits))
