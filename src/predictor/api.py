@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from predictor.bundle import load_bundle
+from predictor.config import Config
+from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.tables import Tables
+from predictor.contract.validate import ValidationResult
 from predictor.datasets import data_span
 from predictor.scoring import predict_frame, score, scoring_frame
 from predictor.training import TrainedModel
@@ -72,9 +79,11 @@ class Predictor:
         )
         return score(self.model, tables, as_of, drivers)
 
-    def features(self, tables: Tables, as_of: str | pd.Timestamp) -> pd.DataFrame:
+    def features(
+        self, tables_or_folder: Tables | str | Path, as_of: str | pd.Timestamp
+    ) -> pd.DataFrame:
         """The scoring frame (current and Day One features) that ``predict`` takes."""
-        return scoring_frame(tables, pd.Timestamp(as_of), self.model)
+        return scoring_frame(self._tables(tables_or_folder), pd.Timestamp(as_of), self.model)
 
     def predict(self, frame: pd.DataFrame, as_of: str | pd.Timestamp | None = None) -> pd.DataFrame:
         """Scores for a scoring frame (index or column ``customer_id``)."""
@@ -86,3 +95,181 @@ class Predictor:
 def load_model(path_or_uri: str | Path, tracking_uri: str | None = None) -> Predictor:
     """Load a trained model from a folder or an MLflow URI (``models:/name@alias``)."""
     return Predictor.load(path_or_uri, tracking_uri)
+
+
+@dataclass(frozen=True)
+class ScoreRun:
+    """What ``score_files`` did: the counts add up (``customers == scored + rejected``)."""
+
+    as_of: pd.Timestamp
+    customers: int
+    """Rows of the input's customers table."""
+    scored: int
+    rejected: int
+    chunks: int
+    chunked_read: bool
+    """True when the input was read chunk by chunk (Parquet), False when read whole."""
+    warnings: list[ContractIssue] = field(default_factory=list)
+
+
+def score_files(
+    predictor: Predictor,
+    data: str | Path,
+    out: str | Path,
+    rejects: str | Path | None = None,
+    *,
+    as_of: str | pd.Timestamp | None = None,
+    drivers: int = 0,
+    chunk_size: int = 100_000,
+    on_start: Callable[[int], None] | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+    workdir: str | Path | None = None,
+) -> ScoreRun:
+    """Score every customer of the data folder ``data`` into ``out``; what ``predictor score`` runs.
+
+    Parquet inputs are read chunk by chunk of ``chunk_size`` customers
+    (``io.open_customer_chunks``), so memory is bounded by a chunk; other inputs are read
+    whole, then scored chunk by chunk. Every input customer gets a score row in ``out`` or a
+    row with a reason in ``rejects`` (default: ``<out stem>_rejects.csv`` beside ``out``).
+    Both files are written atomically and only once everything is scored: an error or an
+    interrupt leaves no output and any previous file untouched. ``as_of`` defaults to the
+    data's latest date; the model's data settings (column mapping, ``end_date``) apply.
+    ``on_start(n_customers)`` and ``on_chunk(n_done)`` report progress.
+
+    Raises:
+        ContractError: the data break the contract (its ``issues`` list every error).
+
+    """
+    from predictor.io import AtomicFrameWriter, write_frame_atomic
+
+    out = Path(out)
+    rejects = Path(rejects) if rejects is not None else default_rejects_path(out)
+    model_config = predictor.model.config
+    config = model_config.model_copy(
+        update={"data": model_config.data.model_copy(update={"path": str(data), "tables": {}})}
+    )
+    end = pd.Timestamp(config.data.end_date or dt.date.today())
+    with ExitStack() as stack:
+        source = _open_input(config, chunk_size, end, workdir, stack)
+        cutoff = pd.Timestamp(as_of) if as_of is not None else source.latest()
+        if on_start is not None:
+            on_start(source.customers)
+        writer = stack.enter_context(AtomicFrameWriter(out))
+        rejected, warnings = [], []
+        for result in source.chunks(cutoff):
+            if result.errors or result.tables is None:
+                raise ContractError.from_issues(result.issues)
+            warnings.extend(result.warnings)
+            scores, late = score(predictor.model, result.tables, cutoff, drivers)
+            writer.write(scores)
+            rejected += [input_rejects(result), late]
+            if on_chunk is not None:
+                on_chunk(len(result.tables.customers) + len(rejected[-2]))
+        all_rejects = pd.concat(rejected, ignore_index=True)
+        write_frame_atomic(all_rejects, rejects)
+        n_scored = writer.rows
+    return ScoreRun(
+        as_of=cutoff,
+        customers=source.customers,
+        scored=n_scored,
+        rejected=len(all_rejects),
+        chunks=source.n_chunks,
+        chunked_read=source.chunked,
+        warnings=merge_warnings(warnings),
+    )
+
+
+def merge_warnings(issues: list[ContractIssue]) -> list[ContractIssue]:
+    """One warning per check and place, counts summed over the chunks that reported it.
+
+    Row numbers quoted in a chunk's message count within that chunk; ``predictor validate``
+    gives the rows of the files.
+    """
+    groups: dict[tuple[str, str, str | None], list[ContractIssue]] = {}
+    for issue in issues:
+        groups.setdefault((issue.check, issue.table, issue.column), []).append(issue)
+    merged = []
+    for (check, table, column), group in groups.items():
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        total = sum(i.count for i in group)
+        message = (
+            f"{group[0].location}: {total} rows set aside by the {check} check in "
+            f"{len(group)} chunks (first: {group[0].message})"
+        )
+        merged.append(ContractIssue(check, table, column, "warning", total, [], message))
+    return merged
+
+
+def default_rejects_path(out: str | Path) -> Path:
+    """Where ``score_files`` writes the rejects when not told: ``<stem>_rejects.csv`` beside."""
+    out = Path(out)
+    stem = out.name.removesuffix(".gz").rsplit(".", 1)[0]
+    return out.with_name(f"{stem}_rejects.csv")
+
+
+def input_rejects(result: ValidationResult) -> pd.DataFrame:
+    """Customers that validation set aside, with a reason: rejected ones and rows without id."""
+    no_id = result.rejects[
+        (result.rejects["table"] == "customers") & (result.rejects["column"] == "customer_id")
+    ]
+    return pd.concat(
+        [result.rejected_customers[["customer_id", "reason"]], no_id[["customer_id", "reason"]]],
+        ignore_index=True,
+    )
+
+
+@dataclass
+class _Input:
+    """The scored input, chunk by chunk, whether read in chunks or whole."""
+
+    customers: int
+    n_chunks: int
+    chunked: bool
+    latest: Callable[[], pd.Timestamp]
+    chunks: Callable[[pd.Timestamp], Iterator[ValidationResult]]
+
+
+def _open_input(
+    config: Config, chunk_size: int, end: pd.Timestamp, workdir: Any, stack: ExitStack
+) -> _Input:
+    """Open the input for chunked reading (Parquet), or read and validate it whole."""
+    from predictor.io import load_tables, open_customer_chunks
+
+    chunks = open_customer_chunks(config, None, chunk_size, end_date=end, workdir=workdir)
+    fixed_end = config.data.end_date
+    if chunks is not None:
+        stack.enter_context(chunks)
+        return _Input(
+            customers=chunks.n_customers,
+            n_chunks=len(chunks),
+            chunked=True,
+            latest=lambda: pd.Timestamp(fixed_end) if fixed_end else chunks.latest_date(),
+            chunks=lambda as_of: (chunks.validated(k, as_of) for k in range(len(chunks))),
+        )
+    whole = load_tables(config, end_date=end)
+    if whole.tables is None:
+        raise ContractError.from_issues(whole.issues)
+    tables = whole.tables
+    ids = pd.Index(tables.customers["customer_id"]).sort_values()
+    groups = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)] or [ids]
+
+    def split(as_of: pd.Timestamp) -> Iterator[ValidationResult]:
+        for k, group in enumerate(groups):
+            first = k == 0
+            yield ValidationResult(
+                tables=tables.subset(group),
+                issues=whole.issues if first else [],
+                rejects=whole.rejects if first else whole.rejects.iloc[:0],
+                rejected_customers=whole.rejected_customers.iloc[: None if first else 0],
+            )
+
+    rows = int(whole.summary.set_index("table").loc["customers", "rows"])
+    return _Input(
+        customers=rows,
+        n_chunks=len(groups),
+        chunked=False,
+        latest=lambda: data_span(tables, config)[1],
+        chunks=split,
+    )

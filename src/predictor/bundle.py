@@ -7,6 +7,8 @@ pyfunc folder, which ``find_bundle`` resolves)::
     day_one/state.json     fitted schema and choices; boosters in XGBoost JSON beside it
     value_13m/state.json
     churn/state.json
+    evaluation/<task>.parquet   held-out predictions: ``y_true`` and one column per predictor
+                                (absent in bundles saved before the report existed)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sklearn
 import xgboost as xgb
@@ -27,10 +30,11 @@ from predictor.modeling.boosting import booster_from_bytes, booster_to_bytes
 from predictor.modeling.churn import ChurnModel
 from predictor.modeling.value import ValueModel
 from predictor.segments import Segmenter
-from predictor.training import TrainedModel
+from predictor.training import Evaluation, TrainedModel
 
 FORMAT_VERSION = 1
 MODEL_TYPE = "predictor.bundle"
+EVALUATION_DIR = "evaluation"
 
 
 class ModelLoadError(ValueError):
@@ -69,10 +73,50 @@ def content_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def save_bundle(model: TrainedModel, folder: Path, extra: dict[str, Any] | None = None) -> Path:
-    """Write the model folder (boosters as XGBoost JSON, state and metadata as JSON)."""
+def evaluation_frames(evaluation: Evaluation) -> dict[str, pd.DataFrame]:
+    """Held-out predictions per target: ``y_true`` and one column per predictor (model first)."""
+    frames = {}
+    for task, result in evaluation.tasks.items():
+        columns = {"y_true": np.asarray(result.y_true, dtype=float)}
+        columns |= {name: np.asarray(p, dtype=float) for name, p in result.predictions.items()}
+        frames[task] = pd.DataFrame(columns)
+    return frames
+
+
+def _write_evaluation(folder: Path, evaluation: Evaluation) -> None:
+    sub = folder / EVALUATION_DIR
+    sub.mkdir(exist_ok=True)
+    for task, frame in evaluation_frames(evaluation).items():
+        frame.to_parquet(sub / f"{task}.parquet", engine="pyarrow", index=False)
+
+
+def load_evaluation(path: Path) -> dict[str, pd.DataFrame]:
+    """The held-out predictions saved with a model (``{}`` for bundles saved without them).
+
+    ``path`` is a model folder or an MLflow pyfunc folder around one, as for ``load_bundle``.
+    The report draws its gains, ROC, calibration and decile charts from these frames.
+    """
+    sub = find_bundle(Path(path)) / EVALUATION_DIR
+    if not sub.is_dir():
+        return {}
+    return {p.stem: pd.read_parquet(p) for p in sorted(sub.glob("*.parquet"))}
+
+
+def save_bundle(
+    model: TrainedModel,
+    folder: Path,
+    extra: dict[str, Any] | None = None,
+    evaluation: Evaluation | None = None,
+) -> Path:
+    """Write the model folder (boosters as XGBoost JSON, state and metadata as JSON).
+
+    With ``evaluation``, the held-out predictions are saved too (``evaluation/<task>.parquet``,
+    covered by the content hash), so that a report can be drawn later from the folder alone.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if evaluation is not None:
+        _write_evaluation(folder, evaluation)
     for name, est in (("day_one", model.day_one), ("value_13m", model.value)):
         sub = folder / name
         sub.mkdir(exist_ok=True)

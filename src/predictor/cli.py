@@ -305,44 +305,182 @@ def score(
         str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")
     ] = None,
 ) -> None:
-    """Score every customer of a data folder; unscorable ones go to the rejects file."""
-    from predictor.api import load_model
+    """Score every customer of a data folder; unscorable ones go to the rejects file.
+
+    Parquet inputs are read chunk by chunk of customers (bounded memory); CSV inputs are read
+    whole, so convert large inputs to Parquet. Both files appear only when scoring is done.
+    """
+    from rich.progress import Progress
+
+    from predictor.api import default_rejects_path, load_model, score_files
     from predictor.bundle import ModelLoadError
-    from predictor.datasets import data_span
-    from predictor.io import write_frame_atomic
-    from predictor.scoring import score_in_chunks
+    from predictor.modeling.preprocess import SchemaMismatchError
 
     try:
         predictor = load_model(model, tracking_uri)
     except ModelLoadError as exc:
         raise _fail(str(exc)) from exc
-    cfg = predictor.model.config.model_copy(
-        update={
-            "data": predictor.model.config.data.model_copy(update={"path": str(data), "tables": {}})
-        }
-    )
-    result = _load(cfg)
-    tables = result.tables
-    cutoff = pd.Timestamp(as_of) if as_of else data_span(tables, cfg)[1]
-    from rich.progress import Progress
-
-    with Progress(console=console) as bar:
-        task = bar.add_task("scoring", total=len(tables.customers))
-        scores, rej = score_in_chunks(
-            predictor.model, tables, cutoff, chunk_size, drivers, lambda n: bar.advance(task, n)
-        )
-    validation_rejects = result.rejected_customers[["customer_id", "reason"]]
-    rej = pd.concat([validation_rejects, rej], ignore_index=True)
-    rejects_path = rejects or out_path.with_name(out_path.stem + "_rejects.csv")
-    write_frame_atomic(scores, out_path)
-    write_frame_atomic(rej, rejects_path)
-    n_in = len(tables.customers) + len(validation_rejects)
+    rejects_path = rejects or default_rejects_path(out_path)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("scoring", total=None)
+        try:
+            run = score_files(
+                predictor,
+                data,
+                out_path,
+                rejects_path,
+                as_of=as_of,
+                drivers=drivers,
+                chunk_size=chunk_size,
+                on_start=lambda n: bar.update(task, total=n),
+                on_chunk=lambda n: bar.advance(task, n),
+            )
+        except ContractError as exc:
+            bar.stop()
+            _render_issues(exc.issues)
+            raise _fail(f"{len(exc.issues)} data error(s); nothing was written") from exc
+        except SchemaMismatchError as exc:
+            bar.stop()
+            raise _fail(f"{exc}; nothing was written") from exc
+    for issue in run.warnings:
+        console.print(f"[yellow]warning:[/] {issue.message}")
     out.print(
-        f"input customers {n_in:,} = scored {len(scores):,} + rejected {len(rej):,}; "
-        f"scores in {out_path}, rejects in {rejects_path}"
+        f"input customers {run.customers:,} = scored {run.scored:,} + rejected {run.rejected:,}"
+        f" (as of {run.as_of.date()}); scores in {out_path}, rejects in {rejects_path}"
     )
-    if len(scores) + len(rej) != n_in:
+    if run.scored + run.rejected != run.customers:
         raise _fail("internal error: scored + rejected does not equal the input customers", 3)
+
+
+def _model_with_data(model: str, tracking_uri: str | None, data: Path | None):
+    """Load a model (folder or MLflow URI) and, when given, the data folder with its config."""
+    from predictor.api import load_model
+    from predictor.bundle import ModelLoadError
+
+    try:
+        predictor = load_model(model, tracking_uri)
+    except ModelLoadError as exc:
+        raise _fail(str(exc)) from exc
+    if data is None:
+        return predictor, None
+    base = predictor.model.config
+    cfg = base.model_copy(
+        update={"data": base.data.model_copy(update={"path": str(data), "tables": {}})}
+    )
+    return predictor, _load(cfg).tables
+
+
+def _model_folder(model: str, tracking_uri: str | None) -> Path:
+    """The local folder of a model given as a folder or an MLflow URI."""
+    from predictor.api import MLFLOW_SCHEMES
+
+    if model.startswith(MLFLOW_SCHEMES):
+        from predictor.tracking import load_from_uri
+
+        return Path(load_from_uri(model, tracking_uri))
+    return Path(model)
+
+
+def _read_scores(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise _fail(f"scores file {path} does not exist")
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    if "customer_id" not in frame.columns or "value_13m" not in frame.columns:
+        raise _fail(f"{path} is not a scores file of `predictor score` (no customer_id/value_13m)")
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    frame["as_of"] = pd.to_datetime(frame["as_of"])
+    return frame
+
+
+@app.command()
+def report(
+    model: Annotated[str, typer.Option(help="Model folder (models/<name>) or MLflow URI.")],
+    out_path: Annotated[Path, typer.Option("--out", help="HTML file to write.")],
+    scores: Annotated[
+        Path | None, typer.Option(help="Scores file of `predictor score` (CSV or Parquet).")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Data folder: scores its customers (without --scores) and adds levers."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="As-of date for scoring --data (default: data's end).")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML report: model quality, segments, drivers, who to act on."""
+    from predictor.bundle import load_evaluation
+    from predictor.pipeline import report_html, write_report
+
+    predictor, tables = _model_with_data(model, tracking_uri, data)
+    evaluation = load_evaluation(_model_folder(model, tracking_uri))
+    plans = predictor.metadata.get("evaluation_plan", {})
+    frame = _read_scores(scores) if scores is not None else None
+    cutoff = pd.Timestamp(as_of) if as_of else None
+    with console.status("building the report"):
+        html = report_html(predictor.model, evaluation, plans, tables, frame, cutoff)
+    write_report(html, out_path)
+    out.print(f"wrote {out_path}")
+
+
+@app.command()
+def explain(
+    model: Annotated[str, typer.Option(help="Model folder (models/<name>) or MLflow URI.")],
+    data: Annotated[Path, typer.Option(help="Data folder holding the customer.")],
+    customer: Annotated[str, typer.Option(help="The customer_id to explain.")],
+    as_of: Annotated[
+        str | None, typer.Option(help="As-of date (default: latest date in the data).")
+    ] = None,
+    drivers: Annotated[int, typer.Option(help="Drivers listed per score.")] = 5,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")
+    ] = None,
+) -> None:
+    """Print one customer's scores and, per score, the drivers that add up to it."""
+    from predictor.datasets import data_span
+    from predictor.explain import UnknownCustomerError, explain_customer
+
+    predictor, tables = _model_with_data(model, tracking_uri, data)
+    cutoff = pd.Timestamp(as_of) if as_of else data_span(tables, predictor.model.config)[1]
+    try:
+        explained = explain_customer(predictor.model, tables, customer, cutoff)
+    except UnknownCustomerError as exc:
+        raise _fail(str(exc)) from exc
+    for line in _explain_lines(explained, cutoff, max(drivers, 0)):
+        typer.echo(line)
+
+
+def _explain_lines(explained, as_of: pd.Timestamp, k: int) -> list[str]:
+    """Plain-text lines: the headline scores, then one block per score (base, drivers, total)."""
+    row = explained.scores
+    lines = [
+        f"Customer {explained.customer_id} as of {as_of.date()}",
+        f"  13-month value   {row['value_13m']:,.2f}   ({row['value_segment']})",
+        f"  Churn risk       {100 * row['churn_risk']:.2f}%   ({row['risk_band']})",
+        f"  Day One value    {row['day_one_value']:,.2f}",
+    ]
+    units = {"value_13m": "currency", "day_one_value": "currency", "churn_risk": "points"}
+    for exp in explained.explanations:
+        scale = 100.0 if exp.score == "churn_risk" else 1.0
+        lines += ["", f"{exp.label} ({units[exp.score]}; contributions add up to the score)"]
+        if exp.note:
+            lines += [f"  {exp.note}", f"  = {scale * exp.prediction:,.2f}  the score"]
+            continue
+        top = exp.contributions.head(k)
+        rest = exp.contributions["contribution"].iloc[k:].sum()
+        lines.append(f"  {scale * exp.base:,.2f}  starting point (the average customer)")
+        for _, c in top.iterrows():
+            value = c["value"]
+            shown = "missing" if value is None or pd.isna(value) else value
+            lines.append(
+                f"  {scale * c['contribution']:+,.2f}  {c['description'].rstrip('.')} "
+                f"(here: {shown})"
+            )
+        lines.append(f"  {scale * rest:+,.2f}  all other signals together")
+        lines.append(f"  = {scale * exp.prediction:,.2f}  the score")
+    return lines
 
 
 @app.command("config-schema")

@@ -20,6 +20,7 @@ import gzip
 import json
 import math
 import os
+import shutil
 import tempfile
 import types
 import typing
@@ -29,14 +30,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from predictor.config import Config, DataConfig
-from predictor.contract.errors import ContractError
+from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import TABLE_NAMES, Tables
 from predictor.contract.validate import ValidationResult, validate
+from predictor.timeline import day_end
 
 TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".parquet")
 """File name endings read as tables, in the order they are listed in messages."""
@@ -190,6 +195,300 @@ def load_tables(
     return validate(raw, end_date=pd.Timestamp(end_date))
 
 
+# -- reading in chunks of customers --------------------------------------------------------
+
+SPILL_BATCH_ROWS = 1_000_000
+"""Rows read from an input file at a time while splitting it by chunk (bounds memory)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _ParquetSource:
+    """Per table: the file, the columns to read, and which hold the id and the event date."""
+
+    files: dict[str, Path]
+    read_columns: dict[str, list[str]]
+    ids: dict[str, str]
+    dates: dict[str, str]
+    mappings: dict[str, dict[str, str]]
+    empty: tuple[str, ...]
+    """Optional tables whose file has no rows: absent, as ``validate`` treats them."""
+
+
+@dataclasses.dataclass
+class _Spilled:
+    """One table copied into an Arrow IPC file, grouped by chunk."""
+
+    path: Path
+    batches: dict[int, list[int]]
+    """Per chunk, the record batches of the file holding its rows."""
+    latest: dict[int, pd.Timestamp]
+    """Per chunk, the latest event date on or before the data end (before validation)."""
+
+
+class CustomerChunks:
+    """Parquet input tables read chunk by chunk of customers, each with all of its rows.
+
+    Built by ``open_customer_chunks``. Opening reads each file once, ``SPILL_BATCH_ROWS`` rows
+    at a time (only the contract's columns of event tables; every column of ``customers``),
+    and copies the rows into a temporary Arrow file grouped by chunk, so that a chunk is
+    later read alone. Memory is bounded by one batch plus one chunk, whatever the row order
+    of the files. Chunk ``k`` holds the ``k``-th ``chunk_size`` customer ids in sorted order,
+    so the chunks' scores concatenate into the order of one-shot scoring. Rows whose
+    customer is not in ``customers`` go with chunk 0, where validation reports them as it
+    would for the whole input. Use as a context manager: the temporary files are removed on
+    exit.
+    """
+
+    def __init__(
+        self, source: _ParquetSource, chunk_size: int, end_date: pd.Timestamp, workdir: Path
+    ) -> None:
+        self.source = source
+        self.chunk_size = chunk_size
+        self.end_date = pd.Timestamp(end_date)
+        self._end = day_end(end_date)
+        self._dir = workdir
+        column = pq.read_table(source.files["customers"], columns=[source.ids["customers"]])
+        ids = _arrow_ids(column.column(0))
+        self.n_customers = len(ids)
+        """Rows of the customers file: every one is scored, rejected or reported."""
+        self._keys = pc.unique(ids.drop_null()).sort()
+        self.n_chunks = max(1, -(-len(self._keys) // chunk_size))
+        self._spilled = {name: self._spill(name) for name in source.files}
+
+    def __enter__(self) -> CustomerChunks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return self.n_chunks
+
+    def close(self) -> None:
+        """Remove the temporary files."""
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def validated(self, k: int, as_of: pd.Timestamp | None = None) -> ValidationResult:
+        """Chunk ``k`` typed and checked by ``validate(..., chunk=True)`` (see ``raw``)."""
+        result = validate(self.raw(k, as_of), end_date=self.end_date, chunk=True)
+        if k == 0:
+            result.issues.extend(_empty_table_issue(name) for name in self.source.empty)
+        return result
+
+    def raw(self, k: int, as_of: pd.Timestamp | None = None) -> dict[str, pd.DataFrame]:
+        """Chunk ``k`` as ``read_raw_tables`` would give it (column mapping applied, untyped).
+
+        With ``as_of``, event rows dated after that day are left out: they cannot change a
+        score. Rows dated after the data end stay, for validation to report as usual.
+        """
+        out = {}
+        for name, spilled in self._spilled.items():
+            with pa.memory_map(str(spilled.path)) as source:
+                reader = pa.ipc.open_file(source)
+                parts = [reader.get_batch(i) for i in spilled.batches.get(k, [])]
+                table = pa.Table.from_batches(parts, schema=reader.schema)
+            if as_of is not None and name != "customers":
+                when = _instants(table.column(self.source.dates[name]))
+                keep = pc.or_kleene(
+                    pc.less_equal(when, _scalar(day_end(as_of), when.type)),
+                    pc.greater(when, _scalar(self._end, when.type)),
+                )
+                table = table.filter(pc.fill_null(keep, True))
+            frame = table.to_pandas()
+            out[name] = frame.rename(columns=self.source.mappings[name])
+        return out
+
+    def latest_date(self) -> pd.Timestamp:
+        """The data's latest date, as ``datasets.data_span`` finds it in the whole input.
+
+        That is the latest event (or signup) date among the rows that pass validation.
+        Chunks are validated from the one with the latest raw date down, until no chunk
+        left can hold a later one: usually a single chunk.
+        """
+        raw: dict[int, pd.Timestamp] = {}
+        for spilled in self._spilled.values():
+            for k, top in spilled.latest.items():
+                raw[k] = max(top, raw.get(k, top))
+        best: pd.Timestamp | None = None
+        for k in sorted(raw, key=raw.__getitem__, reverse=True):
+            if best is not None and raw[k] <= best:
+                break
+            tables = self.validated(k).raise_for_errors()
+            for name, frame in tables.items():
+                top = frame[SPECS[name].event_date].max()
+                if pd.notna(top) and (best is None or top > best):
+                    best = pd.Timestamp(top)
+        if best is None:
+            raise ContractError("no row passed validation: the data have no latest date")
+        return best.normalize()
+
+    def _chunk_of(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """Chunk number of each row's customer (0 for ids not in ``customers``)."""
+        if not pa.types.is_dictionary(values.type):
+            values = pc.dictionary_encode(values)  # normalise each distinct id once
+        if isinstance(values, pa.ChunkedArray):
+            values = values.unify_dictionaries().combine_chunks()
+        known = pc.index_in(_arrow_ids(values.dictionary), value_set=self._keys)
+        known = np.asarray(known.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        codes = values.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        pos = np.where(codes >= 0, known[np.maximum(codes, 0)], -1) if len(known) else codes
+        return np.where(pos >= 0, pos // self.chunk_size, 0)
+
+    def _spill(self, name: str) -> _Spilled:
+        """Copy one table into an Arrow IPC file, one record batch per (input batch, chunk)."""
+        handle = pq.ParquetFile(self.source.files[name])
+        columns = self.source.read_columns[name]
+        schema = pa.schema([handle.schema_arrow.field(c) for c in columns])
+        spilled = _Spilled(self._dir / f"{name}.arrow", {}, {})
+        written = 0
+        with pa.OSFile(str(spilled.path), "wb") as sink, pa.ipc.new_file(sink, schema) as out:
+            for batch in handle.iter_batches(batch_size=SPILL_BATCH_ROWS, columns=columns):
+                chunk = self._chunk_of(batch.column(self.source.ids[name]))
+                order = np.argsort(chunk, kind="stable")
+                batch, chunk = batch.take(pa.array(order)), chunk[order]
+                when = _instants(batch.column(self.source.dates[name]))
+                when = pc.if_else(pc.less_equal(when, _scalar(self._end, when.type)), when, None)
+                starts = np.flatnonzero(np.r_[True, chunk[1:] != chunk[:-1]]) if len(chunk) else []
+                for start, stop in zip(starts, [*starts[1:], len(chunk)], strict=True):
+                    k = int(chunk[start])
+                    out.write_batch(batch.slice(start, stop - start))
+                    spilled.batches.setdefault(k, []).append(written)
+                    written += 1
+                    top = pc.max(when.slice(start, stop - start)).as_py()
+                    if top is not None:
+                        top = pd.Timestamp(top)
+                        spilled.latest[k] = max(top, spilled.latest.get(k, top))
+        return spilled
+
+
+def open_customer_chunks(
+    config: DataConfig | Config | None,
+    folder: str | Path | None,
+    chunk_size: int,
+    *,
+    end_date: pd.Timestamp | dt.date | str | None = None,
+    workdir: str | Path | None = None,
+) -> CustomerChunks | None:
+    """Split Parquet input tables into chunks of ``chunk_size`` customers (``CustomerChunks``).
+
+    Returns ``None`` when the input cannot be read chunk by chunk: a table in CSV, an id or
+    event date column missing or unreadable, a date column not stored as a date, a required
+    table without rows, or a column mapping that does not fit. Read it whole with
+    ``load_tables`` then, which also reports any such problem. ``end_date`` (default: the
+    config's, then today) is the data end passed to ``validate``; ``workdir`` holds the
+    temporary copy of the input (default: the system's temporary folder).
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1 (got {chunk_size})")
+    data = _data_config(config)
+    source = _parquet_source(data, folder)
+    if source is None:
+        return None
+    end = pd.Timestamp(end_date or data.end_date or dt.date.today())
+    tmp = Path(tempfile.mkdtemp(prefix="predictor-chunks-", dir=workdir))
+    try:
+        return CustomerChunks(source, chunk_size, end, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _parquet_source(data: DataConfig, folder: str | Path | None) -> _ParquetSource | None:
+    """Describe the input files for chunked reading, or ``None`` when that is not possible."""
+    try:
+        files = find_table_files(data, folder)
+    except ContractError:
+        return None
+    if any(_file_kind(path) != "parquet" for path in files.values()):
+        return None
+    parts: dict[str, tuple[list[str], str, str, dict[str, str]]] = {}
+    empty = []
+    for name, path in files.items():
+        try:
+            handle = pq.ParquetFile(path)
+        except Exception:  # noqa: BLE001 - the whole read reports it, naming the file
+            return None
+        described = _describe_columns(name, handle.schema_arrow, data.columns.get(name, {}))
+        if described is None:
+            return None
+        if handle.metadata.num_rows == 0:
+            if SPECS[name].required:
+                return None
+            empty.append(name)
+            continue
+        parts[name] = described
+    return _ParquetSource(
+        files={name: files[name] for name in parts},
+        read_columns={name: p[0] for name, p in parts.items()},
+        ids={name: p[1] for name, p in parts.items()},
+        dates={name: p[2] for name, p in parts.items()},
+        mappings={name: p[3] for name, p in parts.items()},
+        empty=tuple(empty),
+    )
+
+
+def _describe_columns(
+    name: str, schema: pa.Schema, mapping: Mapping[str, str]
+) -> tuple[list[str], str, str, dict[str, str]] | None:
+    """Columns to read, id column, date column and renaming of one file (``None``: read whole)."""
+    names = [n for n in schema.names if not n.startswith("__index_level_")]
+    if any(n != n.strip() for n in names) or any(c not in names for c in mapping):
+        return None
+    contract = [mapping.get(n, n) for n in names]
+    if len(set(contract)) < len(contract):
+        return None
+    source_of = dict(zip(contract, names, strict=True))
+    spec = SPECS[name]
+    id_col, date_col = source_of.get("customer_id"), source_of.get(spec.event_date or "")
+    if id_col is None or date_col is None:
+        return None
+    id_type, date_type = schema.field(id_col).type, schema.field(date_col).type
+    if pa.types.is_dictionary(id_type):
+        id_type = id_type.value_type
+    if not (pa.types.is_string(id_type) or pa.types.is_large_string(id_type)) and not (
+        pa.types.is_integer(id_type)
+    ):
+        return None
+    if not (pa.types.is_timestamp(date_type) or pa.types.is_date(date_type)):
+        return None
+    events = [n for n, c in zip(names, contract, strict=True) if c in spec.columns]
+    read = names if name == "customers" else events
+    renames = {n: c for n, c in zip(names, contract, strict=True) if n != c}
+    return read, id_col, date_col, renames
+
+
+def _arrow_ids(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Customer ids as text the way ``validate`` types them (trimmed; ``7.0`` is ``7``)."""
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    if not pa.types.is_large_string(values.type):
+        values = values.cast(pa.large_string())
+    values = pc.utf8_trim_whitespace(values)
+    if not pc.any(pc.match_substring(values, ".")).as_py():
+        return values
+    return pc.replace_substring_regex(values, r"^(-?\d+)\.0+$", r"\1")
+
+
+def _instants(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Dates as naive timestamps in UTC (as ``validate`` types them), in ``us`` or ``ns``."""
+    kind = values.type
+    if pa.types.is_date(kind):
+        return values.cast(pa.timestamp("us"))
+    unit = kind.unit if kind.unit in ("us", "ns") else "us"
+    return values.cast(pa.timestamp(unit, kind.tz)).cast(pa.timestamp(unit))
+
+
+def _scalar(when: pd.Timestamp, kind: pa.DataType) -> pa.Scalar:
+    return pa.scalar(pd.Timestamp(when), type=kind)
+
+
+def _empty_table_issue(name: str) -> ContractIssue:
+    """The warning ``validate`` gives for an optional table without rows."""
+    return ContractIssue(
+        "empty_table", name, None, "warning", 0, [], f"{name}: table has no rows; treated as absent"
+    )
+
+
 # -- writing -------------------------------------------------------------------------------
 
 
@@ -203,14 +502,95 @@ def write_frame_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
     """
     path = Path(path)
     kind = _file_kind(path)
+    return _atomic_write(path, lambda tmp: _write_frame(frame, tmp, kind))
 
-    def write(tmp: Path) -> None:
-        if kind == "parquet":
-            frame.to_parquet(tmp, engine="pyarrow", index=False)
+
+def _write_frame(frame: pd.DataFrame, path: Path, kind: str) -> None:
+    """Write ``frame`` to ``path`` as ``kind`` (``csv``, ``csv.gz`` or ``parquet``), no index."""
+    if kind == "parquet":
+        frame.to_parquet(path, engine="pyarrow", index=False)
+    else:
+        frame.to_csv(path, index=False, compression="gzip" if kind == "csv.gz" else None)
+
+
+class AtomicFrameWriter:
+    """Write frames one after another into one file that appears only when complete.
+
+    CSV, ``.csv.gz`` or Parquet by suffix, like ``write_frame_atomic``, but in pieces: each
+    ``write`` appends to a temporary file beside ``path`` (Parquet through a
+    ``pyarrow.parquet.ParquetWriter``, one row group per piece, with the columns and types of
+    the first piece), so the rows need not all be in memory. Leaving the ``with`` block
+    normally moves the file onto ``path`` in one ``os.replace``; leaving it with an
+    exception (an interrupt included) removes the temporary file and leaves ``path`` as it
+    was. The index is not written.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.kind = _file_kind(self.path)
+        self.rows = 0
+        self._tmp: Path | None = None
+        self._handle: Any = None
+        self._parquet: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+        self._template: pd.DataFrame | None = None
+
+    def __enter__(self) -> AtomicFrameWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+        )
+        os.close(fd)
+        self._tmp = Path(name)
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append ``frame`` (the first non-empty piece fixes the columns and their types)."""
+        if self._tmp is None:
+            raise RuntimeError("use AtomicFrameWriter as a context manager")
+        if self._template is None:
+            self._template = frame.iloc[:0]
+        if len(frame) == 0:
+            return
+        if self.kind == "parquet":
+            table = pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
+            if self._parquet is None:
+                self._schema = table.schema
+                self._parquet = pq.ParquetWriter(self._tmp, table.schema)
+            self._parquet.write_table(table)
         else:
-            frame.to_csv(tmp, index=False, compression="gzip" if kind == "csv.gz" else None)
+            if self._handle is None:
+                opener = gzip.open if self.kind == "csv.gz" else open
+                self._handle = opener(self._tmp, "wt", encoding="utf-8", newline="")
+            frame.to_csv(self._handle, index=False, header=self.rows == 0)
+        self.rows += len(frame)
 
-    return _atomic_write(path, write)
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        tmp, self._tmp = self._tmp, None
+        if tmp is None:
+            return
+        try:
+            self._close()
+            if exc_type is not None:
+                return
+            if self.rows == 0:
+                empty = self._template if self._template is not None else pd.DataFrame()
+                _write_frame(empty, tmp, self.kind)
+            mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
 
 def write_tables(

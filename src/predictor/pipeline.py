@@ -13,13 +13,18 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from predictor.bundle import save_bundle
+from predictor.bundle import evaluation_frames, save_bundle
 from predictor.config import Config
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import Tables
+from predictor.datasets import data_span
 from predictor.plots import calibration_figure, decile_figure, gains_figure, roc_figure
-from predictor.scoring import pyfunc_frame, scoring_frame
+from predictor.report import build_report, customer_levers
+from predictor.scoring import pyfunc_frame, score, scoring_frame
 from predictor.training import Evaluation, TrainedModel, train
+
+REPORT_DRIVERS = 3
+"""Drivers per score shown for the act-first customers of the report."""
 
 
 @dataclass
@@ -141,13 +146,16 @@ def run_training(
     models_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=models_dir, prefix=".build-") as tmp:
         tmp = Path(tmp)
-        bundle = save_bundle(model, tmp / "bundle", extra)
+        bundle = save_bundle(model, tmp / "bundle", extra, evaluation)
         say("saving model folder and plots")
         example = input_example(model, tables)
         target = _install_model(bundle, models_dir / config.model_name, example)
         plots = _save_figures(evaluation, tmp / "plots")
         for path in plots:
             tracker.log_artifact(path, "plots")
+        say("scoring customers as of the data end for the report")
+        html = report_html(model, evaluation_frames(evaluation), extra["evaluation_plan"], tables)
+        tracker.log_artifact(write_report(html, tmp / "report" / "report.html"), "report")
         tables_dir = tmp / "metrics"
         tables_dir.mkdir()
         for task, res in evaluation.tasks.items():
@@ -170,6 +178,39 @@ def run_training(
                 config.tracking.alias,
             )
     return TrainingOutcome(target, model, evaluation, run_id, version)
+
+
+def report_html(
+    model: TrainedModel,
+    evaluation: dict[str, pd.DataFrame],
+    plans: dict[str, dict[str, Any]],
+    tables: Tables | None = None,
+    scores: pd.DataFrame | None = None,
+    as_of: pd.Timestamp | None = None,
+) -> str:
+    """The HTML report of a model, with its customer sections drawn from scores or tables.
+
+    With ``tables`` and no ``scores``, every customer is scored as of ``as_of`` (default: the
+    data's end) with the top drivers; with ``tables`` the segment levers (order value,
+    frequency, margin) are computed for the scores' date. Without either, the report says which
+    sections need them.
+    """
+    levers = None
+    if tables is not None:
+        if scores is None:
+            cutoff = as_of if as_of is not None else data_span(tables, model.config)[1]
+            scores = score(model, tables, cutoff, drivers=REPORT_DRIVERS)[0]
+        if len(scores):
+            as_of_scores = pd.Timestamp(scores["as_of"].iloc[0])
+            levers = customer_levers(tables.orders, as_of_scores, model.config.value)
+    return build_report(model, evaluation, scores, levers, plans)
+
+
+def write_report(html: str, path: Path) -> Path:
+    """Write the report file atomically (a temporary file beside it, then one rename)."""
+    from predictor.io import _atomic_write
+
+    return _atomic_write(Path(path), lambda tmp: tmp.write_text(html, encoding="utf-8"))
 
 
 def scoring_example_output(model: TrainedModel, example: pd.DataFrame) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import pandas as pd
 from predictor.contract.tables import Tables
 from predictor.features import build_day_one_features, build_features
 from predictor.features.descriptions import describe
+from predictor.modeling.preprocess import SchemaMismatchError
 from predictor.timeline import day_end, truncate
 from predictor.training import TrainedModel
 
@@ -58,9 +59,47 @@ def scoring_frame(tables: Tables, as_of: pd.Timestamp, model: TrainedModel) -> p
     frame = current.join(day_one, how="left")
     active = pd.Series(frame.index.isin(active_customers(known, as_of, model)), index=frame.index)
     frame = pd.concat([frame, active.rename(ACTIVE_COLUMN)], axis=1)
+    frame = fill_absent_label_columns(frame, scoring_columns(model))
+    check_features(frame, model, known)
     frame = frame.reindex(columns=scoring_columns(model))
     frame.index.name = "customer_id"
     return frame
+
+
+LABEL_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
+    ("channels__channel_90d__", "channels__interactions_90d", None),
+    ("channels__kind_90d__", "channels__interactions_90d", None),
+    ("support__tickets__", "support__tickets", None),
+    ("orders__channel_share__", "orders__n_channels", "orders__count"),
+)
+"""Per-value feature columns (one per channel, kind or category seen in the data), as
+``(prefix, column present when the family ran, denominator of a share or None for a count)``."""
+
+
+def fill_absent_label_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Add the per-value columns of ``columns`` that ``frame`` lacks, with the value they have.
+
+    Families make a column per value seen in the scored rows (``channels__channel_90d__sms``),
+    so a batch of customers without any sms touch has no such column, although each of them
+    has a count of 0 (and a share of 0 when they ordered at all, NaN when not). Filling them
+    here makes the scores of a customer independent of who is scored with them: chunked
+    scoring equals one-shot scoring. Columns of a family that did not run (its table or
+    column absent) stay missing, as in one-shot scoring.
+    """
+    added = {}
+    for column in columns:
+        if column in frame.columns:
+            continue
+        view = DAY_ONE_PREFIX if column.startswith(DAY_ONE_PREFIX) else ""
+        name = column.removeprefix(view)
+        for prefix, marker, denominator in LABEL_COLUMNS:
+            if not name.startswith(prefix) or view + marker not in frame.columns:
+                continue
+            zero = pd.Series(0.0, index=frame.index)
+            if denominator is not None:
+                zero = zero.where(frame[view + denominator] > 0)
+            added[column] = zero
+    return pd.concat([frame, pd.DataFrame(added)], axis=1) if added else frame
 
 
 def scoring_columns(model: TrainedModel) -> list[str]:
@@ -150,6 +189,51 @@ def score(
     frame = scoring_frame(tables, as_of, model)
     scores = predict_frame(model, frame, as_of, drivers)
     return scores, rejects.reset_index(drop=True)
+
+
+FAMILY_TABLES: dict[str, str] = {
+    "customer": "customers",
+    "orders": "orders",
+    "bgnbd": "orders",
+    "subscriptions": "subscriptions",
+    "onboarding": "onboarding",
+    "support": "support_tickets",
+    "channels": "interactions",
+    "nps": "nps",
+}
+"""The input table each feature family (column prefix) is built from."""
+
+
+def check_features(frame: pd.DataFrame, model: TrainedModel, tables: Tables) -> None:
+    """Refuse a scoring frame that lacks too many of the model's current features.
+
+    A few absent families (an optional table not given) only leave their features missing;
+    beyond the schema's ``max_missing_share`` the input is not what the model was trained on.
+
+    Raises:
+        SchemaMismatchError: naming the share of missing features and the tables missing.
+
+    """
+    schema = model.churn.schema_
+    wanted = dict.fromkeys(model.value.schema_.features_ + schema.features_)
+    missing = [c for c in wanted if c not in frame.columns]
+    if len(missing) > schema.max_missing_share * len(wanted):
+        raise SchemaMismatchError(
+            f"{len(missing)} of {len(wanted)} model features cannot be built from the input "
+            f"(e.g. {', '.join(missing[:5])}){_missing_tables_hint(model, tables)}"
+        )
+
+
+def _missing_tables_hint(model: TrainedModel, tables: Tables) -> str:
+    """Name the tables the model learned from that the scored input lacks (or nothing)."""
+    families = {
+        c.split("__", 1)[0] for c in model.value.schema_.features_ + model.churn.schema_.features_
+    }
+    needed = {FAMILY_TABLES[f] for f in families if f in FAMILY_TABLES}
+    missing = sorted(t for t in needed if tables.get(t) is None)
+    if not missing:
+        return ""
+    return f"; the model was trained with tables the input lacks: {', '.join(missing)}"
 
 
 def chunk_ids(customer_ids: pd.Series, chunk_size: int) -> Iterable[pd.Index]:

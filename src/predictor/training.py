@@ -272,7 +272,7 @@ def _first_order_bucket_baseline(
     train_X: pd.DataFrame, train_y: np.ndarray, test_X: pd.DataFrame
 ) -> np.ndarray:
     """Mean training value per decile of first-order amount (a marketer's Day One rule)."""
-    col = next((c for c in train_X.columns if c.startswith("orders__first_order_value")), None)
+    col = next((c for c in train_X.columns if c.startswith("orders__first_order_amount")), None)
     if col is None:
         return np.full(len(test_X), train_y.mean())
     edges = np.unique(np.nanquantile(train_X[col].to_numpy(dtype=float), np.linspace(0, 1, 11)))

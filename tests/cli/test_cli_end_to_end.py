@@ -1,5 +1,8 @@
 """End to end through the CLI: sample -> validate -> train (tracked) -> score -> reload."""
 
+import shutil
+from pathlib import Path
+
 import mlflow
 import pandas as pd
 import pytest
@@ -159,3 +162,62 @@ def test_features_export(workspace, tmp_path):
     assert result.exit_code == 0, result.output
     frame = pd.read_parquet(out)
     assert "value_13m" in frame.columns and frame["customer_id"].is_unique
+
+
+def score_args(root, data, out, *extra: str) -> list[str]:
+    model = str(root / "models" / "e2e")
+    return ["score", "--model", model, "--data", str(data), "--out", str(out), *extra]
+
+
+def test_parquet_input_is_scored_in_chunks_like_the_api(workspace, tmp_path):
+    root, data, _ = workspace
+    from predictor.io import load_tables, write_tables
+
+    model = predictor.load_model(root / "models" / "e2e")
+    tables = load_tables(model.model.config.data, data).raise_for_errors()
+    parquet = write_tables(tables, tmp_path / "pq", fmt="parquet")["customers"].parent
+    out = tmp_path / "scores.parquet"
+    result = invoke(*score_args(root, parquet, out, "--chunk-size", "150", "--as-of", "2025-03-31"))
+    assert result.exit_code == 0, result.output
+    assert "input customers 800 = scored" in result.output
+    expected = model.score(data, as_of="2025-03-31")
+    pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_exact=True)
+
+
+def test_interrupted_score_leaves_no_output(workspace, tmp_path, monkeypatch):
+    root, data, _ = workspace
+    out = tmp_path / "scores.csv"
+    out.write_text("previous run\n")
+    calls = []
+    real = predictor.api.score
+
+    def failing_second_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("killed while scoring the second chunk")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(predictor.api, "score", failing_second_chunk)
+    with pytest.raises(RuntimeError, match="second chunk"):
+        invoke(*score_args(root, data, out, "--chunk-size", "300"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]
+    assert out.read_text() == "previous run\n"
+
+
+def readme_example(readme: Path) -> str:
+    """The python block of the README section "From your own code"."""
+    section = readme.read_text(encoding="utf-8").split("## From your own code", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_example_runs(workspace, tmp_path, monkeypatch):
+    root, data, _ = workspace
+    (tmp_path / "models").mkdir()
+    shutil.copytree(root / "models" / "e2e", tmp_path / "models" / "sample")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "sample").symlink_to(data)
+    monkeypatch.chdir(tmp_path)
+    code = readme_example(Path(__file__).parents[2] / "README.md")
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    assert len(namespace["scores"]) > 0

@@ -244,7 +244,10 @@ class _Report:
 
 
 def validate(
-    raw: Mapping[str, pd.DataFrame], *, end_date: pd.Timestamp | dt.date | str
+    raw: Mapping[str, pd.DataFrame],
+    *,
+    end_date: pd.Timestamp | dt.date | str,
+    chunk: bool = False,
 ) -> ValidationResult:
     """Type and check the input tables against the contract.
 
@@ -253,6 +256,10 @@ def validate(
             applied) but untyped (e.g. every column read from CSV as text).
         end_date: the last day covered by the data (inclusive, the whole day). Rows dated
             after it are set aside; customers who sign up after it are rejected.
+        chunk: ``raw`` holds some customers of a larger input with all their rows (see
+            ``io.iter_customer_chunks``). A table with no rows is then kept as an empty typed
+            table (a chunk's customers may have no orders; an absent table would change
+            the features), and ``no_valid_rows`` is left to the whole input.
 
     Returns:
         The ``ValidationResult``; see the module docstring for every check and its outcome.
@@ -270,7 +277,7 @@ def validate(
     works: dict[str, _Work] = {}
     for name, spec in SPECS.items():
         frame = raw.get(name)
-        if _structure_ok(name, spec, frame, report):
+        if _structure_ok(name, spec, frame, report, chunk):
             works[name] = _coerce(name, spec, frame, report)
     customers = works.get("customers")
     if customers is not None:
@@ -279,7 +286,7 @@ def validate(
         if name != "customers":
             _check_events(work, limit, customers, report)
     for name, work in works.items():
-        if work.spec.required and not work.kept.any():
+        if work.spec.required and not work.kept.any() and not chunk:
             report.issue(
                 "no_valid_rows", name, None, "error", len(work.raw), [],
                 f"{name}: none of its {len(work.raw)} rows passed the checks (see the warnings)",
@@ -287,8 +294,10 @@ def validate(
     return _result(works, report)
 
 
-def _structure_ok(name: str, spec: TableSpec, frame: pd.DataFrame | None, report: _Report) -> bool:
-    """Table-level checks: present, not empty, unique column names, required columns there."""
+def _structure_ok(
+    name: str, spec: TableSpec, frame: pd.DataFrame | None, report: _Report, chunk: bool = False
+) -> bool:
+    """Table-level checks: present, not empty (unless a chunk), unique names, required columns."""
     if frame is None:
         if spec.required:
             report.issue(
@@ -298,7 +307,7 @@ def _structure_ok(name: str, spec: TableSpec, frame: pd.DataFrame | None, report
         return False
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"{name}: expected a pandas DataFrame, got {type(frame).__name__}")
-    if len(frame) == 0:
+    if len(frame) == 0 and not chunk:
         if spec.required:
             report.issue("empty_table", name, None, "error", 0, [], f"{name}: table has no rows")
         else:
@@ -586,6 +595,8 @@ def _to_id(values: pd.Series) -> pd.Series:
         out[integral] = numbers[integral].astype("int64").astype("str")
         return out.where(numbers.notna())
     text = _nullify(_text(values))
+    if not text.str.contains(".", regex=False).any():
+        return text  # the regex below is slow on millions of ids; most have no dot
     return text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
 
 

@@ -1,0 +1,253 @@
+"""Quality on the built-in sample business: model vs baselines vs the generator's ground truth.
+
+For each mode (subscription, retail) the sample is generated, ``predictor.training.train`` fits
+the three models with the given config, and the held-out rows of each target are rebuilt here
+(same cutoff, same customers, checked against the training's own ``TaskResult``) so that every
+row can be joined to the hidden truth as of the same date: ``ground_truth`` (true expected
+13-month value, true churn probability) and ``day_one_truth``. The truth is the best achievable
+prediction: no model that sees only the data can do better in expectation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from bench_common import (
+    MODEL,
+    TRUTH,
+    Progress,
+    SectionResult,
+    Timer,
+    add_ratios,
+    bucket_means,
+    churn_table,
+    losses,
+    spearman_with,
+    value_table,
+)
+from bench_markdown import table
+
+from predictor.config import Config
+from predictor.datasets import data_span, sample_ids
+from predictor.features import build_day_one_features, build_features
+from predictor.labels import churn_label, day_one_label, value_label
+from predictor.sample import SampleBusiness, day_one_truth, generate_sample, ground_truth
+from predictor.timeline import day_one_windows
+from predictor.training import TaskResult, train
+
+
+class AlignmentError(RuntimeError):
+    """The rebuilt held-out rows do not match the training's own held-out rows."""
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    """Size of the sample, the config and the bootstrap draws."""
+
+    n_customers: int
+    config: Config
+    config_note: str
+    seed: int = 1
+    n_boot: int = 200
+
+
+def _check(y: np.ndarray, result: TaskResult, model_pred: np.ndarray, task: str) -> None:
+    if len(y) != len(result.y_true) or not np.allclose(y, result.y_true):
+        raise AlignmentError(f"{task}: rebuilt labels differ from the training's test rows")
+    if not np.allclose(model_pred, result.predictions[MODEL], rtol=1e-5, atol=1e-6):
+        raise AlignmentError(f"{task}: rebuilt model predictions differ from the training's")
+
+
+def _test_cutoff(result: TaskResult) -> pd.Timestamp:
+    test = result.plan["test"]
+    if len(test) != 1:
+        raise AlignmentError(f"expected one test cutoff, got {test}")
+    return pd.Timestamp(test[0])
+
+
+def _cutoff_rows(labels: pd.Series, features: pd.DataFrame, config: Config) -> pd.Index:
+    """The customers of a test cutoff, as ``training._frame`` picks them (salt 0)."""
+    cap = config.cutoffs.max_customers_per_cutoff
+    keep = sample_ids(labels.index, cap, config.model.random_state, 0)
+    return keep.intersection(features.index)
+
+
+def _value_block(
+    business: SampleBusiness, model, result: TaskResult, settings: QualitySettings
+) -> tuple[pd.DataFrame, dict]:
+    config, tables = settings.config, business.tables
+    cutoff = _test_cutoff(result)
+    labels = value_label(tables, cutoff, config.value)
+    X = build_features(tables, cutoff, config)
+    ids = _cutoff_rows(labels, X, config)
+    y = labels.loc[ids].to_numpy(dtype=float)
+    _check(y, result, model.value.predict(X.loc[ids]), "value_13m")
+    truth = ground_truth(
+        business,
+        cutoff,
+        value_horizon_months=config.value.horizon_months,
+        churn_horizon_days=config.churn.horizon_days,
+        churn_lookback_days=config.churn.lookback_days,
+    )["true_value_13m"]
+    preds = dict(result.predictions)
+    preds[TRUTH] = truth.reindex(ids).to_numpy(dtype=float)
+    tab = value_table(y, preds, settings.n_boot)
+    tab["spearman vs truth"] = pd.Series(spearman_with(preds, preds[TRUTH]))
+    tab = add_ratios(tab, ["normalized_gini", "spearman"])
+    info = {"cutoff": str(cutoff.date()), "rows": len(y), "mean_value": float(y.mean())}
+    return tab, info
+
+
+def _churn_block(
+    business: SampleBusiness, model, result: TaskResult, settings: QualitySettings
+) -> tuple[pd.DataFrame, dict]:
+    config, tables = settings.config, business.tables
+    cutoff = _test_cutoff(result)
+    labels = churn_label(tables, cutoff, config.churn)
+    X = build_features(tables, cutoff, config)
+    ids = _cutoff_rows(labels, X, config)
+    y = labels.loc[ids].to_numpy(dtype=float)
+    _check(y, result, model.churn.predict_proba(X.loc[ids])[:, 1], "churn")
+    truth = ground_truth(
+        business,
+        cutoff,
+        churn_horizon_days=config.churn.horizon_days,
+        churn_lookback_days=config.churn.lookback_days,
+        value_horizon_months=config.value.horizon_months,
+    )["true_churn_prob"].reindex(ids)
+    keep = truth.notna().to_numpy()
+    preds = {k: np.asarray(v)[keep] for k, v in result.predictions.items()}
+    preds[TRUTH] = truth.to_numpy(dtype=float)[keep]
+    y = y[keep]
+    tab = churn_table(y, preds)
+    tab["spearman vs truth"] = pd.Series(spearman_with(preds, preds[TRUTH]))
+    tab = add_ratios(tab, ["roc_auc", "pr_auc"])
+    info = {
+        "cutoff": str(cutoff.date()),
+        "rows": int(keep.sum()),
+        "dropped_outside_truth_population": int((~keep).sum()),
+        "churn_rate": float(y.mean()),
+    }
+    return tab, info
+
+
+def _day_one_block(
+    business: SampleBusiness, model, result: TaskResult, settings: QualitySettings
+) -> tuple[pd.DataFrame, dict]:
+    config, tables = settings.config, business.tables
+    _, end = data_span(tables, config)
+    window = config.day_one.window_days
+    labels = day_one_label(tables, window, config.value, end)
+    signup = tables.customers.set_index("customer_id")["signup_date"].loc[labels.index]
+    test = (signup > signup.max() - pd.Timedelta(days=90)).to_numpy()
+    ids = labels.index[test]
+    y = labels.loc[ids].to_numpy(dtype=float)
+    features = build_day_one_features(tables, config)
+    X = features.loc[ids]
+    _check(y, result, model.day_one.predict(X), "day_one")
+    before = labels.index[~test & _window_done(tables, config, labels.index, signup.max())]
+    col = "orders__first_order_amount"
+    truth = day_one_truth(
+        business, window_days=window, value_horizon_months=config.value.horizon_months
+    )["true_day_one_value"]
+    preds = dict(result.predictions)
+    if col in features.columns and len(before):
+        preds["mean_by_first_order_amount (bench)"] = bucket_means(
+            features.loc[before, col].fillna(0).to_numpy(dtype=float),
+            labels.loc[before].to_numpy(dtype=float),
+            X[col].fillna(0).to_numpy(dtype=float),
+        )
+    preds[TRUTH] = truth.reindex(ids).to_numpy(dtype=float)
+    tab = value_table(y, preds, settings.n_boot)
+    tab["spearman vs truth"] = pd.Series(spearman_with(preds, preds[TRUTH]))
+    tab = add_ratios(tab, ["normalized_gini", "spearman"])
+    info = {"test_signups": result.plan["test_signups"], "rows": len(y)}
+    return tab, info
+
+
+def _window_done(tables, config: Config, ids: pd.Index, last_signup: pd.Timestamp) -> np.ndarray:
+    """Per id: its Day One label window ended before the test signups began."""
+    windows = day_one_windows(tables.customers, config.day_one.window_days)
+    ends = windows.reindex(ids) + pd.DateOffset(months=config.value.horizon_months)
+    return ends.le(last_signup - pd.Timedelta(days=90)).to_numpy()
+
+
+BLOCKS = {
+    "value_13m": ("13-month value", _value_block),
+    "churn": ("Churn risk", _churn_block),
+    "day_one": ("Day One value", _day_one_block),
+}
+
+
+def _mode(mode: str, settings: QualitySettings, say: Progress) -> tuple[str, list[str], dict]:
+    clock = Timer()
+    business = generate_sample(settings.n_customers, seed=settings.seed, mode=mode)
+    say(f"quality/{mode}: generated {settings.n_customers:,} customers, training")
+    model, evaluation = train(business.tables, settings.config)
+    train_s = clock.seconds
+    parts = [f"### {mode.capitalize()} sample\n"]
+    lost, data = [], {"train_seconds": train_s}
+    for task, (label, block) in BLOCKS.items():
+        say(f"quality/{mode}: {task} against the ground truth")
+        result = evaluation.tasks[task]
+        try:
+            tab, info = block(business, model, result, settings)
+        except AlignmentError as err:
+            parts.append(f"**{label}:** not compared with the truth ({err}).\n")
+            continue
+        parts.append(f"**{label}** — held-out {_describe(info, result)}\n")
+        parts.append(table(tab) + "\n")
+        lost += losses(tab, f"sample {mode}, {label}")
+        data[task] = {"table": tab.reset_index().to_dict(orient="records"), "info": info}
+    parts.append(f"Training took {train_s:.0f} s (generation included).\n")
+    return "\n".join(parts), lost, data
+
+
+def _describe(info: dict, result: TaskResult) -> str:
+    rows = result.n_rows
+    where = (
+        f"cutoff {info['cutoff']}"
+        if "cutoff" in info
+        else f"signups {info['test_signups'][0]}..{info['test_signups'][1]}"
+    )
+    extra = (
+        f"; {info['dropped_outside_truth_population']} labelled rows outside the truth's "
+        "churn population left out"
+        if info.get("dropped_outside_truth_population")
+        else ""
+    )
+    return (
+        f"{where}, {info['rows']:,} rows (trained on {rows['train']:,} rows, "
+        f"{rows['valid']:,} for early stopping){extra}."
+    )
+
+
+INTRO = """\
+Each model is compared with its baselines and with the **best achievable** prediction: the
+generator's hidden truth as of the same cutoff (the true expected value, the true churn
+probability), which no model seeing only the data can beat in expectation. The truth rows are
+scored against the same realised labels as the models. `/ best` columns are the predictor's
+metric divided by the truth's (1.0 = as good as the truth); `spearman vs truth` is the rank
+correlation of a predictor with the true expectation (how well it recovers the truth itself,
+free of the noise of one realisation). Gini intervals: percentile bootstrap over customers.
+"""
+
+
+def run(settings: QualitySettings, say: Progress) -> SectionResult:
+    """Both modes, every target; markdown with one table per target."""
+    clock = Timer()
+    header = (
+        f"{INTRO}\nSample: {settings.n_customers:,} customers per mode (seed {settings.seed}); "
+        f"config: {settings.config_note}; {settings.n_boot} bootstrap draws.\n"
+    )
+    parts, lost, data = [header], [], {}
+    for mode in ("subscription", "retail"):
+        text, mode_losses, mode_data = _mode(mode, settings, say)
+        parts.append(text)
+        lost += mode_losses
+        data[mode] = mode_data
+    return SectionResult(
+        "Quality on the sample business", "\n".join(parts), lost, data, clock.seconds
+    )

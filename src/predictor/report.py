@@ -1,0 +1,785 @@
+"""The HTML report: model quality, customer base, drivers of value and churn, who to act on.
+
+Pure: ``build_report`` takes a trained model, its held-out evaluation frames and (optionally)
+scores and per-customer purchase levers, and returns one self-contained HTML page (inline CSS,
+figures embedded as base64 PNG, no JavaScript), so the file opens offline and can be mailed
+around. Writing the file, and tracking it, is the caller's job (``predictor.pipeline``).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import warnings
+from collections.abc import Callable, Iterable
+from html import escape
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from predictor.config import ValueConfig
+from predictor.evaluation import comparison_table
+from predictor.features.descriptions import describe
+from predictor.labels import order_value
+from predictor.plots import (
+    calibration_figure,
+    decile_figure,
+    distribution_figure,
+    family_importance_figure,
+    gains_figure,
+    roc_figure,
+    segment_levers_figure,
+    value_at_risk_figure,
+)
+from predictor.segments import INACTIVE_BAND
+from predictor.timeline import day_end
+from predictor.training import TrainedModel
+
+SECTIONS: dict[str, str] = {
+    "quality": "How good are the models?",
+    "customers": "Your customer base",
+    "drivers": "What drives value and churn",
+    "act-first": "Who to act on first",
+}
+"""Section id -> heading, in page order."""
+
+PREDICTOR_NAMES: dict[str, str] = {
+    "model": "Model",
+    "trailing_13m": "Last 13 months' value",
+    "formula_clv": "Formula CLV (AOV x frequency x lifespan)",
+    "bgnbd_gamma_gamma": "BG/NBD + Gamma-Gamma",
+    "constant_mean": "Same value for everyone",
+    "mean_by_first_order": "Average by first-order size",
+    "recency_rule": "Recency rule",
+    "base_rate": "Same risk for everyone",
+}
+"""Plain names of the model and its baselines."""
+
+FAMILY_NAMES: dict[str, str] = {
+    "customer": "Customer attributes",
+    "orders": "Orders",
+    "subscriptions": "Subscriptions",
+    "onboarding": "Onboarding",
+    "support": "Support",
+    "channels": "Channels & engagement",
+    "nps": "NPS",
+    "bgnbd": "Purchase rhythm (BG/NBD)",
+}
+"""Feature prefix -> signal family as marketers call it."""
+
+SEGMENT_ORDER = ("above_average", "average", "below_average")
+LEVER_WINDOW_DAYS = 365
+MAX_SCATTER_POINTS = 20_000
+
+CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#222;
+background:#f6f7f9;line-height:1.45}
+main{max-width:1120px;margin:0 auto;padding:24px}
+header{background:#1f3b57;color:#fff;padding:20px 24px}
+header h1{margin:0 0 6px 0;font-size:26px}
+header p{margin:2px 0;opacity:.9}
+nav a{color:#fff;margin-right:16px}
+section{background:#fff;border-radius:8px;padding:8px 24px 20px;margin:20px 0;
+box-shadow:0 1px 3px rgba(0,0,0,.08)}
+h2{border-bottom:2px solid #1f3b57;padding-bottom:6px}
+h3{margin-top:28px}
+.panel{display:flex;flex-wrap:wrap;gap:20px;align-items:flex-start;margin:12px 0}
+.panel img{max-width:100%;height:auto;border:1px solid #eee}
+.facts{flex:1 1 260px;min-width:240px}
+.facts dt{font-size:13px;color:#555;margin-top:8px}
+.facts dd{margin:0;font-size:20px;font-weight:600}
+.facts dd small{font-size:12px;font-weight:400;color:#555}
+.lead{font-size:16px}
+.note{color:#555;font-size:13px}
+.missing{background:#fff6e5;border-left:4px solid #e0a030;padding:10px 14px}
+table{border-collapse:collapse;margin:10px 0;font-size:13px}
+th,td{padding:5px 9px;border-bottom:1px solid #e3e3e3;text-align:right;vertical-align:top}
+th{background:#eef1f5}
+td.text,th.text{text-align:left}
+"""
+
+
+# -- summaries: pure frames the sections are drawn from -------------------------------------
+
+
+def customer_levers(orders: pd.DataFrame, as_of: pd.Timestamp, value: ValueConfig) -> pd.DataFrame:
+    """Per customer, purchases, net spend and margin over the 365 days up to ``as_of`` (inclusive).
+
+    These are the purchase levers of CLV (order value, frequency, margin); margin uses the order
+    margins where given and the configured margin rate elsewhere, as the value labels do.
+    """
+    end = day_end(pd.Timestamp(as_of))
+    start = end - pd.Timedelta(days=LEVER_WINDOW_DAYS)
+    recent = orders[(orders["order_date"] > start) & (orders["order_date"] <= end)]
+    margin = order_value(recent, value.model_copy(update={"kind": "margin"}))
+    frame = pd.DataFrame(
+        {
+            "customer_id": recent["customer_id"].to_numpy(),
+            "orders": (recent["amount"] > 0).to_numpy(dtype=int),
+            "spend": recent["amount"].to_numpy(dtype=float),
+            "margin": margin.to_numpy(dtype=float),
+        }
+    )
+    return frame.groupby("customer_id")[["orders", "spend", "margin"]].sum()
+
+
+def is_active(scores: pd.DataFrame) -> pd.Series:
+    """Customers still in the churn population (not already gone at the as-of date)."""
+    return scores["risk_band"] != INACTIVE_BAND
+
+
+def segment_summary(
+    scores: pd.DataFrame, levers: pd.DataFrame | None, high_risk: float
+) -> pd.DataFrame:
+    """Per value segment: size, predicted value, the four CLV levers and the high-risk share.
+
+    AOV is net spend per purchase, frequency is purchases per customer and margin is margin per
+    net spend, all over the last 12 months; churn risk is the mean over active customers.
+    """
+    frame = scores.set_index("customer_id")
+    if levers is not None:
+        frame = frame.join(levers.reindex(frame.index, fill_value=0))
+    active = frame["risk_band"] != INACTIVE_BAND
+    rows = {}
+    for segment in SEGMENT_ORDER:
+        part = frame[frame["value_segment"] == segment]
+        risk = part.loc[active.loc[part.index], "churn_risk"]
+        row = {
+            "customers": len(part),
+            "share": len(part) / max(len(frame), 1),
+            "total_value": part["value_13m"].sum(),
+            "mean_value": part["value_13m"].mean(),
+            "mean_churn_risk": risk.mean(),
+            "high_risk_share": (risk >= high_risk).mean() if len(risk) else np.nan,
+        }
+        if levers is not None:
+            orders = part["orders"].sum()
+            row["aov"] = part["spend"].sum() / orders if orders else np.nan
+            row["orders_per_customer"] = orders / len(part) if len(part) else np.nan
+            spend = part["spend"].sum()
+            row["margin_rate"] = part["margin"].sum() / spend if spend > 0 else np.nan
+        rows[segment] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def value_at_risk(scores: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The ``n`` active customers with the most value at risk (predicted value x churn risk)."""
+    active = scores[is_active(scores)].copy()
+    active["value_at_risk"] = active["value_13m"] * active["churn_risk"]
+    active = active.sort_values(["value_at_risk", "customer_id"], ascending=[False, True])
+    return active.head(n)
+
+
+def family_shares(importances: dict[str, pd.Series]) -> pd.DataFrame:
+    """Share of each model's gain per signal family (rows ordered by mean share, largest first)."""
+    columns = {}
+    for label, importance in importances.items():
+        family = importance.index.str.split("__").str[0].map(lambda f: FAMILY_NAMES.get(f, f))
+        columns[label] = importance.groupby(family).sum()
+    shares = pd.DataFrame(columns).fillna(0.0)
+    return shares.loc[shares.mean(axis=1).sort_values(ascending=False).index]
+
+
+def top_features(importance: pd.Series, n: int = 6) -> pd.DataFrame:
+    """The ``n`` features with the largest gain share, with their family and plain meaning."""
+    top = importance.sort_values(ascending=False).head(n)
+    return pd.DataFrame(
+        {
+            "signal": [describe(name).rstrip(".") for name in top.index],
+            "family": [FAMILY_NAMES.get(name.split("__")[0], name) for name in top.index],
+            "share": top.to_numpy(),
+        }
+    )
+
+
+def drivers_text(row: pd.Series, score: str, unit: Callable[[float], str]) -> str:
+    """The top drivers of one score of one scored customer, as 'meaning (+contribution)' lines."""
+    parts, k = [], 1
+    while f"{score}_driver_{k}" in row.index:
+        name, contribution = row[f"{score}_driver_{k}"], row[f"{score}_driver_{k}_contribution"]
+        if isinstance(name, str) and pd.notna(contribution):
+            direction = "raises" if contribution > 0 else "lowers"
+            parts.append(f"{name.rstrip('.')} ({direction}, {unit(contribution)})")
+        k += 1
+    return "; ".join(parts)
+
+
+# -- HTML building blocks --------------------------------------------------------------------
+
+
+def figure_uri(fig: Figure, dpi: int = 100) -> str:
+    """PNG data URI of a figure (the figure is closed afterwards)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def image(fig: Figure, alt: str) -> str:
+    """An ``<img>`` with the figure embedded."""
+    return f'<img src="{figure_uri(fig)}" alt="{escape(alt)}">'
+
+
+def facts(items: Iterable[tuple[str, str, str]]) -> str:
+    """Headline numbers: (label, value, small print) triples as a definition list."""
+    rows = "".join(
+        f"<dt>{escape(label)}</dt><dd>{escape(value)}"
+        + (f" <small>{escape(extra)}</small>" if extra else "")
+        + "</dd>"
+        for label, value, extra in items
+    )
+    return f'<dl class="facts">{rows}</dl>'
+
+
+def panel(figure_html: str, facts_html: str = "", caption: str = "") -> str:
+    """A figure with its headline numbers beside it and a one-line reading guide below."""
+    note = f'<p class="note">{escape(caption)}</p>' if caption else ""
+    return f'<div class="panel"><div>{figure_html}{note}</div>{facts_html}</div>'
+
+
+def table(frame: pd.DataFrame, formats: dict[str, Callable[[object], str]]) -> str:
+    """An HTML table of ``frame`` (index as first column); ``formats`` maps column -> formatter.
+
+    Column headers are the ``formats`` keys' display names given as ``frame`` column names;
+    text columns (not in ``formats``) are left-aligned.
+    """
+    head = f'<th class="text">{escape(str(frame.index.name or ""))}</th>' + "".join(
+        ("<th>" if col in formats else '<th class="text">') + f"{escape(str(col))}</th>"
+        for col in frame.columns
+    )
+    body = []
+    for index, row in frame.iterrows():
+        cells = [f'<td class="text">{escape(str(index))}</td>']
+        for col in frame.columns:
+            value = row[col]
+            if col in formats:
+                cells.append(f"<td>{escape(formats[col](value))}</td>")
+            else:
+                cells.append(
+                    f'<td class="text">{escape("" if pd.isna(value) else str(value))}</td>'
+                )
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def missing(message: str) -> str:
+    """A visible note that a part of the report could not be drawn, and why."""
+    return f'<p class="missing">{escape(message)}</p>'
+
+
+def section(key: str, body: str) -> str:
+    """A report section with its standard heading (see ``SECTIONS``)."""
+    return f'<section id="{key}"><h2>{escape(SECTIONS[key])}</h2>{body}</section>'
+
+
+def page(title: str, subtitle: list[str], sections: list[str]) -> str:
+    """The whole self-contained HTML document."""
+    nav = "".join(f'<a href="#{k}">{escape(v)}</a>' for k, v in SECTIONS.items())
+    lines = "".join(f"<p>{escape(s)}</p>" for s in subtitle)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
+        f"<header><h1>{escape(title)}</h1>{lines}<nav>{nav}</nav></header>"
+        f"<main>{''.join(sections)}</main></body></html>\n"
+    )
+
+
+# -- number formats ---------------------------------------------------------------------------
+
+
+def money(x: object) -> str:
+    """Currency amount, no decimals, thousands separated."""
+    return "-" if pd.isna(x) else f"{float(x):,.0f}"
+
+
+def pct(x: object, digits: int = 0) -> str:
+    """A share as a percentage."""
+    return "-" if pd.isna(x) else f"{float(x) * 100:.{digits}f}%"
+
+
+def num(x: object, digits: int = 3) -> str:
+    """A plain number."""
+    return "-" if pd.isna(x) else f"{float(x):,.{digits}f}"
+
+
+def points(x: float) -> str:
+    """A probability change in percentage points."""
+    return f"{x * 100:+.1f} pts"
+
+
+def signed_money(x: float) -> str:
+    """A signed currency amount."""
+    return f"{x:+,.0f}"
+
+
+# -- sections ---------------------------------------------------------------------------------
+
+
+CONSTANT_PREDICTORS = ("constant_mean", "base_rate")
+"""Baselines that give everyone the same score: in the tables, not in ranking charts."""
+
+
+def _named(predictions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {
+        PREDICTOR_NAMES.get(k, k): v for k, v in predictions.items() if k not in CONSTANT_PREDICTORS
+    }
+
+
+def _metrics(y: np.ndarray, preds: dict[str, np.ndarray], kind: str) -> pd.DataFrame:
+    """The model-vs-baseline table, quiet about undefined correlations of constant baselines."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return comparison_table(y, preds, kind)
+
+
+def _split_eval(frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    y = frame["y_true"].to_numpy(dtype=float)
+    return y, {c: frame[c].to_numpy(dtype=float) for c in frame.columns if c != "y_true"}
+
+
+def _best_baseline(table_: pd.DataFrame, metric: str) -> str:
+    baselines = table_.drop(index="model")[metric].dropna()
+    return str(baselines.idxmax()) if len(baselines) else ""
+
+
+def _value_quality(task: str, frame: pd.DataFrame, title: str, unit: str, period: str) -> str:
+    y, preds = _split_eval(frame)
+    metrics = _metrics(y, preds, "value")
+    model = metrics.loc["model"]
+    best = _best_baseline(metrics, "normalized_gini")
+    best_row = metrics.loc[best] if best else model
+    best_name = PREDICTOR_NAMES.get(best, best)
+    gains_facts = facts(
+        [
+            (
+                "Top 10% by the model hold",
+                pct(model["top_decile_capture"]),
+                f"of actual value (best baseline {pct(best_row['top_decile_capture'])})",
+            ),
+            (
+                "Ranking quality (normalized Gini, 1 = perfect)",
+                num(model["normalized_gini"]),
+                f"{best_name}: {num(best_row['normalized_gini'])}",
+            ),
+            ("Customers in the held-out test", f"{len(y):,}", period),
+        ]
+    )
+    decile_facts = facts(
+        [
+            (
+                "Total predicted vs actual",
+                f"{model['aggregate_bias'] * 100:+.1f}%",
+                "aggregate bias",
+            ),
+            ("Typical error per decile", pct(model["decile_mape"]), "decile MAPE"),
+            ("Mean absolute error per customer", money(model["mae"]), unit),
+        ]
+    )
+    shown = metrics[["normalized_gini", "top_decile_capture", "mae", "aggregate_bias"]].rename(
+        index=PREDICTOR_NAMES,
+        columns={
+            "normalized_gini": "normalized Gini",
+            "top_decile_capture": "top-10% capture",
+            "mae": f"MAE ({unit})",
+            "aggregate_bias": "aggregate bias",
+        },
+    )
+    shown.index.name = "predictor"
+    return (
+        f"<h3>{escape(title)}</h3>"
+        + panel(
+            image(gains_figure(y, _named(preds), "Gains (held-out test)"), f"gains curve, {task}"),
+            gains_facts,
+            "Read: the higher the curve, the more of next year's value you reach by contacting "
+            "the customers the predictor ranks first.",
+        )
+        + panel(
+            image(
+                decile_figure(y, preds["model"], "Predicted vs actual by decile", unit),
+                f"decile chart, {task}",
+            ),
+            decile_facts,
+            "Read: customers are cut into ten equal groups by predicted value; bars side by "
+            "side should match.",
+        )
+        + table(
+            shown,
+            {
+                "normalized Gini": num,
+                "top-10% capture": pct,
+                f"MAE ({unit})": money,
+                "aggregate bias": lambda x: pct(x, 1),
+            },
+        )
+    )
+
+
+def _churn_quality(frame: pd.DataFrame, period: str) -> str:
+    y, preds = _split_eval(frame)
+    metrics = _metrics(y, preds, "churn")
+    model = metrics.loc["model"]
+    rule = metrics.loc["recency_rule"] if "recency_rule" in metrics.index else model
+    roc_facts = facts(
+        [
+            (
+                "ROC AUC (0.5 = guessing, 1 = perfect)",
+                num(model["roc_auc"]),
+                f"recency rule: {num(rule['roc_auc'])}",
+            ),
+            ("Riskiest 10% churn at", f"{num(model['lift_top10'], 1)}x", "the average rate (lift)"),
+            ("Customers in the held-out test", f"{len(y):,}", period),
+        ]
+    )
+    calibration_facts = facts(
+        [
+            ("Observed churn rate", pct(model["churn_rate"], 1), ""),
+            ("Mean predicted risk", pct(model["mean_predicted"], 1), ""),
+            (
+                "Calibration error",
+                pct(model["calibration_error"], 1),
+                "mean gap between predicted and observed, per decile",
+            ),
+        ]
+    )
+    shown = metrics[["roc_auc", "pr_auc", "brier", "calibration_error", "lift_top10"]].rename(
+        index=PREDICTOR_NAMES,
+        columns={
+            "roc_auc": "ROC AUC",
+            "pr_auc": "PR AUC",
+            "brier": "Brier",
+            "calibration_error": "calibration error",
+            "lift_top10": "top-10% lift",
+        },
+    )
+    shown.index.name = "predictor"
+    return (
+        "<h3>Churn risk</h3>"
+        + panel(
+            image(roc_figure(y, _named(preds), "Churn ROC (held-out cutoff)"), "churn ROC curve"),
+            roc_facts,
+            "Read: the further the curve bows to the top left, the better the model tells "
+            "leavers from stayers.",
+        )
+        + panel(
+            image(
+                calibration_figure(y, preds["model"], "Churn calibration (held-out cutoff)"),
+                "churn calibration plot",
+            ),
+            calibration_facts,
+            "Read: points on the diagonal mean a predicted 30% risk really churns 30% of the time.",
+        )
+        + table(
+            shown,
+            {
+                "ROC AUC": num,
+                "PR AUC": num,
+                "Brier": num,
+                "calibration error": lambda x: pct(x, 1),
+                "top-10% lift": lambda x: num(x, 2),
+            },
+        )
+    )
+
+
+def _period(plan: dict, key: str) -> str:
+    dates = plan.get(key) or []
+    if not dates:
+        return ""
+    if key == "test_signups":
+        return f"customers who signed up {dates[0]} to {dates[-1]}"
+    return "as of " + ", ".join(dates)
+
+
+def quality_section(
+    model: TrainedModel, evaluation: dict[str, pd.DataFrame], plans: dict[str, dict]
+) -> str:
+    """Gains, deciles, ROC and calibration on the held-out test, with the headline numbers."""
+    if not evaluation:
+        return section(
+            "quality",
+            missing(
+                "The held-out evaluation is not available: this model folder was saved before "
+                "predictor kept its evaluation predictions. Retrain it to get these charts; the "
+                "metrics are still in its metadata.json and in the MLflow run."
+            ),
+        )
+    months = model.config.value.horizon_months
+    body = [
+        '<p class="lead">Every model is tested on customers and dates it never saw in training, '
+        "beside the rules of thumb a marketer would otherwise use.</p>"
+    ]
+    if "value_13m" in evaluation:
+        body.append(
+            _value_quality(
+                "value_13m",
+                evaluation["value_13m"],
+                f"{months}-month value of existing customers",
+                "currency",
+                _period(plans.get("value_13m", {}), "test"),
+            )
+        )
+    if "day_one" in evaluation:
+        body.append(
+            _value_quality(
+                "day_one",
+                evaluation["day_one"],
+                f"Day One score (value of a new customer's first {months} months)",
+                "currency",
+                _period(plans.get("day_one", {}), "test_signups"),
+            )
+        )
+    if "churn" in evaluation:
+        body.append(_churn_quality(evaluation["churn"], _period(plans.get("churn", {}), "test")))
+    return section("quality", "".join(body))
+
+
+def customers_section(
+    model: TrainedModel, scores: pd.DataFrame | None, levers: pd.DataFrame | None, hint: str
+) -> str:
+    """Distributions of value and risk, and the value segments with their CLV levers."""
+    if scores is None or scores.empty:
+        return section("customers", missing(hint))
+    active = is_active(scores)
+    cuts = model.segmenter
+    months = model.config.value.horizon_months
+    value_label = f"Predicted {months}-month value (currency)"
+    as_of = pd.Timestamp(scores["as_of"].iloc[0])
+    base_facts = facts(
+        [
+            ("Customers scored", f"{len(scores):,}", f"as of {as_of.date()}"),
+            ("Active customers", f"{int(active.sum()):,}", "the others have already left"),
+            (
+                "Predicted value, next " + f"{months} months",
+                money(scores["value_13m"].sum()),
+                "currency, all customers",
+            ),
+            (
+                "Mean churn risk of active customers",
+                pct(scores.loc[active, "churn_risk"].mean()),
+                f"within {model.config.churn.horizon_days} days",
+            ),
+            (
+                "High-risk active customers",
+                f"{int((scores.loc[active, 'risk_band'] == 'high').sum()):,}",
+                f"risk {pct(cuts.risk_cuts[1])} or more",
+            ),
+        ]
+    )
+    dist = distribution_figure(
+        scores["value_13m"].to_numpy(),
+        scores.loc[active, "churn_risk"].to_numpy(),
+        cuts.value_cuts,
+        cuts.risk_cuts,
+        value_label,
+        gone=~active.to_numpy(),
+    )
+    summary = segment_summary(scores, levers, cuts.risk_cuts[1])
+    shown = summary.rename(
+        index=lambda s: s.replace("_", " "),
+        columns={
+            "customers": "customers",
+            "share": "share",
+            "total_value": "total predicted value",
+            "mean_value": "mean predicted value",
+            "aov": "average order value",
+            "orders_per_customer": "purchases per customer",
+            "margin_rate": "margin",
+            "mean_churn_risk": "mean churn risk",
+            "high_risk_share": "high-risk share",
+        },
+    )
+    shown.index.name = "value segment"
+    formats = {
+        "customers": lambda x: f"{int(x):,}",
+        "share": pct,
+        "total predicted value": money,
+        "mean predicted value": money,
+        "average order value": money,
+        "purchases per customer": lambda x: num(x, 1),
+        "margin": pct,
+        "mean churn risk": lambda x: pct(x, 1),
+        "high-risk share": pct,
+    }
+    lever_note = (
+        "Average order value, purchases per customer and margin are over the 12 months up to "
+        "the as-of date."
+        if levers is not None
+        else "Average order value, purchase frequency and margin need the order data: run "
+        "`predictor report` with --data."
+    )
+    return section(
+        "customers",
+        panel(
+            image(dist, "distribution of predicted value and churn risk"),
+            base_facts,
+            "Dashed lines: where the value segments and risk bands start.",
+        )
+        + "<h3>Value segments and their CLV levers</h3>"
+        + '<p class="note">Segments: below average / average / above average by predicted '
+        f"value (limits {money(cuts.value_cuts[0])} and {money(cuts.value_cuts[1])}). "
+        "Customer value grows with order value, purchase frequency, margin and retention: "
+        "the four levers below.</p>"
+        + table(shown, formats)
+        + panel(image(segment_levers_figure(summary), "CLV levers by value segment"))
+        + f'<p class="note">{escape(lever_note)}</p>',
+    )
+
+
+def drivers_section(model: TrainedModel) -> str:
+    """Global importance by signal family, and the strongest single signals per model."""
+    months = model.config.value.horizon_months
+    importances = {
+        f"{months}-month value": model.value.feature_importance(),
+        "Churn risk": model.churn.feature_importance(),
+        "Day One score": model.day_one.feature_importance(),
+    }
+    shares = family_shares(importances)
+    lead = ", ".join(
+        f"{label.lower()}: {shares[label].idxmax()} ({pct(shares[label].max())})"
+        for label in importances
+    )
+    tops = "".join(
+        f"<h3>Strongest signals: {escape(label)}</h3>"
+        + table(top_features(imp).set_index("signal"), {"share": pct})
+        for label, imp in importances.items()
+    )
+    return section(
+        "drivers",
+        f'<p class="lead">Strongest signal family per model: {escape(lead)}.</p>'
+        + panel(
+            image(
+                family_importance_figure(shares, "What the models learn from, by signal family"),
+                "importance by signal family",
+            ),
+            "",
+            "Share of each model's total gain (how much its trees rely on a family of signals). "
+            "Importance is not direction: see the drivers per customer below for that.",
+        )
+        + tops,
+    )
+
+
+def _sample_every(n: int, limit: int) -> np.ndarray:
+    return np.arange(0, n, max(1, -(-n // limit)))
+
+
+def act_first_section(model: TrainedModel, scores: pd.DataFrame | None, hint: str, n: int) -> str:
+    """The active customers with the most value at risk, with their top drivers."""
+    if scores is None or scores.empty:
+        return section("act-first", missing(hint))
+    months = model.config.value.horizon_months
+    active = scores[is_active(scores)]
+    top = value_at_risk(scores, n)
+    keep = _sample_every(len(active), MAX_SCATTER_POINTS)
+    background = active.iloc[keep]
+    highlight = np.r_[np.zeros(len(background), bool), np.ones(len(top), bool)]
+    fig = value_at_risk_figure(
+        np.r_[background["value_13m"].to_numpy(), top["value_13m"].to_numpy()],
+        np.r_[background["churn_risk"].to_numpy(), top["churn_risk"].to_numpy()],
+        highlight,
+        f"Predicted {months}-month value (currency)",
+    )
+    at_risk = active["value_13m"] * active["churn_risk"]
+    share = top["value_at_risk"].sum() / at_risk.sum() if at_risk.sum() > 0 else np.nan
+    head = facts(
+        [
+            (
+                "Value at risk, all active customers",
+                money(at_risk.sum()),
+                "predicted value x churn risk",
+            ),
+            (
+                f"Held by the top {len(top)}",
+                pct(share),
+                f"{money(top['value_at_risk'].sum())} in currency",
+            ),
+        ]
+    )
+    rows = pd.DataFrame(
+        {
+            "value segment": top["value_segment"].str.replace("_", " ").to_numpy(),
+            "predicted value": top["value_13m"].to_numpy(),
+            "churn risk": top["churn_risk"].to_numpy(),
+            "value at risk": top["value_at_risk"].to_numpy(),
+        },
+        index=pd.Index(top["customer_id"].astype(str), name="customer"),
+    )
+    has_drivers = "churn_risk_driver_1" in top.columns
+    if has_drivers:
+        rows["why at risk"] = [drivers_text(r, "churn_risk", points) for _, r in top.iterrows()]
+        rows["why valuable"] = [
+            drivers_text(r, "value_13m", signed_money) for _, r in top.iterrows()
+        ]
+    note = (
+        "Drivers: the signals that move this customer's score most, with their effect "
+        "(churn in percentage points, value in currency); `predictor explain` shows all of them."
+        if has_drivers
+        else "Score with `predictor score --drivers 3` to see each customer's top drivers here."
+    )
+    return section(
+        "act-first",
+        panel(
+            image(fig, "value at risk map"),
+            head,
+            "Red: the customers listed below. Up and to the right = more value to lose.",
+        )
+        + table(
+            rows,
+            {
+                "predicted value": money,
+                "churn risk": lambda x: pct(x, 1),
+                "value at risk": money,
+            },
+        )
+        + f'<p class="note">{escape(note)}</p>',
+    )
+
+
+def build_report(
+    model: TrainedModel,
+    evaluation: dict[str, pd.DataFrame],
+    scores: pd.DataFrame | None = None,
+    levers: pd.DataFrame | None = None,
+    plans: dict[str, dict] | None = None,
+    missing_scores: str = "These charts need scores: run `predictor report` with --scores "
+    "(from `predictor score --drivers 3`) or with --data.",
+    top_n: int = 20,
+) -> str:
+    """The whole report as one self-contained HTML page.
+
+    ``evaluation`` holds the held-out predictions per target (``y_true`` plus one column per
+    predictor, see ``bundle.evaluation_frames``); ``{}`` when unavailable. ``scores`` are score
+    rows as ``scoring.score`` writes them (drivers optional), ``levers`` the output of
+    ``customer_levers`` for the same customers and date; without them the customer sections say
+    what is missing (``missing_scores``).
+    """
+    info = model.info
+    value_kind = model.config.value.kind
+    subtitle = [
+        f"Model {info.get('model_version', 'unversioned')}"
+        + (f", trained {info['created_at']}" if info.get("created_at") else "")
+        + f" on data from {info.get('data_start', '?')} to {info.get('data_end', '?')}.",
+        f"Value = {value_kind} over the next {model.config.value.horizon_months} months; "
+        f"churn = {_churn_words(info.get('churn_rule', ''))} within "
+        f"{model.config.churn.horizon_days} days.",
+    ]
+    return page(
+        "Customer value and churn report",
+        subtitle,
+        [
+            quality_section(model, evaluation, plans or {}),
+            customers_section(model, scores, levers, missing_scores),
+            drivers_section(model),
+            act_first_section(model, scores, missing_scores, top_n),
+        ],
+    )
+
+
+def _churn_words(rule: str) -> str:
+    return {
+        "subscription": "the end of all subscriptions",
+        "no_order": "no order",
+    }.get(rule, rule or "leaving")
