@@ -48,6 +48,13 @@ class Predictor:
         """The model version stamped on every score row."""
         return str(self.model.info.get("model_version", "unversioned"))
 
+    def data_config(self, folder: str | Path) -> Config:
+        """The model's configuration (column mapping, time rules) reading tables from ``folder``."""
+        base = self.model.config
+        return base.model_copy(
+            update={"data": base.data.model_copy(update={"path": str(folder), "tables": {}})}
+        )
+
     def _tables(self, tables_or_folder: Tables | str | Path) -> Tables:
         if isinstance(tables_or_folder, Tables):
             return tables_or_folder
@@ -144,10 +151,7 @@ def score_files(
 
     out = Path(out)
     rejects = Path(rejects) if rejects is not None else default_rejects_path(out)
-    model_config = predictor.model.config
-    config = model_config.model_copy(
-        update={"data": model_config.data.model_copy(update={"path": str(data), "tables": {}})}
-    )
+    config = predictor.data_config(data)
     end = pd.Timestamp(config.data.end_date or dt.date.today())
     with ExitStack() as stack:
         source = _open_input(config, chunk_size, end, workdir, stack)

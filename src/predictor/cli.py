@@ -363,11 +363,7 @@ def _model_with_data(model: str, tracking_uri: str | None, data: Path | None):
         raise _fail(str(exc)) from exc
     if data is None:
         return predictor, None
-    base = predictor.model.config
-    cfg = base.model_copy(
-        update={"data": base.data.model_copy(update={"path": str(data), "tables": {}})}
-    )
-    return predictor, _load(cfg).tables
+    return predictor, _load(predictor.data_config(data)).tables
 
 
 def _model_folder(model: str, tracking_uri: str | None) -> Path:

@@ -82,6 +82,7 @@ from predictor.contract.errors import (
 )
 from predictor.contract.schema import SPECS, TableSpec
 from predictor.contract.tables import TABLE_NAMES, Tables
+from predictor.keys import positions
 from predictor.timeline import day_end
 
 NULL_TOKENS: frozenset[str] = frozenset({"", "na", "n/a", "nan", "nat", "null", "none", "#n/a"})
@@ -509,16 +510,8 @@ def _check_links(work: _Work, customers: _Work, report: _Report) -> None:
 
 
 def _positions(values: pd.Series, keys: pd.Series) -> np.ndarray:
-    """Position of each value in ``keys`` (-1 when absent), via a hash join in Arrow.
-
-    Much faster than ``Series.isin``/``map`` on Arrow-backed strings for millions of rows.
-    """
-    found = pc.index_in(
-        pa.array(values.array).cast(pa.large_string()),
-        value_set=pa.array(keys.array).cast(pa.large_string()),
-        skip_nulls=True,
-    )
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    """Position of each value in ``keys`` (-1 when absent or missing), via a hash join in Arrow."""
+    return positions(keys, values)
 
 
 def _result(works: dict[str, _Work], report: _Report) -> ValidationResult:
