@@ -617,6 +617,11 @@ def write_json_atomic(obj: Any, path: str | Path) -> Path:
     ``null`` (strict JSON), paths strings, pydantic models and dataclasses their fields.
     """
     text = json.dumps(_jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return write_text_atomic(text, path)
+
+
+def write_text_atomic(text: str, path: str | Path) -> Path:
+    """Write UTF-8 text atomically (a temporary file beside ``path``, then one rename)."""
     return _atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 

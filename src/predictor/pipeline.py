@@ -208,9 +208,9 @@ def report_html(
 
 def write_report(html: str, path: Path) -> Path:
     """Write the report file atomically (a temporary file beside it, then one rename)."""
-    from predictor.io import _atomic_write
+    from predictor.io import write_text_atomic
 
-    return _atomic_write(Path(path), lambda tmp: tmp.write_text(html, encoding="utf-8"))
+    return write_text_atomic(html, path)
 
 
 def scoring_example_output(model: TrainedModel, example: pd.DataFrame) -> pd.DataFrame:
