@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up .venv, generate the built-in sample business, train the three models (tracked in
-# ./mlflow.db), and score every sample customer into out/scores.csv.
+# ./mlflow.db), score every sample customer into out/scores.csv and draw out/report.html.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -11,4 +11,5 @@ $P sample --out data/sample --customers 5000 --seed 0
 $P validate data/sample
 $P train --config configs/default.yaml --config configs/sample.yaml
 $P score --model models/sample --data data/sample --out out/scores.csv --drivers 3
+$P report --model models/sample --scores out/scores.csv --data data/sample --out out/report.html
 head -n 5 out/scores.csv
