@@ -98,28 +98,52 @@ def _active_subscribers(subs: pd.DataFrame, instant: pd.Timestamp) -> pd.Index:
     return pd.Index(subs.loc[covering, "customer_id"].unique())
 
 
+def _purchasers(orders: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.Index:
+    """Customers with a purchase dated in ``(start, end]``; a refund row is not a purchase."""
+    inside = (orders["order_date"] > start) & (orders["order_date"] <= end)
+    if "amount" in orders.columns:
+        inside &= ~(orders["amount"] < 0)
+    return pd.Index(orders.loc[inside, "customer_id"].unique())
+
+
+def _by_subscription(tables: Tables, rule: str) -> bool:
+    """Whether churn is read from subscriptions (the rule says so and the table exists)."""
+    return rule == "subscription" and tables.subscriptions is not None
+
+
+def churn_population(
+    tables: Tables, as_of: pd.Timestamp, churn: ChurnConfig, rule: str
+) -> pd.Index:
+    """Customers who can churn after the cutoff: the population of ``churn_label``.
+
+    Rule 'subscription': a subscription covers the end of the cutoff day. Rule 'no_order' (and
+    'subscription' on data without a subscriptions table): a purchase in the ``lookback_days``
+    ending on the cutoff day. Scoring flags the same customers as active, so training and
+    scoring cannot disagree on who is at risk.
+    """
+    cutoff = day_end(as_of)
+    if _by_subscription(tables, rule):
+        return _active_subscribers(tables.subscriptions, cutoff)
+    lookback_start = cutoff - pd.Timedelta(days=churn.lookback_days)
+    return _purchasers(tables.orders, lookback_start, cutoff)
+
+
 def churn_label(tables: Tables, as_of: pd.Timestamp, churn: ChurnConfig) -> pd.Series:
     """1 when a customer active at the cutoff churns within ``churn.horizon_days``, else 0.
 
-    Rule 'subscription': population = customers with a subscription covering the end of the
-    cutoff day; churned = none covers the end of the horizon. Rule 'no_order': population =
-    customers with an order in ``(cutoff - lookback_days, cutoff]``; churned = no order in
+    Population: ``churn_population``. Churned under rule 'subscription': no subscription covers
+    the end of the horizon; under rule 'no_order': no purchase (refunds do not count) in
     ``(cutoff, cutoff + horizon_days]``. The index is the population.
     """
     cutoff = day_end(as_of)
     horizon_end = day_end(pd.Timestamp(as_of) + pd.Timedelta(days=churn.horizon_days))
-    if churn_rule(tables, churn) == "subscription":
-        subs = tables.subscriptions
-        population = _active_subscribers(subs, cutoff)
-        still = _active_subscribers(subs, horizon_end)
-        churned = ~population.isin(still)
+    rule = churn_rule(tables, churn)
+    population = churn_population(tables, as_of, churn, rule)
+    if _by_subscription(tables, rule):
+        still = _active_subscribers(tables.subscriptions, horizon_end)
     else:
-        orders = tables.orders
-        lookback_start = cutoff - pd.Timedelta(days=churn.lookback_days)
-        recent = orders[(orders["order_date"] > lookback_start) & (orders["order_date"] <= cutoff)]
-        population = pd.Index(recent["customer_id"].unique())
-        future = orders[(orders["order_date"] > cutoff) & (orders["order_date"] <= horizon_end)]
-        churned = ~population.isin(future["customer_id"].unique())
+        still = _purchasers(tables.orders, cutoff, horizon_end)
+    churned = ~population.isin(still)
     label = pd.Series(np.asarray(churned, dtype=int), index=population, name="churn")
     label.index.name = "customer_id"
     return label.sort_index()

@@ -14,6 +14,7 @@ import pandas as pd
 from predictor.contract.tables import Tables
 from predictor.features import build_day_one_features, build_features
 from predictor.features.descriptions import describe
+from predictor.labels import churn_population
 from predictor.modeling.preprocess import SchemaMismatchError
 from predictor.timeline import day_end, truncate
 from predictor.training import TrainedModel
@@ -35,16 +36,7 @@ ACTIVE_COLUMN = "is_active"
 
 def active_customers(tables: Tables, as_of: pd.Timestamp, model: TrainedModel) -> pd.Index:
     """Customers in the churn population at the cutoff, by the rule the model was trained with."""
-    cutoff = day_end(as_of)
-    if model.info["churn_rule"] == "subscription" and tables.subscriptions is not None:
-        subs = tables.subscriptions
-        end = subs["end_date"] if "end_date" in subs else pd.Series(pd.NaT, index=subs.index)
-        covering = (subs["start_date"] <= cutoff) & (end.isna() | (end > cutoff))
-        return pd.Index(subs.loc[covering, "customer_id"].unique())
-    orders = tables.orders
-    start = cutoff - pd.Timedelta(days=model.config.churn.lookback_days)
-    recent = orders[(orders["order_date"] > start) & (orders["order_date"] <= cutoff)]
-    return pd.Index(recent["customer_id"].unique())
+    return churn_population(tables, as_of, model.config.churn, model.info["churn_rule"])
 
 
 def scoring_frame(tables: Tables, as_of: pd.Timestamp, model: TrainedModel) -> pd.DataFrame:

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from predictor.bundle import ModelLoadError, load_bundle, save_bundle
+from predictor.labels import churn_label
 from predictor.scoring import score, scoring_frame
 
 
@@ -90,3 +91,12 @@ def test_finishing_onboarding_means_lower_churn_risk(trained, business):
     finished = scores.loc[active & done, "churn_risk"].mean()
     stalled = scores.loc[active & ~done, "churn_risk"].mean()
     assert finished < stalled
+
+
+def test_scoring_flags_as_active_exactly_the_churn_label_population(trained, business):
+    model, _ = trained
+    as_of = pd.Timestamp(model.info["data_end"]) - pd.Timedelta(days=200)
+    frame = scoring_frame(business.tables, as_of, model)
+    label = churn_label(business.tables, as_of, model.config.churn)
+    assert len(label) > 0
+    assert set(frame.index[frame["is_active"]]) == set(label.index)

@@ -5,7 +5,7 @@ import pytest
 
 from predictor.config import ChurnConfig, ValueConfig
 from predictor.contract.tables import Tables
-from predictor.labels import churn_label, day_one_label, value_label
+from predictor.labels import churn_label, churn_population, day_one_label, value_label
 
 AS_OF = pd.Timestamp("2024-03-31")
 
@@ -78,6 +78,24 @@ def test_no_order_churn_population_and_label():
     )
     label = churn_label(_tables(orders), AS_OF, ChurnConfig(horizon_days=90, lookback_days=365))
     assert label.to_dict() == {"a": 0, "b": 1}
+
+
+def test_no_order_rule_does_not_count_refunds_as_purchases():
+    orders = _orders(
+        [
+            ("a", "2024-03-01", 50.0, None),  # active
+            ("a", "2024-04-10", -50.0, None),  # only a refund in the horizon: churned
+            ("b", "2024-03-01", 20.0, None),  # active
+            ("b", "2024-04-10", 0.0, None),  # a free order is still an order: not churned
+            ("c", "2024-03-20", -5.0, None),  # only a refund in the lookback: not in population
+            ("c", "2024-04-20", 5.0, None),
+        ]
+    )
+    churn = ChurnConfig(horizon_days=90, lookback_days=365)
+    label = churn_label(_tables(orders), AS_OF, churn)
+    assert label.to_dict() == {"a": 1, "b": 0}
+    population = churn_population(_tables(orders), AS_OF, churn, "no_order")
+    assert sorted(population) == ["a", "b"]
 
 
 def test_subscription_churn_is_the_end_of_all_subscriptions():
