@@ -26,18 +26,21 @@ import xgboost as xgb
 
 import predictor
 from predictor.config import Config
+from predictor.errors import PredictorError, os_reason
 from predictor.modeling.boosting import booster_from_bytes, booster_to_bytes
 from predictor.modeling.churn import ChurnModel
 from predictor.modeling.value import ValueModel
 from predictor.segments import Segmenter
 from predictor.training import Evaluation, TrainedModel
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Version 2: the content hash covers metadata.json too (version 1 folders are refused)."""
 MODEL_TYPE = "predictor.bundle"
+METADATA = "metadata.json"
 EVALUATION_DIR = "evaluation"
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(PredictorError, ValueError):
     """A model folder is missing, corrupt, or was made by an incompatible version."""
 
 
@@ -64,12 +67,22 @@ def _read_booster(folder: Path, name: str) -> xgb.Booster:
     return booster_from_bytes(path.read_bytes())
 
 
-def content_hash(folder: Path) -> str:
-    """SHA-256 over the model files (everything but metadata.json), in a stable order."""
+def content_hash(folder: Path, metadata: dict[str, Any]) -> str:
+    """SHA-256 over every file of the bundle and ``metadata`` (all but its own hash field).
+
+    Files are taken in a stable order, each as its path relative to ``folder`` and its bytes;
+    ``metadata.json`` enters as its parsed content without ``content_hash``, serialised with
+    sorted keys, so that the hash can be stored inside the file it covers. Any edit, addition
+    or removal of a file, or of a metadata field, changes the hash. It detects accidental and
+    naive edits; it is not a signature: whoever can edit the folder can recompute it.
+    """
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "metadata.json"):
-        digest.update(str(path.relative_to(folder)).encode())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != METADATA):
+        digest.update(str(path.relative_to(folder).as_posix()).encode())
         digest.update(path.read_bytes())
+    fields = {k: v for k, v in metadata.items() if k != "content_hash"}
+    digest.update(METADATA.encode())
+    digest.update(json.dumps(fields, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
 
@@ -139,10 +152,11 @@ def save_bundle(
             "value_13m": model.value.schema_.features_,
             "churn": model.churn.schema_.features_,
         },
-        "content_hash": content_hash(folder),
         **(extra or {}),
     }
-    (folder / "metadata.json").write_text(json.dumps(metadata, indent=1, default=str))
+    metadata = json.loads(json.dumps(metadata, default=str))
+    metadata["content_hash"] = content_hash(folder, metadata)
+    (folder / METADATA).write_text(json.dumps(metadata, indent=1))
     return folder
 
 
@@ -156,27 +170,74 @@ def find_bundle(path: Path) -> Path:
 
 
 def read_metadata(folder: Path) -> dict[str, Any]:
-    """Read and check ``metadata.json``: model type, format version and library versions."""
+    """Read and check ``metadata.json``: type, format and package versions, content hash.
+
+    Raises ``ModelLoadError`` with a one-line reason when the folder was made by a format or a
+    predictor version this one cannot honour, or when any file or metadata field differs from
+    what was saved.
+    """
+    path = folder / METADATA
     try:
-        meta = json.loads((folder / "metadata.json").read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelLoadError(f"{folder / 'metadata.json'} is not valid JSON: {exc}") from exc
-    if meta.get("model_type") != MODEL_TYPE:
-        raise ModelLoadError(f"{folder} holds a {meta.get('model_type')!r}, not a predictor model")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ModelLoadError(
-            f"{folder} uses model format {meta.get('format_version')}; this predictor reads "
-            f"format {FORMAT_VERSION}. Retrain the model or install the matching predictor."
-        )
-    saved_major = str(meta["versions"]["xgboost"]).split(".")[0]
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read {path}: {os_reason(exc)}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("model_type") != MODEL_TYPE:
+        kind = meta.get("model_type") if isinstance(meta, dict) else None
+        raise ModelLoadError(f"{folder} holds a {kind!r}, not a predictor model")
+    _check_format(folder, meta.get("format_version"))
+    versions = meta.get("versions")
+    if not isinstance(versions, dict) or not isinstance(meta.get("content_hash"), str):
+        raise ModelLoadError(f"{path} lacks its versions or content hash: the folder is damaged")
+    _check_package_version(folder, str(versions.get("predictor", "")))
+    saved_major = str(versions.get("xgboost", "")).split(".")[0]
     if saved_major != xgb.__version__.split(".")[0]:
         raise ModelLoadError(
-            f"model saved with xgboost {meta['versions']['xgboost']}, installed is "
+            f"model saved with xgboost {versions.get('xgboost')}, installed is "
             f"{xgb.__version__}: install a matching xgboost major version or retrain"
         )
-    if content_hash(folder) != meta["content_hash"]:
-        raise ModelLoadError(f"{folder}: model files do not match their recorded content hash")
+    if content_hash(folder, meta) != meta["content_hash"]:
+        raise ModelLoadError(
+            f"{folder}: model files or metadata do not match their recorded content hash "
+            "(edited or damaged after saving); retrain or restore the folder"
+        )
     return meta
+
+
+def _check_format(folder: Path, version: Any) -> None:
+    """Refuse a format this loader does not read (newer: upgrade; older: retrain)."""
+    if version == FORMAT_VERSION:
+        return
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        raise ModelLoadError(
+            f"{folder} uses model format {version}, newer than format {FORMAT_VERSION} that this "
+            f"predictor {predictor.__version__} reads: upgrade predictor to load it"
+        )
+    raise ModelLoadError(
+        f"{folder} uses model format {version}; this predictor reads format {FORMAT_VERSION} "
+        "only. Retrain the model with this predictor."
+    )
+
+
+def _release(text: str) -> tuple[int, ...] | None:
+    """``(major, minor)`` of a version string, ``None`` when it is not ``N.N...``."""
+    parts = text.split(".")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts[:2]):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def _check_package_version(folder: Path, saved: str) -> None:
+    """Refuse a model saved by an unreadable or newer predictor release (major.minor)."""
+    recorded, installed = _release(saved), _release(predictor.__version__)
+    if recorded is None:
+        raise ModelLoadError(f"{folder}: recorded predictor version {saved!r} is not a version")
+    if installed is not None and recorded > installed:
+        raise ModelLoadError(
+            f"{folder} was saved by predictor {saved}, newer than the installed "
+            f"{predictor.__version__}: install predictor {saved} or later to load it"
+        )
 
 
 def load_bundle(path: Path) -> tuple[TrainedModel, dict[str, Any]]:

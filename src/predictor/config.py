@@ -10,9 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MODEL_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+"""What ``model_name`` may be: a folder name that cannot point outside ``models/``."""
 
 
 class _Section(BaseModel):
@@ -198,7 +202,22 @@ class Config(_Section):
     model: ModelConfig = ModelConfig()
     segments: SegmentConfig = SegmentConfig()
     tracking: TrackingConfig = TrackingConfig()
-    model_name: str = Field("sample", description="Folder name of the trained model under models/.")
+    model_name: str = Field(
+        "sample",
+        description="Folder name of the trained model under models/: letters, digits, '-', '_' "
+        "and '.', not starting with a dot (a simple name, never a path).",
+    )
+
+    @field_validator("model_name")
+    @classmethod
+    def _check_model_name(cls, name: str) -> str:
+        """A simple folder name: never a path, ``.``, ``..`` or hidden (installing replaces it)."""
+        if not MODEL_NAME.fullmatch(name):
+            raise ValueError(
+                "must be a simple folder name: letters, digits, '-', '_' and '.', "
+                "not starting with a dot (no '/', no '..', not empty)"
+            )
+        return name
 
     @model_validator(mode="after")
     def _check_quantiles(self) -> Config:

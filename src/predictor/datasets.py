@@ -17,10 +17,11 @@ import pandas as pd
 from predictor.config import Config, CutoffConfig
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import Tables
+from predictor.errors import PredictorError
 from predictor.timeline import day_end
 
 
-class ShortHistoryError(ValueError):
+class ShortHistoryError(PredictorError, ValueError):
     """The data is too short for even one complete label window before the test period."""
 
 

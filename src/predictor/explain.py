@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from predictor.contract.tables import Tables
+from predictor.errors import PredictorError
 from predictor.features.descriptions import describe
 from predictor.scoring import ACTIVE_COLUMN, DAY_ONE_PREFIX, predict_frame, scoring_frame
 from predictor.timeline import day_end
@@ -28,7 +29,7 @@ SCORE_LABELS: dict[str, str] = {
 """Score column -> plain name."""
 
 
-class UnknownCustomerError(LookupError):
+class UnknownCustomerError(PredictorError, LookupError):
     """The customer is not in the data, or had not signed up by the as-of date."""
 
 

@@ -41,6 +41,7 @@ from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import TABLE_NAMES, Tables
 from predictor.contract.validate import ValidationResult, validate
+from predictor.errors import PredictorError
 from predictor.timeline import day_end
 
 TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".parquet")
@@ -49,7 +50,7 @@ TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".parquet")
 _SEPARATORS: tuple[str, ...] = (",", ";", "\t", "|")
 
 
-class ConfigError(ValueError):
+class ConfigError(PredictorError, ValueError):
     """The configuration is invalid; the message names each offending setting by key path.
 
     Attributes:

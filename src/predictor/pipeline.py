@@ -18,6 +18,7 @@ from predictor.config import Config
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import Tables
 from predictor.datasets import data_span
+from predictor.errors import OutputError
 from predictor.plots import calibration_figure, decile_figure, gains_figure, roc_figure
 from predictor.report import build_report, customer_levers
 from predictor.scoring import pyfunc_frame, score, scoring_frame
@@ -91,20 +92,44 @@ def _save_figures(evaluation: Evaluation, folder: Path) -> list[Path]:
 
 
 def _install_model(bundle_tmp: Path, target: Path, example: pd.DataFrame) -> Path:
-    """Wrap the bundle as an MLflow pyfunc folder and move it into place in one rename."""
+    """Wrap the bundle as an MLflow pyfunc folder and swap it in for ``target``.
+
+    The new folder is written complete in a temporary sibling, the previous version (if any)
+    is renamed aside, the new one renamed onto ``target``, and only then the previous version
+    is removed. Nothing else is ever removed: a ``target`` that is not a model folder (no
+    ``MLmodel`` or ``metadata.json``) is refused, and a failed swap puts the old one back.
+    """
     from predictor.tracking import save_pyfunc
 
-    staging = target.parent / f".{target.name}.staging"
-    save_pyfunc(bundle_tmp, staging, example)
-    old = target.parent / f".{target.name}.old"
-    if target.exists():
-        if old.exists():
-            shutil.rmtree(old)
-        target.rename(old)
-    staging.rename(target)
-    if old.exists():
-        shutil.rmtree(old)
+    if target.exists() and not _is_model_folder(target):
+        raise OutputError(
+            f"{target} exists and is not a predictor model folder; refusing to replace it "
+            "(choose another model_name or --models-dir)"
+        )
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    try:
+        save_pyfunc(bundle_tmp, staging, example)
+        old = None
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{staging.name.rsplit('-', 1)[-1]}")
+            target.rename(old)
+        try:
+            staging.rename(target)
+        except BaseException:
+            if old is not None:
+                old.rename(target)
+            raise
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def _is_model_folder(path: Path) -> bool:
+    """True for a folder written by ``_install_model`` (or a bare bundle)."""
+    return path.is_dir() and ((path / "MLmodel").is_file() or (path / "metadata.json").is_file())
 
 
 def input_example(model: TrainedModel, tables: Tables, n: int = 5) -> pd.DataFrame:

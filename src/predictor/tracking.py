@@ -8,9 +8,12 @@ registration and alias); ``NullTracker`` does nothing, for library use and tests
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
-from contextlib import AbstractContextManager
+import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -148,43 +151,115 @@ class MlflowTracker(AbstractContextManager):
         from mlflow.models import infer_signature
 
         signature = infer_signature(input_example, output_example)
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=PredictorPyfunc(),
-            artifacts={"bundle": str(bundle_dir)},
-            signature=signature,
-            input_example=input_example,
-            registered_model_name=registered_name,
-        )
+        with pyfunc_files(bundle_dir) as files:
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                signature=signature,
+                input_example=input_example,
+                registered_model_name=registered_name,
+                **files,
+            )
         version = getattr(info, "registered_model_version", None)
         if registered_name and alias and version is not None:
             mlflow.MlflowClient().set_registered_model_alias(registered_name, alias, str(version))
         return None if version is None else str(version)
 
 
+MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")
+"""The models-from-code file: MLflow runs it to build the pyfunc model (nothing is pickled)."""
+
+RUNTIME_DEPENDENCIES = (
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "scipy",
+    "scikit-learn",
+    "xgboost",
+    "mlflow",
+    "pydantic",
+    "pyyaml",
+    "typer",
+    "rich",
+    "matplotlib",
+)
+"""What predictor needs at run time, used when its installed metadata cannot be read."""
+
+
+def pinned_requirements() -> list[str]:
+    """``name==version`` for every runtime dependency of predictor, as installed now.
+
+    Predictor itself is not listed: its source ships with the model as MLflow code paths
+    (``code/predictor``), since ``predictor`` on the public package index is another project.
+    """
+    from importlib import metadata
+
+    try:
+        declared = metadata.requires("predictor") or []
+        names = [re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0] for r in declared if "extra ==" not in r]
+    except metadata.PackageNotFoundError:
+        names = list(RUNTIME_DEPENDENCIES)
+    return [f"{name}=={metadata.version(name)}" for name in dict.fromkeys(names)]
+
+
+@contextmanager
+def pyfunc_files(bundle_dir: Path) -> Iterator[dict[str, Any]]:
+    """Arguments of ``mlflow.pyfunc.save_model``/``log_model`` shared by both: code, not pickle.
+
+    The model is the code file ``pyfunc_model.py`` (MLflow's models from code) reading the
+    ``bundle`` artifact; the package source, without bytecode, ships as code paths; the
+    requirements pin every runtime dependency.
+    """
+    with tempfile.TemporaryDirectory(prefix="predictor-code-") as tmp:
+        source = Path(__file__).parent
+        code = Path(tmp) / "predictor"
+        shutil.copytree(source, code, ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"))
+        yield {
+            "python_model": str(MODEL_CODE),
+            "artifacts": {"bundle": str(bundle_dir)},
+            "code_paths": [str(code)],
+            "pip_requirements": pinned_requirements(),
+        }
+
+
 def save_pyfunc(bundle_dir: Path, target: Path, input_example: pd.DataFrame) -> Path:
-    """Write an MLflow pyfunc model folder around a bundle (for mlflow.pyfunc.load_model)."""
+    """Write an MLflow pyfunc model folder around a bundle (for mlflow.pyfunc.load_model).
+
+    ``target`` must not exist or be empty: this never removes anything.
+    """
     import mlflow
 
-    if target.exists():
-        shutil.rmtree(target)
-    mlflow.pyfunc.save_model(
-        path=str(target),
-        python_model=PredictorPyfunc(),
-        artifacts={"bundle": str(bundle_dir)},
-        input_example=input_example,
-    )
+    with pyfunc_files(bundle_dir) as files:
+        mlflow.pyfunc.save_model(path=str(target), input_example=input_example, **files)
     return target
 
 
 def load_from_uri(uri: str, tracking_uri: str | None = None) -> Path:
-    """Download an MLflow model URI (models:/..., runs:/...) and return its local bundle folder."""
+    """Download an MLflow model URI (models:/..., runs:/...) and return its local bundle folder.
+
+    Raises ``ModelLoadError`` naming the URI when MLflow cannot resolve or download it.
+    """
     import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from predictor.bundle import ModelLoadError
 
     if tracking_uri:
         mlflow.set_tracking_uri(tracking_uri)
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
-    return local
+    try:
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    except MlflowException as exc:
+        reason = " ".join(str(exc.message).split())[:300]
+        where = mlflow.get_tracking_uri()
+        raise ModelLoadError(f"cannot load {uri} from tracking store {where}: {reason}") from None
+    except OSError as exc:
+        raise ModelLoadError(f"cannot download {uri}: {exc}") from None
+
+
+def set_pyfunc_model() -> None:
+    """Declare the pyfunc model of ``pyfunc_model.py`` (MLflow models from code)."""
+    from mlflow.models import set_model
+
+    set_model(PredictorPyfunc())
 
 
 try:
@@ -199,7 +274,7 @@ class PredictorPyfunc(_Base):
     """MLflow pyfunc face of a predictor bundle: predict(scoring frame) -> scores."""
 
     def load_context(self, context: Any) -> None:
-        """Load the bundle saved as the ``bundle`` artifact."""
+        """Load the bundle saved as the ``bundle`` artifact, checking its content hash."""
         from predictor.bundle import load_bundle
 
         self.model, self.metadata = load_bundle(Path(context.artifacts["bundle"]))

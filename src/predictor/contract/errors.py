@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from predictor.errors import PredictorError
+
 Severity = Literal["error", "warning"]
 
 MAX_EXAMPLES = 5
@@ -45,7 +47,7 @@ class ContractIssue:
         return asdict(self)
 
 
-class ContractError(ValueError):
+class ContractError(PredictorError, ValueError):
     """The input data break the contract in a way that stops the run.
 
     Attributes:

@@ -15,8 +15,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from predictor.errors import PredictorError
 
-class SchemaMismatchError(ValueError):
+
+class SchemaMismatchError(PredictorError, ValueError):
     """The frame to score does not match the features the model was trained on."""
 
 

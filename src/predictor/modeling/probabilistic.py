@@ -34,6 +34,7 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit, gammaln, hyp2f1
 
+from predictor.errors import PredictorError
 from predictor.timeline import day_end
 
 ArrayLike = pd.Series | np.ndarray | list[float] | float
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 
-class NotFittedError(RuntimeError):
+class NotFittedError(PredictorError, RuntimeError):
     """A model was asked to predict before ``fit`` was called."""
 
 
