@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.tables import Tables
 from predictor.contract.validate import ValidationResult
 from predictor.datasets import data_span
+from predictor.missing_inputs import check_inputs
+from predictor.runfiles import output_lock, spill_folder, sweep_leftovers
 from predictor.scoring import predict_frame, score, scoring_frame
 from predictor.training import TrainedModel
 
@@ -69,18 +72,27 @@ class Predictor:
         tables_or_folder: Tables | str | Path,
         as_of: str | pd.Timestamp | None = None,
         drivers: int = 0,
+        allow_missing: Iterable[str] = (),
     ) -> pd.DataFrame:
         """Scores of every customer signed up by ``as_of`` (default: the data's last date)."""
-        return self.score_with_rejects(tables_or_folder, as_of, drivers)[0]
+        return self.score_with_rejects(tables_or_folder, as_of, drivers, allow_missing)[0]
 
     def score_with_rejects(
         self,
         tables_or_folder: Tables | str | Path,
         as_of: str | pd.Timestamp | None = None,
         drivers: int = 0,
+        allow_missing: Iterable[str] = (),
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Scores and the customers that could not be scored, with a reason."""
+        """Scores and the customers that could not be scored, with a reason.
+
+        A table the model was trained with but absent here gives a ``UserWarning`` naming
+        the scores it changes, or a ``ContractError`` when it drives a rule (see
+        ``missing_inputs.check_inputs``); tables in ``allow_missing`` are accepted silently.
+        """
         tables = self._tables(tables_or_folder)
+        for issue in check_inputs(self.model, (n for n, _ in tables.items()), allow_missing):
+            warnings.warn(issue.message, UserWarning, stacklevel=2)
         as_of = (
             pd.Timestamp(as_of) if as_of is not None else data_span(tables, self.model.config)[1]
         )
@@ -117,6 +129,8 @@ class ScoreRun:
     chunked_read: bool
     """True when the input was read chunk by chunk (Parquet), False when read whole."""
     warnings: list[ContractIssue] = field(default_factory=list)
+    leftovers: list[Path] = field(default_factory=list)
+    """Files and spill folders of killed runs that this run found and removed."""
 
 
 def score_files(
@@ -131,6 +145,7 @@ def score_files(
     on_start: Callable[[int], None] | None = None,
     on_chunk: Callable[[int], None] | None = None,
     workdir: str | Path | None = None,
+    allow_missing: Iterable[str] = (),
 ) -> ScoreRun:
     """Score every customer of the data folder ``data`` into ``out``; what ``predictor score`` runs.
 
@@ -143,8 +158,16 @@ def score_files(
     data's latest date; the model's data settings (column mapping, ``end_date``) apply.
     ``on_start(n_customers)`` and ``on_chunk(n_done)`` report progress.
 
+    While it runs, ``out`` and ``rejects`` are locked (``.<name>.lock`` beside each): a second
+    run writing either fails with ``OutputLockedError``. Parquet input is spilled into a
+    ``.predictor-spill-<pid>-*`` folder in ``workdir`` (default: beside ``out``), removed at
+    the end; leftovers of runs killed there are removed first and listed in the result.
+    Tables the model was trained with but absent here are checked by
+    ``missing_inputs.check_inputs`` (``allow_missing`` accepts them).
+
     Raises:
         ContractError: the data break the contract (its ``issues`` list every error).
+        OutputLockedError: another run is writing ``out`` or ``rejects``.
 
     """
     from predictor.io import AtomicFrameWriter, write_frame_atomic
@@ -153,17 +176,28 @@ def score_files(
     rejects = Path(rejects) if rejects is not None else default_rejects_path(out)
     config = predictor.data_config(data)
     end = pd.Timestamp(config.data.end_date or dt.date.today())
+    scratch = Path(workdir) if workdir is not None else out.absolute().parent
     with ExitStack() as stack:
-        source = _open_input(config, chunk_size, end, workdir, stack)
+        stack.enter_context(output_lock(out, rejects))
+        leftovers = sweep_leftovers(out.absolute().parent, [out])
+        leftovers += sweep_leftovers(rejects.absolute().parent, [rejects])
+        if scratch != out.absolute().parent:
+            leftovers += sweep_leftovers(scratch)
+        spill = stack.enter_context(spill_folder(scratch))
+        source = _open_input(config, chunk_size, end, spill, stack)
         cutoff = pd.Timestamp(as_of) if as_of is not None else source.latest()
+        notes = [] if as_of is None else _late_as_of(cutoff, source.latest())
         if on_start is not None:
             on_start(source.customers)
         writer = stack.enter_context(AtomicFrameWriter(out))
-        rejected, warnings = [], []
-        for result in source.chunks(cutoff):
+        rejected = []
+        for k, result in enumerate(source.chunks(cutoff)):
             if result.errors or result.tables is None:
                 raise ContractError.from_issues(result.issues)
-            warnings.extend(result.warnings)
+            if k == 0:
+                present = [name for name, _ in result.tables.items()]
+                notes += check_inputs(predictor.model, present, allow_missing)
+            notes.extend(result.warnings)
             scores, late = score(predictor.model, result.tables, cutoff, drivers)
             writer.write(scores)
             rejected += [input_rejects(result), late]
@@ -179,8 +213,26 @@ def score_files(
         rejected=len(all_rejects),
         chunks=source.n_chunks,
         chunked_read=source.chunked,
-        warnings=merge_warnings(warnings),
+        warnings=merge_warnings(notes),
+        leftovers=leftovers,
     )
+
+
+LATE_AS_OF_DAYS = 31
+"""An as-of date more than this many days after the data's last date gets a warning."""
+
+
+def _late_as_of(as_of: pd.Timestamp, latest: pd.Timestamp) -> list[ContractIssue]:
+    """A warning when ``as_of`` lies well past the data: every customer looks inactive."""
+    gap = (as_of.normalize() - latest.normalize()).days
+    if gap <= LATE_AS_OF_DAYS:
+        return []
+    message = (
+        f"as of {as_of.date()} is {gap} days after the data's last date {latest.date()}: the "
+        "data say nothing about that period, so every customer looks inactive since then "
+        "(churn risk up, value down); score as of the data's end unless this is intended"
+    )
+    return [ContractIssue("as_of_after_data", "customers", None, "warning", 0, [], message)]
 
 
 def merge_warnings(issues: list[ContractIssue]) -> list[ContractIssue]:

@@ -9,25 +9,109 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
+import click
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from predictor.config import Config
 from predictor.contract.errors import ContractError
+from predictor.errors import PredictorError, os_reason
+
+console = Console(stderr=True)
+out = Console()
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that every ``with``/``finally`` cleanup runs."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+class _App(TyperGroup):
+    """The command group: every expected error becomes one line and an exit code, here only.
+
+    ``PredictorError`` (data, config, model, output problems) gives its message and its exit
+    code (2 for usage and data problems); an OS error on a user's file gives one line naming
+    the file; an interrupt (Ctrl-C or SIGTERM) removes partial outputs and exits 130/143.
+    With ``--debug`` the full traceback is shown instead.
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        debug = bool(ctx.params.get("debug"))
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            return super().invoke(ctx)
+        except PredictorError as exc:
+            if debug:
+                raise
+            raise _fail(str(exc), exc.exit_code) from None
+        except OSError as exc:
+            if debug:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise _fail(f"{where}{os_reason(exc)}", 2) from None
+        except KeyboardInterrupt as exc:
+            if debug:
+                raise
+            signal_name = "SIGTERM" if isinstance(exc, _Terminated) else "interrupt"
+            console.print(f"[yellow]stopped by {signal_name}:[/] partial outputs were removed")
+            raise typer.Exit(143 if isinstance(exc, _Terminated) else 130) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
 
 app = typer.Typer(
+    cls=_App,
     add_completion=False,
     no_args_is_help=True,
     help="Predict customer churn risk and lifetime value (Day One and 13-month).",
 )
-console = Console(stderr=True)
-out = Console()
+
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback of an error.")
+    ] = False,
+) -> None:
+    """Predict customer churn risk and lifetime value (Day One and 13-month)."""
+
+
+def _check_date(value: str | None) -> str | None:
+    """Parse-time check of a date option: ``YYYY-MM-DD`` (a time may follow)."""
+    if value is None:
+        return None
+    try:
+        dt.date.fromisoformat(value.strip()[:10])
+        pd.Timestamp(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+    return value
+
+
+def _check_tables(values: list[str] | None) -> list[str] | None:
+    """Parse-time check of table names (``--allow-missing``)."""
+    from predictor.contract.tables import TABLE_NAMES
+
+    for value in values or []:
+        if value not in TABLE_NAMES:
+            raise typer.BadParameter(f"{value!r} is not a table ({', '.join(TABLE_NAMES)})")
+    return values
 
 PROJECT_DIR = Path.cwd()
 DEFAULT_SAMPLE_DIR = Path("data/sample")
@@ -43,22 +127,19 @@ SetOpt = Annotated[
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
 def _config(
     paths: list[Path] | None, overrides: list[str] | None, data: Path | None = None
 ) -> Config:
-    from predictor.io import ConfigError, load_config
+    from predictor.io import load_config
 
     sets = list(overrides or [])
     if data is not None:
         sets.append(f"data.path={data}")
-    try:
-        return load_config(paths or [], sets)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+    return load_config(paths or [], sets)
 
 
 def _today() -> pd.Timestamp:
@@ -71,10 +152,7 @@ def _load(config: Config, show_warnings: bool = True):
     if config.data.path is None and not config.data.tables:
         raise _fail("no data given: pass --data DIR or set data.path in the config")
     end = pd.Timestamp(config.data.end_date) if config.data.end_date else _today()
-    try:
-        result = load_tables(config.data, end_date=end)
-    except ContractError as exc:
-        raise _fail(str(exc)) from exc
+    result = load_tables(config.data, end_date=end)
     if result.errors:
         _render_issues(result.issues)
         raise _fail(f"{len(result.errors)} data error(s); nothing was done")
@@ -111,7 +189,7 @@ def sample(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder to write the tables to.")
     ] = DEFAULT_SAMPLE_DIR,
-    customers: Annotated[int, typer.Option(help="Number of customers.")] = 5000,
+    customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     mode: Annotated[str, typer.Option(help="subscription or retail.")] = "subscription",
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
@@ -173,7 +251,8 @@ def features(
     data: Annotated[Path, typer.Option(help="Data folder.")],
     out_path: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
     as_of: Annotated[
-        str | None, typer.Option(help="Cutoff date (default: latest date in the data).")
+        str | None,
+        typer.Option(callback=_check_date, help="Cutoff date (default: latest date in the data)."),
     ] = None,
     view: Annotated[str, typer.Option(help="current or day-one.")] = "current",
     labels: Annotated[
@@ -294,15 +373,27 @@ def score(
     data: Annotated[Path, typer.Option(help="Data folder to score.")],
     out_path: Annotated[Path, typer.Option("--out", help="Scores file (.parquet or .csv).")],
     as_of: Annotated[
-        str | None, typer.Option(help="As-of date (default: latest date in the data).")
+        str | None,
+        typer.Option(callback=_check_date, help="As-of date (default: latest date in the data)."),
     ] = None,
-    drivers: Annotated[int, typer.Option(help="Top K drivers per score.")] = 0,
+    drivers: Annotated[int, typer.Option(min=0, help="Top K drivers per score.")] = 0,
     rejects: Annotated[
         Path | None, typer.Option(help="Rejects file (default: beside --out).")
     ] = None,
-    chunk_size: Annotated[int, typer.Option(help="Customers per chunk.")] = 100_000,
+    chunk_size: Annotated[int, typer.Option(min=1, help="Customers per chunk.")] = 100_000,
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")
+    ] = None,
+    allow_missing: Annotated[
+        list[str] | None,
+        typer.Option(
+            callback=_check_tables,
+            help="Accept that this table (trained with) is absent; repeatable.",
+        ),
+    ] = None,
+    scratch_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the temporary spill of Parquet input (default: beside --out)."),
     ] = None,
 ) -> None:
     """Score every customer of a data folder; unscorable ones go to the rejects file.
@@ -313,13 +404,9 @@ def score(
     from rich.progress import Progress
 
     from predictor.api import default_rejects_path, load_model, score_files
-    from predictor.bundle import ModelLoadError
     from predictor.modeling.preprocess import SchemaMismatchError
 
-    try:
-        predictor = load_model(model, tracking_uri)
-    except ModelLoadError as exc:
-        raise _fail(str(exc)) from exc
+    predictor = load_model(model, tracking_uri)
     rejects_path = rejects or default_rejects_path(out_path)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("scoring", total=None)
@@ -334,6 +421,8 @@ def score(
                 chunk_size=chunk_size,
                 on_start=lambda n: bar.update(task, total=n),
                 on_chunk=lambda n: bar.advance(task, n),
+                workdir=scratch_dir,
+                allow_missing=allow_missing or (),
             )
         except ContractError as exc:
             bar.stop()
@@ -342,8 +431,10 @@ def score(
         except SchemaMismatchError as exc:
             bar.stop()
             raise _fail(f"{exc}; nothing was written") from exc
+    for path in run.leftovers:
+        console.print(f"[yellow]removed the leftover of an interrupted run:[/] {path}")
     for issue in run.warnings:
-        console.print(f"[yellow]warning:[/] {issue.message}")
+        console.print(f"[yellow]warning:[/] {escape(issue.message)}", soft_wrap=True)
     out.print(
         f"input customers {run.customers:,} = scored {run.scored:,} + rejected {run.rejected:,}"
         f" (as of {run.as_of.date()}); scores in {out_path}, rejects in {rejects_path}"
@@ -355,12 +446,8 @@ def score(
 def _model_with_data(model: str, tracking_uri: str | None, data: Path | None):
     """Load a model (folder or MLflow URI) and, when given, the data folder with its config."""
     from predictor.api import load_model
-    from predictor.bundle import ModelLoadError
 
-    try:
-        predictor = load_model(model, tracking_uri)
-    except ModelLoadError as exc:
-        raise _fail(str(exc)) from exc
+    predictor = load_model(model, tracking_uri)
     if data is None:
         return predictor, None
     return predictor, _load(predictor.data_config(data)).tables
@@ -400,7 +487,10 @@ def report(
         typer.Option(help="Data folder: scores its customers (without --scores) and adds levers."),
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option(help="As-of date for scoring --data (default: data's end).")
+        str | None,
+        typer.Option(
+            callback=_check_date, help="As-of date for scoring --data (default: data's end)."
+        ),
     ] = None,
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")
@@ -427,23 +517,21 @@ def explain(
     data: Annotated[Path, typer.Option(help="Data folder holding the customer.")],
     customer: Annotated[str, typer.Option(help="The customer_id to explain.")],
     as_of: Annotated[
-        str | None, typer.Option(help="As-of date (default: latest date in the data).")
+        str | None,
+        typer.Option(callback=_check_date, help="As-of date (default: latest date in the data)."),
     ] = None,
-    drivers: Annotated[int, typer.Option(help="Drivers listed per score.")] = 5,
+    drivers: Annotated[int, typer.Option(min=0, help="Drivers listed per score.")] = 5,
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")
     ] = None,
 ) -> None:
     """Print one customer's scores and, per score, the drivers that add up to it."""
     from predictor.datasets import data_span
-    from predictor.explain import UnknownCustomerError, explain_customer
+    from predictor.explain import explain_customer
 
     predictor, tables = _model_with_data(model, tracking_uri, data)
     cutoff = pd.Timestamp(as_of) if as_of else data_span(tables, predictor.model.config)[1]
-    try:
-        explained = explain_customer(predictor.model, tables, customer, cutoff)
-    except UnknownCustomerError as exc:
-        raise _fail(str(exc)) from exc
+    explained = explain_customer(predictor.model, tables, customer, cutoff)
     for line in _explain_lines(explained, cutoff, max(drivers, 0)):
         typer.echo(line)
 

@@ -13,6 +13,8 @@ separator (``,``, ``;``, tab or ``|``) is detected from the header line; files m
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import dataclasses
 import datetime as dt
 import difflib
@@ -24,7 +26,7 @@ import shutil
 import tempfile
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,7 @@ from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import TABLE_NAMES, Tables
 from predictor.contract.validate import ValidationResult, validate
-from predictor.errors import PredictorError
+from predictor.errors import OutputError, PredictorError, os_reason
 from predictor.timeline import day_end
 
 TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".parquet")
@@ -152,6 +154,7 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
     try:
         if path.stat().st_size == 0:
             return pd.DataFrame()
+        _check_header(path, kind)
         if kind == "parquet":
             frame = pd.read_parquet(path, engine="pyarrow")
         else:
@@ -171,6 +174,8 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
         ) from None
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
+    except ContractError:
+        raise
     except Exception as exc:  # any parser failure (pandas, pyarrow, OS) is about this file
         raise ContractError(f"{path}: cannot be read as {kind} ({_first_line(exc)})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -537,16 +542,21 @@ class AtomicFrameWriter:
         self._template: pd.DataFrame | None = None
 
     def __enter__(self) -> AtomicFrameWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-        )
+        with _output_errors(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+            )
         os.close(fd)
         self._tmp = Path(name)
         return self
 
     def write(self, frame: pd.DataFrame) -> None:
         """Append ``frame`` (the first non-empty piece fixes the columns and their types)."""
+        with _output_errors(self.path):
+            self._write(frame)
+
+    def _write(self, frame: pd.DataFrame) -> None:
         if self._tmp is None:
             raise RuntimeError("use AtomicFrameWriter as a context manager")
         if self._template is None:
@@ -571,17 +581,18 @@ class AtomicFrameWriter:
         if tmp is None:
             return
         try:
-            self._close()
-            if exc_type is not None:
-                return
-            if self.rows == 0:
-                empty = self._template if self._template is not None else pd.DataFrame()
-                _write_frame(empty, tmp, self.kind)
-            mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, self.path)
+            with _output_errors(self.path):
+                self._close()
+                if exc_type is not None:
+                    return
+                if self.rows == 0:
+                    empty = self._template if self._template is not None else pd.DataFrame()
+                    _write_frame(empty, tmp, self.kind)
+                mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644
+                with open(tmp, "rb+") as handle:
+                    os.fsync(handle.fileno())
+                os.chmod(tmp, mode)
+                os.replace(tmp, self.path)
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -627,22 +638,36 @@ def write_text_atomic(text: str, path: str | Path) -> Path:
 
 
 def _atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
-    """Run ``write(tmp)`` on a temporary file beside ``path``, then move it onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Run ``write(tmp)`` on a temporary file beside ``path``, then move it onto ``path``.
+
+    An OS error (read-only folder, full disk, no permission) raises ``OutputError`` naming
+    ``path``; the temporary file is removed and ``path`` left as it was.
+    """
+    with _output_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            write(tmp)
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return path
+
+
+@contextlib.contextmanager
+def _output_errors(path: Path) -> Iterator[None]:
+    """Turn an OS error while writing ``path`` into a one-line ``OutputError`` naming it."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {os_reason(exc)}") from exc
 
 
 # -- configuration -------------------------------------------------------------------------
@@ -870,6 +895,33 @@ def _file_kind(path: Path) -> str:
         if lower.endswith(suffix):
             return "parquet" if suffix == ".pq" else suffix[1:]
     raise ContractError(f"{path}: unsupported file type (use {', '.join(TABLE_SUFFIXES)})")
+
+
+def _check_header(path: Path, kind: str) -> None:
+    """Raise the ``duplicate_column`` error when two columns of the file share a name.
+
+    pandas would rename the second ``amount`` to ``amount.1`` and the contract would then drop
+    it as an unknown column: data lost in silence.
+    """
+    if kind == "parquet":
+        names = pq.read_schema(path).names
+    else:
+        opener = gzip.open if kind == "csv.gz" else open
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
+            names = next(csv.reader(handle, delimiter=_sniff_separator(path)), [])
+    names = [str(n).strip() for n in names]
+    twice = [n for n in dict.fromkeys(names) if names.count(n) > 1]
+    if not twice:
+        return
+    column = twice[0]
+    places = [i + 1 for i, n in enumerate(names) if n == column]
+    table = next((t for t in TABLE_NAMES if path.name.lower().startswith(t + ".")), path.stem)
+    message = (
+        f"{table}.{column}: the header of {path} has {len(places)} columns named {column!r} "
+        f"(columns {', '.join(map(str, places))}); rename or remove all but one"
+    )
+    issue = ContractIssue("duplicate_column", table, column, "error", len(places), places, message)
+    raise ContractError(message, table=table, column=column, rows=places, issues=[issue])
 
 
 def _sniff_separator(path: Path) -> str:

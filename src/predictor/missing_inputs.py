@@ -1,0 +1,89 @@
+"""Tables a model was trained with but that are absent at scoring: which scores they change.
+
+A feature family whose table is absent yields no columns, so its features are missing for
+every customer and the scores move without any error (scoring without ``support_tickets``
+changes every ``value_13m``). ``check_inputs`` makes that visible: a warning naming the
+table and the scores it feeds, an error when the table drives a rule of the model (the
+``subscriptions`` table under the subscription churn rule decides who is at risk at all),
+and nothing for the tables the user accepts as missing (``--allow-missing``). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from predictor.contract.errors import ContractError, ContractIssue
+from predictor.scoring import DAY_ONE_PREFIX
+from predictor.training import TrainedModel
+
+TABLE_FEATURES: dict[str, tuple[str, ...]] = {
+    "orders": ("orders__", "bgnbd__"),
+    "subscriptions": ("subscriptions__",),
+    "onboarding": ("onboarding__",),
+    "support_tickets": ("support__",),
+    "interactions": ("channels__",),
+    "nps": ("nps__",),
+}
+"""Feature name prefixes computed from each optional or event table."""
+
+CHECK = "missing_table"
+
+
+def affected_scores(model: TrainedModel, table: str) -> list[str]:
+    """The scores whose model uses features of ``table`` (empty: the model never saw it)."""
+    prefixes = TABLE_FEATURES.get(table, ())
+    uses = {
+        "day_one_value": model.day_one.schema_.features_,
+        "value_13m": model.value.schema_.features_,
+        "churn_risk": model.churn.schema_.features_,
+    }
+    return [
+        score
+        for score, features in uses.items()
+        if any(f.removeprefix(DAY_ONE_PREFIX).startswith(prefixes) for f in features)
+    ]
+
+
+def rule_tables(model: TrainedModel) -> dict[str, str]:
+    """Tables that drive a rule of the model, with what they decide."""
+    if model.info.get("churn_rule") == "subscription":
+        return {"subscriptions": "the churn population (who is at risk) under the subscription rule"}
+    return {}
+
+
+def check_inputs(
+    model: TrainedModel, present: Iterable[str], allow_missing: Iterable[str] = ()
+) -> list[ContractIssue]:
+    """Warnings for tables the model uses that are absent; raise for those driving a rule.
+
+    Raises:
+        ContractError: a table that drives a rule is absent and not in ``allow_missing``
+            (check ``missing_table``).
+
+    """
+    present, allowed = set(present), set(allow_missing)
+    rules = rule_tables(model)
+    warnings, errors = [], []
+    for table in TABLE_FEATURES:
+        scores = affected_scores(model, table)
+        if table in present or table in allowed or not (scores or table in rules):
+            continue
+        listed = ", ".join(scores) or "no score"
+        if table in rules:
+            message = (
+                f"{table}: the model was trained with this table and it drives {rules[table]}, "
+                f"but it is absent from the scoring data; churn_risk, risk_band and {listed} "
+                f"would be wrong for everyone. Provide it, or pass --allow-missing {table} to "
+                "score anyway"
+            )
+            errors.append(ContractIssue(CHECK, table, None, "error", 0, [], message))
+            continue
+        message = (
+            f"{table}: the model was trained with this table but it is absent from the scoring "
+            f"data; {listed} are computed as if no customer had any {table} rows "
+            f"(pass --allow-missing {table} to accept this knowingly)"
+        )
+        warnings.append(ContractIssue(CHECK, table, None, "warning", 0, [], message))
+    if errors:
+        raise ContractError.from_issues(errors)
+    return warnings
