@@ -426,6 +426,8 @@ def score(
             )
         except ContractError as exc:
             bar.stop()
+            if len(exc.issues) == 1:
+                raise _fail(f"{exc.issues[0].message}; nothing was written") from exc
             _render_issues(exc.issues)
             raise _fail(f"{len(exc.issues)} data error(s); nothing was written") from exc
         except SchemaMismatchError as exc:

@@ -37,12 +37,18 @@ class FeatureSchema(TransformerMixin, BaseEstimator):
         self.max_missing_share = max_missing_share
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> FeatureSchema:
-        """Record the (sorted, so row-source independent) features and the categories of categoricals."""
-        self.features_ = sorted(map(str, X.columns))
+        """Record the (sorted, so row-source independent) features and the categories of categoricals.
+
+        A categorical column without any category (a text column left blank in every row)
+        carries no information and XGBoost cannot take it, so it is not a feature.
+        """
+        categorical = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+        blank = {c for c in categorical if len(X[c].cat.categories) == 0}
+        self.features_ = sorted(str(c) for c in X.columns if c not in blank)
         self.categories_ = {
-            col: [str(c) for c in X[col].cat.categories]
-            for col in X.columns
-            if isinstance(X[col].dtype, pd.CategoricalDtype)
+            str(col): [str(c) for c in X[col].cat.categories]
+            for col in categorical
+            if col not in blank
         }
         return self
 

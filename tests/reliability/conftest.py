@@ -1,0 +1,64 @@
+"""Fixtures of the reliability suite: one installed model folder and tiny data folders.
+
+The model is the session model of ``tests/conftest.py`` (trained once), installed as MLflow
+pyfunc folder the way ``predictor train`` does; the data are its first customers, so that
+every scoring run here takes a second or two.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+N_SCORED = 120
+"""Customers in the small scoring folders."""
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, trained, business) -> Path:
+    """A model folder as ``predictor train`` leaves it: bundle inside an MLflow pyfunc folder."""
+    from predictor.bundle import save_bundle
+    from predictor.pipeline import _install_model, input_example
+
+    model, evaluation = trained
+    root = tmp_path_factory.mktemp("installed")
+    bundle = save_bundle(model, root / "build" / "bundle", None, evaluation)
+    models = root / "models"
+    models.mkdir()
+    return _install_model(bundle, models / "rel", input_example(model, business.tables))
+
+
+@pytest.fixture(scope="session")
+def small_tables(business):
+    """The first ``N_SCORED`` customers of the session sample, with all their rows."""
+    ids = business.tables.customers["customer_id"].iloc[:N_SCORED]
+    return business.tables.subset(ids)
+
+
+@pytest.fixture(scope="session")
+def small_csv(tmp_path_factory, small_tables) -> Path:
+    from predictor.io import write_tables
+
+    folder = tmp_path_factory.mktemp("small") / "csv"
+    write_tables(small_tables, folder, fmt="csv")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def small_parquet(tmp_path_factory, small_tables) -> Path:
+    from predictor.io import write_tables
+
+    folder = tmp_path_factory.mktemp("small") / "parquet"
+    write_tables(small_tables, folder, fmt="parquet")
+    return folder
+
+
+def without(folder: Path, table: str, target: Path) -> Path:
+    """A copy of the data folder ``folder`` lacking ``table``."""
+    import shutil
+
+    shutil.copytree(folder, target)
+    for path in target.glob(f"{table}.*"):
+        path.unlink()
+    return target

@@ -1,0 +1,228 @@
+"""Missing inputs and errors at the edge: one line naming the file, setting or table; exit 2."""
+
+from __future__ import annotations
+
+import errno
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import predictor
+from predictor.cli import app
+from predictor.contract.errors import ContractError
+from predictor.errors import PredictorError
+
+from .conftest import without
+
+runner = CliRunner()
+
+
+def score(model_dir: Path, data: Path, out: Path, *extra: str):
+    args = ["score", "--model", str(model_dir), "--data", str(data), "--out", str(out), *extra]
+    return runner.invoke(app, args)
+
+
+def one_line_error(result, *words: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.output
+    for word in words:
+        assert word in errors[0], result.output
+
+
+# -- missing inputs ----------------------------------------------------------------------
+
+
+def test_missing_table_that_feeds_scores_is_a_warning(model_dir, small_csv, tmp_path):
+    data = without(small_csv, "support_tickets", tmp_path / "data")
+    result = score(model_dir, data, tmp_path / "s.csv")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "warning: support_tickets: the model was trained with this table" in text
+    assert "value_13m" in text and "churn_risk" in text
+    quiet = score(model_dir, data, tmp_path / "q.csv", "--allow-missing", "support_tickets")
+    assert quiet.exit_code == 0 and "support_tickets" not in quiet.output
+
+
+def test_missing_table_that_drives_the_churn_rule_is_an_error(model_dir, small_csv, tmp_path):
+    data = without(small_csv, "subscriptions", tmp_path / "data")
+    out = tmp_path / "s.csv"
+    result = score(model_dir, data, out)
+    one_line_error(result, "subscriptions", "churn population", "--allow-missing subscriptions")
+    assert not out.exists()
+    allowed = score(model_dir, data, out, "--allow-missing", "subscriptions")
+    assert allowed.exit_code == 0, allowed.output
+    assert len(pd.read_csv(out)) > 0
+
+
+def test_library_scoring_checks_missing_tables_too(model_dir, small_tables):
+    model = predictor.load_model(model_dir)
+    with pytest.raises(ContractError, match="subscriptions"):
+        model.score(small_tables.replace(subscriptions=None))
+    with pytest.warns(UserWarning, match="nps: the model was trained with this table"):
+        model.score(small_tables.replace(nps=None))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.score(small_tables.replace(nps=None), allow_missing=["nps"])
+
+
+def test_allow_missing_names_a_table(model_dir, small_csv, tmp_path):
+    result = score(model_dir, small_csv, tmp_path / "s.csv", "--allow-missing", "tickets")
+    assert result.exit_code == 2 and "'tickets' is not a table" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_duplicate_header_is_the_duplicate_column_error(small_csv, tmp_path, fmt):
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "data"
+    shutil.copytree(small_csv, data)
+    orders = pd.read_csv(data / "orders.csv", dtype=str)
+    (data / "orders.csv").unlink()
+    if fmt == "csv":
+        text = (data / "x").with_name("orders.csv")
+        header, *rows = orders.to_csv(index=False).splitlines()
+        text.write_text("\n".join([header + ",amount", *(r + ",1" for r in rows)]) + "\n")
+    else:
+        table = pa.Table.from_pandas(orders, preserve_index=False)
+        table = table.append_column("amount", pa.array(["1"] * len(orders)))
+        pq.write_table(table, data / "orders.parquet")
+    result = runner.invoke(app, ["validate", str(data)])
+    assert result.exit_code == 1
+    assert "orders.amount" in result.output and "2 columns named 'amount'" in result.output
+
+
+# -- errors at the edge -----------------------------------------------------------------
+
+
+def test_every_error_class_derives_from_predictor_error():
+    from predictor.bundle import ModelLoadError
+    from predictor.datasets import ShortHistoryError
+    from predictor.errors import OutputError, OutputLockedError
+    from predictor.explain import UnknownCustomerError
+    from predictor.io import ConfigError
+    from predictor.modeling.preprocess import SchemaMismatchError
+    from predictor.modeling.probabilistic import NotFittedError
+
+    for cls in (ContractError, ModelLoadError, ShortHistoryError, UnknownCustomerError,
+                ConfigError, SchemaMismatchError, NotFittedError, OutputError, OutputLockedError):
+        assert issubclass(cls, PredictorError), cls
+    assert issubclass(ContractError, ValueError)  # old `except ValueError` still works
+
+
+def test_read_only_output_folder(model_dir, small_csv, tmp_path, monkeypatch):
+    import tempfile
+
+    real = tempfile.mkstemp
+
+    def read_only(*args, dir=None, **kwargs):  # noqa: A002 - tempfile's own name
+        if dir is not None and Path(dir) == tmp_path / "ro":
+            raise OSError(errno.EROFS, "Read-only file system", str(dir))
+        return real(*args, dir=dir, **kwargs)
+
+    (tmp_path / "ro").mkdir()
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    out = tmp_path / "ro" / "scores.parquet"
+    one_line_error(score(model_dir, small_csv, out), str(out), "Read-only file system")
+    assert sorted(p.name for p in (tmp_path / "ro").iterdir()) == []
+
+
+def test_full_disk_leaves_the_previous_output(model_dir, small_csv, tmp_path, monkeypatch):
+    import os
+
+    import predictor.io
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    out = tmp_path / "scores.csv"
+    out.write_text("previous\n")
+    monkeypatch.setattr(predictor.io.os, "fsync", no_space)
+    one_line_error(score(model_dir, small_csv, out), str(out), "No space left on device")
+    monkeypatch.setattr(predictor.io.os, "fsync", os.fsync)
+    assert out.read_text() == "previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]
+
+
+def test_unreadable_input_names_the_file(model_dir, small_csv, tmp_path, monkeypatch):
+    import predictor.io
+
+    def denied(path, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(predictor.io.pd, "read_csv", denied)
+    result = score(model_dir, small_csv, tmp_path / "s.csv")
+    one_line_error(result, "customers.csv", "Permission denied")
+
+
+def test_missing_model_version_in_the_registry(small_csv, tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    result = score("models:/predictor/99", small_csv, tmp_path / "s.csv", "--tracking-uri", uri)
+    one_line_error(result, "models:/predictor/99")
+
+
+def test_missing_model_folder(small_csv, tmp_path):
+    result = score(tmp_path / "nope", small_csv, tmp_path / "s.csv")
+    one_line_error(result, "nope", "not a predictor model folder")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--as-of", "yesterday", ["--as-of", "YYYY-MM-DD", "yesterday"]),
+        ("--as-of", "2024-13-45", ["--as-of"]),
+        ("--chunk-size", "0", ["--chunk-size", "0"]),
+        ("--drivers", "-1", ["--drivers", "-1"]),
+    ],
+)
+def test_bad_numbers_and_dates_are_refused_at_parse_time(
+    model_dir, small_csv, tmp_path, option, value, words
+):
+    result = score(model_dir, small_csv, tmp_path / "s.csv", option, value)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in result.output
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_as_of_long_after_the_data_is_a_warning(model_dir, small_csv, tmp_path):
+    out = tmp_path / "s.csv"
+    result = score(model_dir, small_csv, out, "--as-of", "2030-01-01")
+    assert result.exit_code == 0, result.output
+    assert "days after the data's last date" in " ".join(result.output.split())
+
+
+def test_debug_shows_the_traceback(small_csv, tmp_path):
+    from predictor.bundle import ModelLoadError
+
+    args = ["--debug", "score", "--model", str(tmp_path / "nope"), "--data", str(small_csv),
+            "--out", str(tmp_path / "s.csv")]
+    result = runner.invoke(app, args)
+    assert isinstance(result.exception, ModelLoadError)
+
+
+def test_a_text_column_blank_in_every_row_does_not_crash_training():
+    import numpy as np
+
+    from predictor.modeling.churn import ChurnModel
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            "orders__count": rng.poisson(3, 200).astype(float),
+            "customer__country": pd.Categorical([None] * 200, categories=[]),
+        }
+    )
+    y = (X["orders__count"] < 3).astype(int).to_numpy()
+    model = ChurnModel(n_estimators=5, early_stopping_rounds=2).fit(X, y)
+    assert model.schema_.features_ == ["orders__count"]
+    later = X.assign(customer__country=pd.Categorical(["FR"] * 200))
+    assert np.isfinite(model.predict_proba(later)).all()
