@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tests.reliability.conftest import without
 from typer.testing import CliRunner
 
 import predictor
 from predictor.cli import app
 from predictor.contract.errors import ContractError
 from predictor.errors import PredictorError
-
-from .conftest import without
 
 runner = CliRunner()
 
@@ -66,7 +65,7 @@ def test_library_scoring_checks_missing_tables_too(model_dir, small_tables):
     with pytest.warns(UserWarning, match="nps: the model was trained with this table"):
         model.score(small_tables.replace(nps=None))
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", UserWarning)
         model.score(small_tables.replace(nps=None), allow_missing=["nps"])
 
 

@@ -125,3 +125,31 @@ def test_a_version_refusal_is_one_line_from_the_cli(model_dir, tmp_path, small_c
     assert result.exit_code == 2
     assert "newer than the installed" in result.output and "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_registered_model_has_no_pickle_and_a_missing_version_is_one_line(
+    model_dir, small_tables, small_csv, tmp_path
+):
+    from typer.testing import CliRunner
+
+    from predictor.cli import app
+    from predictor.tracking import MlflowTracker
+
+    model = predictor.load_model(model_dir)
+    example = pyfunc_frame(model.features(small_tables, "2024-12-31")).head(5)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    with MlflowTracker(uri, "reliability") as tracker:
+        version = tracker.log_model(
+            model_dir / "artifacts" / "bundle", example, model.predict(example), "rel", None
+        )
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/rel/{version}", dst_path=tmp_path))
+    files = [p for p in local.rglob("*") if p.is_file()]
+    assert files and not [p for p in files if p.read_bytes()[:2] in PICKLE_HEADERS]
+    assert not [p for p in files if p.suffix == ".pkl"]
+    via_registry = predictor.load_model(f"models:/rel/{version}", tracking_uri=uri)
+    assert via_registry.version == model.version
+    args = ["score", "--model", "models:/rel/99", "--data", str(small_csv),
+            "--out", str(tmp_path / "s.csv"), "--tracking-uri", uri]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "models:/rel/99" in result.output

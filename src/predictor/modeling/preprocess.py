@@ -65,6 +65,7 @@ class FeatureSchema(TransformerMixin, BaseEstimator):
         for col in self.features_:
             if col in self.categories_:
                 values = out[col].astype("string")
+                values = values.where(values.isin(self.categories_[col]))
                 out[col] = pd.Categorical(values, categories=self.categories_[col])
             else:
                 out[col] = pd.to_numeric(out[col], errors="coerce").astype(np.float64)
