@@ -13,25 +13,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from predictor.contract.errors import ContractError, ContractIssue
-from predictor.scoring import DAY_ONE_PREFIX
+from predictor.scoring import DAY_ONE_PREFIX, FAMILY_TABLES
 from predictor.training import TrainedModel
-
-TABLE_FEATURES: dict[str, tuple[str, ...]] = {
-    "orders": ("orders__", "bgnbd__"),
-    "subscriptions": ("subscriptions__",),
-    "onboarding": ("onboarding__",),
-    "support_tickets": ("support__",),
-    "interactions": ("channels__",),
-    "nps": ("nps__",),
-}
-"""Feature name prefixes computed from each optional or event table."""
 
 CHECK = "missing_table"
 
 
 def affected_scores(model: TrainedModel, table: str) -> list[str]:
     """The scores whose model uses features of ``table`` (empty: the model never saw it)."""
-    prefixes = TABLE_FEATURES.get(table, ())
+    prefixes = tuple(f"{family}__" for family, source in FAMILY_TABLES.items() if source == table)
     uses = {
         "day_one_value": model.day_one.schema_.features_,
         "value_13m": model.value.schema_.features_,
@@ -64,7 +54,7 @@ def check_inputs(
     present, allowed = set(present), set(allow_missing)
     rules = rule_tables(model)
     warnings, errors = [], []
-    for table in TABLE_FEATURES:
+    for table in dict.fromkeys(FAMILY_TABLES.values()):
         scores = affected_scores(model, table)
         if table in present or table in allowed or not (scores or table in rules):
             continue
