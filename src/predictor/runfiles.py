@@ -62,7 +62,7 @@ def _one_lock(path: Path) -> Iterator[None]:
             lock.unlink(missing_ok=True)
             continue
         except OSError as exc:
-            raise OutputError(f"cannot write {path.parent}: {os_reason(exc)}") from None
+            raise OutputError(f"cannot write {path}: {os_reason(exc)}") from None
         with os.fdopen(fd, "w") as handle:
             handle.write(f"{os.getpid()} {socket.gethostname()}\n")
         break
