@@ -20,8 +20,11 @@ class PredictorError(Exception):
     exit_code: int = 2
 
 
-class OutputError(PredictorError):
-    """An output file or folder cannot be written (read-only, full disk, no permission)."""
+class OutputError(PredictorError, OSError):
+    """An output file or folder cannot be written (read-only, full disk, no permission).
+
+    Also an ``OSError``, so code that caught the underlying OS error still catches it.
+    """
 
 
 class OutputLockedError(PredictorError):
