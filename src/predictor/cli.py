@@ -441,6 +441,9 @@ def score(
         f"input customers {run.customers:,} = scored {run.scored:,} + rejected {run.rejected:,}"
         f" (as of {run.as_of.date()}); scores in {out_path}, rejects in {rejects_path}"
     )
+    segmenter = predictor.model.segmenter
+    out.print(segmenter.value_rule_text(predictor.model.config.report.currency))
+    out.print(segmenter.risk_rule_text())
     if run.scored + run.rejected != run.customers:
         raise _fail("internal error: scored + rejected does not equal the input customers", 3)
 
@@ -497,6 +500,10 @@ def report(
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")
     ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(help="Currency shown with money (default: the model's report.currency)."),
+    ] = None,
 ) -> None:
     """Write one self-contained HTML report: model quality, segments, drivers, who to act on."""
     from predictor.bundle import load_evaluation
@@ -508,7 +515,7 @@ def report(
     frame = _read_scores(scores) if scores is not None else None
     cutoff = pd.Timestamp(as_of) if as_of else None
     with console.status("building the report"):
-        html = report_html(predictor.model, evaluation, plans, tables, frame, cutoff)
+        html = report_html(predictor.model, evaluation, plans, tables, frame, cutoff, currency)
     write_report(html, out_path)
     out.print(f"wrote {out_path}")
 
@@ -534,11 +541,13 @@ def explain(
     predictor, tables = _model_with_data(model, tracking_uri, data)
     cutoff = pd.Timestamp(as_of) if as_of else data_span(tables, predictor.model.config)[1]
     explained = explain_customer(predictor.model, tables, customer, cutoff)
-    for line in _explain_lines(explained, cutoff, max(drivers, 0)):
+    for line in _explain_lines(
+        explained, cutoff, max(drivers, 0), predictor.model.config.report.currency
+    ):
         typer.echo(line)
 
 
-def _explain_lines(explained, as_of: pd.Timestamp, k: int) -> list[str]:
+def _explain_lines(explained, as_of: pd.Timestamp, k: int, currency: str) -> list[str]:
     """Plain-text lines: the headline scores, then one block per score (base, drivers, total)."""
     row = explained.scores
     lines = [
@@ -547,7 +556,7 @@ def _explain_lines(explained, as_of: pd.Timestamp, k: int) -> list[str]:
         f"  Churn risk       {100 * row['churn_risk']:.2f}%   ({row['risk_band']})",
         f"  Day One value    {row['day_one_value']:,.2f}",
     ]
-    units = {"value_13m": "currency", "day_one_value": "currency", "churn_risk": "points"}
+    units = {"value_13m": currency, "day_one_value": currency, "churn_risk": "points"}
     for exp in explained.explanations:
         scale = 100.0 if exp.score == "churn_risk" else 1.0
         lines += ["", f"{exp.label} ({units[exp.score]}; contributions add up to the score)"]

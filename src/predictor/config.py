@@ -162,15 +162,52 @@ class ModelConfig(_Section):
 
 
 class SegmentConfig(_Section):
-    """How scores are turned into segments and bands."""
+    """How scores are turned into segments and bands (learned at training, stored with the model).
 
-    value_quantiles: tuple[float, float] = Field(
-        (0.5, 0.8),
-        description="Training quantiles of predicted value separating below average / average / "
+    Customers already gone at the cutoff (outside the churn population) are always ``lapsed``
+    with risk band ``inactive``; customers with a negative predicted value are ``negative``.
+    The rules below split the remaining, active customers.
+    """
+
+    value_rule: Literal["relative", "quantile"] = Field(
+        "relative",
+        description="'relative': value segments cut at multiples of the mean predicted value of "
+        "active customers (value_multiples); 'quantile': at quantiles of it (value_quantiles).",
+    )
+    value_multiples: tuple[float, float] = Field(
+        (0.5, 1.5),
+        description="Rule 'relative': below average < low x mean <= average < high x mean <= "
         "above average.",
     )
+    value_quantiles: tuple[float, float] = Field(
+        (0.5, 0.8),
+        description="Rule 'quantile': quantiles of active customers' predicted value separating "
+        "below average / average / above average.",
+    )
+    risk_rule: Literal["relative", "absolute"] = Field(
+        "relative",
+        description="'relative': risk bands at multiples of the active population's churn rate "
+        "on the held-out cutoff (risk_multiples); 'absolute': at fixed probabilities "
+        "(risk_thresholds).",
+    )
+    risk_multiples: tuple[float, float] = Field(
+        (0.5, 2.0),
+        description="Rule 'relative': low <= low x base rate < medium < high x base rate <= high.",
+    )
     risk_thresholds: tuple[float, float] = Field(
-        (0.3, 0.6), description="Churn probability limits of the low / medium / high risk bands."
+        (0.3, 0.6), description="Rule 'absolute': low <= low < medium < high <= high."
+    )
+
+
+class ReportConfig(_Section):
+    """The HTML report."""
+
+    currency: str = Field(
+        "EUR",
+        min_length=1,
+        max_length=12,
+        description="Currency of the data's money columns (e.g. EUR, USD, GBP), shown in every "
+        "money label and table of the report.",
     )
 
 
@@ -201,6 +238,7 @@ class Config(_Section):
     cutoffs: CutoffConfig = CutoffConfig()
     model: ModelConfig = ModelConfig()
     segments: SegmentConfig = SegmentConfig()
+    report: ReportConfig = ReportConfig()
     tracking: TrackingConfig = TrackingConfig()
     model_name: str = Field(
         "sample",
@@ -227,6 +265,10 @@ class Config(_Section):
         lo, hi = self.segments.risk_thresholds
         if not 0 < lo < hi < 1:
             raise ValueError("segments.risk_thresholds must satisfy 0 < low < high < 1")
+        for key in ("value_multiples", "risk_multiples"):
+            lo, hi = getattr(self.segments, key)
+            if not 0 <= lo < hi:
+                raise ValueError(f"segments.{key} must satisfy 0 <= low < high")
         return self
 
     def flat(self) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import hashlib
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from predictor.errors import OutputError
 from predictor.plots import calibration_figure, decile_figure, gains_figure, roc_figure
 from predictor.report import build_report, customer_levers
 from predictor.scoring import pyfunc_frame, score, scoring_frame
+from predictor.segments import customer_facts
 from predictor.training import Evaluation, TrainedModel, train
 
 REPORT_DRIVERS = 3
@@ -66,14 +67,17 @@ def data_digest(tables: Tables) -> str:
     return digest.hexdigest()
 
 
-def _save_figures(evaluation: Evaluation, folder: Path) -> list[Path]:
+def _save_figures(evaluation: Evaluation, folder: Path, currency: str) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     figures = {}
     for task in ("day_one", "value_13m"):
         res = evaluation.tasks[task]
         figures[f"gains_{task}.png"] = gains_figure(res.y_true, res.predictions, f"Gains: {task}")
         figures[f"deciles_{task}.png"] = decile_figure(
-            res.y_true, res.predictions["model"], f"Predicted vs actual by decile: {task}"
+            res.y_true,
+            res.predictions["model"],
+            f"Predicted vs actual by decile: {task}",
+            currency,
         )
     churn = evaluation.tasks["churn"]
     figures["calibration_churn.png"] = calibration_figure(
@@ -175,7 +179,7 @@ def run_training(
         say("saving model folder and plots")
         example = input_example(model, tables)
         target = _install_model(bundle, models_dir / config.model_name, example)
-        plots = _save_figures(evaluation, tmp / "plots")
+        plots = _save_figures(evaluation, tmp / "plots", config.report.currency)
         for path in plots:
             tracker.log_artifact(path, "plots")
         say("scoring customers as of the data end for the report")
@@ -212,15 +216,20 @@ def report_html(
     tables: Tables | None = None,
     scores: pd.DataFrame | None = None,
     as_of: pd.Timestamp | None = None,
+    currency: str | None = None,
 ) -> str:
     """The HTML report of a model, with its customer sections drawn from scores or tables.
 
     With ``tables`` and no ``scores``, every customer is scored as of ``as_of`` (default: the
     data's end) with the top drivers; with ``tables`` the segment levers (order value,
-    frequency, margin) are computed for the scores' date. Without either, the report says which
-    sections need them.
+    frequency, margin) and the facts of the lever rules (new customer, poor support, last 13
+    months' value) are computed for the scores' date. Without either, the report says which
+    sections need them. ``currency`` overrides the model's ``report.currency``.
     """
-    levers = None
+    if currency:
+        report = model.config.report.model_copy(update={"currency": currency})
+        model = replace(model, config=model.config.model_copy(update={"report": report}))
+    levers = facts = None
     if tables is not None:
         if scores is None:
             cutoff = as_of if as_of is not None else data_span(tables, model.config)[1]
@@ -228,7 +237,8 @@ def report_html(
         if len(scores):
             as_of_scores = pd.Timestamp(scores["as_of"].iloc[0])
             levers = customer_levers(tables.orders, as_of_scores, model.config.value)
-    return build_report(model, evaluation, scores, levers, plans)
+            facts = customer_facts(tables, as_of_scores, model.config)
+    return build_report(model, evaluation, scores, levers, plans, facts)
 
 
 def write_report(html: str, path: Path) -> Path:

@@ -58,9 +58,7 @@ def calibration_figure(y_true: np.ndarray, p: np.ndarray, title: str) -> Figure:
     return fig
 
 
-def decile_figure(
-    y_true: np.ndarray, y_pred: np.ndarray, title: str, unit: str = "currency"
-) -> Figure:
+def decile_figure(y_true: np.ndarray, y_pred: np.ndarray, title: str, unit: str) -> Figure:
     """Mean predicted vs actual value per decile of prediction."""
     table = decile_table(y_true, y_pred)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -117,7 +115,7 @@ def distribution_figure(
     risk: np.ndarray,
     value_cuts: tuple[float, float],
     risk_cuts: tuple[float, float],
-    value_label: str = "Predicted 13-month value (currency)",
+    value_label: str = "Predicted 13-month value",
     gone: np.ndarray | None = None,
 ) -> Figure:
     """Histograms of predicted value (all customers) and churn risk (active customers only).
@@ -182,7 +180,7 @@ def _mark(
 
 
 LEVER_PANELS: dict[str, tuple[str, str, float]] = {
-    "aov": ("Average order value", "currency per order", 1.0),
+    "aov": ("Average order value", "{currency} per order", 1.0),
     "orders_per_customer": ("Purchase frequency", "orders per customer, last 12 months", 1.0),
     "margin_rate": ("Margin", "% of net spend, last 12 months", 100.0),
     "mean_churn_risk": ("Churn risk", "mean % probability (active customers)", 100.0),
@@ -190,23 +188,33 @@ LEVER_PANELS: dict[str, tuple[str, str, float]] = {
 """Lever column -> (panel title, y-axis label, display scale)."""
 
 
-def segment_levers_figure(levers: pd.DataFrame) -> Figure:
+SEGMENT_COLORS: dict[str, str] = {
+    "above_average": "#55A868",
+    "average": "#4C72B0",
+    "below_average": "#8172B3",
+    "negative": "#C44E52",
+    "lapsed": "#BBBBBB",
+}
+
+
+def segment_levers_figure(levers: pd.DataFrame, currency: str = "") -> Figure:
     """The four CLV levers per value segment: one bar panel each (missing levers are skipped).
 
-    ``levers`` is indexed by segment, with any of the columns named in ``LEVER_PANELS``.
+    ``levers`` is indexed by segment, with any of the columns named in ``LEVER_PANELS``;
+    ``currency`` labels the money axis.
     """
     panels = [c for c in LEVER_PANELS if c in levers and levers[c].notna().any()]
     fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(2.6 * max(len(panels), 1), 3.6))
     axes = np.atleast_1d(axes)
     labels = [str(s).replace("_", " ") for s in levers.index]
-    colors = ["#8172B3", "#4C72B0", "#55A868"][: len(labels)]
+    colors = [SEGMENT_COLORS.get(str(s), "#999999") for s in levers.index]
     for ax, col in zip(axes, panels, strict=False):
         title, unit, scale = LEVER_PANELS[col]
         values = levers[col].to_numpy(dtype=float) * scale
         bars = ax.bar(labels, values, color=colors)
-        ax.bar_label(bars, fmt="%.1f" if scale == 1.0 and values.max() < 20 else "%.0f", fontsize=8)
+        ax.bar_label(bars, fmt="%.1f" if scale == 1.0 and np.nanmax(values, initial=0.0) < 20 else "%.0f", fontsize=8)
         ax.set_title(title, fontsize=10)
-        ax.set_ylabel(unit, fontsize=8)
+        ax.set_ylabel(unit.format(currency=currency or "money").strip(), fontsize=8)
         ax.tick_params(axis="x", labelsize=8, rotation=20)
         ax.grid(alpha=0.3, axis="y")
         ax.margins(y=0.15)
@@ -241,7 +249,8 @@ def value_at_risk_figure(
     value: np.ndarray,
     risk: np.ndarray,
     highlight: np.ndarray,
-    value_label: str = "Predicted 13-month value (currency)",
+    value_label: str = "Predicted 13-month value",
+    currency: str = "",
 ) -> Figure:
     """Value against churn risk per active customer; the act-first customers are highlighted.
 
@@ -275,7 +284,7 @@ def value_at_risk_figure(
         if level > 0:
             ax.plot(xs, np.clip(level / xs, 0, 1) * 100, color="grey", ls="--", lw=0.8)
             ax.annotate(
-                f"{level:,.0f} at risk",
+                f"{level:,.0f} {currency} at risk".replace("  ", " "),
                 (right, level / right * 100),
                 fontsize=8,
                 color="grey",

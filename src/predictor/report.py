@@ -33,7 +33,18 @@ from predictor.plots import (
     segment_levers_figure,
     value_at_risk_figure,
 )
-from predictor.segments import INACTIVE_BAND
+from predictor.segments import (
+    INACTIVE_BAND,
+    LAPSED_SEGMENT,
+    LEVER_RULES,
+    LEVERS,
+    NEGATIVE_SEGMENT,
+    RISK_BANDS,
+    SEGMENTS,
+    VALUE_SEGMENTS,
+    Segmenter,
+    assign_levers,
+)
 from predictor.timeline import day_end
 from predictor.training import TrainedModel
 
@@ -69,7 +80,7 @@ FAMILY_NAMES: dict[str, str] = {
 }
 """Feature prefix -> signal family as marketers call it."""
 
-SEGMENT_ORDER = ("above_average", "average", "below_average")
+SEGMENT_ORDER = SEGMENTS
 LEVER_WINDOW_DAYS = 365
 MAX_SCATTER_POINTS = 20_000
 
@@ -93,7 +104,14 @@ h3{margin-top:28px}
 .facts dd small{font-size:12px;font-weight:400;color:#555}
 .lead{font-size:16px}
 .note{color:#555;font-size:13px}
-.missing{background:#fff6e5;border-left:4px solid #e0a030;padding:10px 14px}
+.missing,.warn{background:#fff6e5;border-left:4px solid #e0a030;padding:10px 14px}
+.verdict{font-size:15px;background:#eef6ee;border-left:4px solid #55A868;padding:8px 14px}
+.verdict.lose{background:#fdecec;border-left-color:#C44E52}
+.rule{margin:6px 0;font-size:14px}
+.wide{max-width:100%;overflow-x:auto}
+table.actions td.cell{min-width:150px;line-height:1.5}
+table.actions td.na{color:#aaa}
+.lever{font-weight:600;color:#1f3b57}
 table{border-collapse:collapse;margin:10px 0;font-size:13px}
 th,td{padding:5px 9px;border-bottom:1px solid #e3e3e3;text-align:right;vertical-align:top}
 th{background:#eef1f5}
@@ -130,13 +148,13 @@ def is_active(scores: pd.DataFrame) -> pd.Series:
     return scores["risk_band"] != INACTIVE_BAND
 
 
-def segment_summary(
-    scores: pd.DataFrame, levers: pd.DataFrame | None, high_risk: float
-) -> pd.DataFrame:
+def segment_summary(scores: pd.DataFrame, levers: pd.DataFrame | None) -> pd.DataFrame:
     """Per value segment: size, predicted value, the four CLV levers and the high-risk share.
 
     AOV is net spend per purchase, frequency is purchases per customer and margin is margin per
-    net spend, all over the last 12 months; churn risk is the mean over active customers.
+    net spend, all over the last 12 months; churn risk and the high-risk share (risk band
+    ``high``) are over active customers. The three active segments always have a row,
+    ``negative`` and ``lapsed`` only when they hold customers.
     """
     frame = scores.set_index("customer_id")
     if levers is not None:
@@ -145,6 +163,9 @@ def segment_summary(
     rows = {}
     for segment in SEGMENT_ORDER:
         part = frame[frame["value_segment"] == segment]
+        if segment not in VALUE_SEGMENTS and part.empty:
+            continue
+        bands = part.loc[active.loc[part.index], "risk_band"]
         risk = part.loc[active.loc[part.index], "churn_risk"]
         row = {
             "customers": len(part),
@@ -152,7 +173,7 @@ def segment_summary(
             "total_value": part["value_13m"].sum(),
             "mean_value": part["value_13m"].mean(),
             "mean_churn_risk": risk.mean(),
-            "high_risk_share": (risk >= high_risk).mean() if len(risk) else np.nan,
+            "high_risk_share": (bands == "high").mean() if len(bands) else np.nan,
         }
         if levers is not None:
             orders = part["orders"].sum()
@@ -162,6 +183,62 @@ def segment_summary(
             row["margin_rate"] = part["margin"].sum() / spend if spend > 0 else np.nan
         rows[segment] = row
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def customer_lever(scores: pd.DataFrame, facts_: pd.DataFrame | None) -> pd.Series:
+    """The lever key (``segments.LEVERS``) of each scored customer, indexed like ``scores``.
+
+    ``facts_`` (``segments.customer_facts``) adds the 'new customer' and 'poor support' rules;
+    without it they are skipped.
+    """
+    ids = scores["customer_id"].astype(str)
+    def flag(name: str) -> pd.Series | None:
+        if facts_ is None or name not in facts_ or facts_[name].isna().all():
+            return None
+        return pd.Series(facts_[name].reindex(ids).to_numpy(), index=scores.index)
+
+    return assign_levers(
+        scores["value_segment"], scores["risk_band"], flag("new"), flag("poor_support")
+    )
+
+
+def action_table(
+    scores: pd.DataFrame, levers: pd.Series, facts_: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One row per segment x risk band cell: customers, value at risk and levers.
+
+    Every cell a segment can have is listed, empty ones too (they still name their lever).
+    ``value_at_risk`` is predicted value x churn risk summed over the cell (active customers);
+    ``value_last_13m`` the cell's order value in the last 13 months (from ``facts_``, for the
+    lapsed). ``lever`` is the cell's own lever (``LEVER_RULES`` without the per-customer facts),
+    ``lever_counts`` how many of its customers each lever applies to, most first.
+    """
+    frame = scores.assign(lever=levers.to_numpy(), var=scores["value_13m"] * scores["churn_risk"])
+    if facts_ is not None and "value_last_13m" in facts_:
+        past = facts_["value_last_13m"].reindex(scores["customer_id"].astype(str))
+        frame["past"] = past.to_numpy()
+    rows = []
+    for segment in SEGMENT_ORDER:
+        bands = (INACTIVE_BAND,) if segment == LAPSED_SEGMENT else RISK_BANDS
+        for band in bands:
+            part = frame[(frame["value_segment"] == segment) & (frame["risk_band"] == band)]
+            if segment == NEGATIVE_SEGMENT and not (frame["value_segment"] == segment).any():
+                continue
+            own = assign_levers(pd.Series([segment]), pd.Series([band])).iloc[0]
+            counts = part["lever"].value_counts()
+            rows.append(
+                {
+                    "segment": segment,
+                    "band": band,
+                    "customers": len(part),
+                    "predicted_value": part["value_13m"].sum(),
+                    "value_at_risk": part["var"].sum() if band != INACTIVE_BAND else np.nan,
+                    "value_last_13m": part["past"].sum() if "past" in part else np.nan,
+                    "lever": own,
+                    "lever_counts": {str(k): int(v) for k, v in counts.items()},
+                }
+            )
+    return pd.DataFrame(rows).set_index(["segment", "band"])
 
 
 def value_at_risk(scores: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -340,40 +417,115 @@ def _split_eval(frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]
     return y, {c: frame[c].to_numpy(dtype=float) for c in frame.columns if c != "y_true"}
 
 
-def _best_baseline(table_: pd.DataFrame, metric: str) -> str:
-    baselines = table_.drop(index="model")[metric].dropna()
-    return str(baselines.idxmax()) if len(baselines) else ""
+HEADLINES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "value": (
+        ("normalized_gini", "ranking quality (normalized Gini)", "higher"),
+        ("aggregate_bias", "total predicted vs actual (aggregate bias)", "nearer 0"),
+    ),
+    "churn": (
+        ("roc_auc", "ranking (ROC AUC)", "higher"),
+        ("brier", "Brier score", "lower"),
+        ("calibration_error", "calibration error", "lower"),
+    ),
+}
+"""Headline metrics per kind of target: (metric, plain name, which way is better)."""
+
+
+def _goodness(x: float, better: str) -> float:
+    """A number that grows as the metric gets better."""
+    return {"higher": x, "lower": -x, "nearer 0": -abs(x)}[better]
+
+
+def _headline_format(metric: str) -> Callable[[object], str]:
+    if metric == "aggregate_bias":
+        return lambda x: "-" if pd.isna(x) else f"{float(x) * 100:+.1f}%"
+    if metric == "calibration_error":
+        return lambda x: pct(x, 1)
+    return num
+
+
+def headline_comparison(metrics: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Per headline metric: the model's value, the strongest baseline on it, and who wins.
+
+    ``metrics`` is a ``comparison_table`` (row ``model`` plus one row per baseline). The
+    strongest baseline is chosen per metric (highest Gini / AUC, lowest Brier / calibration
+    error, bias nearest 0); it wins only when strictly better than the model.
+    """
+    rows = {}
+    baselines = metrics.drop(index="model")
+    for metric, name, better in HEADLINES[kind]:
+        model = float(metrics.loc["model", metric])
+        scores = baselines[metric].dropna()
+        best = str(scores.map(lambda x, b=better: _goodness(x, b)).idxmax()) if len(scores) else ""
+        value = float(scores[best]) if best else float("nan")
+        rows[metric] = {
+            "name": name,
+            "model": model,
+            "baseline": best,
+            "baseline_value": value,
+            "baseline_wins": bool(best) and _goodness(value, better) > _goodness(model, better),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def verdict(comparison: pd.DataFrame) -> str:
+    """One sentence: which baseline beats the model on which headline metric, or that none does."""
+    won = comparison[comparison["baseline_wins"]]
+    if won.empty:
+        names = ", ".join(comparison["name"])
+        return f"The model beats every baseline on {names}."
+    parts = []
+    for baseline, rows in won.groupby("baseline", sort=False):
+        claims = [
+            f"{row['name']} ({_headline_format(metric)(row['baseline_value'])} vs "
+            f"{_headline_format(metric)(row['model'])} for the model)"
+            for metric, row in rows.iterrows()
+        ]
+        parts.append(f"{PREDICTOR_NAMES.get(str(baseline), baseline)} on {_and(claims)}")
+    return "A baseline beats the model: " + "; ".join(parts) + "."
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _versus(comparison: pd.DataFrame, metric: str) -> tuple[str, str]:
+    """(model value, 'best baseline Name: value') for one headline metric."""
+    row = comparison.loc[metric]
+    fmt = _headline_format(metric)
+    name = PREDICTOR_NAMES.get(row["baseline"], row["baseline"])
+    return fmt(row["model"]), (f"best baseline, {name}: {fmt(row['baseline_value'])}" if name else "")
+
+
+def _verdict_html(comparison: pd.DataFrame) -> str:
+    css = "verdict lose" if comparison["baseline_wins"].any() else "verdict"
+    return f'<p class="{css}">{escape(verdict(comparison))}</p>'
 
 
 def _value_quality(task: str, frame: pd.DataFrame, title: str, unit: str, period: str) -> str:
     y, preds = _split_eval(frame)
     metrics = _metrics(y, preds, "value")
     model = metrics.loc["model"]
-    best = _best_baseline(metrics, "normalized_gini")
+    comparison = headline_comparison(metrics, "value")
+    best = comparison.loc["normalized_gini", "baseline"]
     best_row = metrics.loc[best] if best else model
-    best_name = PREDICTOR_NAMES.get(best, best)
+    gini, gini_vs = _versus(comparison, "normalized_gini")
+    bias, bias_vs = _versus(comparison, "aggregate_bias")
     gains_facts = facts(
         [
+            ("Ranking quality (normalized Gini, 1 = perfect)", gini, gini_vs),
             (
                 "Top 10% by the model hold",
                 pct(model["top_decile_capture"]),
-                f"of actual value (best baseline {pct(best_row['top_decile_capture'])})",
-            ),
-            (
-                "Ranking quality (normalized Gini, 1 = perfect)",
-                num(model["normalized_gini"]),
-                f"{best_name}: {num(best_row['normalized_gini'])}",
+                f"of actual value ({PREDICTOR_NAMES.get(best, best)}: "
+                f"{pct(best_row['top_decile_capture'])})",
             ),
             ("Customers in the held-out test", f"{len(y):,}", period),
         ]
     )
     decile_facts = facts(
         [
-            (
-                "Total predicted vs actual",
-                f"{model['aggregate_bias'] * 100:+.1f}%",
-                "aggregate bias",
-            ),
+            ("Total predicted vs actual (aggregate bias)", bias, bias_vs),
             ("Typical error per decile", pct(model["decile_mape"]), "decile MAPE"),
             ("Mean absolute error per customer", money(model["mae"]), unit),
         ]
@@ -390,6 +542,7 @@ def _value_quality(task: str, frame: pd.DataFrame, title: str, unit: str, period
     shown.index.name = "predictor"
     return (
         f"<h3>{escape(title)}</h3>"
+        + _verdict_html(comparison)
         + panel(
             image(gains_figure(y, _named(preds), "Gains (held-out test)"), f"gains curve, {task}"),
             gains_facts,
@@ -421,26 +574,25 @@ def _churn_quality(frame: pd.DataFrame, period: str) -> str:
     y, preds = _split_eval(frame)
     metrics = _metrics(y, preds, "churn")
     model = metrics.loc["model"]
-    rule = metrics.loc["recency_rule"] if "recency_rule" in metrics.index else model
+    comparison = headline_comparison(metrics, "churn")
+    auc, auc_vs = _versus(comparison, "roc_auc")
+    brier, brier_vs = _versus(comparison, "brier")
+    cal, cal_vs = _versus(comparison, "calibration_error")
     roc_facts = facts(
         [
-            (
-                "ROC AUC (0.5 = guessing, 1 = perfect)",
-                num(model["roc_auc"]),
-                f"recency rule: {num(rule['roc_auc'])}",
-            ),
+            ("ROC AUC (0.5 = guessing, 1 = perfect)", auc, auc_vs),
             ("Riskiest 10% churn at", f"{num(model['lift_top10'], 1)}x", "the average rate (lift)"),
             ("Customers in the held-out test", f"{len(y):,}", period),
         ]
     )
     calibration_facts = facts(
         [
-            ("Observed churn rate", pct(model["churn_rate"], 1), ""),
-            ("Mean predicted risk", pct(model["mean_predicted"], 1), ""),
+            ("Brier score (lower is better)", brier, brier_vs),
+            ("Calibration error", cal, cal_vs),
             (
-                "Calibration error",
-                pct(model["calibration_error"], 1),
-                "mean gap between predicted and observed, per decile",
+                "Observed churn rate",
+                pct(model["churn_rate"], 1),
+                f"mean predicted risk {pct(model['mean_predicted'], 1)}",
             ),
         ]
     )
@@ -457,6 +609,7 @@ def _churn_quality(frame: pd.DataFrame, period: str) -> str:
     shown.index.name = "predictor"
     return (
         "<h3>Churn risk</h3>"
+        + _verdict_html(comparison)
         + panel(
             image(roc_figure(y, _named(preds), "Churn ROC (held-out cutoff)"), "churn ROC curve"),
             roc_facts,
@@ -517,7 +670,7 @@ def quality_section(
                 "value_13m",
                 evaluation["value_13m"],
                 f"{months}-month value of existing customers",
-                "currency",
+                model.config.report.currency,
                 _period(plans.get("value_13m", {}), "test"),
             )
         )
@@ -527,7 +680,7 @@ def quality_section(
                 "day_one",
                 evaluation["day_one"],
                 f"Day One score (value of a new customer's first {months} months)",
-                "currency",
+                model.config.report.currency,
                 _period(plans.get("day_one", {}), "test_signups"),
             )
         )
@@ -536,25 +689,143 @@ def quality_section(
     return section("quality", "".join(body))
 
 
+BAND_NAMES = {"low": "low risk", "medium": "medium risk", "high": "high risk", "inactive": "gone"}
+
+
+def empty_band_notes(scores: pd.DataFrame, segmenter: Segmenter) -> list[str]:
+    """Why a risk band holds no active customer, one sentence per empty band (none when full)."""
+    risk = scores.loc[is_active(scores), "churn_risk"]
+    if risk.empty:
+        return ["No customer is active: everyone scored has already left, so every risk band "
+                "is empty."]
+    lo, hi = segmenter.risk_cuts
+    present = set(scores.loc[is_active(scores), "risk_band"])
+    rule = ""
+    if segmenter.risk_rule == "relative" and segmenter.risk_params and segmenter.base_rate:
+        a, b = segmenter.risk_params
+        base = f"the churn rate of active customers, {pct(segmenter.base_rate, 1)}"
+        rule = {"low": f" ({a:g}x {base})", "high": f" ({b:g}x {base})"}
+    notes = []
+    if "high" not in present:
+        why = (
+            "a limit above 100% that no probability can reach; lower segments.risk_multiples "
+            "or set segments.risk_rule: absolute"
+            if hi > 1
+            else f"the high-risk limit of {pct(hi, 1)}{rule and rule['high']}"
+        )
+        notes.append(
+            f"No active customer is in the high-risk band: the highest risk is "
+            f"{pct(risk.max(), 1)}, below {why}."
+        )
+    if "low" not in present:
+        notes.append(
+            f"No active customer is in the low-risk band: the lowest risk is "
+            f"{pct(risk.min(), 1)}, above the low-risk limit of {pct(lo, 1)}"
+            f"{rule and rule['low']}."
+        )
+    if "medium" not in present:
+        notes.append(
+            f"No active customer is in the medium-risk band: every risk is at most "
+            f"{pct(lo, 1)} or at least {pct(hi, 1)}."
+        )
+    return notes
+
+
+def _cell(row: pd.Series, currency: str, months: int) -> str:
+    """One cell of the action matrix: customers, value at risk (or last 13 months), levers."""
+    lines = [f"<b>{int(row['customers']):,}</b> customers"]
+    if row.name[1] == INACTIVE_BAND:
+        lines.append(
+            f"{money(row['value_last_13m'])} {escape(currency)} in their last {months} months"
+        )
+    elif row.name[0] == NEGATIVE_SEGMENT:
+        lines.append(f"{money(row['predicted_value'])} {escape(currency)} predicted")
+    else:
+        lines.append(f"{money(row['value_at_risk'])} {escape(currency)} at risk")
+    lines.append(f'<span class="lever">{escape(LEVERS[row["lever"]].name)}</span>')
+    others = [(k, n) for k, n in row["lever_counts"].items() if k and k != row["lever"]]
+    if others:
+        lines.append(
+            "<small>of which "
+            + ", ".join(f"{n:,} {escape(LEVERS[k].name)}" for k, n in others)
+            + "</small>"
+        )
+    return "<br>".join(lines)
+
+
+def action_matrix(actions: pd.DataFrame, currency: str, months: int) -> str:
+    """The action table as HTML: one row per segment, one column per risk band."""
+    bands = [*RISK_BANDS, INACTIVE_BAND]
+    head = '<th class="text">value segment</th>' + "".join(
+        f'<th class="text">{escape(BAND_NAMES[b])}</th>' for b in bands
+    )
+    body = []
+    for segment in dict.fromkeys(actions.index.get_level_values("segment")):
+        cells = [f'<td class="text">{escape(segment.replace("_", " "))}</td>']
+        for band in bands:
+            key = (segment, band)
+            cells.append(
+                f'<td class="text cell">{_cell(actions.loc[key], currency, months)}</td>'
+                if key in actions.index
+                else '<td class="text na">n/a</td>'
+            )
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        '<div class="wide"><table class="actions"><thead><tr>'
+        f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def lever_legend(actions: pd.DataFrame) -> str:
+    """The levers named in the action table, with what each stands for (fixed texts)."""
+    used = dict.fromkeys(
+        [*actions["lever"], *(k for c in actions["lever_counts"] for k in c if k)]
+    )
+    frame = pd.DataFrame(
+        {"what to do": [LEVERS[k].action for k in LEVER_ORDER if k in used]},
+        index=pd.Index([LEVERS[k].name for k in LEVER_ORDER if k in used], name="lever"),
+    )
+    return table(frame, {})
+
+
+LEVER_ORDER = tuple(dict.fromkeys(rule.lever for rule in LEVER_RULES))
+
+
 def customers_section(
-    model: TrainedModel, scores: pd.DataFrame | None, levers: pd.DataFrame | None, hint: str
+    model: TrainedModel,
+    scores: pd.DataFrame | None,
+    levers: pd.DataFrame | None,
+    hint: str,
+    facts_: pd.DataFrame | None = None,
 ) -> str:
-    """Distributions of value and risk, and the value segments with their CLV levers."""
+    """Value and risk of the customer base: segments, bands, their levers and what to do."""
     if scores is None or scores.empty:
         return section("customers", missing(hint))
+    currency = model.config.report.currency
     active = is_active(scores)
     cuts = model.segmenter
     months = model.config.value.horizon_months
-    value_label = f"Predicted {months}-month value (currency)"
+    value_label = f"Predicted {months}-month value ({currency})"
     as_of = pd.Timestamp(scores["as_of"].iloc[0])
+    lever = customer_lever(scores, facts_)
+    actions = action_table(scores, lever, facts_)
+    lapsed = actions.xs(INACTIVE_BAND, level="band")
+    past = lapsed["value_last_13m"].sum()
     base_facts = facts(
         [
             ("Customers scored", f"{len(scores):,}", f"as of {as_of.date()}"),
-            ("Active customers", f"{int(active.sum()):,}", "the others have already left"),
+            ("Active customers", f"{int(active.sum()):,}", "segments and risk bands below"),
             (
-                "Predicted value, next " + f"{months} months",
-                money(scores["value_13m"].sum()),
-                "currency, all customers",
+                "Lapsed (already gone)",
+                f"{int((~active).sum()):,}",
+                f"{money(past)} {currency} in their last {months} months"
+                if pd.notna(past) and facts_ is not None
+                else "their past value needs the order data (--data)",
+            ),
+            (
+                f"Predicted value of active customers, next {months} months",
+                f"{money(scores.loc[active, 'value_13m'].sum())} {currency}",
+                "",
             ),
             (
                 "Mean churn risk of active customers",
@@ -564,7 +835,7 @@ def customers_section(
             (
                 "High-risk active customers",
                 f"{int((scores.loc[active, 'risk_band'] == 'high').sum()):,}",
-                f"risk {pct(cuts.risk_cuts[1])} or more",
+                f"risk {pct(cuts.risk_cuts[1], 1)} or more",
             ),
         ]
     )
@@ -576,15 +847,15 @@ def customers_section(
         value_label,
         gone=~active.to_numpy(),
     )
-    summary = segment_summary(scores, levers, cuts.risk_cuts[1])
+    summary = segment_summary(scores, levers)
     shown = summary.rename(
         index=lambda s: s.replace("_", " "),
         columns={
             "customers": "customers",
             "share": "share",
-            "total_value": "total predicted value",
-            "mean_value": "mean predicted value",
-            "aov": "average order value",
+            "total_value": f"total predicted value ({currency})",
+            "mean_value": f"mean predicted value ({currency})",
+            "aov": f"average order value ({currency})",
             "orders_per_customer": "purchases per customer",
             "margin_rate": "margin",
             "mean_churn_risk": "mean churn risk",
@@ -595,9 +866,9 @@ def customers_section(
     formats = {
         "customers": lambda x: f"{int(x):,}",
         "share": pct,
-        "total predicted value": money,
-        "mean predicted value": money,
-        "average order value": money,
+        f"total predicted value ({currency})": money,
+        f"mean predicted value ({currency})": money,
+        f"average order value ({currency})": money,
         "purchases per customer": lambda x: num(x, 1),
         "margin": pct,
         "mean churn risk": lambda x: pct(x, 1),
@@ -610,20 +881,52 @@ def customers_section(
         else "Average order value, purchase frequency and margin need the order data: run "
         "`predictor report` with --data."
     )
+    rules = "".join(
+        f'<p class="rule">{escape(t)}</p>'
+        for t in (cuts.value_rule_text(currency), cuts.risk_rule_text())
+    )
+    empty = "".join(f'<p class="warn">{escape(n)}</p>' for n in empty_band_notes(scores, cuts))
+    skipped = (
+        ""
+        if facts_ is not None and facts_["poor_support"].notna().any()
+        else '<p class="note">'
+        + escape(
+            "The 'poor support' rule (service recovery) needs the support table"
+            + (" and the 'new customer' rule (onboarding) the customers table" if facts_ is None
+               else "")
+            + ": run `predictor report` with --data."
+        )
+        + "</p>"
+    )
+    active_summary = summary.loc[[s for s in summary.index if s != LAPSED_SEGMENT]]
     return section(
         "customers",
-        panel(
+        rules
+        + empty
+        + panel(
             image(dist, "distribution of predicted value and churn risk"),
             base_facts,
             "Dashed lines: where the value segments and risk bands start.",
         )
+        + "<h3>What to do, per value segment and risk band</h3>"
+        + '<p class="note">Each cell: customers, their value at risk (predicted value x churn '
+        "risk; for the lapsed, what they spent in the last "
+        f"{months} months) and the lever for the cell. 'Of which' counts customers a more "
+        "specific rule sends elsewhere: new customers to onboarding, customers after poor "
+        "support to service recovery.</p>"
+        + action_matrix(actions, currency, months)
+        + lever_legend(actions)
+        + skipped
         + "<h3>Value segments and their CLV levers</h3>"
-        + '<p class="note">Segments: below average / average / above average by predicted '
-        f"value (limits {money(cuts.value_cuts[0])} and {money(cuts.value_cuts[1])}). "
-        "Customer value grows with order value, purchase frequency, margin and retention: "
-        "the four levers below.</p>"
+        + '<p class="note">Customer value grows with order value, purchase frequency, margin '
+        "and retention: the four levers below.</p>"
         + table(shown, formats)
-        + panel(image(segment_levers_figure(summary), "CLV levers by value segment"))
+        + panel(
+            image(
+                segment_levers_figure(active_summary, currency),
+                "CLV levers by value segment",
+            )
+        )
         + f'<p class="note">{escape(lever_note)}</p>',
     )
 
@@ -666,10 +969,17 @@ def _sample_every(n: int, limit: int) -> np.ndarray:
     return np.arange(0, n, max(1, -(-n // limit)))
 
 
-def act_first_section(model: TrainedModel, scores: pd.DataFrame | None, hint: str, n: int) -> str:
-    """The active customers with the most value at risk, with their top drivers."""
+def act_first_section(
+    model: TrainedModel,
+    scores: pd.DataFrame | None,
+    hint: str,
+    n: int,
+    facts_: pd.DataFrame | None = None,
+) -> str:
+    """The active customers with the most value at risk, with their lever and top drivers."""
     if scores is None or scores.empty:
         return section("act-first", missing(hint))
+    currency = model.config.report.currency
     months = model.config.value.horizon_months
     active = scores[is_active(scores)]
     top = value_at_risk(scores, n)
@@ -680,7 +990,8 @@ def act_first_section(model: TrainedModel, scores: pd.DataFrame | None, hint: st
         np.r_[background["value_13m"].to_numpy(), top["value_13m"].to_numpy()],
         np.r_[background["churn_risk"].to_numpy(), top["churn_risk"].to_numpy()],
         highlight,
-        f"Predicted {months}-month value (currency)",
+        f"Predicted {months}-month value ({currency})",
+        currency,
     )
     at_risk = active["value_13m"] * active["churn_risk"]
     share = top["value_at_risk"].sum() / at_risk.sum() if at_risk.sum() > 0 else np.nan
@@ -688,22 +999,24 @@ def act_first_section(model: TrainedModel, scores: pd.DataFrame | None, hint: st
         [
             (
                 "Value at risk, all active customers",
-                money(at_risk.sum()),
+                f"{money(at_risk.sum())} {currency}",
                 "predicted value x churn risk",
             ),
             (
                 f"Held by the top {len(top)}",
                 pct(share),
-                f"{money(top['value_at_risk'].sum())} in currency",
+                f"{money(top['value_at_risk'].sum())} {currency}",
             ),
         ]
     )
     rows = pd.DataFrame(
         {
             "value segment": top["value_segment"].str.replace("_", " ").to_numpy(),
-            "predicted value": top["value_13m"].to_numpy(),
+            "risk band": top["risk_band"].to_numpy(),
+            "lever": [LEVERS[k].name if k else "" for k in customer_lever(top, facts_)],
+            f"predicted value ({currency})": top["value_13m"].to_numpy(),
             "churn risk": top["churn_risk"].to_numpy(),
-            "value at risk": top["value_at_risk"].to_numpy(),
+            f"value at risk ({currency})": top["value_at_risk"].to_numpy(),
         },
         index=pd.Index(top["customer_id"].astype(str), name="customer"),
     )
@@ -715,7 +1028,8 @@ def act_first_section(model: TrainedModel, scores: pd.DataFrame | None, hint: st
         ]
     note = (
         "Drivers: the signals that move this customer's score most, with their effect "
-        "(churn in percentage points, value in currency); `predictor explain` shows all of them."
+        f"(churn in percentage points, value in {currency}); `predictor explain` shows all of "
+        "them."
         if has_drivers
         else "Score with `predictor score --drivers 3` to see each customer's top drivers here."
     )
@@ -729,9 +1043,9 @@ def act_first_section(model: TrainedModel, scores: pd.DataFrame | None, hint: st
         + table(
             rows,
             {
-                "predicted value": money,
+                f"predicted value ({currency})": money,
                 "churn risk": lambda x: pct(x, 1),
-                "value at risk": money,
+                f"value at risk ({currency})": money,
             },
         )
         + f'<p class="note">{escape(note)}</p>',
@@ -744,6 +1058,7 @@ def build_report(
     scores: pd.DataFrame | None = None,
     levers: pd.DataFrame | None = None,
     plans: dict[str, dict] | None = None,
+    facts_: pd.DataFrame | None = None,
     missing_scores: str = "These charts need scores: run `predictor report` with --scores "
     "(from `predictor score --drivers 3`) or with --data.",
     top_n: int = 20,
@@ -753,8 +1068,9 @@ def build_report(
     ``evaluation`` holds the held-out predictions per target (``y_true`` plus one column per
     predictor, see ``bundle.evaluation_frames``); ``{}`` when unavailable. ``scores`` are score
     rows as ``scoring.score`` writes them (drivers optional), ``levers`` the output of
-    ``customer_levers`` for the same customers and date; without them the customer sections say
-    what is missing (``missing_scores``).
+    ``customer_levers`` and ``facts_`` the output of ``segments.customer_facts`` for the same
+    customers and date; without them the customer sections say what is missing
+    (``missing_scores``). Money is labelled with ``report.currency`` of the model's config.
     """
     info = model.info
     value_kind = model.config.value.kind
@@ -771,9 +1087,9 @@ def build_report(
         subtitle,
         [
             quality_section(model, evaluation, plans or {}),
-            customers_section(model, scores, levers, missing_scores),
+            customers_section(model, scores, levers, missing_scores, facts_),
             drivers_section(model),
-            act_first_section(model, scores, missing_scores, top_n),
+            act_first_section(model, scores, missing_scores, top_n, facts_),
         ],
     )
 

@@ -151,7 +151,7 @@ def predict_frame(
     out["day_one_value"] = model.day_one.predict(day_one) if len(day_one.columns) else np.nan
     out["value_13m"] = value
     out["churn_risk"] = risk
-    out["value_segment"] = model.segmenter.value_segment(out["value_13m"])
+    out["value_segment"] = model.segmenter.value_segment(out["value_13m"], active)
     out["risk_band"] = model.segmenter.risk_band(out["churn_risk"], active)
     out["model_version"] = model.info.get("model_version", "unversioned")
     if drivers > 0 and len(frame):

@@ -384,11 +384,7 @@ def train(
     ):
         months = int(result.plan["horizon_months"])
         methods[name] = _extend(est, bgnbd, months, full, say, name)
-    latest_test = pd.Timestamp(value_result.plan["test"][-1])
-    scored = value_model.predict(features(latest_test))
-    segmenter = Segmenter.fit(
-        scored, config.segments.value_quantiles, config.segments.risk_thresholds
-    )
+    segmenter = _fit_segmenter(tables, config, features, value_model, churn_result)
     info = {
         "churn_rule": churn_rule(tables, config.churn),
         "value_method": methods["value"],
@@ -407,6 +403,27 @@ def train(
         {"day_one": day_one_result, "value_13m": value_result, "churn": churn_result}
     )
     return model, evaluation
+
+
+def _fit_segmenter(
+    tables: Tables,
+    config: Config,
+    features: _FeatureCache,
+    value_model: ValueModel,
+    churn_result: TaskResult,
+) -> Segmenter:
+    """Segment and band thresholds from the customers active at the latest held-out cutoff.
+
+    The mean predicted value of those customers and their observed churn rate are what the
+    relative rules are multiples of (see ``predictor.segments``).
+    """
+    cutoff = pd.Timestamp(churn_result.plan["test"][-1])
+    labels = churn_label(tables, cutoff, config.churn)
+    frame = features(cutoff)
+    active = frame.loc[frame.index.isin(labels.index)]
+    value = value_model.predict(active) if len(active) else np.zeros(0)
+    rate = float(labels.mean()) if len(labels) else 0.0
+    return Segmenter.fit(value, rate, config.segments, reference=str(cutoff.date()))
 
 
 def _final_bgnbd_params(
