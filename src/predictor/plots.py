@@ -204,7 +204,8 @@ def segment_levers_figure(levers: pd.DataFrame, currency: str = "") -> Figure:
     ``currency`` labels the money axis.
     """
     panels = [c for c in LEVER_PANELS if c in levers and levers[c].notna().any()]
-    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(2.6 * max(len(panels), 1), 3.6))
+    n = max(len(panels), 1)
+    fig, axes = plt.subplots(1, n, figsize=(min(2.5 * n, 10.0), 3.6))
     axes = np.atleast_1d(axes)
     labels = [str(s).replace("_", " ") for s in levers.index]
     colors = [SEGMENT_COLORS.get(str(s), "#999999") for s in levers.index]
@@ -212,7 +213,8 @@ def segment_levers_figure(levers: pd.DataFrame, currency: str = "") -> Figure:
         title, unit, scale = LEVER_PANELS[col]
         values = levers[col].to_numpy(dtype=float) * scale
         bars = ax.bar(labels, values, color=colors)
-        ax.bar_label(bars, fmt="%.1f" if scale == 1.0 and np.nanmax(values, initial=0.0) < 20 else "%.0f", fontsize=8)
+        small = scale == 1.0 and np.nanmax(values, initial=0.0) < 20
+        ax.bar_label(bars, fmt="%.1f" if small else "%.0f", fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.set_ylabel(unit.format(currency=currency or "money").strip(), fontsize=8)
         ax.tick_params(axis="x", labelsize=8, rotation=20)

@@ -1074,6 +1074,9 @@ def build_report(
     """
     info = model.info
     value_kind = model.config.value.kind
+    if scores is not None and not scores.empty:
+        gone = scores["risk_band"] == INACTIVE_BAND  # scores of models older than `lapsed`
+        scores = scores.assign(value_segment=scores["value_segment"].where(~gone, LAPSED_SEGMENT))
     subtitle = [
         f"Model {info.get('model_version', 'unversioned')}"
         + (f", trained {info['created_at']}" if info.get("created_at") else "")

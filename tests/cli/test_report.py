@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import re
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -27,8 +28,14 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 VOID = {"img", "meta", "br", "hr", "link", "input", "wbr", "col", "source"}
 
 
+CONTENT_WIDTH_PX = 1120 - 2 * 24 - 2 * 24
+"""Width inside a report section: ``main`` max-width minus its and the section's padding."""
+CHAR_PX, CELL_PADDING_PX = 7.5, 18
+"""Generous width of one character at the tables' 13 px font, and a cell's horizontal padding."""
+
+
 class Page(HTMLParser):
-    """Checks that tags are balanced; collects images, headings and missing-part notes."""
+    """Checks that tags are balanced; collects images, headings, tables and missing-part notes."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -36,6 +43,7 @@ class Page(HTMLParser):
         self.errors: list[str] = []
         self.images: list[str] = []
         self.headings: list[str] = []
+        self.tables: list[list[list[str]]] = []
         self.missing = 0
         self._in_h2 = False
 
@@ -43,6 +51,12 @@ class Page(HTMLParser):
         attrs = dict(attrs)
         if tag == "img":
             self.images.append(attrs.get("src", ""))
+        if tag == "table":
+            self.tables.append([])
+        if tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        if tag in ("td", "th") and self.tables:
+            self.tables[-1][-1].append("")
         if attrs.get("class") == "missing":
             self.missing += 1
         if tag == "h2":
@@ -69,6 +83,23 @@ class Page(HTMLParser):
     def handle_data(self, data):
         if self._in_h2:
             self.headings[-1] += data
+        if "td" in self.stack or "th" in self.stack:
+            self.tables[-1][-1][-1] += " " + data
+
+
+def min_table_width(rows: list[list[str]]) -> float:
+    """The narrowest a table can be drawn (pixels): per column, its longest unbreakable word."""
+    widths: dict[int, float] = {}
+    for row in rows:
+        for j, cell in enumerate(row):
+            word = max((len(w) for w in cell.split()), default=0)
+            widths[j] = max(widths.get(j, 0.0), word * CHAR_PX + CELL_PADDING_PX)
+    return sum(widths.values())
+
+
+def png_width(data: bytes) -> int:
+    """Pixel width from a PNG's IHDR chunk."""
+    return int.from_bytes(data[16:20], "big")
 
 
 def parse(html: str) -> Page:
@@ -81,7 +112,11 @@ def parse(html: str) -> Page:
     assert "<script" not in html.lower() and "http://" not in html and "https://" not in html
     for src in page.images:
         assert src.startswith("data:image/png;base64,")
-        assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_MAGIC)
+        data = base64.b64decode(src.split(",", 1)[1], validate=True)
+        assert data.startswith(PNG_MAGIC) and data.rstrip(b"\0").endswith(b"IEND\xaeB`\x82")
+        assert 0 < png_width(data) <= CONTENT_WIDTH_PX
+    for rows in page.tables:
+        assert min_table_width(rows) <= CONTENT_WIDTH_PX, rows[0]
     assert page.headings == list(SECTIONS.values())
     return page
 
@@ -350,3 +385,120 @@ def test_new_commands_have_help():
     for command in ("report", "explain"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+# -- segments, bands, headlines and currency (issue 21) ----------------------------------------
+
+
+def test_no_segment_is_defined_by_being_gone(trained, business, scores):
+    from predictor.labels import churn_population
+    from predictor.timeline import truncate
+
+    model, _ = trained
+    as_of = as_of_of(model)
+    population = churn_population(
+        truncate(business.tables, as_of), as_of, model.config.churn, model.info["churn_rule"]
+    )
+    gone = ~scores["customer_id"].isin(population)
+    assert gone.any() and (~gone).any()
+    assert (scores.loc[gone, "value_segment"] == "lapsed").all()
+    assert (scores.loc[gone, "risk_band"] == "inactive").all()
+    assert not (scores.loc[~gone, "value_segment"] == "lapsed").any()
+    active_segments = scores.loc[~gone, "value_segment"]
+    for segment in ("below_average", "average", "above_average"):
+        assert (active_segments == segment).sum() >= 0.05 * (~gone).sum(), segment
+    mean = scores.loc[~gone, "value_13m"].mean()
+    below = scores.loc[active_segments[active_segments == "below_average"].index, "value_13m"]
+    assert below.mean() > 0.05 * mean  # not a segment of zeros
+
+
+def test_high_band_is_filled_when_the_model_ranks_churners(trained, scores):
+    """High band non-empty whenever the top-decile lift is >= 1.5; else an empty one is explained."""
+    from predictor.evaluation import lift_at
+    from predictor.report import build_report
+
+    model, evaluation = trained
+    churn = evaluation.tasks["churn"]
+    assert model.segmenter.risk_rule == "relative"
+    assert model.segmenter.risk_cuts[1] == pytest.approx(2 * model.segmenter.base_rate)
+    active = scores[scores["risk_band"] != "inactive"]
+    high = active["risk_band"] == "high"
+    assert list(active.loc[high, "customer_id"]) == list(
+        active.loc[active["churn_risk"] >= model.segmenter.risk_cuts[1], "customer_id"]
+    )
+    if lift_at(churn.y_true, churn.predictions["model"]) >= 1.5:
+        assert high.any()
+    html = build_report(model, {}, scores)
+    assert ("No active customer is in the high-risk band" in html) == (not high.any())
+
+
+def test_the_rules_are_stated_in_the_report_and_the_model_metadata(model_dir, scores, tmp_path):
+    import json
+
+    segments = json.loads((model_dir / "metadata.json").read_text())["segments"]
+    assert segments["risk_rule"] == "relative" and segments["value_rule"] == "relative"
+    assert "the churn rate of active customers" in segments["risk_rule_text"]
+    scores_path = tmp_path / "scores.csv"
+    scores.to_csv(scores_path, index=False)
+    out = tmp_path / "report.html"
+    result = runner.invoke(
+        app, ["report", "--model", str(model_dir), "--scores", str(scores_path), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    parse(html)
+    assert escape(segments["risk_rule_text"]) in html
+    assert "What to do, per value segment and risk band" in html
+    for lever in ("Win-back", "Loyalty: keep", "Grow"):
+        assert lever in html, lever
+
+
+def test_a_baseline_that_beats_the_model_is_named_above_the_chart(trained):
+    from predictor.bundle import evaluation_frames
+    from predictor.report import build_report
+
+    model, evaluation = trained
+    frames = {k: f.copy() for k, f in evaluation_frames(evaluation).items()}
+    churn = frames["churn"]
+    churn["model"] = np.random.default_rng(0).permutation(churn["model"].to_numpy())
+    html = build_report(model, {"churn": churn})
+    lead = re.search(r"<h3>Churn risk</h3><p class=\"verdict lose\">(.*?)</p>", html)
+    assert lead is not None
+    assert lead.group(1).startswith("A baseline beats the model: Recency rule on ranking")
+    assert html.index("verdict lose") < html.index('alt="churn ROC curve"')
+
+
+def test_money_is_labelled_with_the_currency(model_dir, sample_dir, tmp_path):
+    out = tmp_path / "report.html"
+    args = ["report", "--model", str(model_dir), "--data", str(sample_dir), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--currency", "USD"])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    parse(html)
+    assert "(currency)" not in html and "in currency" not in html
+    assert "mean predicted value (USD)" in html and "USD at risk" in html
+    text = re.sub(r'src="data:[^"]*"', "", html)
+    assert "EUR" not in text
+
+
+def test_margin_value_with_costly_support_has_a_negative_segment(business):
+    from tests.conftest import fast_config
+
+    from predictor.training import train
+
+    tables = business.tables.subset(business.tables.customers["customer_id"].iloc[:600])
+    config = fast_config(
+        value={"kind": "margin", "cost_per_ticket": 200.0},
+        model={"n_estimators": 40, "probabilistic_features": False},
+        cutoffs={"max_cutoffs": 2},
+    )
+    model, _ = train(tables, config)
+    scores, _ = score(model, tables, as_of_of(model))
+    negative = scores[scores["value_segment"] == "negative"]
+    assert len(negative) > 0
+    assert (negative["value_13m"] < 0).all() and (negative["risk_band"] != "inactive").all()
+    from predictor.report import action_table, customer_lever
+
+    actions = action_table(scores, customer_lever(scores, None))
+    assert actions.xs("negative", level="segment")["customers"].sum() == len(negative)
+    assert set(actions.xs("negative", level="segment")["lever"]) == {"cost_to_serve"}

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from tests.unit.conftest import frame
 
 from predictor.config import Config, SegmentConfig, SupportConfig
 from predictor.contract.tables import Tables
@@ -14,7 +15,6 @@ from predictor.segments import (
     assign_levers,
     customer_facts,
 )
-from tests.unit.conftest import frame
 
 
 def test_default_cuts_are_relative_to_active_customers():
