@@ -146,7 +146,7 @@ def distribution_figure(
     _mark(
         right,
         tuple(c * 100 for c in risk_cuts),
-        ("medium risk from", "high risk from"),
+        ("medium above", "high risk from"),
         lambda c: f"{c:.0f}%",
     )
     right.set(
@@ -163,14 +163,14 @@ def distribution_figure(
 def _mark(
     ax: Axes, cuts: tuple[float, ...], names: tuple[str, ...], fmt: Callable[[float], str]
 ) -> None:
-    """Dashed vertical limits with a boxed label at the top."""
-    for cut, name in zip(cuts, names, strict=True):
+    """Dashed vertical limits with a boxed label at the top (staggered, so close ones can't hide)."""
+    for i, (cut, name) in enumerate(zip(cuts, names, strict=True)):
         ax.axvline(cut, color="#C44E52", ls="--", lw=1.2)
         ax.annotate(
             f"{name}\n{fmt(cut)}",
             (cut, 1),
             xycoords=("data", "axes fraction"),
-            xytext=(4, -4),
+            xytext=(4, -4 - 26 * i),
             textcoords="offset points",
             va="top",
             fontsize=8,

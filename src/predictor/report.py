@@ -192,6 +192,7 @@ def customer_lever(scores: pd.DataFrame, facts_: pd.DataFrame | None) -> pd.Seri
     without it they are skipped.
     """
     ids = scores["customer_id"].astype(str)
+
     def flag(name: str) -> pd.Series | None:
         if facts_ is None or name not in facts_ or facts_[name].isna().all():
             return None
@@ -791,6 +792,19 @@ def lever_legend(actions: pd.DataFrame) -> str:
 LEVER_ORDER = tuple(dict.fromkeys(rule.lever for rule in LEVER_RULES))
 
 
+def _skipped_rules_note(facts_: pd.DataFrame | None) -> str:
+    """A note naming the lever rules the report could not apply for lack of data (or '')."""
+    lacking = []
+    if facts_ is None:
+        lacking.append("the 'new customer' rule (onboarding) needs the customers table")
+    if facts_ is None or facts_["poor_support"].isna().all():
+        lacking.append("the 'poor support' rule (service recovery) needs the support table")
+    if not lacking:
+        return ""
+    text = _and(lacking) + "; without them those customers get their cell's lever."
+    return f'<p class="note">{escape(text[0].upper() + text[1:])}</p>'
+
+
 def customers_section(
     model: TrainedModel,
     scores: pd.DataFrame | None,
@@ -886,18 +900,7 @@ def customers_section(
         for t in (cuts.value_rule_text(currency), cuts.risk_rule_text())
     )
     empty = "".join(f'<p class="warn">{escape(n)}</p>' for n in empty_band_notes(scores, cuts))
-    skipped = (
-        ""
-        if facts_ is not None and facts_["poor_support"].notna().any()
-        else '<p class="note">'
-        + escape(
-            "The 'poor support' rule (service recovery) needs the support table"
-            + (" and the 'new customer' rule (onboarding) the customers table" if facts_ is None
-               else "")
-            + ": run `predictor report` with --data."
-        )
-        + "</p>"
-    )
+    skipped = _skipped_rules_note(facts_)
     active_summary = summary.loc[[s for s in summary.index if s != LAPSED_SEGMENT]]
     return section(
         "customers",
