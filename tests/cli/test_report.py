@@ -468,9 +468,12 @@ def test_a_baseline_that_beats_the_model_is_named_above_the_chart(trained):
     assert html.index("verdict lose") < html.index('alt="churn ROC curve"')
 
 
-def test_money_is_labelled_with_the_currency(model_dir, sample_dir, tmp_path):
+def test_money_is_labelled_with_the_currency(model_dir, sample_dir, scores, tmp_path):
+    scores_path = tmp_path / "scores.csv"
+    scores.to_csv(scores_path, index=False)
     out = tmp_path / "report.html"
-    args = ["report", "--model", str(model_dir), "--data", str(sample_dir), "--out", str(out)]
+    args = ["report", "--model", str(model_dir), "--scores", str(scores_path)]
+    args += ["--data", str(sample_dir), "--out", str(out)]
     result = runner.invoke(app, [*args, "--currency", "USD"])
     assert result.exit_code == 0, result.output
     html = out.read_text(encoding="utf-8")
