@@ -52,7 +52,7 @@ def match_columns(table: str, columns: Sequence[str], mapping: Mapping[str, str]
     seen: dict[str, list[str]] = {}
     for column, name in zip(columns, names, strict=True):
         seen.setdefault(name.lower(), []).append(column)
-    for column, name in zip(columns, names, strict=True):
+    for name in names:
         sources = seen[name.lower()]
         if len(sources) > 1:
             return ColumnNames(names, clash=(name, sources))
