@@ -436,6 +436,8 @@ class _Spilled:
     """Per chunk, the record batches of the file holding its rows."""
     latest: dict[int, pd.Timestamp]
     """Per chunk, the latest event date on or before the data end (before validation)."""
+    first: list[pd.Timestamp] = dataclasses.field(default_factory=list)
+    """The earliest event date on or before the data end, per input batch."""
 
 
 class CustomerChunks:
@@ -537,6 +539,11 @@ class CustomerChunks:
             raise ContractError("no row passed validation: the data have no latest date")
         return best.normalize()
 
+    def first_date(self) -> pd.Timestamp | None:
+        """The earliest signup day on or before the data end (before validation)."""
+        low = min(self._spilled["customers"].first, default=None)
+        return None if low is None else pd.Timestamp(low).normalize()
+
     def _chunk_of(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Chunk number of each row's customer (0 for ids not in ``customers``)."""
         if not pa.types.is_dictionary(values.type):
@@ -568,6 +575,9 @@ class CustomerChunks:
                 batch, chunk = batch.take(pa.array(order)), chunk[order]
                 when = _instants(batch.column(self.source.dates[name]), zone)
                 when = pc.if_else(pc.less_equal(when, _scalar(self._end, when.type)), when, None)
+                low = pc.min(when).as_py()
+                if low is not None:
+                    spilled.first.append(pd.Timestamp(low))
                 starts = np.flatnonzero(np.r_[True, chunk[1:] != chunk[:-1]]) if len(chunk) else []
                 for start, stop in zip(starts, [*starts[1:], len(chunk)], strict=True):
                     k = int(chunk[start])
