@@ -1,7 +1,9 @@
 """Match the column names of a user's file to the contract's: mapping first, then case.
 
-Warehouses write names in their own case (Snowflake: ``CUSTOMER_ID``, ``ORDER_DATE``). After
-the configured mapping (``data.columns``, whose keys are matched exactly, or ignoring case
+Warehouses write names in their own case (Snowflake: ``CUSTOMER_ID``, ``ORDER_DATE``). A file
+whose column names are all upper case (how Snowflake writes unquoted names) has them lower-cased
+first, so that customer attributes (``COUNTRY``) get the names they have in other exports
+(``country``). After the configured mapping (``data.columns``, whose keys are matched exactly, or ignoring case
 when no column has the exact name) a column whose name equals one of the table's contract
 columns ignoring case takes the contract's spelling. Other columns keep their names. Two
 columns that end up with one name ignoring case (``amount`` and ``AMOUNT``, a CSV header
@@ -32,7 +34,9 @@ class ColumnNames:
 
 def match_columns(table: str, columns: Sequence[str], mapping: Mapping[str, str]) -> ColumnNames:
     """Rename ``columns`` (a file's header, in order) to the contract's names of ``table``."""
-    columns = [str(c) for c in columns]
+    written = [str(c) for c in columns]
+    upper = all(c == c.upper() for c in written) and any(c != c.lower() for c in written)
+    columns = [c.lower() for c in written] if upper else written
     by_lower: dict[str, list[str]] = {}
     for column in columns:
         by_lower.setdefault(column.lower(), []).append(column)
@@ -43,14 +47,14 @@ def match_columns(table: str, columns: Sequence[str], mapping: Mapping[str, str]
         elif len(by_lower.get(key.lower(), [])) == 1:
             resolved[by_lower[key.lower()][0]] = target
         else:
-            return ColumnNames(columns, unmapped=key)
+            return ColumnNames(written, unmapped=key)
     contract = {c.lower(): c for c in SPECS[table].columns} if table in SPECS else {}
     names = []
     for column in columns:
         name = resolved.get(column, column)
         names.append(contract.get(name.lower(), name))
     seen: dict[str, list[str]] = {}
-    for column, name in zip(columns, names, strict=True):
+    for column, name in zip(written, names, strict=True):
         seen.setdefault(name.lower(), []).append(column)
     for name in names:
         sources = seen[name.lower()]
