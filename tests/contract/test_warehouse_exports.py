@@ -150,22 +150,26 @@ def write_tables_to(tables: Tables, folder: Path, fmt: str) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("shape", ["parquet_parts", "hive", "snowflake", "csv_gz_parts"])
-def test_exports_score_as_single_files_and_chunked_equals_one_shot(
-    predictor, small, tmp_path, shape
-):
+@pytest.fixture(scope="module")
+def one_shot(predictor, small, tmp_path_factory) -> tuple[pd.Timestamp, pd.DataFrame]:
+    """The as-of date and the scores of the sample written as one Parquet file per table."""
     as_of = pd.Timestamp(predictor.model.info["data_end"])
-    single = write_tables_to(small, tmp_path / "single", "parquet")
+    single = write_tables_to(small, tmp_path_factory.mktemp("one_shot"), "parquet")
     scores, _ = score(predictor.model, typed(single), as_of)
-    folder = export(small, tmp_path / shape, shape)
-    chunked = score_files(predictor, folder, tmp_path / "chunked.parquet", as_of=as_of, chunk_size=7)
-    assert chunked.chunked_read == (shape != "csv_gz_parts")
-    assert chunked.chunks == -(-N_CUSTOMERS // 7)
-    whole = score_files(predictor, folder, tmp_path / "whole.parquet", as_of=as_of, chunk_size=1000)
     assert len(scores) > 0
-    for out in ("chunked.parquet", "whole.parquet"):
-        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / out), scores, check_exact=True)
-    assert chunked.scored == whole.scored == len(scores)
+    return as_of, scores
+
+
+@pytest.mark.parametrize("shape", ["hive", "snowflake", "csv_gz_parts"])
+def test_exports_score_as_single_files_also_chunked(predictor, small, one_shot, tmp_path, shape):
+    as_of, expected = one_shot
+    folder = export(small, tmp_path / shape, shape)
+    out = tmp_path / "scores.parquet"
+    run = score_files(predictor, folder, out, as_of=as_of, chunk_size=N_CUSTOMERS // 2)
+    assert run.chunked_read == (shape != "csv_gz_parts")  # Parquet folders are read by chunk
+    assert run.chunks == 2
+    pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_exact=True)
+    assert run.scored + run.rejected == run.customers == N_CUSTOMERS
 
 
 def test_explicit_table_path_may_be_a_folder(small, tmp_path):
