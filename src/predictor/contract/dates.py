@@ -23,12 +23,13 @@ business's day everywhere downstream.
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.tseries.api import guess_datetime_format
 
 from predictor.contract.errors import MAX_EXAMPLES, format_examples
@@ -50,9 +51,7 @@ _NUMERIC = (
 )
 """Numeric dates: day, month and year (in some order) with one separator, maybe a time."""
 
-_ZONED = re.compile(
-    r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE
-)
+_ZONED = r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$"
 """A time followed by a zone or offset: the value names its instant, not a local time."""
 
 
@@ -109,18 +108,20 @@ def parse_dates(
     else:
         text = values
         present = text.notna().to_numpy()
-        unique = pd.Series(pd.unique(text[present].to_numpy()), dtype="str")
-        try:
-            parsed_unique = _parse_unique(unique, fmt)
-        except _ProblemFound as found:
-            raise _date_format_error(found.problem, text, where) from None
-        idx = positions(unique, text)
-        parsed = pd.Series(parsed_unique.array.take(np.maximum(idx, 0)), index=text.index)
-        parsed = parsed.astype(_PARSED).where(idx >= 0)
+        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+        parsed = parsed.astype(_PARSED)
+        retry = present & parsed.isna().to_numpy()
+        if retry.any():
+            rest = text[retry]
+            unique = pd.Series(pd.unique(rest.to_numpy()), dtype="str")
+            try:
+                parsed_unique = _parse_non_iso(unique, fmt)
+            except _ProblemFound as found:
+                raise _date_format_error(found.problem, text, where) from None
+            parsed[retry] = parsed_unique.array.take(positions(unique, rest))
         aware = np.zeros(len(text), dtype=bool)
-        if timezone != "UTC" and len(unique):
-            zoned_unique = unique.map(lambda v: bool(_ZONED.search(v))).to_numpy(dtype=bool)
-            aware = (idx >= 0) & zoned_unique[np.maximum(idx, 0)]
+        if timezone != "UTC" and present.any():
+            aware = _zoned(text)
     in_range = ((parsed >= _TS_MIN) & (parsed <= _TS_MAX)).to_numpy()
     parsed = parsed.where(in_range)
     local = parsed.dt.tz_localize(None)
@@ -131,31 +132,29 @@ def parse_dates(
     return out, present & out.isna().to_numpy()
 
 
+def _zoned(text: pd.Series) -> np.ndarray:
+    """Which values end with a zone or offset (``_ZONED``), via Arrow's fast regex engine."""
+    values = pa.array(text.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+    found = pc.match_substring_regex(values, _ZONED)
+    return np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 class _ProblemFound(Exception):
     def __init__(self, problem: _Problem) -> None:
         super().__init__(problem.kind)
         self.problem = problem
 
 
-def _parse_unique(unique: pd.Series, fmt: str | None) -> pd.Series:
-    """Parse distinct strings (UTC-aware; naive values as if UTC wall time)."""
-    parsed = pd.to_datetime(unique, utc=True, errors="coerce", format="ISO8601").astype(_PARSED)
-    todo = parsed.isna().to_numpy()
-    if not todo.any():
-        return parsed
-    rest = unique[todo]
+def _parse_non_iso(unique: pd.Series, fmt: str | None) -> pd.Series:
+    """Parse distinct non-ISO strings (UTC-aware; naive values as if UTC wall time)."""
     if fmt is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            found = pd.to_datetime(rest, utc=True, errors="coerce", format=fmt)
-        parsed[todo] = found.astype(_PARSED).array
-        return parsed
-    numeric, matched = _read_numeric(rest)
-    parsed[todo] = numeric.array
-    left = todo.copy()
-    left[np.flatnonzero(todo)[matched]] = False
-    if left.any():
-        parsed[left] = _parse_other_formats(unique[left]).array
+            found = pd.to_datetime(unique, utc=True, errors="coerce", format=fmt)
+        return found.astype(_PARSED)
+    parsed, matched = _read_numeric(unique)
+    if not matched.all():
+        parsed[~matched] = _parse_other_formats(unique[~matched]).array
     return parsed
 
 
