@@ -446,9 +446,10 @@ class CustomerChunks:
     Built by ``open_customer_chunks``. Opening reads each file once, ``SPILL_BATCH_ROWS`` rows
     at a time (only the contract's columns of event tables; every column of ``customers``),
     and copies the rows into a temporary Arrow file grouped by chunk, so that a chunk is
-    later read alone; each chunk holds all the rows of its customers. Memory is bounded by one batch plus one chunk, whatever the row order
-    of the files. Chunk ``k`` holds the ``k``-th ``chunk_size`` customer ids in sorted order,
-    so the chunks' scores concatenate into the order of one-shot scoring. Rows whose
+    later read alone; each chunk holds all the rows of its customers. Memory is bounded by
+    one batch plus one chunk, whatever the row order of the files. Chunk ``k`` holds the
+    ``k``-th ``chunk_size`` customer ids in sorted order, so the chunks' scores concatenate
+    into the order of one-shot scoring. Rows whose
     customer is not in ``customers`` go with chunk 0, where validation reports them as it
     would for the whole input. Use as a context manager: the temporary files are removed on
     exit.
