@@ -1,4 +1,4 @@
-"""Input in the shapes warehouses write: part-file folders, upper-case names, decimals, zones, dates.
+"""Input in the shapes warehouses write: part files, upper-case names, decimals, zones, dates.
 
 The data are a small generated sample rewritten the way Spark, Snowflake ``COPY INTO`` or
 DuckDB ``COPY ... PARTITION_BY`` write a table: a folder of part files (Parquet, CSV, gzip
@@ -239,9 +239,8 @@ LATE_NY = "2024-01-31T22:00:00-05:00"
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_zoned_times_are_cut_into_business_days(tmp_path, fmt):
-    orders = pd.DataFrame(
-        {"customer_id": ["c1", "c1"], "order_date": [LATE_NY, "2024-01-10T09:00:00Z"], "amount": 5.0}
-    )
+    when = [LATE_NY, "2024-01-10T09:00:00Z"]
+    orders = pd.DataFrame({"customer_id": ["c1", "c1"], "order_date": when, "amount": 5.0})
     customers = pd.DataFrame({"customer_id": ["c1"], "signup_date": ["2024-01-02"]})
     if fmt == "parquet":
         orders["order_date"] = pd.to_datetime(orders["order_date"], utc=True)
