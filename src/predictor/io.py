@@ -187,7 +187,8 @@ def read_table_file(path: str | Path, columns: Sequence[str] | None = None) -> p
 
     Decimals are read as numbers. ``columns`` (header names, stripped) selects columns
     (default: all). Header names are stripped of surrounding whitespace. A 0-byte file or a
-    folder without part files reads as an empty table. Any parse failure raises ``ContractError`` naming the file.
+    folder without part files reads as an empty table. Any parse failure raises
+    ``ContractError`` naming the file.
     """
     path = Path(path)
     kind = _source_kind(path)

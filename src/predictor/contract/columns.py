@@ -5,10 +5,10 @@ whose column names are all upper case (how Snowflake writes unquoted names) has 
 first, so that customer attributes (``COUNTRY``) get the names they have in other exports
 (``country``). After the configured mapping (``data.columns``, whose keys are matched
 exactly, or ignoring case when no column has the exact name) a column whose name equals one
-of the table's contract columns ignoring case takes the contract's spelling. Other columns keep their names. Two
-columns that end up with one name ignoring case (``amount`` and ``AMOUNT``, a CSV header
-naming ``amount`` twice, or two columns mapped onto one name) are the ``duplicate_column``
-error: the data cannot say which one is meant.
+of the table's contract columns ignoring case takes the contract's spelling. Other columns
+keep their names. Two columns that end up with one name ignoring case (``amount`` and
+``AMOUNT``, a CSV header naming ``amount`` twice, or two columns mapped onto one name) are
+the ``duplicate_column`` error: the data cannot say which one is meant.
 """
 
 from __future__ import annotations

@@ -55,8 +55,9 @@ Types of the clean tables: ids are strings (whitespace stripped; ``1.0`` becomes
 dates ``datetime64[ns]`` tz-naive in the business's time zone (``DateRules.timezone``: times
 with a zone or offset are converted to it; naive times are taken as already in it; formats
 are read as ``contract.dates`` describes), numbers ``float64``, ``escalated`` ``bool``
-(empty means false), text columns strings. In id, date, number and bool columns the tokens ``NA``, ``N/A``, ``NULL``,
-``None``, ``NaN``, ``NaT``, ``#N/A`` (any case) and empty cells mean missing; in text columns
+(empty means false), text columns strings. In id, date, number and bool columns the tokens
+``NA``, ``N/A``, ``NULL``, ``None``, ``NaN``, ``NaT``, ``#N/A`` (any case) and empty cells
+mean missing; in text columns
 only empty cells do. Customer attribute columns are numeric (``float64``) when every non-empty
 value is a number (and none has a leading zero, like a postal code), ``bool`` when every value
 is true/false, dates when typed as dates (Parquet), and text otherwise. Extra columns of event
