@@ -224,7 +224,7 @@ def test_upper_case_names_match_the_contract_after_the_mapping(tmp_path):
 )
 def test_columns_that_collide_are_a_duplicate_column_error(tmp_path, header):
     folder = _folder(tmp_path, f"{header}\nc1,2024-01-03,5,6\n")
-    with pytest.raises(ContractError, match=r"orders\.amount: 2 columns of orders.csv") as info:
+    with pytest.raises(ContractError, match=r"orders\.amount: .*2 columns") as info:
         typed(folder)
     assert info.value.issues[0].check == "duplicate_column"
     result = runner.invoke(app, ["validate", str(folder)])
@@ -336,7 +336,10 @@ def test_bad_as_of_exits_2_before_reading_any_input(command, bad):
 def test_as_of_outside_the_data_is_a_warning(tmp_path):
     folder = _folder(tmp_path, "customer_id,order_date,amount\nc1,2024-01-03,5\n")
     out = tmp_path / "features.csv"
-    for as_of, words in (("2025-06-30", "after the data end"), ("2023-01-01", "before the data")):
+    for as_of, words in (
+        ("2025-06-30", "days after the data's last date"),
+        ("2023-01-01", "before the data's first date"),
+    ):
         result = runner.invoke(
             app, ["features", "--data", str(folder), "--out", str(out), "--as-of", as_of]
         )
