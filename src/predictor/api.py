@@ -186,7 +186,7 @@ def score_files(
         spill = stack.enter_context(spill_folder(scratch))
         source = _open_input(config, chunk_size, end, spill, stack)
         cutoff = pd.Timestamp(as_of) if as_of is not None else source.latest()
-        notes = [] if as_of is None else _late_as_of(cutoff, source.latest())
+        notes = [] if as_of is None else _as_of_outside(cutoff, source)
         if on_start is not None:
             on_start(source.customers)
         writer = stack.enter_context(AtomicFrameWriter(out))
@@ -218,21 +218,38 @@ def score_files(
     )
 
 
-LATE_AS_OF_DAYS = 31
-"""An as-of date more than this many days after the data's last date gets a warning."""
+def _as_of_outside(as_of: pd.Timestamp, source: _Input) -> list[ContractIssue]:
+    """``as_of_notes`` for the input being scored (nothing when its span cannot be found)."""
+    try:
+        latest = source.latest()
+    except ContractError:
+        return []  # the chunks report the data's errors themselves
+    return as_of_notes(as_of, source.first(), latest)
 
 
-def _late_as_of(as_of: pd.Timestamp, latest: pd.Timestamp) -> list[ContractIssue]:
-    """A warning when ``as_of`` lies well past the data: every customer looks inactive."""
+def as_of_notes(
+    as_of: pd.Timestamp, first: pd.Timestamp | None, latest: pd.Timestamp
+) -> list[ContractIssue]:
+    """A warning when ``as_of`` lies outside the data: after its last date or before its first.
+
+    After: every customer looks inactive since the data's end (churn risk up, value down).
+    Before: no customer had signed up, so there is nothing to score.
+    """
     gap = (as_of.normalize() - latest.normalize()).days
-    if gap <= LATE_AS_OF_DAYS:
-        return []
-    message = (
-        f"as of {as_of.date()} is {gap} days after the data's last date {latest.date()}: the "
-        "data say nothing about that period, so every customer looks inactive since then "
-        "(churn risk up, value down); score as of the data's end unless this is intended"
-    )
-    return [ContractIssue("as_of_after_data", "customers", None, "warning", 0, [], message)]
+    if gap > 0:
+        message = (
+            f"as of {as_of.date()} is {gap} days after the data's last date {latest.date()}: "
+            "the data say nothing about that period, so every customer looks inactive since "
+            "then (churn risk up, value down); score as of the data's end unless this is intended"
+        )
+        return [ContractIssue("as_of_after_data", "customers", None, "warning", 0, [], message)]
+    if first is not None and as_of.normalize() < first.normalize():
+        message = (
+            f"as of {as_of.date()} is before the data's first date {first.date()} (the first "
+            "signup): no customer had signed up by then"
+        )
+        return [ContractIssue("as_of_before_data", "customers", None, "warning", 0, [], message)]
+    return []
 
 
 def merge_warnings(issues: list[ContractIssue]) -> list[ContractIssue]:
@@ -285,6 +302,7 @@ class _Input:
     chunked: bool
     latest: Callable[[], pd.Timestamp]
     chunks: Callable[[pd.Timestamp], Iterator[ValidationResult]]
+    first: Callable[[], pd.Timestamp | None]
 
 
 def _open_input(
@@ -303,6 +321,7 @@ def _open_input(
             chunked=True,
             latest=lambda: pd.Timestamp(fixed_end) if fixed_end else chunks.latest_date(),
             chunks=lambda as_of: (chunks.validated(k, as_of) for k in range(len(chunks))),
+            first=chunks.first_date,
         )
     whole = load_tables(config, end_date=end)
     if whole.tables is None:
@@ -328,4 +347,5 @@ def _open_input(
         chunked=False,
         latest=lambda: data_span(tables, config)[1],
         chunks=split,
+        first=lambda: data_span(tables, config)[0],
     )

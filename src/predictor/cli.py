@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import signal
 import sys
 import threading
@@ -93,15 +94,20 @@ def _options(
 
 
 def _check_date(value: str | None) -> str | None:
-    """Parse-time check of a date option: ``YYYY-MM-DD`` (a time may follow)."""
+    """Parse-time check of a date option: an ISO date ``YYYY-MM-DD``, nothing else.
+
+    ``yesterday``, ``31/12/2023`` or ``2023-12-31T10:00`` exit with status 2 before any input
+    is read: a day-first or relative date would otherwise be read silently wrong.
+    """
     if value is None:
         return None
     try:
-        dt.date.fromisoformat(value.strip()[:10])
-        pd.Timestamp(value)
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            raise ValueError(value)
+        dt.date.fromisoformat(value.strip())
     except ValueError:
         raise typer.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from None
-    return value
+    return value.strip()
 
 
 def _check_tables(values: list[str] | None) -> list[str] | None:
@@ -144,6 +150,14 @@ def _config(
 
 def _today() -> pd.Timestamp:
     return pd.Timestamp(dt.date.today())
+
+
+def _warn_as_of(as_of: pd.Timestamp, start: pd.Timestamp, end: pd.Timestamp) -> None:
+    """Warn (not fail) when the as-of date lies outside the data's span."""
+    from predictor.api import as_of_notes
+
+    for note in as_of_notes(as_of, start, end):
+        console.print(f"[yellow]warning:[/] {escape(note.message)}", soft_wrap=True)
 
 
 def _load(config: Config, show_warnings: bool = True):
@@ -196,7 +210,9 @@ def sample(
     truth_as_of: Annotated[
         str | None,
         typer.Option(
-            help="Also write ground truth (true churn probability and 13-month value) as of this date."
+            callback=_check_date,
+            help="Also write ground truth (true churn probability and 13-month value) as of this "
+            "date (YYYY-MM-DD).",
         ),
     ] = None,
 ) -> None:
@@ -252,7 +268,7 @@ def features(
     out_path: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
     as_of: Annotated[
         str | None,
-        typer.Option(callback=_check_date, help="Cutoff date (default: latest date in the data)."),
+        typer.Option(callback=_check_date, help="Cutoff date, YYYY-MM-DD (default: latest date in the data)."),
     ] = None,
     view: Annotated[str, typer.Option(help="current or day-one.")] = "current",
     labels: Annotated[
@@ -276,8 +292,9 @@ def features(
 
     cfg = _config(config, set_, data)
     tables = _load(cfg).tables
-    end = data_span(tables, cfg)[1]
+    start, end = data_span(tables, cfg)
     cutoff = pd.Timestamp(as_of) if as_of else end
+    _warn_as_of(cutoff, start, end)
     if view == "day-one":
         frame = build_day_one_features(truncate(tables, cutoff), cfg)
         if labels:
@@ -374,7 +391,7 @@ def score(
     out_path: Annotated[Path, typer.Option("--out", help="Scores file (.parquet or .csv).")],
     as_of: Annotated[
         str | None,
-        typer.Option(callback=_check_date, help="As-of date (default: latest date in the data)."),
+        typer.Option(callback=_check_date, help="As-of date, YYYY-MM-DD (default: latest date in the data)."),
     ] = None,
     drivers: Annotated[int, typer.Option(min=0, help="Top K drivers per score.")] = 0,
     rejects: Annotated[
@@ -494,7 +511,8 @@ def report(
     as_of: Annotated[
         str | None,
         typer.Option(
-            callback=_check_date, help="As-of date for scoring --data (default: data's end)."
+            callback=_check_date,
+            help="As-of date for scoring --data, YYYY-MM-DD (default: data's end).",
         ),
     ] = None,
     tracking_uri: Annotated[
@@ -507,13 +525,16 @@ def report(
 ) -> None:
     """Write one self-contained HTML report: model quality, segments, drivers, who to act on."""
     from predictor.bundle import load_evaluation
+    from predictor.datasets import data_span
     from predictor.pipeline import report_html, write_report
 
+    cutoff = pd.Timestamp(as_of) if as_of else None
     predictor, tables = _model_with_data(model, tracking_uri, data)
     evaluation = load_evaluation(_model_folder(model, tracking_uri))
     plans = predictor.metadata.get("evaluation_plan", {})
     frame = _read_scores(scores) if scores is not None else None
-    cutoff = pd.Timestamp(as_of) if as_of else None
+    if cutoff is not None and tables is not None:
+        _warn_as_of(cutoff, *data_span(tables, predictor.model.config))
     with console.status("building the report"):
         html = report_html(predictor.model, evaluation, plans, tables, frame, cutoff, currency)
     write_report(html, out_path)
@@ -527,7 +548,7 @@ def explain(
     customer: Annotated[str, typer.Option(help="The customer_id to explain.")],
     as_of: Annotated[
         str | None,
-        typer.Option(callback=_check_date, help="As-of date (default: latest date in the data)."),
+        typer.Option(callback=_check_date, help="As-of date, YYYY-MM-DD (default: latest date in the data)."),
     ] = None,
     drivers: Annotated[int, typer.Option(min=0, help="Drivers listed per score.")] = 5,
     tracking_uri: Annotated[
@@ -539,7 +560,9 @@ def explain(
     from predictor.explain import explain_customer
 
     predictor, tables = _model_with_data(model, tracking_uri, data)
-    cutoff = pd.Timestamp(as_of) if as_of else data_span(tables, predictor.model.config)[1]
+    start, end = data_span(tables, predictor.model.config)
+    cutoff = pd.Timestamp(as_of) if as_of else end
+    _warn_as_of(cutoff, start, end)
     explained = explain_customer(predictor.model, tables, customer, cutoff)
     for line in _explain_lines(
         explained, cutoff, max(drivers, 0), predictor.model.config.report.currency

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import zoneinfo
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -27,11 +28,14 @@ class DataConfig(_Section):
     """Where the tables are and how the user's column names map onto the contract's."""
 
     path: str | None = Field(
-        None, description="Folder holding one file per table (customers.csv, orders.parquet, ...)."
+        None,
+        description="Folder holding one file or one folder of part files per table "
+        "(customers.csv, orders.parquet, orders/part-0000.parquet, ...).",
     )
     tables: dict[str, str] = Field(
         default_factory=dict,
-        description="Explicit file per table, overriding the folder (table name -> path).",
+        description="Explicit file or part-file folder per table, overriding the folder "
+        "(table name -> path).",
     )
     columns: dict[str, dict[str, str]] = Field(
         default_factory=dict,
@@ -42,6 +46,43 @@ class DataConfig(_Section):
         description="Last day covered by the data. Rows dated after it are set aside as errors. "
         "Default: the day the command runs.",
     )
+    timezone: str = Field(
+        "UTC",
+        description="The business's time zone (IANA name, e.g. America/New_York). Times with a "
+        "zone or offset are converted to it before days are cut; times without one are taken "
+        "as already in it.",
+    )
+    date_format: str | None = Field(
+        None,
+        description="strftime format of the date columns written as text that are not ISO "
+        "(e.g. '%d/%m/%Y'). Default: detected per column; a column whose day and month "
+        "cannot be told apart is an error asking for this setting.",
+    )
+    date_formats: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Format per column, overriding date_format: {table: {column: format}} "
+        "(contract column names).",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """Accept only IANA zone names the system knows (``UTC``, ``Europe/Paris``, ...)."""
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "unknown time zone; use an IANA name such as UTC or America/New_York"
+            ) from None
+        return value
+
+    @field_validator("date_format")
+    @classmethod
+    def _has_directives(cls, value: str | None) -> str | None:
+        """A format must hold strftime directives (``%d/%m/%Y``), not a sample date."""
+        if value is not None and "%" not in value:
+            raise ValueError("a date format uses strftime directives, e.g. '%d/%m/%Y'")
+        return value
 
 
 class DayOneConfig(_Section):

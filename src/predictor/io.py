@@ -4,6 +4,15 @@ Everything that touches the file system lives here, so the core (``contract.vali
 ``features``, ``modeling``) stays pure. Problems with the user's files raise ``ContractError``
 naming the file; problems with the configuration raise ``ConfigError`` naming the setting.
 
+A table is one file or a folder of part files (what Spark, Snowflake ``COPY INTO``, DuckDB
+``COPY ... PARTITION_BY`` write): every Parquet, CSV or ``.csv.gz`` file under it, in
+``key=value`` (hive) sub-folders too, whose name does not start with ``_`` or ``.`` (so
+``_SUCCESS``, ``.crc`` and ``_delta_log`` are skipped). Folders are read through
+``pyarrow.dataset``; a hive key becomes a text column. Only the contract's columns of event
+tables are read (every column of ``customers``, whose extra columns are attributes). Column
+names are matched to the contract's ignoring case, after the column mapping
+(``contract.columns``); decimals are read as numbers.
+
 CSV files are read with every column as text (``dtype=str``), and only empty cells count as
 missing at this stage: typing is left to ``contract.validate``, so that pandas never guesses
 (ids such as ``"007"`` keep their zeros, a country code ``"NA"`` stays a string). The
@@ -34,15 +43,18 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from predictor.config import Config, DataConfig
+from predictor.contract.columns import clash_error, match_columns
 from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import TABLE_NAMES, Tables
-from predictor.contract.validate import ValidationResult, validate
+from predictor.contract.validate import DateRules, ValidationResult, validate
 from predictor.errors import OutputError, PredictorError, os_reason
 from predictor.timeline import day_end
 
@@ -86,9 +98,10 @@ def read_raw_tables(
     Args:
         config: where the files are (``path``, ``tables``) and the column mapping
             (``columns``: ``{table: {user_column: contract_column}}``).
-        folder: the data folder; overrides ``config.path``. Files are ``<table>.csv``,
-            ``<table>.csv.gz`` or ``<table>.parquet``; ``config.tables`` may name a file per
-            table instead (paths relative to the working directory).
+        folder: the data folder; overrides ``config.path``. A table is ``<table>.csv``,
+            ``<table>.csv.gz``, ``<table>.parquet``, or a folder ``<table>/`` (or
+            ``<table>.parquet/``, ...) of part files; ``config.tables`` may name a file or
+            folder per table instead (paths relative to the working directory).
         tables: read only these tables (default: every contract table that is present).
 
     Returns:
@@ -96,24 +109,50 @@ def read_raw_tables(
 
     Raises:
         ContractError: the folder does not exist, a required table has no file (the message
-            lists the files found), a table has two files, a file cannot be parsed, or the
-            column mapping does not fit the file.
+            lists the files found), a table has two sources, a file cannot be parsed, the
+            column mapping does not fit the file, or two columns have one name ignoring case
+            (``duplicate_column``).
 
     """
     data = _data_config(config)
     wanted = _wanted_tables(tables, data)
     files = find_table_files(data, folder, wanted)
-    out: dict[str, pd.DataFrame] = {}
-    for name, path in files.items():
-        frame = read_table_file(path)
-        out[name] = _apply_mapping(name, frame, data.columns.get(name, {}), path)
-    return out
+    return {
+        name: _read_table(name, path, data.columns.get(name, {})) for name, path in files.items()
+    }
+
+
+def _read_table(name: str, path: Path, mapping: Mapping[str, str]) -> pd.DataFrame:
+    """Read one table's source with its columns renamed to the contract's (see the module)."""
+    header = [h.strip() for h in table_columns(path)]
+    if not header:
+        return read_table_file(path)
+    matched = match_columns(name, header, mapping)
+    if matched.unmapped is not None:
+        raise ContractError(
+            f"{name}: data.columns.{name} maps column {matched.unmapped!r}, which is not in "
+            f"{_shown(path)} (available columns: {', '.join(header)})",
+            table=name,
+            column=matched.unmapped,
+        )
+    if matched.clash is not None:
+        raise clash_error(name, *matched.clash, where=_shown(path))
+    spec = SPECS[name]
+    keep = None
+    if name != "customers" and all(c in matched.names for c in spec.required_columns):
+        keep = [h for h, c in zip(header, matched.names, strict=True) if c in spec.columns]
+    frame = read_table_file(path, columns=keep)
+    return frame.rename(columns=dict(zip(header, matched.names, strict=True)))
 
 
 def find_table_files(
     config: DataConfig | None, folder: str | Path | None, tables: Iterable[str] = TABLE_NAMES
 ) -> dict[str, Path]:
-    """Locate one file per table: explicit ``config.tables`` first, then the data folder."""
+    """Locate one source (a file or a part-file folder) per table.
+
+    ``config.tables`` first, then the data folder. Two sources for one table (``orders.csv``
+    and ``orders.parquet``, or ``orders.parquet`` and ``orders/``) are an error naming both.
+    """
     data = config or DataConfig()
     root = folder if folder is not None else data.path
     explicit = {name: Path(path) for name, path in data.tables.items()}
@@ -131,9 +170,9 @@ def find_table_files(
             continue
         matches = candidates.get(name, [])
         if len(matches) > 1:
-            listed = ", ".join(p.name for p in matches)
+            listed = ", ".join(_shown(p) for p in matches)
             raise ContractError(
-                f"{name}: {len(matches)} files for one table in {root} ({listed}); keep one",
+                f"{name}: {len(matches)} sources for one table in {root} ({listed}); keep one",
                 table=name,
             )
         if matches:
@@ -143,20 +182,23 @@ def find_table_files(
     return found
 
 
-def read_table_file(path: str | Path) -> pd.DataFrame:
-    """Read one table file as is (CSV: every column as text; Parquet: its own types).
+def read_table_file(path: str | Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read one table file or part-file folder as is (CSV as text, Parquet in its types).
 
-    Header names are stripped of surrounding whitespace. A 0-byte file reads as an empty
-    table. Any parse failure raises ``ContractError`` naming the file.
+    Decimals are read as numbers. ``columns`` (header names, stripped) selects columns
+    (default: all). Header names are stripped of surrounding whitespace. A 0-byte file or a
+    folder without part files reads as an empty table. Any parse failure raises
+    ``ContractError`` naming the file.
     """
     path = Path(path)
-    kind = _file_kind(path)
+    kind = _source_kind(path)
     try:
-        if path.stat().st_size == 0:
+        if path.is_file() and path.stat().st_size > 0:
+            _check_header(path, kind)
+        if path.is_dir() or kind == "parquet":
+            frame = _read_arrow(path, columns)
+        elif path.stat().st_size == 0:
             return pd.DataFrame()
-        _check_header(path, kind)
-        if kind == "parquet":
-            frame = pd.read_parquet(path, engine="pyarrow")
         else:
             frame = pd.read_csv(
                 path,
@@ -167,6 +209,9 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
                 encoding="utf-8-sig",
                 compression="gzip" if kind == "csv.gz" else None,
             )
+            frame.columns = [str(c).strip() for c in frame.columns]
+            if columns is not None:
+                frame = frame[list(columns)]
     except UnicodeDecodeError as exc:
         raise ContractError(
             f"{path}: cannot be read as UTF-8 text ({exc.reason} at byte {exc.start}); "
@@ -180,6 +225,160 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
         raise ContractError(f"{path}: cannot be read as {kind} ({_first_line(exc)})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
+
+
+def table_columns(path: str | Path) -> list[str]:
+    """The column names of a table file or part-file folder, as written (duplicates kept).
+
+    CSV: the header line (of the first part file); Parquet: the schema; a folder adds its
+    hive keys. Empty for a 0-byte file or a folder without part files.
+    """
+    path = Path(path)
+    kind = _source_kind(path)
+    try:
+        if path.is_file() and path.stat().st_size > 0:
+            _check_header(path, kind)
+        if kind != "parquet":
+            first = path if path.is_file() else next(iter(_nonempty_parts(path)), None)
+            if first is None or first.stat().st_size == 0:
+                return []
+            keys = [] if path.is_file() else _partition_keys(path, _nonempty_parts(path))
+            return _csv_header(first) + keys
+        dataset = _open_dataset(path)
+        names = [] if dataset is None else dataset.schema.names
+    except UnicodeDecodeError as exc:
+        raise ContractError(
+            f"{path}: cannot be read as UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "save it as UTF-8"
+        ) from None
+    except ContractError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure is about this file
+        raise ContractError(f"{path}: cannot be read as {kind} ({_first_line(exc)})") from None
+    return [n for n in names if not n.startswith("__index_level_")]
+
+
+def _read_arrow(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
+    """Read a Parquet file or a part-file folder through ``pyarrow.dataset``."""
+    dataset = _open_dataset(path)
+    if dataset is None:
+        return pd.DataFrame()
+    if columns is not None:
+        by_stripped = {n.strip(): n for n in dataset.schema.names}
+        columns = [by_stripped.get(c, c) for c in columns]
+    return _plain_types(dataset.to_table(columns=columns)).to_pandas()
+
+
+def _open_dataset(path: Path) -> ds.Dataset | None:
+    """A ``pyarrow.dataset`` over a Parquet file or a part-file folder (``None``: no parts)."""
+    if path.is_file():
+        return ds.dataset(str(path), format="parquet")
+    kind, _ = _part_files(path)
+    parts = _nonempty_parts(path)
+    if not parts:
+        return None
+    keys = _partition_keys(path, parts)
+    partitioning = (
+        ds.partitioning(pa.schema([(k, pa.string()) for k in keys]), flavor="hive")
+        if keys
+        else None
+    )
+    fmt: str | ds.FileFormat = "parquet"
+    if kind != "parquet":
+        sep = _sniff_separator(parts[0])
+        header = _csv_header(parts[0])
+        fmt = ds.CsvFileFormat(
+            parse_options=pacsv.ParseOptions(delimiter=sep),
+            convert_options=pacsv.ConvertOptions(
+                column_types={h: pa.string() for h in header},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    return ds.dataset(
+        [str(p) for p in parts], format=fmt, partitioning=partitioning, partition_base_dir=str(path)
+    )
+
+
+def _part_files(folder: Path) -> tuple[str, list[Path]]:
+    """The kind (``parquet``, ``csv``, ``csv.gz``) and the part files of a table folder.
+
+    Every file under ``folder`` counts except those with a path part starting with ``_`` or
+    ``.`` (``_SUCCESS``, ``.part-0.crc``, ``_delta_log/``) and ``.crc`` files. Files without a
+    known suffix take the folder's own (``orders.parquet/part-00000``). One kind only.
+    """
+    default = _name_kind(folder.name)
+    kinds: dict[str, list[Path]] = {}
+    for entry in sorted(folder.rglob("*")):
+        relative = entry.relative_to(folder).parts
+        if not entry.is_file() or any(p.startswith(("_", ".")) for p in relative):
+            continue
+        if entry.name.lower().endswith(".crc"):
+            continue
+        kind = _name_kind(entry.name) or default
+        if kind is None:
+            raise ContractError(
+                f"{entry}: part file of unknown type in the table folder {folder} "
+                f"(use {', '.join(TABLE_SUFFIXES)})"
+            )
+        kinds.setdefault(kind, []).append(entry)
+    if len(kinds) > 1:
+        listed = "; ".join(f"{k}: {v[0].name}" for k, v in sorted(kinds.items()))
+        raise ContractError(f"{folder}: part files of more than one type ({listed}); keep one")
+    if not kinds:
+        return default or "parquet", []
+    kind, files = next(iter(kinds.items()))
+    return kind, files
+
+
+def _nonempty_parts(folder: Path) -> list[Path]:
+    """The part files of ``folder`` that are not 0 bytes (writers leave empty ones)."""
+    return [p for p in _part_files(folder)[1] if p.stat().st_size > 0]
+
+
+def _partition_keys(folder: Path, parts: Sequence[Path]) -> list[str]:
+    """Hive keys of the part files' sub-folders (``order_month=2024-01`` -> ``order_month``)."""
+    keys: list[str] = []
+    for part in parts:
+        for piece in part.relative_to(folder).parts[:-1]:
+            key, sep, _ = piece.partition("=")
+            if sep and key not in keys:
+                keys.append(key)
+    return keys
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The header line of a CSV file as written (duplicate names kept)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+        line = handle.readline()
+    if not line.strip():
+        return []
+    return next(csv.reader([line], delimiter=_sniff_separator(path)))
+
+
+def _plain_types(table: pa.Table) -> pa.Table:
+    """Cast decimal columns to plain numbers (see ``_plain_schema``)."""
+    target = _plain_schema(table.schema)
+    return table if target.equals(table.schema) else table.cast(target)
+
+
+def _plain_schema(schema: pa.Schema) -> pa.Schema:
+    """Decimals as numbers: ``float64``, or ``int64`` when integral and up to 18 digits.
+
+    Integral decimals of more digits (Snowflake's ``NUMBER(38,0)`` ids) become text, which
+    ``validate`` reads as ids or numbers without losing digits.
+    """
+    fields = []
+    for f in schema:
+        if pa.types.is_decimal(f.type):
+            if f.type.scale != 0:
+                f = f.with_type(pa.float64())
+            else:
+                f = f.with_type(pa.int64() if f.type.precision <= 18 else pa.string())
+        fields.append(f)
+    return pa.schema(fields, metadata=schema.metadata)
 
 
 def load_tables(
@@ -198,7 +397,13 @@ def load_tables(
     if end_date is None:
         end_date = data.end_date or dt.date.today()
     raw = read_raw_tables(data, folder)
-    return validate(raw, end_date=pd.Timestamp(end_date))
+    return validate(raw, end_date=pd.Timestamp(end_date), dates=date_rules(data))
+
+
+def date_rules(config: DataConfig | Config | None = None) -> DateRules:
+    """The time zone and date formats of the data settings, as ``validate`` takes them."""
+    data = _data_config(config)
+    return DateRules(data.timezone, data.date_format, data.date_formats)
 
 
 # -- reading in chunks of customers --------------------------------------------------------
@@ -209,15 +414,18 @@ SPILL_BATCH_ROWS = 1_000_000
 
 @dataclasses.dataclass(frozen=True)
 class _ParquetSource:
-    """Per table: the file, the columns to read, and which hold the id and the event date."""
+    """Per table: the dataset, the columns to read, and which hold the id and the event date."""
 
-    files: dict[str, Path]
+    files: dict[str, ds.Dataset]
+    """A ``pyarrow.dataset`` per table (over its Parquet file or part-file folder)."""
     read_columns: dict[str, list[str]]
     ids: dict[str, str]
     dates: dict[str, str]
     mappings: dict[str, dict[str, str]]
     empty: tuple[str, ...]
     """Optional tables whose file has no rows: absent, as ``validate`` treats them."""
+    rules: DateRules = DateRules()
+    """The time zone (and formats) dates are read with."""
 
 
 @dataclasses.dataclass
@@ -229,17 +437,20 @@ class _Spilled:
     """Per chunk, the record batches of the file holding its rows."""
     latest: dict[int, pd.Timestamp]
     """Per chunk, the latest event date on or before the data end (before validation)."""
+    first: list[pd.Timestamp] = dataclasses.field(default_factory=list)
+    """The earliest event date on or before the data end, per input batch."""
 
 
 class CustomerChunks:
-    """Parquet input tables read chunk by chunk of customers, each with all of its rows.
+    """Parquet input tables (files or part-file folders) read chunk by chunk of customers.
 
     Built by ``open_customer_chunks``. Opening reads each file once, ``SPILL_BATCH_ROWS`` rows
     at a time (only the contract's columns of event tables; every column of ``customers``),
     and copies the rows into a temporary Arrow file grouped by chunk, so that a chunk is
-    later read alone. Memory is bounded by one batch plus one chunk, whatever the row order
-    of the files. Chunk ``k`` holds the ``k``-th ``chunk_size`` customer ids in sorted order,
-    so the chunks' scores concatenate into the order of one-shot scoring. Rows whose
+    later read alone; each chunk holds all the rows of its customers. Memory is bounded by
+    one batch plus one chunk, whatever the row order of the files. Chunk ``k`` holds the
+    ``k``-th ``chunk_size`` customer ids in sorted order, so the chunks' scores concatenate
+    into the order of one-shot scoring. Rows whose
     customer is not in ``customers`` go with chunk 0, where validation reports them as it
     would for the whole input. Use as a context manager: the temporary files are removed on
     exit.
@@ -253,8 +464,8 @@ class CustomerChunks:
         self.end_date = pd.Timestamp(end_date)
         self._end = day_end(end_date)
         self._dir = workdir
-        column = pq.read_table(source.files["customers"], columns=[source.ids["customers"]])
-        ids = _arrow_ids(column.column(0))
+        column = source.files["customers"].to_table(columns=[source.ids["customers"]])
+        ids = _arrow_ids(_plain_types(column).column(0))
         self.n_customers = len(ids)
         """Rows of the customers file: every one is scored, rejected or reported."""
         self._keys = pc.unique(ids.drop_null()).sort()
@@ -276,7 +487,9 @@ class CustomerChunks:
 
     def validated(self, k: int, as_of: pd.Timestamp | None = None) -> ValidationResult:
         """Chunk ``k`` typed and checked by ``validate(..., chunk=True)`` (see ``raw``)."""
-        result = validate(self.raw(k, as_of), end_date=self.end_date, chunk=True)
+        result = validate(
+            self.raw(k, as_of), end_date=self.end_date, chunk=True, dates=self.source.rules
+        )
         if k == 0:
             result.issues.extend(_empty_table_issue(name) for name in self.source.empty)
         return result
@@ -294,7 +507,7 @@ class CustomerChunks:
                 parts = [reader.get_batch(i) for i in spilled.batches.get(k, [])]
                 table = pa.Table.from_batches(parts, schema=reader.schema)
             if as_of is not None and name != "customers":
-                when = _instants(table.column(self.source.dates[name]))
+                when = _instants(table.column(self.source.dates[name]), self.source.rules.timezone)
                 keep = pc.or_kleene(
                     pc.less_equal(when, _scalar(day_end(as_of), when.type)),
                     pc.greater(when, _scalar(self._end, when.type)),
@@ -328,6 +541,11 @@ class CustomerChunks:
             raise ContractError("no row passed validation: the data have no latest date")
         return best.normalize()
 
+    def first_date(self) -> pd.Timestamp | None:
+        """The earliest signup day on or before the data end (before validation)."""
+        low = min(self._spilled["customers"].first, default=None)
+        return None if low is None else pd.Timestamp(low).normalize()
+
     def _chunk_of(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Chunk number of each row's customer (0 for ids not in ``customers``)."""
         if not pa.types.is_dictionary(values.type):
@@ -342,18 +560,26 @@ class CustomerChunks:
 
     def _spill(self, name: str) -> _Spilled:
         """Copy one table into an Arrow IPC file, one record batch per (input batch, chunk)."""
-        handle = pq.ParquetFile(self.source.files[name])
+        dataset = self.source.files[name]
         columns = self.source.read_columns[name]
-        schema = pa.schema([handle.schema_arrow.field(c) for c in columns])
+        plain = _plain_schema(dataset.schema)
+        schema = pa.schema([plain.field(c) for c in columns])
         spilled = _Spilled(self._dir / f"{name}.arrow", {}, {})
         written = 0
+        zone = self.source.rules.timezone
         with pa.OSFile(str(spilled.path), "wb") as sink, pa.ipc.new_file(sink, schema) as out:
-            for batch in handle.iter_batches(batch_size=SPILL_BATCH_ROWS, columns=columns):
+            for batch in dataset.to_batches(columns=columns, batch_size=SPILL_BATCH_ROWS):
+                if not batch.num_rows:
+                    continue
+                batch = batch.cast(schema)
                 chunk = self._chunk_of(batch.column(self.source.ids[name]))
                 order = np.argsort(chunk, kind="stable")
                 batch, chunk = batch.take(pa.array(order)), chunk[order]
-                when = _instants(batch.column(self.source.dates[name]))
+                when = _instants(batch.column(self.source.dates[name]), zone)
                 when = pc.if_else(pc.less_equal(when, _scalar(self._end, when.type)), when, None)
+                low = pc.min(when).as_py()
+                if low is not None:
+                    spilled.first.append(pd.Timestamp(low))
                 starts = np.flatnonzero(np.r_[True, chunk[1:] != chunk[:-1]]) if len(chunk) else []
                 for start, stop in zip(starts, [*starts[1:], len(chunk)], strict=True):
                     k = int(chunk[start])
@@ -377,8 +603,10 @@ def open_customer_chunks(
 ) -> CustomerChunks | None:
     """Split Parquet input tables into chunks of ``chunk_size`` customers (``CustomerChunks``).
 
-    Returns ``None`` when the input cannot be read chunk by chunk: a table in CSV, an id or
-    event date column missing or unreadable, a date column not stored as a date, a required
+    Tables may be Parquet files or folders of Parquet part files. Returns ``None`` when the
+    input cannot be read chunk by chunk: a table in CSV, an id or event date column missing
+    or unreadable, a date column not stored as a date (text dates have their format
+    detected over the whole column, so they are read whole), a required
     table without rows, or a column mapping that does not fit. Read it whole with
     ``load_tables`` then, which also reports any such problem. ``end_date`` (default: the
     config's, then today) is the data end passed to ``validate``; ``workdir`` holds the
@@ -403,33 +631,39 @@ def _parquet_source(data: DataConfig, folder: str | Path | None) -> _ParquetSour
     """Describe the input files for chunked reading, or ``None`` when that is not possible."""
     try:
         files = find_table_files(data, folder)
-    except ContractError:
-        return None
-    if any(_file_kind(path) != "parquet" for path in files.values()):
+        if any(_source_kind(path) != "parquet" for path in files.values()):
+            return None
+        datasets = {name: _open_dataset(path) for name, path in files.items()}
+    except Exception:  # noqa: BLE001 - the whole read reports it, naming the file
         return None
     parts: dict[str, tuple[list[str], str, str, dict[str, str]]] = {}
     empty = []
-    for name, path in files.items():
+    for name, dataset in datasets.items():
+        if dataset is None:
+            return None
         try:
-            handle = pq.ParquetFile(path)
+            described = _describe_columns(
+                name, _plain_schema(dataset.schema), data.columns.get(name, {})
+            )
+            rows = dataset.count_rows() if described is not None else 0
         except Exception:  # noqa: BLE001 - the whole read reports it, naming the file
             return None
-        described = _describe_columns(name, handle.schema_arrow, data.columns.get(name, {}))
         if described is None:
             return None
-        if handle.metadata.num_rows == 0:
+        if rows == 0:
             if SPECS[name].required:
                 return None
             empty.append(name)
             continue
         parts[name] = described
     return _ParquetSource(
-        files={name: files[name] for name in parts},
+        files={name: datasets[name] for name in parts},
         read_columns={name: p[0] for name, p in parts.items()},
         ids={name: p[1] for name, p in parts.items()},
         dates={name: p[2] for name, p in parts.items()},
         mappings={name: p[3] for name, p in parts.items()},
         empty=tuple(empty),
+        rules=date_rules(data),
     )
 
 
@@ -438,25 +672,28 @@ def _describe_columns(
 ) -> tuple[list[str], str, str, dict[str, str]] | None:
     """Columns to read, id column, date column and renaming of one file (``None``: read whole)."""
     names = [n for n in schema.names if not n.startswith("__index_level_")]
-    if any(n != n.strip() for n in names) or any(c not in names for c in mapping):
+    if any(n != n.strip() for n in names):
         return None
-    contract = [mapping.get(n, n) for n in names]
-    if len(set(contract)) < len(contract):
+    matched = match_columns(name, names, mapping)
+    if matched.unmapped is not None or matched.clash is not None:
         return None
+    contract = matched.names
     source_of = dict(zip(contract, names, strict=True))
     spec = SPECS[name]
     id_col, date_col = source_of.get("customer_id"), source_of.get(spec.event_date or "")
     if id_col is None or date_col is None:
         return None
-    id_type, date_type = schema.field(id_col).type, schema.field(date_col).type
+    id_type = schema.field(id_col).type
     if pa.types.is_dictionary(id_type):
         id_type = id_type.value_type
     if not (pa.types.is_string(id_type) or pa.types.is_large_string(id_type)) and not (
         pa.types.is_integer(id_type)
     ):
         return None
-    if not (pa.types.is_timestamp(date_type) or pa.types.is_date(date_type)):
-        return None
+    for column in spec.date_columns:
+        kind = schema.field(source_of[column]).type if column in source_of else None
+        if kind is not None and not (pa.types.is_timestamp(kind) or pa.types.is_date(kind)):
+            return None
     events = [n for n, c in zip(names, contract, strict=True) if c in spec.columns]
     read = names if name == "customers" else events
     renames = {n: c for n, c in zip(names, contract, strict=True) if n != c}
@@ -475,13 +712,20 @@ def _arrow_ids(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray
     return pc.replace_substring_regex(values, r"^(-?\d+)\.0+$", r"\1")
 
 
-def _instants(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """Dates as naive timestamps in UTC (as ``validate`` types them), in ``us`` or ``ns``."""
+def _instants(
+    values: pa.Array | pa.ChunkedArray, timezone: str = "UTC"
+) -> pa.Array | pa.ChunkedArray:
+    """Dates as naive business-local timestamps (as ``validate`` types them), ``us`` or ``ns``.
+
+    Zoned timestamps are converted to ``timezone``; naive ones are taken as already in it.
+    """
     kind = values.type
     if pa.types.is_date(kind):
         return values.cast(pa.timestamp("us"))
     unit = kind.unit if kind.unit in ("us", "ns") else "us"
-    return values.cast(pa.timestamp(unit, kind.tz)).cast(pa.timestamp(unit))
+    if kind.tz is None:
+        return values.cast(pa.timestamp(unit))
+    return pc.local_timestamp(values.cast(pa.timestamp(unit, timezone)))
 
 
 def _scalar(when: pd.Timestamp, kind: pa.DataType) -> pa.Scalar:
@@ -858,17 +1102,20 @@ def _wanted_tables(tables: Iterable[str] | None, data: DataConfig) -> list[str]:
 
 
 def _folder_files(root: Path) -> dict[str, list[Path]]:
-    """Table files in ``root`` by table name (case-insensitive), ignoring anything else."""
+    """Table sources in ``root`` by table name (case-insensitive), ignoring anything else.
+
+    A source is a file ``<table><suffix>`` or a folder ``<table>`` / ``<table><suffix>``.
+    """
     out: dict[str, list[Path]] = {}
     for entry in sorted(root.iterdir()):
-        if not entry.is_file():
+        if entry.name.startswith((".", "_")) or not (entry.is_file() or entry.is_dir()):
             continue
         lower = entry.name.lower()
-        for suffix in TABLE_SUFFIXES:
-            stem = lower.removesuffix(suffix)
-            if stem != lower and stem in SPECS:
-                out.setdefault(stem, []).append(entry)
-                break
+        stem = next((lower.removesuffix(s) for s in TABLE_SUFFIXES if lower.endswith(s)), None)
+        if stem is None and entry.is_dir():
+            stem = lower
+        if stem in SPECS:
+            out.setdefault(stem, []).append(entry)
     return out
 
 
@@ -876,25 +1123,46 @@ def _missing_table_message(name: str, root: Path | None, found: dict[str, list[P
     names = " or ".join(f"{name}{s}" for s in TABLE_SUFFIXES)
     if root is None:
         return f"{name}: required table is missing (no data folder given and no data.tables.{name})"
-    listing = sorted(p.name for p in root.iterdir() if not p.name.startswith("."))
+    listing = sorted(_shown(p) for p in root.iterdir() if not p.name.startswith("."))
     shown = ", ".join(listing[:20]) + (", ..." if len(listing) > 20 else "")
-    return f"{name}: required table is missing: no {names} in {root} (found: {shown or 'nothing'})"
+    return (
+        f"{name}: required table is missing: no {names} (or {name}/ folder of part files) "
+        f"in {root} (found: {shown or 'nothing'})"
+    )
 
 
 def _checked_file(name: str, path: Path) -> Path:
-    if not path.is_file():
+    if not path.exists():
         raise ContractError(f"{name}: file {path} (data.tables.{name}) does not exist", table=name)
-    _file_kind(path)
+    _source_kind(path)
     return path
+
+
+def _shown(path: Path) -> str:
+    """A source's name for messages: folders end with ``/``."""
+    return f"{path.name}/" if path.is_dir() else path.name
+
+
+def _source_kind(path: Path) -> str:
+    """The kind of a table file, or of the part files of a table folder."""
+    return _part_files(path)[0] if path.is_dir() else _file_kind(path)
+
+
+def _name_kind(name: str) -> str | None:
+    """``"csv"``, ``"csv.gz"`` or ``"parquet"`` from a file name, ``None`` when none fits."""
+    lower = name.lower()
+    for suffix in (".csv.gz", ".csv", ".parquet", ".pq"):
+        if lower.endswith(suffix):
+            return "parquet" if suffix == ".pq" else suffix[1:]
+    return None
 
 
 def _file_kind(path: Path) -> str:
     """``"csv"``, ``"csv.gz"`` or ``"parquet"`` from the file name; anything else is an error."""
-    lower = path.name.lower()
-    for suffix in (".csv.gz", ".csv", ".parquet", ".pq"):
-        if lower.endswith(suffix):
-            return "parquet" if suffix == ".pq" else suffix[1:]
-    raise ContractError(f"{path}: unsupported file type (use {', '.join(TABLE_SUFFIXES)})")
+    kind = _name_kind(path.name)
+    if kind is None:
+        raise ContractError(f"{path}: unsupported file type (use {', '.join(TABLE_SUFFIXES)})")
+    return kind
 
 
 def _check_header(path: Path, kind: str) -> None:
@@ -932,34 +1200,6 @@ def _sniff_separator(path: Path) -> str:
     counts = {sep: header.count(sep) for sep in _SEPARATORS}
     best = max(_SEPARATORS, key=lambda sep: counts[sep])
     return best if counts[best] > 0 else ","
-
-
-def _apply_mapping(
-    name: str, frame: pd.DataFrame, mapping: Mapping[str, str], path: Path
-) -> pd.DataFrame:
-    """Rename the user's columns to the contract's; every mapped column must be in the file."""
-    if not mapping or len(frame.columns) == 0:
-        return frame
-    columns = list(frame.columns)
-    missing = [c for c in mapping if c not in columns]
-    if missing:
-        raise ContractError(
-            f"{name}: data.columns.{name} maps column {missing[0]!r}, which is not in {path.name} "
-            f"(available columns: {', '.join(columns)})",
-            table=name,
-            column=missing[0],
-        )
-    renamed = [mapping.get(c, c) for c in columns]
-    clashes = sorted({c for c in renamed if renamed.count(c) > 1})
-    if clashes:
-        sources = [c for c in columns if mapping.get(c, c) == clashes[0]]
-        raise ContractError(
-            f"{name}.{clashes[0]}: column mapping gives two columns this name "
-            f"({', '.join(sources)} in {path.name})",
-            table=name,
-            column=clashes[0],
-        )
-    return frame.rename(columns=dict(mapping))
 
 
 def _first_line(exc: BaseException) -> str:

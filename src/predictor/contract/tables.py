@@ -23,7 +23,8 @@ class Tables:
     """One DataFrame per contract table; optional tables absent from the input are ``None``.
 
     Column names are the contract's canonical names (see ``predictor.contract.schema``).
-    Ids are strings and dates are ``datetime64[ns]`` (tz-naive, UTC when the input had a zone).
+    Ids are strings and dates are ``datetime64[ns]``, tz-naive wall time in the business's time
+    zone (``data.timezone``; zoned input times are converted to it).
     """
 
     customers: pd.DataFrame

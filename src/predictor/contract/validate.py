@@ -20,6 +20,9 @@ unknown_table           warning   a table the contract does not know: ignored
 duplicate_column        error     two columns with one name (e.g. after column mapping)
 missing_column          error     a required column is absent (available columns listed)
 missing_value           warning   empty cell in a required column: row set aside
+date_format             error     a text date column whose day/month order is ambiguous (no
+                                  day above 12) or mixed (some rows only day-first, others
+                                  only month-first); the remedy is ``data.date_formats``
 unparseable_date        warning   date that cannot be read: row set aside (any date column,
                                   including the optional ``end_date``/``resolved_at``: an
                                   unreadable end date is ambiguous between active and ended)
@@ -49,10 +52,12 @@ unreadable values, then the other checks in the order of the table above), so th
 the warnings add up to the rows in ``rejects``.
 
 Types of the clean tables: ids are strings (whitespace stripped; ``1.0`` becomes ``"1"``),
-dates ``datetime64[ns]`` tz-naive (times with an offset are converted to UTC; naive times are
-taken as they are), numbers ``float64``, ``escalated`` ``bool`` (empty means false), text
-columns strings. In id, date, number and bool columns the tokens ``NA``, ``N/A``, ``NULL``,
-``None``, ``NaN``, ``NaT``, ``#N/A`` (any case) and empty cells mean missing; in text columns
+dates ``datetime64[ns]`` tz-naive in the business's time zone (``DateRules.timezone``: times
+with a zone or offset are converted to it; naive times are taken as already in it; formats
+are read as ``contract.dates`` describes), numbers ``float64``, ``escalated`` ``bool``
+(empty means false), text columns strings. In id, date, number and bool columns the tokens
+``NA``, ``N/A``, ``NULL``, ``None``, ``NaN``, ``NaT``, ``#N/A`` (any case) and empty cells
+mean missing; in text columns
 only empty cells do. Customer attribute columns are numeric (``float64``) when every non-empty
 value is a number (and none has a leading zero, like a postal code), ``bool`` when every value
 is true/false, dates when typed as dates (Parquet), and text otherwise. Extra columns of event
@@ -62,7 +67,6 @@ tables are kept unchanged.
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,8 +75,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pandas.tseries.api import guess_datetime_format
 
+from predictor.contract.dates import DateFormatError, parse_dates
 from predictor.contract.errors import (
     MAX_EXAMPLES,
     ContractError,
@@ -95,14 +99,25 @@ ID_COLUMNS: frozenset[str] = frozenset({"customer_id", "order_id"})
 
 REJECT_COLUMNS: tuple[str, ...] = ("table", "row", "customer_id", "check", "column", "reason")
 
-_MAX_GUESSED_FORMATS = 4
-_MIXED_PROBE = 200
-_PARSED = "datetime64[us, UTC]"
-"""Dates are parsed at microsecond resolution (years 1 to 9999), then checked against the
-``datetime64[ns]`` range, so an out-of-range date is reported instead of raising."""
 
-_TS_MIN = pd.Timestamp.min.tz_localize("UTC")
-_TS_MAX = pd.Timestamp.max.tz_localize("UTC")
+
+@dataclass(frozen=True)
+class DateRules:
+    """How date columns are read: the business's time zone and any configured formats.
+
+    ``timezone`` is an IANA name: zoned times are converted to it and naive ones taken as
+    already in it. ``date_format`` is the strftime format of non-ISO text dates in every
+    column, ``date_formats`` (``{table: {column: format}}``) overrides it per column; without
+    either the format is detected per column (``contract.dates``).
+    """
+
+    timezone: str = "UTC"
+    date_format: str | None = None
+    date_formats: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def format_of(self, table: str, column: str) -> str | None:
+        """The configured format of ``table.column`` (``None``: detect it)."""
+        return self.date_formats.get(table, {}).get(column, self.date_format)
 
 
 @dataclass
@@ -249,6 +264,7 @@ def validate(
     *,
     end_date: pd.Timestamp | dt.date | str,
     chunk: bool = False,
+    dates: DateRules | None = None,
 ) -> ValidationResult:
     """Type and check the input tables against the contract.
 
@@ -261,6 +277,7 @@ def validate(
             ``io.iter_customer_chunks``). A table with no rows is then kept as an empty typed
             table (a chunk's customers may have no orders; an absent table would change
             the features), and ``no_valid_rows`` is left to the whole input.
+        dates: the time zone and date formats (default: UTC, formats detected per column).
 
     Returns:
         The ``ValidationResult``; see the module docstring for every check and its outcome.
@@ -279,7 +296,7 @@ def validate(
     for name, spec in SPECS.items():
         frame = raw.get(name)
         if _structure_ok(name, spec, frame, report, chunk):
-            works[name] = _coerce(name, spec, frame, report)
+            works[name] = _coerce(name, spec, frame, report, dates or DateRules())
     customers = works.get("customers")
     if customers is not None:
         _check_customers(customers, limit, report)
@@ -335,7 +352,9 @@ def _structure_ok(
     return not duplicated and not missing
 
 
-def _coerce(name: str, spec: TableSpec, frame: pd.DataFrame, report: _Report) -> _Work:
+def _coerce(
+    name: str, spec: TableSpec, frame: pd.DataFrame, report: _Report, dates: DateRules
+) -> _Work:
     """Type every column and set aside rows whose required or typed values are unusable."""
     raw = frame.reset_index(drop=True)
     raw.columns = [str(c) for c in raw.columns]
@@ -349,10 +368,18 @@ def _coerce(name: str, spec: TableSpec, frame: pd.DataFrame, report: _Report) ->
         problem="have no customer_id", reason="customer_id is empty",
     )  # fmt: skip
     bad: dict[str, np.ndarray] = {}
+    failed: set[str] = set()
     for column in raw.columns:
         if column == "customer_id":
             continue
-        values, unreadable = _coerce_column(spec, column, raw[column], is_customers)
+        try:
+            values, unreadable = _coerce_column(spec, column, raw[column], is_customers, dates)
+        except DateFormatError as exc:
+            report.issue(
+                "date_format", name, column, "error", exc.count, exc.rows, str(exc)
+            )  # fmt: skip
+            values, unreadable = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]"), None
+            failed.add(column)
         typed[column] = values
         if unreadable is not None:
             bad[column] = unreadable
@@ -365,7 +392,7 @@ def _coerce(name: str, spec: TableSpec, frame: pd.DataFrame, report: _Report) ->
             reject_customers=is_customers and column == "signup_date",
         )  # fmt: skip
     for column in spec.required_columns:
-        if column == "customer_id":
+        if column == "customer_id" or column in failed:
             continue
         report.set_aside(
             work, typed[column].isna(), check="missing_value", column=column,
@@ -386,13 +413,13 @@ def _unreadable_kind(spec: TableSpec, column: str) -> tuple[str, str, str]:
 
 
 def _coerce_column(
-    spec: TableSpec, column: str, values: pd.Series, is_customers: bool
+    spec: TableSpec, column: str, values: pd.Series, is_customers: bool, dates: DateRules
 ) -> tuple[pd.Series, np.ndarray | None]:
     """Typed values of one column, and which present values could not be read (if typed)."""
     if column in ID_COLUMNS:
         return _to_id(values), None
     if column in spec.date_columns:
-        return _to_datetime(values)
+        return _to_datetime(values, dates, f"{spec.name}.{column}")
     if column in spec.numeric_columns:
         return _to_number(values)
     if column in spec.bool_columns:
@@ -400,7 +427,7 @@ def _coerce_column(
     if column in spec.columns:
         return _to_text(values), None
     if is_customers:
-        return _to_attribute(values), None
+        return _to_attribute(values, dates), None
     return values, None
 
 
@@ -593,71 +620,23 @@ def _to_id(values: pd.Series) -> pd.Series:
     return text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
 
 
-def _to_datetime(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Dates as ``datetime64[ns]`` tz-naive (UTC when zoned) and which present values failed.
+def _to_datetime(
+    values: pd.Series, rules: DateRules | None = None, where: str = "date"
+) -> tuple[pd.Series, np.ndarray]:
+    """Dates as ``datetime64[ns]`` tz-naive business-local, and which present values failed.
 
-    ISO-8601 is parsed with the fast path; only the values it cannot read go through
-    ``_parse_other_formats``. Dates outside the ``datetime64[ns]`` range (before 1677 or after
-    2262) count as unreadable.
+    See ``contract.dates.parse_dates``: one format per column, zoned times converted to
+    ``rules.timezone``. Dates outside the ``datetime64[ns]`` range count as unreadable.
     """
-    if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = pd.to_datetime(values, utc=True)
-        present = values.notna().to_numpy()
-    else:
+    rules = rules or DateRules()
+    if not pd.api.types.is_datetime64_any_dtype(values):
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
             values = _to_id(values)
-        text = _nullify(_text(values))
-        present = text.notna().to_numpy()
-        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-        parsed = parsed.astype(_PARSED)
-        retry = present & parsed.isna().to_numpy()
-        if retry.any():
-            parsed[retry] = _parse_other_formats(text[retry]).array
-    in_range = (parsed >= _TS_MIN) & (parsed <= _TS_MAX)
-    out = parsed.where(in_range).dt.tz_localize(None).astype("datetime64[ns]")
-    return out, present & out.isna().to_numpy()
-
-
-def _parse_other_formats(text: pd.Series) -> pd.Series:
-    """Parse non-ISO date strings (as UTC), each distinct string once.
-
-    Formats guessed from the values (``03/15/2024``, ``15.03.2024 10:00``, ``3 Feb 2024``) are
-    parsed vectorised; what is left goes through the per-value ``format="mixed"`` parser
-    (month first when ambiguous). That parser is slow (tens of microseconds per value), so
-    when many values are left and none of a sample of them parses, the rest is taken as
-    unreadable without trying each one.
-    """
-    unique = pd.Series(pd.unique(text.to_numpy()), dtype="str")
-    parsed = pd.Series(pd.NaT, index=unique.index, dtype=_PARSED)
-    tried: set[str] = set()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(_MAX_GUESSED_FORMATS):
-            todo = parsed.isna().to_numpy()
-            fmt = _guess_format(unique[todo].iloc[:20], tried)
-            if fmt is None:
-                break
-            tried.add(fmt)
-            found = pd.to_datetime(unique[todo], utc=True, errors="coerce", format=fmt)
-            parsed[todo] = found.astype(_PARSED).array
-        todo = parsed.isna().to_numpy().copy()
-        if todo.sum() > _MIXED_PROBE:
-            probe = unique[todo].iloc[:: max(1, int(todo.sum()) // _MIXED_PROBE)]
-            if pd.to_datetime(probe, utc=True, errors="coerce", format="mixed").isna().all():
-                todo[:] = False
-        if todo.any():
-            found = pd.to_datetime(unique[todo], utc=True, errors="coerce", format="mixed")
-            parsed[todo] = found.astype(_PARSED).array
-    return pd.Series(parsed.array.take(_positions(text, unique)), index=text.index)
-
-
-def _guess_format(values: pd.Series, tried: set[str]) -> str | None:
-    """Return the first strftime format guessed from ``values`` that was not tried yet."""
-    for value in values:
-        fmt = guess_datetime_format(value)
-        if fmt is not None and fmt not in tried:
-            return fmt
-    return None
+        values = _nullify(_text(values))
+    table, _, column = where.partition(".")
+    return parse_dates(
+        values, timezone=rules.timezone, fmt=rules.format_of(table, column), where=where
+    )
 
 
 def _to_number(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -694,12 +673,12 @@ def _to_bool(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return pd.Series(is_true, index=values.index, dtype=bool), bad
 
 
-def _to_attribute(values: pd.Series) -> pd.Series:
+def _to_attribute(values: pd.Series, dates: DateRules | None = None) -> pd.Series:
     """Type a customer attribute: numbers as float64, true/false as bool, anything else as text."""
     if pd.api.types.is_bool_dtype(values):
         return values
     if pd.api.types.is_datetime64_any_dtype(values):
-        return _to_datetime(values)[0]
+        return _to_datetime(values, dates)[0]
     if pd.api.types.is_numeric_dtype(values):
         return values.astype("float64")
     text = _to_text(values)
