@@ -156,7 +156,8 @@ def score_files(
     Both files are written atomically and only once everything is scored: an error or an
     interrupt leaves no output and any previous file untouched. ``as_of`` defaults to the
     data's latest date; the model's data settings (column mapping, ``end_date``) apply.
-    ``on_start(n_customers)`` and ``on_chunk(n_done)`` report progress.
+    ``on_start(n_customers)`` and ``on_chunk(n_done)`` report progress, several times per
+    chunk (``progress_batch``).
 
     While it runs, ``out`` and ``rejects`` are locked (``.<name>.lock`` beside each): a second
     run writing either fails with ``OutputLockedError``. Parquet input is spilled into a
@@ -198,11 +199,19 @@ def score_files(
                 present = [name for name, _ in result.tables.items()]
                 notes += check_inputs(predictor.model, present, allow_missing)
             notes.extend(result.warnings)
-            scores, late = score(predictor.model, result.tables, cutoff, drivers)
-            writer.write(scores)
-            rejected += [input_rejects(result), late]
-            if on_chunk is not None:
-                on_chunk(len(result.tables.customers) + len(rejected[-2]))
+            ids = pd.Index(result.tables.customers["customer_id"]).sort_values()
+            step = progress_batch(len(ids))
+            set_aside = input_rejects(result)
+            rejected.append(set_aside)
+            for start in range(0, len(ids), step) or [0]:
+                batch = result.tables.subset(ids[start : start + step])
+                scores, late = score(predictor.model, batch, cutoff, drivers)
+                writer.write(scores)
+                rejected.append(late)
+                if on_chunk is not None:
+                    on_chunk(len(batch.customers))
+            if on_chunk is not None and len(set_aside):
+                on_chunk(len(set_aside))
         all_rejects = pd.concat(rejected, ignore_index=True)
         write_frame_atomic(all_rejects, rejects)
         n_scored = writer.rows
@@ -250,6 +259,23 @@ def as_of_notes(
         )
         return [ContractIssue("as_of_before_data", "customers", None, "warning", 0, [], message)]
     return []
+
+
+PROGRESS_STEPS = 10
+"""Progress reports per read chunk: a chunk is scored in up to this many batches."""
+MIN_PROGRESS_BATCH = 5_000
+"""Fewest customers per batch. Each batch costs about 0.7 s of fixed feature-building work
+(measured on 3,000 customers: 2.3 s CPU in one batch, 10.7 s in 12), so batches of at least
+5,000 keep that overhead near 10%."""
+
+
+def progress_batch(n_customers: int) -> int:
+    """Customers per scoring batch within a chunk, so the progress bar moves within it.
+
+    Scores do not depend on who is scored together (``scoring`` module), so batching changes
+    only how often progress is reported.
+    """
+    return max(MIN_PROGRESS_BATCH, -(-n_customers // PROGRESS_STEPS))
 
 
 def merge_warnings(issues: list[ContractIssue]) -> list[ContractIssue]:

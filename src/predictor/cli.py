@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import signal
 import sys
+import tempfile
 import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +27,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -29,7 +36,7 @@ from predictor.contract.errors import ContractError
 from predictor.errors import PredictorError, os_reason
 
 console = Console(stderr=True)
-out = Console()
+out = Console(soft_wrap=True)
 
 
 class _Terminated(KeyboardInterrupt):
@@ -84,10 +91,22 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from predictor import __version__
+
+        typer.echo(f"predictor {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show the full traceback of an error.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
     """Predict customer churn risk and lifetime value (Day One and 13-month)."""
@@ -130,6 +149,91 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a setting, e.g. --set churn.horizon_days=60."),
 ]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verbose", "-v", help="Also show library warnings and log messages on screen."
+    ),
+]
+
+
+class Mode(StrEnum):
+    """Kind of sample business."""
+
+    subscription = "subscription"
+    retail = "retail"
+
+
+class FileFormat(StrEnum):
+    """File format of written tables."""
+
+    csv = "csv"
+    parquet = "parquet"
+
+
+class View(StrEnum):
+    """Feature view."""
+
+    current = "current"
+    day_one = "day-one"
+
+
+class Promote(StrEnum):
+    """Whether training may promote the new version to champion."""
+
+    never = "never"
+    auto = "auto"
+
+
+LIBRARY_LOGGERS = ("py.warnings", "mlflow", "alembic", "matplotlib", "xgboost")
+"""Loggers whose messages go to the run's log (and to the screen only with --verbose)."""
+
+
+@contextmanager
+def captured_output(verbose: bool, log_file: Path | None = None) -> Iterator[None]:
+    """Route library warnings and log messages to ``log_file``; to the screen only if verbose.
+
+    Python warnings (MLflow's schema hints, SciPy's ConstantInputWarning, ...) become log
+    records of ``py.warnings``; those and the libraries' loggers are written to ``log_file``
+    (the run's log) and shown on stderr only with ``--verbose``. Everything is restored on exit.
+    """
+    from rich.logging import RichHandler
+
+    handlers: list[logging.Handler] = []
+    if log_file is not None:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handlers.append(handler)
+    if verbose:
+        handlers.append(RichHandler(console=console, show_path=False, show_time=False))
+    saved = []
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.handlers[:], logger.propagate, logger.level))
+        logger.handlers = handlers[:] or [logging.NullHandler()]
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        logging.captureWarnings(True)
+        try:
+            yield
+        finally:
+            logging.captureWarnings(False)
+            for logger, old, propagate, level in saved:
+                logger.handlers, logger.propagate = old, propagate
+                logger.setLevel(level)
+            for handler in handlers:
+                handler.close()
+
+
+def print_table(table: Table) -> None:
+    """Print a table on stdout: terminal width on a terminal, else as wide as its content."""
+    if out.is_terminal:
+        out.print(table)
+        return
+    width = Measurement.get(out, out.options.update(max_width=100_000), table).maximum
+    Console(width=max(width, out.width), soft_wrap=True).print(table)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -193,7 +297,7 @@ def _render_issues(issues) -> None:
             str(issue.count),
             ", ".join(map(str, issue.examples)),
         )
-    out.print(table)
+    print_table(table)
     for issue in issues:
         out.print(f"- {issue.message}")
 
@@ -205,8 +309,8 @@ def sample(
     ] = DEFAULT_SAMPLE_DIR,
     customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    mode: Annotated[str, typer.Option(help="subscription or retail.")] = "subscription",
-    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    mode: Annotated[Mode, typer.Option(help="Kind of business.")] = Mode.subscription,
+    fmt: Annotated[FileFormat, typer.Option("--format", help="File format.")] = FileFormat.csv,
     truth_as_of: Annotated[
         str | None,
         typer.Option(
@@ -220,11 +324,9 @@ def sample(
     from predictor.io import write_frame_atomic, write_tables
     from predictor.sample import generate_sample, ground_truth
 
-    if mode not in ("subscription", "retail"):
-        raise _fail(f"--mode must be subscription or retail, not {mode!r}")
     with console.status(f"generating {customers:,} customers"):
-        business = generate_sample(n_customers=customers, seed=seed, mode=mode)
-    write_tables(business.tables, out_dir, fmt=fmt)
+        business = generate_sample(n_customers=customers, seed=seed, mode=Mode(mode).value)
+    write_tables(business.tables, out_dir, fmt=FileFormat(fmt).value)
     truth_dir = out_dir.parent / f"{out_dir.name}_truth"
     write_frame_atomic(business.traits.reset_index(), truth_dir / "traits.parquet")
     if truth_as_of:
@@ -270,14 +372,17 @@ def features(
         str | None,
         typer.Option(callback=_check_date, help="Cutoff date, YYYY-MM-DD (default: latest date in the data)."),
     ] = None,
-    view: Annotated[str, typer.Option(help="current or day-one.")] = "current",
+    view: Annotated[View, typer.Option(help="Feature view.")] = View.current,
     labels: Annotated[
         bool, typer.Option(help="Add labels where their window is complete.")
     ] = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Write the point-in-time feature table (optionally with labels)."""
+    from rich.progress import Progress
+
     from predictor.datasets import data_span
     from predictor.features import build_day_one_features, build_features
     from predictor.io import write_frame_atomic
@@ -295,20 +400,26 @@ def features(
     start, end = data_span(tables, cfg)
     cutoff = pd.Timestamp(as_of) if as_of else end
     _warn_as_of(cutoff, start, end)
-    if view == "day-one":
-        frame = build_day_one_features(truncate(tables, cutoff), cfg)
-        if labels:
-            frame = frame.join(day_one_label(tables, cfg.day_one.window_days, cfg.value, end))
-    elif view == "current":
-        frame = build_features(tables, cutoff, cfg)
-        if labels and value_label_end(cutoff, cfg.value) <= day_end(end):
-            frame = frame.join(value_label(tables, cutoff, cfg.value))
-        if labels and churn_label_end(cutoff, cfg.churn) <= day_end(end):
-            frame = frame.join(churn_label(tables, cutoff, cfg.churn))
-    else:
-        raise _fail(f"--view must be current or day-one, not {view!r}")
-    frame.insert(0, "as_of", cutoff)
-    write_frame_atomic(frame.reset_index(), out_path)
+    with captured_output(verbose), Progress(console=console, transient=True) as bar:
+        task = bar.add_task(f"features ({View(view).value})", total=3 if labels else 2)
+        if view == View.day_one:
+            frame = build_day_one_features(truncate(tables, cutoff), cfg)
+            bar.advance(task)
+            if labels:
+                frame = frame.join(day_one_label(tables, cfg.day_one.window_days, cfg.value, end))
+                bar.advance(task)
+        else:
+            frame = build_features(tables, cutoff, cfg)
+            bar.advance(task)
+            if labels and value_label_end(cutoff, cfg.value) <= day_end(end):
+                frame = frame.join(value_label(tables, cutoff, cfg.value))
+            if labels and churn_label_end(cutoff, cfg.churn) <= day_end(end):
+                frame = frame.join(churn_label(tables, cutoff, cfg.churn))
+            if labels:
+                bar.advance(task)
+        frame.insert(0, "as_of", cutoff)
+        write_frame_atomic(frame.reset_index(), out_path)
+        bar.advance(task)
     out.print(f"wrote {len(frame):,} customers x {frame.shape[1] - 1} features to {out_path}")
 
 
@@ -336,40 +447,191 @@ def train(
     models_dir: Annotated[Path, typer.Option(help="Where model folders are written.")] = Path(
         "models"
     ),
+    promote: Annotated[
+        Promote,
+        typer.Option(
+            help="auto: compare the new version with the champion on the newest held-out "
+            "cutoff and promote it when better on tracking.promote_metrics."
+        ),
+    ] = Promote.never,
+    verbose: VerboseOpt = False,
 ) -> None:
-    """Train the Day One, 13-month value and churn models; record the run in MLflow."""
+    """Train the Day One, 13-month value and churn models; record the run in MLflow.
+
+    The registered version gets the alias 'challenger' (the first one also 'champion');
+    library warnings go to the run's log (logs/train.log), on screen only with --verbose.
+    """
+    from predictor.datasets import ShortHistoryError
+    from predictor.io import find_table_files
     from predictor.pipeline import run_training
-    from predictor.tracking import MlflowTracker, default_tracking_uri, git_commit
+    from predictor.tracking import (
+        MlflowTracker,
+        check_system_metrics,
+        default_tracking_uri,
+        lineage_tags,
+    )
 
     cfg = _config(config, set_)
     if cfg.data.path is None and data is None and not cfg.data.tables:
         data = _ensure_sample(DEFAULT_SAMPLE_DIR)
     if data is not None:
         cfg = _config(config, set_, data)
-    tables = _load(cfg).tables
-    uri = tracking_uri or cfg.tracking.uri or default_tracking_uri(PROJECT_DIR)
-    from predictor.datasets import ShortHistoryError
-
-    with MlflowTracker(uri, cfg.tracking.experiment, run_name=cfg.model_name) as tracker:
-        commit = git_commit(PROJECT_DIR)
-        tracker.set_tags({"git_commit": commit or "unknown", "config_digest": cfg.digest()})
+    if cfg.tracking.system_metrics:
         try:
-            outcome = run_training(
-                tables,
-                cfg,
-                models_dir,
-                tracker,
-                progress=lambda m: console.print(f"[dim]{m}[/]"),
-                created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            )
-        except ShortHistoryError as exc:
+            check_system_metrics()
+        except RuntimeError as exc:
             raise _fail(str(exc)) from exc
+    tables = _load(cfg).tables
+    sources = find_table_files(cfg.data, None)
+    uri = tracking_uri or cfg.tracking.uri or default_tracking_uri(PROJECT_DIR)
+    tracker = MlflowTracker(
+        uri, cfg.tracking.experiment, cfg.model_name, system_metrics=cfg.tracking.system_metrics
+    )
+    with tempfile.TemporaryDirectory(prefix="predictor-log-") as tmp:
+        log_file = Path(tmp) / "train.log"
+        with captured_output(verbose, log_file), _training_bar() as (say, on_step):
+            try:
+                with tracker:
+                    try:
+                        tracker.set_tags(lineage_tags(PROJECT_DIR, cfg.digest()))
+                        outcome = run_training(
+                            tables,
+                            cfg,
+                            models_dir,
+                            tracker,
+                            progress=say,
+                            created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                            sources=sources,
+                            on_step=on_step,
+                        )
+                    finally:
+                        tracker.log_artifact(log_file, "logs")
+            except ShortHistoryError as exc:
+                raise _fail(str(exc)) from exc
     for task, result in outcome.evaluation.tasks.items():
         _print_metrics(task, result.table)
     out.print(f"model folder: {outcome.model_dir}")
     out.print(f"MLflow run {outcome.run_id} in experiment '{cfg.tracking.experiment}' at {uri}")
-    if outcome.registered_version:
-        out.print(f"registered {cfg.tracking.registered_name} version {outcome.registered_version}")
+    version = outcome.registered_version
+    if version:
+        _after_registration(cfg, uri, version, promote, tables, verbose)
+
+
+@contextmanager
+def _training_bar():
+    """A progress bar per target (one step per cutoff and per fit) and a message line."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def on_step(target: str, done: int, total: int) -> None:
+            if target not in tasks:
+                tasks[target] = bar.add_task(f"train {target}", total=total)
+            bar.update(tasks[target], completed=done, total=total)
+
+        yield (lambda message: bar.console.print(f"[dim]{message}[/]")), on_step
+
+
+def _after_registration(cfg, uri: str, version: str, promote: Promote, tables, verbose: bool):
+    """Alias the new version (challenger; champion if first) and promote it when asked."""
+    from predictor.tracking import mark_new_version
+
+    name = cfg.tracking.registered_name
+    with captured_output(verbose):
+        first = mark_new_version(name, version)
+    roles = "challenger and champion (the first registered model)" if first else "challenger"
+    out.print(f"registered {name} version {version} as {roles}")
+    if promote == Promote.auto and not first:
+        _promote(name, uri, cfg.tracking.promote_metrics, tables, verbose)
+
+
+def _promote(name: str, uri: str, metrics: list[str], tables, verbose: bool) -> None:
+    """Compare champion and challenger on the newest held-out cutoffs; move champion if better."""
+    from predictor.api import load_model
+    from predictor.bundle import ModelLoadError
+    from predictor.promotion import compare, evaluate_at, newest_heldout
+    from predictor.tracking import champion_and_challenger
+    from predictor.tracking import promote as move_champion
+
+    with captured_output(verbose):
+        try:
+            versions = champion_and_challenger(name)
+            champ, chall = versions["champion"], versions["challenger"]
+            if champ is None or chall is None:
+                raise _fail(f"{name}: needs both a champion and a challenger to compare")
+            if champ == chall:
+                out.print(f"{name} version {chall} is already champion; nothing to compare")
+                return
+            models = {
+                role: load_model(f"models:/{name}/{version}", uri).model
+                for role, version in (("champion", champ), ("challenger", chall))
+            }
+        except ModelLoadError as exc:
+            raise _fail(str(exc)) from exc
+        with console.status("re-evaluating champion and challenger"):
+            heldout = newest_heldout(tables, models["challenger"])
+            scores = {
+                role: evaluate_at(model, tables, heldout, models["challenger"])
+                for role, model in models.items()
+            }
+        decision = compare(scores["champion"], scores["challenger"], metrics)
+        move_champion(name, champ, chall, decision.summary(), decision.promote)
+    cutoffs = ", ".join(f"{t} {c.date()}" for t, c in heldout.cutoffs.items())
+    table = Table(title=f"champion v{champ} vs challenger v{chall} (held out: {cutoffs})")
+    for col in ("metric", "champion", "challenger", "better"):
+        table.add_column(col, justify="left" if col in ("metric", "better") else "right")
+    for metric, row in decision.comparison.iterrows():
+        table.add_row(metric, f"{row['champion']:.4f}", f"{row['challenger']:.4f}", row["better"])
+    print_table(table)
+    verdict = f"promoted v{chall} to champion" if decision.promote else f"kept v{champ} as champion"
+    out.print(f"{verdict}: {decision.reason} (decision tagged on both versions)")
+
+
+@app.command()
+def promote(
+    data: Annotated[Path, typer.Option(help="Data folder to re-evaluate both models on.")],
+    model_name: Annotated[str, typer.Option(help="Registered model name.")] = "predictor",
+    metrics: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metrics",
+            help="Deciding metric(s), target.metric (default: tracking.promote_metrics), "
+            "e.g. --metrics value_13m.normalized_gini --metrics churn.log_loss.",
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or ./mlflow.db)."),
+    ] = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Compare champion and challenger on the newest held-out cutoff; promote only if better.
+
+    Both are scored on the same customers at the newest cutoff whose labels are complete in
+    --data; the challenger becomes champion only when at least as good on every metric and
+    better on one. The decision is tagged on both versions either way.
+    """
+    from predictor.bundle import ModelLoadError
+    from predictor.config import check_metric_names
+    from predictor.tracking import use_store
+
+    cfg = _config(config, set_, data)
+    chosen = list(metrics or cfg.tracking.promote_metrics)
+    try:
+        check_metric_names(chosen)
+    except ValueError as exc:
+        raise _fail(str(exc).replace("tracking.promote_metrics", "--metrics")) from exc
+    try:
+        uri = use_store(tracking_uri or cfg.tracking.uri)
+    except ModelLoadError as exc:
+        raise _fail(str(exc)) from exc
+    tables = _load(cfg).tables
+    _promote(model_name, uri, chosen, tables, verbose)
 
 
 def _print_metrics(task: str, frame: pd.DataFrame) -> None:
@@ -379,7 +641,7 @@ def _print_metrics(task: str, frame: pd.DataFrame) -> None:
         table.add_column(col, justify="right")
     for name, row in frame.iterrows():
         table.add_row(str(name), *(f"{v:.3f}" for v in row))
-    out.print(table)
+    print_table(table)
 
 
 @app.command()
@@ -412,6 +674,7 @@ def score(
         Path | None,
         typer.Option(help="Folder for the temporary spill of Parquet input (default: beside --out)."),
     ] = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Score every customer of a data folder; unscorable ones go to the rejects file.
 
@@ -423,9 +686,10 @@ def score(
     from predictor.api import default_rejects_path, load_model, score_files
     from predictor.modeling.preprocess import SchemaMismatchError
 
-    predictor = load_model(model, tracking_uri)
+    with captured_output(verbose):
+        predictor = load_model(model, tracking_uri)
     rejects_path = rejects or default_rejects_path(out_path)
-    with Progress(console=console, transient=True) as bar:
+    with captured_output(verbose), Progress(console=console, transient=True) as bar:
         task = bar.add_task("scoring", total=None)
         try:
             run = score_files(

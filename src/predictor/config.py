@@ -19,6 +19,39 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 MODEL_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 """What ``model_name`` may be: a folder name that cannot point outside ``models/``."""
 
+PROMOTION_TARGETS = ("value_13m", "churn")
+"""Targets re-evaluated when promoting a model (Day One is judged by signup cohorts)."""
+
+METRIC_HIGHER_IS_BETTER = {
+    "normalized_gini": True,
+    "spearman": True,
+    "top_decile_capture": True,
+    "mae": False,
+    "rmse": False,
+    "decile_mape": False,
+    "roc_auc": True,
+    "pr_auc": True,
+    "lift_top10": True,
+    "brier": False,
+    "log_loss": False,
+    "calibration_error": False,
+}
+"""Metrics that can decide a promotion, and whether higher is better."""
+
+
+def check_metric_names(names: list[str]) -> None:
+    """Refuse names that are not ``<target>.<metric>`` with a known target and metric."""
+    if not names:
+        raise ValueError("tracking.promote_metrics: name at least one metric")
+    for name in names:
+        target, _, metric = name.partition(".")
+        if target not in PROMOTION_TARGETS or metric not in METRIC_HIGHER_IS_BETTER:
+            raise ValueError(
+                f"tracking.promote_metrics: unknown metric {name!r}; use <target>.<metric> with "
+                f"target in {', '.join(PROMOTION_TARGETS)} and metric in "
+                f"{', '.join(METRIC_HIGHER_IS_BETTER)}"
+            )
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -264,7 +297,20 @@ class TrackingConfig(_Section):
         True, description="Register the trained model in the model registry."
     )
     registered_name: str = Field("predictor", description="Registered model name.")
-    alias: str | None = Field(None, description="Alias to set on the new version, e.g. champion.")
+    promote_metrics: list[str] = Field(
+        default_factory=lambda: ["value_13m.normalized_gini", "churn.log_loss"],
+        description="Metrics (target.metric) on which a challenger must beat the champion to be "
+        "promoted: at least as good on every one and better on one. Registered versions get "
+        "the alias 'challenger'; the first one also becomes 'champion'.",
+    )
+    system_metrics: bool = Field(
+        False, description="Record CPU, memory and disk use of the run (MLflow system metrics)."
+    )
+
+    @model_validator(mode="after")
+    def _check_metrics(self) -> TrackingConfig:
+        check_metric_names(self.promote_metrics)
+        return self
 
 
 class Config(_Section):

@@ -21,7 +21,7 @@ from predictor.datasets import data_span
 from predictor.errors import OutputError
 from predictor.plots import calibration_figure, decile_figure, gains_figure, roc_figure
 from predictor.report import build_report, customer_levers
-from predictor.scoring import pyfunc_frame, score, scoring_frame
+from predictor.scoring import predict_frame, pyfunc_frame, score, scoring_frame
 from predictor.segments import customer_facts
 from predictor.training import Evaluation, TrainedModel, train
 
@@ -62,9 +62,54 @@ def data_digest(tables: Tables) -> str:
     digest = hashlib.sha256()
     for name, frame in tables.items():
         digest.update(name.encode())
-        hashed = pd.util.hash_pandas_object(frame.sort_values(list(frame.columns[:2])), index=False)
-        digest.update(hashed.to_numpy().tobytes())
+        digest.update(_frame_hash(frame))
     return digest.hexdigest()
+
+
+def _frame_hash(frame: pd.DataFrame) -> bytes:
+    """Row hashes of a table sorted by its first two columns (row order does not matter)."""
+    hashed = pd.util.hash_pandas_object(frame.sort_values(list(frame.columns[:2])), index=False)
+    return hashed.to_numpy().tobytes()
+
+
+@dataclass(frozen=True)
+class TableInput:
+    """One input table as the run's lineage records it (an MLflow dataset per table)."""
+
+    name: str
+    source: str
+    """Absolute path or URI the table was read from, or ``in-memory``."""
+    digest: str
+    """SHA-256 of the table as loaded (after validation; row-order independent)."""
+    columns: dict[str, str]
+    """Column name -> type (``string``, ``double``, ``datetime``, ``boolean``)."""
+
+
+def table_inputs(tables: Tables, sources: dict[str, Path] | None = None) -> list[TableInput]:
+    """The lineage record of each input table: its file, content hash and column types."""
+    sources = sources or {}
+    out = []
+    for name, frame in tables.items():
+        where = sources.get(name)
+        out.append(
+            TableInput(
+                name=name,
+                source=str(Path(where).resolve()) if where is not None else "in-memory",
+                digest=hashlib.sha256(_frame_hash(frame)).hexdigest(),
+                columns={str(c): _column_type(frame[c]) for c in frame.columns},
+            )
+        )
+    return out
+
+
+def _column_type(values: pd.Series) -> str:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return "datetime"
+    if pd.api.types.is_bool_dtype(values):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(values):
+        return "double"
+    return "string"
 
 
 def _save_figures(evaluation: Evaluation, folder: Path, currency: str) -> list[Path]:
@@ -95,7 +140,9 @@ def _save_figures(evaluation: Evaluation, folder: Path, currency: str) -> list[P
     return paths
 
 
-def _install_model(bundle_tmp: Path, target: Path, example: pd.DataFrame) -> Path:
+def _install_model(
+    bundle_tmp: Path, target: Path, example: pd.DataFrame, signature: Any = None
+) -> Path:
     """Wrap the bundle as an MLflow pyfunc folder and swap it in for ``target``.
 
     The new folder is written complete in a temporary sibling, the previous version (if any)
@@ -112,7 +159,7 @@ def _install_model(bundle_tmp: Path, target: Path, example: pd.DataFrame) -> Pat
         )
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
     try:
-        save_pyfunc(bundle_tmp, staging, example)
+        save_pyfunc(bundle_tmp, staging, example, signature)
         old = None
         if target.exists():
             old = target.with_name(f".{target.name}.old-{staging.name.rsplit('-', 1)[-1]}")
@@ -150,14 +197,20 @@ def run_training(
     tracker: Any,
     progress: Any = None,
     created_at: str = "",
+    sources: dict[str, Path] | None = None,
+    on_step: Any = None,
 ) -> TrainingOutcome:
-    """Train, evaluate, save ``models_dir/<model_name>`` and record everything in the tracker."""
+    """Train, evaluate, save ``models_dir/<model_name>`` and record everything in the tracker.
+
+    ``sources`` (table -> file read) gives each input table's dataset its source in the
+    run's lineage; ``on_step(target, done, total)`` reports training progress.
+    """
     say = progress or (lambda _m: None)
     summary = data_summary(tables)
     digest = data_digest(tables)
     tracker.log_params(config.flat())
-    tracker.log_dataset(summary, name="training_tables", digest=digest)
-    model, evaluation = train(tables, config, say)
+    tracker.log_table_inputs(table_inputs(tables, sources))
+    model, evaluation = train(tables, config, say, on_step=on_step)
     run_id = getattr(tracker, "run_id", None)
     model.info["model_version"] = f"{config.model_name}-{(run_id or digest)[:8]}"
     model.info["created_at"] = created_at
@@ -176,14 +229,19 @@ def run_training(
     with tempfile.TemporaryDirectory(dir=models_dir, prefix=".build-") as tmp:
         tmp = Path(tmp)
         bundle = save_bundle(model, tmp / "bundle", extra, evaluation)
+        say("scoring customers as of the data end (signature and report)")
+        as_of = pd.Timestamp(model.info["data_end"])
+        frame = scoring_frame(tables, as_of, model)
+        example = pyfunc_frame(frame.head(5))
+        signature = model_signature_of(frame, scoring_example_output(model, example))
         say("saving model folder and plots")
-        example = input_example(model, tables)
-        target = _install_model(bundle, models_dir / config.model_name, example)
+        target = _install_model(bundle, models_dir / config.model_name, example, signature)
         plots = _save_figures(evaluation, tmp / "plots", config.report.currency)
         for path in plots:
             tracker.log_artifact(path, "plots")
-        say("scoring customers as of the data end for the report")
-        html = report_html(model, evaluation_frames(evaluation), extra["evaluation_plan"], tables)
+        scores = predict_frame(model, frame, as_of, REPORT_DRIVERS)
+        plans = extra["evaluation_plan"]
+        html = report_html(model, evaluation_frames(evaluation), plans, tables, scores)
         tracker.log_artifact(write_report(html, tmp / "report" / "report.html"), "report")
         tables_dir = tmp / "metrics"
         tables_dir.mkdir()
@@ -204,7 +262,7 @@ def run_training(
                 example,
                 out,
                 config.tracking.registered_name if config.tracking.register_model else None,
-                config.tracking.alias,
+                signature,
             )
     return TrainingOutcome(target, model, evaluation, run_id, version)
 
@@ -246,6 +304,13 @@ def write_report(html: str, path: Path) -> Path:
     from predictor.io import write_text_atomic
 
     return write_text_atomic(html, path)
+
+
+def model_signature_of(frame: pd.DataFrame, output: pd.DataFrame) -> Any:
+    """The MLflow signature of the whole scoring frame ``frame`` (see ``tracking.model_signature``)."""
+    from predictor.tracking import model_signature
+
+    return model_signature(pyfunc_frame(frame), output)
 
 
 def scoring_example_output(model: TrainedModel, example: pd.DataFrame) -> pd.DataFrame:

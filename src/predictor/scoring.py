@@ -165,6 +165,30 @@ def predict_frame(
     return out.reset_index()
 
 
+def pyfunc_predict(
+    model: TrainedModel, model_input: pd.DataFrame, params: dict | None = None
+) -> pd.DataFrame:
+    """What the MLflow pyfunc model answers: scores of a scoring frame, with its params.
+
+    ``params["as_of"]`` (an ISO date) stamps the rows' ``as_of`` (missing: NaT, the frame
+    does not say when its features were computed); ``params["drivers"]`` adds the top-K
+    drivers per score. ``customer_id`` may be the index or a column.
+    """
+    params = params or {}
+    frame = model_input
+    if "customer_id" in frame.columns:
+        frame = frame.set_index("customer_id")
+    raw = params.get("as_of")
+    try:
+        as_of = pd.Timestamp(raw) if raw not in (None, "") else None
+    except ValueError:
+        raise ValueError(f"params.as_of: {raw!r} is not a date (use YYYY-MM-DD)") from None
+    drivers = int(params.get("drivers") or 0)
+    if drivers < 0:
+        raise ValueError(f"params.drivers: {drivers} is negative")
+    return predict_frame(model, frame, as_of, drivers)
+
+
 def score(
     model: TrainedModel, tables: Tables, as_of: pd.Timestamp, drivers: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -1,23 +1,30 @@
 """MLflow at the edge: the only module that imports mlflow.
 
 ``Tracker`` is the small interface training talks to; ``MlflowTracker`` records a run (params,
-metrics, artifacts, the model as an MLflow pyfunc model with signature and input example,
-registration and alias); ``NullTracker`` does nothing, for library use and tests.
+metrics, artifacts, one dataset per input table, the model as an MLflow pyfunc model with
+signature and params schema, registration); ``NullTracker`` does nothing, for library use and
+tests. The registry helpers below move the ``champion`` and ``challenger`` aliases and record
+every promotion decision; the decision itself is made in ``predictor.promotion``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from predictor.pipeline import TableInput
 
 
 class Tracker(Protocol):
@@ -35,8 +42,8 @@ class Tracker(Protocol):
     def set_tags(self, tags: dict[str, str]) -> None:
         """Record tags."""
 
-    def log_dataset(self, summary: pd.DataFrame, name: str, digest: str) -> None:
-        """Record the training data's summary and hash."""
+    def log_table_inputs(self, inputs: list[TableInput]) -> None:
+        """Record each input table: where it was read from and its content hash."""
 
 
 class NullTracker:
@@ -56,7 +63,7 @@ class NullTracker:
     def set_tags(self, tags: dict[str, str]) -> None:
         """Ignore tags."""
 
-    def log_dataset(self, summary: pd.DataFrame, name: str, digest: str) -> None:
+    def log_table_inputs(self, inputs: list[TableInput]) -> None:
         """Ignore datasets."""
 
 
@@ -66,6 +73,17 @@ def default_tracking_uri(project_dir: Path) -> str:
         os.environ.get("MLFLOW_TRACKING_URI")
         or f"sqlite:///{Path(project_dir).resolve()}/mlflow.db"
     )
+
+
+def lineage_tags(project_dir: Path, config_digest: str) -> dict[str, str]:
+    """MLflow's standard git commit tag (when ``project_dir`` is a checkout) and the config hash."""
+    from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
+
+    tags = {"config_digest": config_digest}
+    commit = git_commit(project_dir)
+    if commit:
+        tags[MLFLOW_GIT_COMMIT] = commit
+    return tags
 
 
 def git_commit(cwd: Path) -> str | None:
@@ -82,16 +100,27 @@ def git_commit(cwd: Path) -> str | None:
 class MlflowTracker(AbstractContextManager):
     """Record one training run in an MLflow experiment."""
 
-    def __init__(self, uri: str, experiment: str, run_name: str | None = None) -> None:
+    def __init__(
+        self,
+        uri: str,
+        experiment: str,
+        run_name: str | None = None,
+        system_metrics: bool = False,
+    ) -> None:
         self.uri, self.experiment, self.run_name = uri, experiment, run_name
+        self.system_metrics = system_metrics
         self.run_id: str | None = None
 
     def __enter__(self) -> MlflowTracker:
         import mlflow
 
+        if self.system_metrics:
+            check_system_metrics()
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_experiment(self.experiment)
-        self._run = mlflow.start_run(run_name=self.run_name)
+        self._run = mlflow.start_run(
+            run_name=self.run_name, log_system_metrics=self.system_metrics
+        )
         self.run_id = self._run.info.run_id
         return self
 
@@ -128,12 +157,29 @@ class MlflowTracker(AbstractContextManager):
 
         mlflow.set_tags(tags)
 
-    def log_dataset(self, summary: pd.DataFrame, name: str, digest: str) -> None:
-        """Log a data summary as an MLflow dataset input (training context)."""
-        import mlflow
+    def log_table_inputs(self, inputs: list[TableInput]) -> None:
+        """Log one MLflow dataset per input table (source, digest, schema; context training).
 
-        dataset = mlflow.data.from_pandas(summary, name=name, digest=digest[:32])
-        mlflow.log_input(dataset, context="training")
+        A metadata-only dataset: the run points at the file the table came from and records its
+        hash and columns, without copying the data.
+        """
+        import mlflow
+        from mlflow.data.dataset_source_registry import resolve_dataset_source
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.types.schema import ColSpec, Schema
+
+        for item in inputs:
+            schema = Schema([ColSpec(kind, name) for name, kind in item.columns.items()])
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "The specified dataset source can be")
+                source = resolve_dataset_source(item.source)
+            dataset = MetaDataset(
+                source=source,
+                name=item.name,
+                digest=item.digest[:32],
+                schema=schema,
+            )
+            mlflow.log_input(dataset, context="training")
 
     def log_model(
         self,
@@ -141,16 +187,16 @@ class MlflowTracker(AbstractContextManager):
         input_example: pd.DataFrame,
         output_example: pd.DataFrame,
         registered_name: str | None,
-        alias: str | None,
+        signature: Any = None,
     ) -> str | None:
-        """Log the bundle as an MLflow pyfunc model; register it and set an alias if asked.
+        """Log the bundle as an MLflow pyfunc model and register it when a name is given.
 
-        Returns the registered version, if registered.
+        ``signature`` defaults to one inferred from the example (see ``model_signature``).
+        Returns the registered version, if registered; ``mark_new_version`` sets its aliases.
         """
         import mlflow
-        from mlflow.models import infer_signature
 
-        signature = infer_signature(input_example, output_example)
+        signature = signature or model_signature(input_example, output_example)
         with pyfunc_files(bundle_dir) as files:
             info = mlflow.pyfunc.log_model(
                 name="model",
@@ -160,8 +206,6 @@ class MlflowTracker(AbstractContextManager):
                 **files,
             )
         version = getattr(info, "registered_model_version", None)
-        if registered_name and alias and version is not None:
-            mlflow.MlflowClient().set_registered_model_alias(registered_name, alias, str(version))
         return None if version is None else str(version)
 
 
@@ -221,7 +265,59 @@ def pyfunc_files(bundle_dir: Path) -> Iterator[dict[str, Any]]:
         }
 
 
-def save_pyfunc(bundle_dir: Path, target: Path, input_example: pd.DataFrame) -> Path:
+def check_system_metrics() -> None:
+    """Refuse ``tracking.system_metrics: true`` without psutil, which MLflow needs to sample."""
+    try:
+        import psutil  # noqa: F401
+    except ImportError:
+        raise RuntimeError(
+            "tracking.system_metrics is true but psutil is not installed; "
+            "pip install 'predictor[system-metrics]' or set tracking.system_metrics: false"
+        ) from None
+
+
+def model_signature(frame: pd.DataFrame, output: pd.DataFrame | None = None) -> Any:
+    """The pyfunc signature: the scoring frame's columns, and params ``as_of`` and ``drivers``.
+
+    ``frame`` is a whole scoring frame in pyfunc types (``scoring.pyfunc_frame``), so the
+    columns are the model's, not those that happen to be filled in a few example rows. Every
+    column may hold missing values: numbers are ``double`` (NaN-capable), text is ``string``.
+    ``customer_id`` is required; every feature column is optional, because a customer (or an
+    input without an optional table) may lack a whole family. ``as_of`` (ISO date) stamps the
+    output rows; ``drivers`` adds the top-K drivers per score.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+    inputs = Schema(
+        [
+            ColSpec(_mlflow_type(frame[col]), col, required=col == "customer_id")
+            for col in frame.columns
+        ]
+    )
+    outputs = None
+    if output is not None:
+        outputs = Schema([ColSpec(_mlflow_type(output[c]), c) for c in output.columns])
+    params = ParamSchema(
+        [ParamSpec("as_of", "string", None), ParamSpec("drivers", "long", 0)]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs, params=params)
+
+
+def _mlflow_type(values: pd.Series) -> str:
+    """MLflow column type of a pandas column: text, datetime, boolean or double."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return "datetime"
+    if pd.api.types.is_bool_dtype(values):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(values):
+        return "double"
+    return "string"
+
+
+def save_pyfunc(
+    bundle_dir: Path, target: Path, input_example: pd.DataFrame, signature: Any = None
+) -> Path:
     """Write an MLflow pyfunc model folder around a bundle (for mlflow.pyfunc.load_model).
 
     ``target`` must not exist or be empty: this never removes anything.
@@ -229,22 +325,26 @@ def save_pyfunc(bundle_dir: Path, target: Path, input_example: pd.DataFrame) -> 
     import mlflow
 
     with pyfunc_files(bundle_dir) as files:
-        mlflow.pyfunc.save_model(path=str(target), input_example=input_example, **files)
+        mlflow.pyfunc.save_model(
+            path=str(target), input_example=input_example, signature=signature, **files
+        )
     return target
 
 
 def load_from_uri(uri: str, tracking_uri: str | None = None) -> Path:
     """Download an MLflow model URI (models:/..., runs:/...) and return its local bundle folder.
 
-    Raises ``ModelLoadError`` naming the URI when MLflow cannot resolve or download it.
+    Raises:
+        ModelLoadError: no tracking store at the URI (never creates an empty one), or the
+            store does not hold the model, version or alias.
+
     """
     import mlflow
     from mlflow.exceptions import MlflowException
 
     from predictor.bundle import ModelLoadError
 
-    if tracking_uri:
-        mlflow.set_tracking_uri(tracking_uri)
+    use_store(tracking_uri)
     try:
         return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     except MlflowException as exc:
@@ -260,6 +360,106 @@ def set_pyfunc_model() -> None:
     from mlflow.models import set_model
 
     set_model(PredictorPyfunc())
+
+
+def use_store(tracking_uri: str | None = None) -> str:
+    """Point MLflow at an existing tracking store and return its URI.
+
+    ``tracking_uri`` defaults to the URI set in this process (``mlflow.set_tracking_uri`` or
+    ``$MLFLOW_TRACKING_URI``), else ``./mlflow.db``. A SQLite or
+    file store that does not exist is an error: reading a model from it would silently create
+    an empty store and then fail with "not found".
+
+    Raises:
+        ModelLoadError: the store does not exist.
+
+    """
+    import mlflow
+
+    from predictor.bundle import ModelLoadError
+
+    if tracking_uri is None and mlflow.is_tracking_uri_set():
+        uri = mlflow.get_tracking_uri()
+    else:
+        uri = tracking_uri or default_tracking_uri(Path.cwd())
+    path = _local_store_path(uri)
+    if path is not None and not path.exists():
+        hint = "" if tracking_uri else " and MLFLOW_TRACKING_URI is not set"
+        raise ModelLoadError(
+            f"no MLflow tracking store at {uri}: {path} does not exist{hint}; pass "
+            "--tracking-uri (or set MLFLOW_TRACKING_URI) to the store `predictor train` used, "
+            "or give a model folder instead"
+        )
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def _local_store_path(uri: str) -> Path | None:
+    """The file or folder of a local SQLite or file store URI; None for a server."""
+    for prefix in ("sqlite:///", "file://"):
+        if uri.startswith(prefix):
+            return Path(uri.removeprefix(prefix))
+    if "://" not in uri:
+        return Path(uri)
+    return None
+
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+"""Registry aliases: the model in use, and the newest registered version."""
+
+
+def mark_new_version(name: str, version: str) -> bool:
+    """Give a newly registered version the alias ``challenger``; the first one is also champion.
+
+    Returns True when the version became champion (there was none). That decision is tagged
+    on the version, like every promotion decision.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    if CHAMPION in client.get_registered_model(name).aliases:
+        return False
+    client.set_registered_model_alias(name, CHAMPION, version)
+    record_decision(name, [version], f"v{version}", "champion: the first registered model")
+    return True
+
+
+def champion_and_challenger(name: str) -> dict[str, str | None]:
+    """The versions holding the ``champion`` and ``challenger`` aliases (None when unset)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from predictor.bundle import ModelLoadError
+
+    try:
+        aliases = MlflowClient().get_registered_model(name).aliases
+    except MlflowException:
+        raise ModelLoadError(f"registered model {name!r} not found in the MLflow store") from None
+    return {
+        alias: None if aliases.get(alias) is None else str(aliases[alias])
+        for alias in (CHAMPION, CHALLENGER)
+    }
+
+
+def record_decision(name: str, versions: Iterable[str], key: str, summary: str) -> None:
+    """Tag each version with a promotion decision (``promotion.<key>``), stamped with the time."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    for version in versions:
+        client.set_model_version_tag(name, version, f"promotion.{key}", f"{when} {summary}"[:5000])
+
+
+def promote(name: str, champion: str, challenger: str, summary: str, promoted: bool) -> None:
+    """Record a comparison on both versions and, when ``promoted``, move ``champion``."""
+    from mlflow import MlflowClient
+
+    record_decision(name, [champion, challenger], f"v{challenger}_vs_v{champion}", summary)
+    if promoted:
+        MlflowClient().set_registered_model_alias(name, CHAMPION, challenger)
 
 
 try:
@@ -282,11 +482,7 @@ class PredictorPyfunc(_Base):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict | None = None
     ) -> pd.DataFrame:
-        """Scores for a scoring frame (``customer_id`` as index or column)."""
-        from predictor.scoring import predict_frame
+        """Scores for a scoring frame; params ``as_of`` and ``drivers`` (see ``pyfunc_predict``)."""
+        from predictor.scoring import pyfunc_predict
 
-        frame = model_input
-        if "customer_id" in frame.columns:
-            frame = frame.set_index("customer_id")
-        as_of = (params or {}).get("as_of")
-        return predict_frame(self.model, frame, as_of)
+        return pyfunc_predict(self.model, model_input, params)

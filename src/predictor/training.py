@@ -47,6 +47,29 @@ from predictor.segments import Segmenter
 from predictor.timeline import day_end, day_one_windows, truncate
 
 Progress = Callable[[str], None]
+StepProgress = Callable[[str, int, int], None]
+"""``on_step(target, done, total)``: a training step (one cutoff's frame, or a fit) is done."""
+
+
+class _Steps:
+    """Counts the steps of one target and reports each to an optional ``StepProgress``."""
+
+    def __init__(self, on_step: StepProgress | None, target: str, total: int) -> None:
+        self.on_step, self.target, self.total, self.done = on_step, target, total, 0
+        self._report()
+
+    def tick(self) -> None:
+        self.done += 1
+        self._report()
+
+    def _report(self) -> None:
+        if self.on_step is not None:
+            self.on_step(self.target, self.done, self.total)
+
+
+def _no_steps() -> _Steps:
+    return _Steps(None, "", 0)
+
 MIN_DAY_ONE_LABELS = 100
 """Fewest labelled customers the Day One model is trained on."""
 
@@ -126,6 +149,7 @@ def _frame(
     features: _FeatureCache,
     label: Callable[[pd.Timestamp], pd.Series],
     config: Config,
+    steps: _Steps | None = None,
 ) -> Frame:
     parts = []
     for i, as_of in enumerate(cutoffs):
@@ -134,6 +158,7 @@ def _frame(
             y.index, config.cutoffs.max_customers_per_cutoff, config.model.random_state, i
         )
         parts.append((as_of, features(as_of), y.loc[keep]))
+        (steps or _no_steps()).tick()
     return stack(parts)
 
 
@@ -201,7 +226,11 @@ def value_horizon(
 
 
 def _train_value(
-    tables: Tables, config: Config, features: _FeatureCache, progress: Progress
+    tables: Tables,
+    config: Config,
+    features: _FeatureCache,
+    progress: Progress,
+    on_step: StepProgress | None = None,
 ) -> tuple[ValueModel, TaskResult]:
     first, end = data_span(tables, config)
     plan, vcfg = value_horizon(first, end, config)
@@ -214,17 +243,19 @@ def _train_value(
         )
     label = lambda c: value_label(tables, c, vcfg)  # noqa: E731
     progress(f"value_13m: building frames for {len(plan.train) + len(plan.valid)} cutoffs")
-    train = _frame(plan.train, features, label, config)
-    valid = _frame(plan.valid, features, label, config)
+    steps = _Steps(on_step, "value_13m", len(plan.train) + len(plan.valid) + len(plan.test) + 1)
+    train = _frame(plan.train, features, label, config, steps)
+    valid = _frame(plan.valid, features, label, config, steps)
     if not len(valid):
         train, valid = _split_valid(train, config.model.random_state)
-    test = _frame(plan.test, features, label, config)
+    test = _frame(plan.test, features, label, config, steps)
     progress(f"value_13m: fitting on {len(train):,} rows")
     model = ValueModel(
         objective=config.model.value_objective,
         tweedie_variance_power=config.model.tweedie_variance_power,
         **model_params(config),
     ).fit(train.X, train.y, eval_set=(valid.X, valid.y))
+    steps.tick()
     orders = _value_orders(tables, config)
     preds = {"model": model.predict(test.X)}
     for as_of in plan.test:
@@ -239,7 +270,11 @@ def _train_value(
 
 
 def _train_churn(
-    tables: Tables, config: Config, features: _FeatureCache, progress: Progress
+    tables: Tables,
+    config: Config,
+    features: _FeatureCache,
+    progress: Progress,
+    on_step: StepProgress | None = None,
 ) -> tuple[ChurnModel, TaskResult]:
     first, end = data_span(tables, config)
     plan = plan_cutoffs(
@@ -247,15 +282,17 @@ def _train_churn(
     )
     label = lambda c: churn_label(tables, c, config.churn)  # noqa: E731
     progress(f"churn: building frames for {len(plan.train) + len(plan.valid)} cutoffs")
-    train = _frame(plan.train, features, label, config)
-    valid = _frame(plan.valid, features, label, config)
+    steps = _Steps(on_step, "churn", len(plan.train) + len(plan.valid) + len(plan.test) + 1)
+    train = _frame(plan.train, features, label, config, steps)
+    valid = _frame(plan.valid, features, label, config, steps)
     if not len(valid):
         train, valid = _split_valid(train, config.model.random_state)
-    test = _frame(plan.test, features, label, config)
+    test = _frame(plan.test, features, label, config, steps)
     progress(f"churn: fitting on {len(train):,} rows")
     model = ChurnModel(calibration=config.model.calibration, **model_params(config)).fit(
         train.X, train.y, eval_set=(valid.X, valid.y)
     )
+    steps.tick()
     preds = {"model": model.predict_proba(test.X)[:, 1]}
     recency = np.zeros(len(test))
     for as_of in plan.test:
@@ -300,8 +337,9 @@ def day_one_horizon(tables: Tables, config: Config, end: pd.Timestamp) -> tuple[
 
 
 def _train_day_one(
-    tables: Tables, config: Config, progress: Progress
+    tables: Tables, config: Config, progress: Progress, on_step: StepProgress | None = None
 ) -> tuple[ValueModel, TaskResult]:
+    steps = _Steps(on_step, "day_one", 2)
     first, end = data_span(tables, config)
     labels, months = day_one_horizon(tables, config, end)
     if months < config.value.horizon_months:
@@ -311,6 +349,7 @@ def _train_day_one(
         )
     progress(f"day_one: building Day One features for {len(tables.customers):,} customers")
     features = build_day_one_features(tables, config).loc[labels.index]
+    steps.tick()
     signup = tables.customers.set_index("customer_id")["signup_date"].loc[labels.index]
     window_end = day_one_windows(tables.customers, config.day_one.window_days).loc[labels.index]
     test_start = max(signup.max() - pd.Timedelta(days=90), signup.quantile(0.7))
@@ -331,6 +370,7 @@ def _train_day_one(
         tweedie_variance_power=config.model.tweedie_variance_power,
         **model_params(config),
     ).fit(X.iloc[tr], y[tr], eval_set=(X.iloc[va], y[va]))
+    steps.tick()
     te = np.flatnonzero(test)
     preds = {
         "model": model.predict(X.iloc[te]),
@@ -362,18 +402,22 @@ def _task_result(
 
 
 def train(
-    tables: Tables, config: Config, progress: Progress | None = None
+    tables: Tables,
+    config: Config,
+    progress: Progress | None = None,
+    on_step: StepProgress | None = None,
 ) -> tuple[TrainedModel, Evaluation]:
     """Fit the three models on time-split training frames and evaluate them on held-out cutoffs.
 
-    Raises ``ShortHistoryError`` with a plain explanation when the data holds no complete label
-    window for a target.
+    ``progress`` receives messages; ``on_step(target, done, total)`` counts each target's
+    steps (one per cutoff's frame, one per fit). Raises ``ShortHistoryError`` with a plain
+    explanation when the data holds no complete label window for a target.
     """
     say = progress or (lambda _msg: None)
     features = _FeatureCache(tables, config)
-    value_model, value_result = _train_value(tables, config, features, say)
-    churn_model, churn_result = _train_churn(tables, config, features, say)
-    day_one_model, day_one_result = _train_day_one(tables, config, say)
+    value_model, value_result = _train_value(tables, config, features, say, on_step)
+    churn_model, churn_result = _train_churn(tables, config, features, say, on_step)
+    day_one_model, day_one_result = _train_day_one(tables, config, say, on_step)
     first, end = data_span(tables, config)
     bgnbd = _final_bgnbd_params(tables, end, config)
     full = config.value.horizon_months

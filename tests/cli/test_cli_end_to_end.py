@@ -1,5 +1,6 @@
 """End to end through the CLI: sample -> validate -> train (tracked) -> score -> reload."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -48,8 +49,6 @@ def workspace(tmp_path_factory):
         str(root / "models"),
         "--set",
         "model_name=e2e",
-        "--set",
-        "tracking.alias=champion",
         *FAST,
     )
     assert result.exit_code == 0, result.output
@@ -221,3 +220,154 @@ def test_readme_example_runs(workspace, tmp_path, monkeypatch):
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
     assert len(namespace["scores"]) > 0
+
+
+def test_signature_covers_the_scoring_frame_and_params_reach_predict(workspace):
+    from mlflow.models import validate_serving_input
+
+    from predictor.scoring import scoring_columns
+
+    root, data, _ = workspace
+    folder = str(root / "models" / "e2e")
+    signature = mlflow.models.get_model_info(folder).signature
+    inputs = {c.name: c for c in signature.inputs.inputs}
+    assert inputs["customer_id"].required
+    assert not any(c.required for name, c in inputs.items() if name != "customer_id")
+    assert {c.type.name for c in inputs.values()} == {"double", "string"}
+    model = predictor.load_model(folder)
+    assert set(scoring_columns(model.model)) <= set(inputs)
+    assert {p.name for p in signature.params.params} == {"as_of", "drivers"}
+
+    frame = pyfunc_frame(model.features(model._tables(data), "2025-03-31")).head(20)
+    params = {"as_of": "2025-03-31", "drivers": 2}
+    via_pyfunc = mlflow.pyfunc.load_model(folder).predict(frame, params=params)
+    assert (via_pyfunc["as_of"] == pd.Timestamp("2025-03-31")).all()
+    assert "churn_risk_driver_2" in via_pyfunc.columns
+    body = {
+        "dataframe_split": json.loads(frame.head(3).to_json(orient="split", index=False)),
+        "params": params,
+    }
+    via_rest = validate_serving_input(folder, json.dumps(body))
+    assert (via_rest["as_of"] == pd.Timestamp("2025-03-31")).all()
+    pd.testing.assert_frame_equal(
+        via_rest[["customer_id", "value_13m", "churn_risk", "churn_risk_driver_2"]],
+        via_pyfunc.head(3)[["customer_id", "value_13m", "churn_risk", "churn_risk_driver_2"]],
+        check_exact=False,
+        rtol=1e-9,
+    )
+
+
+def test_training_run_lineage(workspace):
+    from predictor.cli import PROJECT_DIR
+    from predictor.tracking import git_commit
+
+    root, data, uri = workspace
+    mlflow.set_tracking_uri(uri)
+    run = mlflow.search_runs(experiment_names=["predictor"], output_format="list")[0]
+    inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+    assert set(inputs) == {p.stem for p in data.glob("*.csv")}
+    for name, item in inputs.items():
+        assert json.loads(item.dataset.source)["uri"] == str((data / f"{name}.csv").resolve())
+        assert {t.key: t.value for t in item.tags}["mlflow.data.context"] == "training"
+    assert len({item.dataset.digest for item in inputs.values()}) == len(inputs)
+    assert run.data.tags.get("mlflow.source.git.commit") == git_commit(PROJECT_DIR)
+    assert run.data.tags["config_digest"]
+    logs = mlflow.MlflowClient().list_artifacts(run.info.run_id, "logs")
+    assert [a.path for a in logs] == ["logs/train.log"]
+
+
+def test_score_progress_moves_within_a_chunk(workspace, tmp_path, monkeypatch):
+    from predictor.api import score_files
+
+    monkeypatch.setattr(predictor.api, "MIN_PROGRESS_BATCH", 250)
+    root, data, _ = workspace
+    model = predictor.load_model(root / "models" / "e2e")
+    steps: list[int] = []
+    run = score_files(model, data, tmp_path / "s.csv", chunk_size=100_000, on_chunk=steps.append)
+    assert run.chunks == 1 and len(steps) >= 3
+    assert sum(steps) == run.customers
+
+
+def test_champion_moves_only_when_the_challenger_is_better(workspace, tmp_path):
+    root, data, uri = workspace
+    weak = [
+        *FAST,
+        *("--set", "model.n_estimators=1", "--set", "model.max_depth=1"),
+        *("--set", "model.value_objective=tweedie", "--set", "model.calibration=none"),
+        *("--set", "model.probabilistic_features=false"),
+        *("--set", "tracking.experiment=weak", "--set", "model_name=weak"),
+    ]
+    result = invoke(
+        "train", "--data", str(data), "--tracking-uri", uri,
+        "--models-dir", str(tmp_path), "--promote", "auto", *weak,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "registered predictor version 2 as challenger" in result.output
+    assert "kept v1 as champion: challenger is worse on value_13m.normalized_gini" in result.output
+    assert "normalized_gini" in result.output and "roc_auc" in result.output  # full headers
+    assert "train churn" in result.output  # the per-target progress bar
+    assert "Warning" not in result.output  # library warnings went to the run's log
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    assert str(client.get_model_version_by_alias("predictor", "champion").version) == "1"
+    assert str(client.get_model_version_by_alias("predictor", "challenger").version) == "2"
+    for version in ("1", "2"):
+        assert "kept champion" in client.get_model_version("predictor", version).tags[
+            "promotion.v2_vs_v1"
+        ]
+
+    client.set_registered_model_alias("predictor", "champion", "2")
+    client.set_registered_model_alias("predictor", "challenger", "1")
+    result = invoke(
+        "promote", "--data", str(data), "--tracking-uri", uri,
+        "--metrics", "value_13m.normalized_gini",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "champion v2 vs challenger v1" in result.output
+    assert "promoted v1 to champion" in result.output
+    assert str(client.get_model_version_by_alias("predictor", "champion").version) == "1"
+    assert "promoted" in client.get_model_version("predictor", "2").tags["promotion.v1_vs_v2"]
+    client.set_registered_model_alias("predictor", "challenger", "2")
+
+
+def test_models_uri_without_a_store_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setattr("mlflow.tracking._tracking_service.utils._tracking_uri", None)
+    monkeypatch.chdir(tmp_path)
+    result = invoke(
+        "score", "--model", "models:/predictor@champion",
+        "--data", str(tmp_path), "--out", str(tmp_path / "s.csv"),
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "no MLflow tracking store" in result.output
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_version_and_fixed_choices_in_help():
+    assert invoke("--version").output.strip() == f"predictor {predictor.__version__}"
+    for command, choices in (
+        ("sample", ["subscription|retail", "csv|parquet"]),
+        ("features", ["current|day-one"]),
+        ("train", ["never|auto"]),
+    ):
+        result = invoke(command, "--help")
+        assert all(c in result.output for c in choices), result.output
+    assert invoke("sample", "--mode", "wholesale").exit_code == 2
+
+
+def test_library_warnings_go_to_the_log_and_on_screen_only_when_verbose(tmp_path, capsys):
+    import logging
+    import warnings
+
+    from predictor.cli import captured_output
+
+    log = tmp_path / "run.log"
+    with captured_output(False, log):
+        warnings.warn("integer column hint", UserWarning, stacklevel=1)
+        logging.getLogger("mlflow.models").warning("a message from mlflow")
+    text = log.read_text()
+    assert "integer column hint" in text and "a message from mlflow" in text
+    seen = capsys.readouterr()
+    assert "integer column hint" not in seen.err + seen.out
+    with captured_output(True):
+        warnings.warn("shown when verbose", UserWarning, stacklevel=1)
+    assert "shown when verbose" in capsys.readouterr().err

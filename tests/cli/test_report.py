@@ -164,7 +164,7 @@ class RecordingTracker:
     def set_tags(self, tags):
         pass
 
-    def log_dataset(self, summary, name, digest):
+    def log_table_inputs(self, inputs):
         pass
 
     def log_artifact(self, path, folder=None):

@@ -336,14 +336,14 @@ def test_overrides_are_parsed_as_yaml(tmp_path: Path):
             "data.end_date=2024-06-30",
             "cutoffs.dates=[2024-01-31, 2024-02-29]",
             "data.columns.orders.total=amount",
-            "tracking.alias=",
+            "tracking.uri=",
         ],
     )
     assert config.churn.horizon_days == 45
     assert str(config.data.end_date) == "2024-06-30"
     assert len(config.cutoffs.dates) == 2
     assert config.data.columns == {"orders": {"total": "amount"}}
-    assert config.tracking.alias is None
+    assert config.tracking.uri is None
 
 
 def test_unknown_key_in_a_file_is_named(tmp_path: Path):
