@@ -282,11 +282,9 @@ class PredictorPyfunc(_Base):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict | None = None
     ) -> pd.DataFrame:
-        """Scores for a scoring frame (``customer_id`` as index or column)."""
-        from predictor.scoring import predict_frame
+        """Scores for a scoring frame with a ``customer_id`` column (see ``scoring.pyfunc_frame``)."""
+        from predictor.scoring import customer_index, predict_frame
 
-        frame = model_input
-        if "customer_id" in frame.columns:
-            frame = frame.set_index("customer_id")
+        frame = customer_index(model_input)
         as_of = (params or {}).get("as_of")
         return predict_frame(self.model, frame, as_of)
