@@ -134,38 +134,45 @@ SCORES = OutputSchema(
             "value_segment",
             _TEXT,
             True,
-            "below / average / above, from `value_13m` and the thresholds fitted at training",
+            "lapsed for customers already gone at `as_of` (outside the churn population), "
+            "negative for a negative predicted value, else below_average / average / "
+            "above_average against the thresholds stored with the model",
         ),
         Column(
             "risk_band",
             _TEXT,
             True,
-            "churn risk band from `churn_risk` (inactive customers get their own band)",
+            "inactive for the lapsed, else low / medium / high from `churn_risk` and the "
+            "thresholds stored with the model",
         ),
         Column("model_version", _TEXT, False, "the model that produced the row"),
         Column(
             "value_13m_p10",
             _NUMBER,
             True,
-            "10th percentile of `value_13m` (interval scores; null when the model has none)",
+            "10th percentile of the predicted `value_13m` (present when the model "
+            "predicts intervals; null where it has none)",
         ),
         Column(
             "value_13m_p90",
             _NUMBER,
             True,
-            "90th percentile of `value_13m` (interval scores; null when the model has none)",
+            "90th percentile of the predicted `value_13m` (present when the model "
+            "predicts intervals; null where it has none)",
         ),
         Column(
             "day_one_value_p10",
             _NUMBER,
             True,
-            "10th percentile of `day_one_value` (interval scores; null when the model has none)",
+            "10th percentile of the predicted `day_one_value` (present when the model "
+            "predicts intervals; null where it has none)",
         ),
         Column(
             "day_one_value_p90",
             _NUMBER,
             True,
-            "90th percentile of `day_one_value` (interval scores; null when the model has none)",
+            "90th percentile of the predicted `day_one_value` (present when the model "
+            "predicts intervals; null where it has none)",
         ),
         Column(
             "{score}_driver_{k}",
@@ -183,7 +190,8 @@ SCORES = OutputSchema(
             "{score}_driver_{k}_contribution",
             _NUMBER,
             True,
-            "its contribution to the score, in the model's margin units (log-odds for churn)",
+            "its signed contribution to the score, in the score's units (currency for "
+            "values, probability for churn)",
         ),
     ),
     required=(
@@ -282,6 +290,16 @@ def to_arrow(
     return out.replace_schema_metadata(
         {f"{METADATA_PREFIX}{k}": str(v) for k, v in meta.items()} or None
     )
+
+
+def as_written(
+    frame: pd.DataFrame, schema: OutputSchema | None = None, *, days: Collection[str] = ()
+) -> pd.DataFrame:
+    """The frame as ``pd.read_parquet`` gives it back once written (see ``to_arrow``).
+
+    Days come back as ``datetime.date`` objects, timestamps at microsecond resolution.
+    """
+    return to_arrow(frame, schema, days=days).to_pandas()
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
