@@ -280,7 +280,8 @@ def test_features_file_has_portable_types(sample_parquet, tmp_path, request):
 
 
 def test_writer_refuses_a_time_of_day_in_a_day_column(tmp_path):
-    frame = pd.DataFrame({"as_of": pd.to_datetime(["2024-06-30", "2024-06-30 12:00"])})
+    days = [pd.Timestamp("2024-06-30"), pd.Timestamp("2024-06-30 12:00")]
+    frame = pd.DataFrame({"as_of": days})
     with pytest.raises(OutputTypeError, match=r"as_of: .*times of day \(rows 1: '2024-06-30 12:00"):
         write_frame_atomic(frame, tmp_path / "x.parquet")
     assert list(tmp_path.iterdir()) == []
