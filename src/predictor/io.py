@@ -517,7 +517,8 @@ def write_frame_atomic(
     Both formats hold the portable types of ``output_schema.to_arrow`` (``schema``'s
     declared columns, ``days`` and ``as_of`` as calendar days, microsecond timestamps,
     float64 numbers, text ids); Parquet files also carry ``metadata`` as key-value metadata.
-    CSV has no types: days are written ``YYYY-MM-DD``, timestamps ``YYYY-MM-DD HH:MM:SS[.ffffff]``.
+    CSV has no types: days are written ``YYYY-MM-DD``, timestamps
+    ``YYYY-MM-DD HH:MM:SS[.ffffff]``.
 
     Raises:
         OutputTypeError: the frame does not fit the declared types (naming column and rows).
@@ -529,12 +530,13 @@ def write_frame_atomic(
     return _atomic_write(path, lambda tmp: _write_table(table, tmp, kind))
 
 
-def _write_table(table: pa.Table, path: Path, kind: str, *, header: bool = True) -> None:
+def _write_table(table: pa.Table, path: Path, kind: str) -> None:
     """Write an Arrow table (from ``to_arrow``) to ``path`` as ``kind``, no index."""
     if kind == "parquet":
         pq.write_table(table, path)
     else:
-        _csv_frame(table).to_csv(path, index=False, compression="gzip" if kind == "csv.gz" else None)
+        compression = "gzip" if kind == "csv.gz" else None
+        _csv_frame(table).to_csv(path, index=False, compression=compression)
 
 
 def _csv_frame(table: pa.Table) -> pd.DataFrame:
@@ -551,10 +553,9 @@ class AtomicFrameWriter:
     ``pyarrow.parquet.ParquetWriter``, one row group per piece), so the rows need not all be
     in memory. Every piece is typed as ``write_frame_atomic`` types a frame (``schema``,
     ``days``, ``metadata``); columns the schema does not declare keep the types of the
-    first piece. Leaving the ``with`` block
-    normally moves the file onto ``path`` in one ``os.replace``; leaving it with an
-    exception (an interrupt included) removes the temporary file and leaves ``path`` as it
-    was. The index is not written.
+    first piece. Leaving the ``with`` block normally moves the file onto ``path`` in one
+    ``os.replace``; leaving it with an exception (an interrupt included) removes the
+    temporary file and leaves ``path`` as it was. The index is not written.
     """
 
     def __init__(

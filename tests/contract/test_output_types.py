@@ -40,22 +40,24 @@ N_SCORED = 40
 # -- helpers ----------------------------------------------------------------------------------
 
 
+NOT_PORTABLE = (
+    pa.types.is_float16,
+    pa.types.is_float32,
+    pa.types.is_large_string,
+    pa.types.is_dictionary,
+    pa.types.is_null,
+    pa.types.is_date64,
+    pa.types.is_unsigned_integer,
+)
+
+
 def portable_problems(schema: pa.Schema) -> list[str]:
     """Columns whose type Spark, DuckDB or a warehouse would refuse or read differently."""
     bad = []
     for f in schema:
         t = f.type
-        if pa.types.is_timestamp(t) and (t.unit != "us" or t.tz is not None):
-            bad.append(f"{f.name}: {t}")
-        elif (
-            pa.types.is_float16(t)
-            or pa.types.is_float32(t)
-            or pa.types.is_large_string(t)
-            or pa.types.is_dictionary(t)
-            or pa.types.is_null(t)
-            or pa.types.is_date64(t)
-            or pa.types.is_unsigned_integer(t)
-        ):
+        ns_or_zoned = pa.types.is_timestamp(t) and (t.unit != "us" or t.tz is not None)
+        if ns_or_zoned or any(check(t) for check in NOT_PORTABLE):
             bad.append(f"{f.name}: {t}")
     return bad
 
