@@ -32,6 +32,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from predictor.errors import PredictorError
+
 ID_COLUMNS: tuple[str, ...] = ("customer_id", "order_id")
 """Columns written as text whatever their type in memory."""
 
@@ -246,7 +248,7 @@ FEATURES = OutputSchema(
 """The feature table of ``predictor features``; feature columns follow the general rules."""
 
 
-class OutputTypeError(ValueError):
+class OutputTypeError(PredictorError, ValueError):
     """A frame cannot be written with the declared types; the message names column and rows."""
 
 
