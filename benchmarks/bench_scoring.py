@@ -46,13 +46,14 @@ def prepare(n_customers: int, workdir: Path) -> tuple[Path, Path]:
     from predictor.bundle import save_bundle
     from predictor.config import Config
     from predictor.io import write_tables
+    from predictor.output_schema import SAMPLE_DAY_COLUMNS
     from predictor.sample import generate_sample
     from predictor.training import train
 
     data = workdir / f"data_{n_customers}"
     if not (data / ".complete").exists():
         business = generate_sample(n_customers=n_customers, seed=0, mode="subscription")
-        write_tables(business.tables, data, fmt="parquet")
+        write_tables(business.tables, data, fmt="parquet", days=SAMPLE_DAY_COLUMNS)
         del business
         (data / ".complete").touch()
     model = workdir / f"model_{TRAIN_CUSTOMERS}"

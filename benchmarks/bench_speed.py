@@ -59,6 +59,7 @@ def _tables(workdir: Path):
 
 def _stage_generate(n: int, workdir: Path, _overrides: list[str]) -> dict[str, Any]:
     from predictor.io import write_tables
+    from predictor.output_schema import SAMPLE_DAY_COLUMNS
     from predictor.sample import generate_sample
 
     began = time.perf_counter()
@@ -66,7 +67,7 @@ def _stage_generate(n: int, workdir: Path, _overrides: list[str]) -> dict[str, A
     seconds = time.perf_counter() - began
     shutil.rmtree(workdir / "data", ignore_errors=True)
     began = time.perf_counter()
-    write_tables(business.tables, workdir / "data", fmt="parquet")
+    write_tables(business.tables, workdir / "data", fmt="parquet", days=SAMPLE_DAY_COLUMNS)
     rows = {name: len(frame) for name, frame in business.tables.items()}
     end = str(business.end_date.date())
     (workdir / "meta.json").write_text(json.dumps({"end_date": end, "rows": rows}))
@@ -145,7 +146,7 @@ def _stage_score(n: int, workdir: Path, _overrides: list[str]) -> dict[str, Any]
     began = time.perf_counter()
     frame = predictor.features(tables, as_of)
     features_s = time.perf_counter() - began
-    bare = _bare_predict(predictor.model, frame)
+    bare = _bare_predict(predictor.model, frame.set_index("customer_id"))
     return {
         "seconds": end_to_end,
         "features_seconds": features_s,

@@ -19,8 +19,9 @@ from predictor.contract.tables import Tables
 from predictor.contract.validate import ValidationResult
 from predictor.datasets import data_span
 from predictor.missing_inputs import check_inputs
+from predictor.output_schema import REJECTS, SCORES
 from predictor.runfiles import output_lock, spill_folder, sweep_leftovers
-from predictor.scoring import predict_frame, score, scoring_frame
+from predictor.scoring import customer_index, predict_frame, score, scoring_frame
 from predictor.training import TrainedModel
 
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
@@ -101,13 +102,17 @@ class Predictor:
     def features(
         self, tables_or_folder: Tables | str | Path, as_of: str | pd.Timestamp
     ) -> pd.DataFrame:
-        """The scoring frame (current and Day One features) that ``predict`` takes."""
-        return scoring_frame(self._tables(tables_or_folder), pd.Timestamp(as_of), self.model)
+        """The scoring frame (current and Day One features) that ``predict`` takes.
+
+        One row per customer, ``customer_id`` the first column (not the index), as in the
+        frames of ``score`` and ``predict``.
+        """
+        frame = scoring_frame(self._tables(tables_or_folder), pd.Timestamp(as_of), self.model)
+        return frame.reset_index()
 
     def predict(self, frame: pd.DataFrame, as_of: str | pd.Timestamp | None = None) -> pd.DataFrame:
-        """Scores for a scoring frame (index or column ``customer_id``)."""
-        if "customer_id" in frame.columns:
-            frame = frame.set_index("customer_id")
+        """Scores for a scoring frame with a ``customer_id`` column (see ``features``)."""
+        frame = customer_index(frame)
         return predict_frame(self.model, frame, None if as_of is None else pd.Timestamp(as_of))
 
 
@@ -190,7 +195,8 @@ def score_files(
         notes = [] if as_of is None else _as_of_outside(cutoff, source)
         if on_start is not None:
             on_start(source.customers)
-        writer = stack.enter_context(AtomicFrameWriter(out))
+        stamp = output_metadata(predictor.version, cutoff)
+        writer = stack.enter_context(AtomicFrameWriter(out, schema=SCORES, metadata=stamp))
         rejected = []
         for k, result in enumerate(source.chunks(cutoff)):
             if result.errors or result.tables is None:
@@ -213,7 +219,7 @@ def score_files(
             if on_chunk is not None and len(set_aside):
                 on_chunk(len(set_aside))
         all_rejects = pd.concat(rejected, ignore_index=True)
-        write_frame_atomic(all_rejects, rejects)
+        write_frame_atomic(all_rejects, rejects, schema=REJECTS, metadata=stamp)
         n_scored = writer.rows
     return ScoreRun(
         as_of=cutoff,
@@ -276,6 +282,14 @@ def progress_batch(n_customers: int) -> int:
     only how often progress is reported.
     """
     return max(MIN_PROGRESS_BATCH, -(-n_customers // PROGRESS_STEPS))
+
+
+def output_metadata(model_version: str | None, as_of: pd.Timestamp) -> dict[str, str]:
+    """The key-value metadata of a Parquet output: model version, as-of day, package version."""
+    from predictor import __version__
+
+    stamp = {"as_of": pd.Timestamp(as_of).date().isoformat(), "package_version": __version__}
+    return stamp | ({"model_version": model_version} if model_version is not None else {})
 
 
 def merge_warnings(issues: list[ContractIssue]) -> list[ContractIssue]:

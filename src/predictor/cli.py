@@ -322,11 +322,12 @@ def sample(
 ) -> None:
     """Write the built-in sample business (all seven tables) and its hidden traits."""
     from predictor.io import write_frame_atomic, write_tables
+    from predictor.output_schema import SAMPLE_DAY_COLUMNS
     from predictor.sample import generate_sample, ground_truth
 
     with console.status(f"generating {customers:,} customers"):
         business = generate_sample(n_customers=customers, seed=seed, mode=Mode(mode).value)
-    write_tables(business.tables, out_dir, fmt=FileFormat(fmt).value)
+    write_tables(business.tables, out_dir, fmt=FileFormat(fmt).value, days=SAMPLE_DAY_COLUMNS)
     truth_dir = out_dir.parent / f"{out_dir.name}_truth"
     write_frame_atomic(business.traits.reset_index(), truth_dir / "traits.parquet")
     if truth_as_of:
@@ -347,6 +348,7 @@ def validate(
 ) -> None:
     """Check a data folder against the contract; exit 1 when there are errors."""
     from predictor.io import load_tables, write_frame_atomic
+    from predictor.output_schema import VALIDATION_REJECTS
 
     cfg = _config(config, set_, data)
     end = pd.Timestamp(cfg.data.end_date) if cfg.data.end_date else _today()
@@ -356,7 +358,7 @@ def validate(
         raise _fail(str(exc), 1) from exc
     _render_issues(result.issues)
     if rejects is not None:
-        write_frame_atomic(result.rejects, rejects)
+        write_frame_atomic(result.rejects, rejects, schema=VALIDATION_REJECTS)
     if result.tables is not None:
         sizes = ", ".join(f"{n} {len(f):,}" for n, f in result.tables.items())
         out.print(f"tables: {sizes}")
@@ -383,6 +385,7 @@ def features(
     """Write the point-in-time feature table (optionally with labels)."""
     from rich.progress import Progress
 
+    from predictor.api import output_metadata
     from predictor.datasets import data_span
     from predictor.features import build_day_one_features, build_features
     from predictor.io import write_frame_atomic
@@ -393,6 +396,7 @@ def features(
         value_label,
         value_label_end,
     )
+    from predictor.output_schema import FEATURES
     from predictor.timeline import day_end, truncate
 
     cfg = _config(config, set_, data)
@@ -417,8 +421,9 @@ def features(
                 frame = frame.join(churn_label(tables, cutoff, cfg.churn))
             if labels:
                 bar.advance(task)
-        frame.insert(0, "as_of", cutoff)
-        write_frame_atomic(frame.reset_index(), out_path)
+        frame.insert(0, "as_of", cutoff.normalize())
+        stamp = output_metadata(None, cutoff)
+        write_frame_atomic(frame.reset_index(), out_path, schema=FEATURES, metadata=stamp)
         bar.advance(task)
     out.print(f"wrote {len(frame):,} customers x {frame.shape[1] - 1} features to {out_path}")
 

@@ -35,7 +35,7 @@ import shutil
 import tempfile
 import types
 import typing
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from predictor.contract.schema import SPECS
 from predictor.contract.tables import TABLE_NAMES, Tables
 from predictor.contract.validate import DateRules, ValidationResult, validate
 from predictor.errors import OutputError, PredictorError, os_reason
+from predictor.output_schema import OutputSchema, OutputTypeError, to_arrow
 from predictor.timeline import day_end
 
 TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".parquet")
@@ -742,25 +743,50 @@ def _empty_table_issue(name: str) -> ContractIssue:
 # -- writing -------------------------------------------------------------------------------
 
 
-def write_frame_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
+def write_frame_atomic(
+    frame: pd.DataFrame,
+    path: str | Path,
+    *,
+    schema: OutputSchema | None = None,
+    days: Collection[str] = (),
+    metadata: Mapping[str, str] | None = None,
+) -> Path:
     """Write ``frame`` to ``path`` (CSV, ``.csv.gz`` or Parquet by suffix) atomically.
 
     The data go to a temporary file in the same folder, which then replaces the target in
     one ``os.replace``: readers see the old file or the new one, never half a file. On any
     failure the temporary file is removed and the target is left untouched. The index is
     not written.
+
+    Both formats hold the portable types of ``output_schema.to_arrow`` (``schema``'s
+    declared columns, ``days`` and ``as_of`` as calendar days, microsecond timestamps,
+    float64 numbers, text ids); Parquet files also carry ``metadata`` as key-value metadata.
+    CSV has no types: days are written ``YYYY-MM-DD``, timestamps
+    ``YYYY-MM-DD HH:MM:SS[.ffffff]``.
+
+    Raises:
+        OutputTypeError: the frame does not fit the declared types (naming column and rows).
+
     """
     path = Path(path)
     kind = _file_kind(path)
-    return _atomic_write(path, lambda tmp: _write_frame(frame, tmp, kind))
+    table = to_arrow(frame, schema, days=days, metadata=metadata)
+    return _atomic_write(path, lambda tmp: _write_table(table, tmp, kind))
 
 
-def _write_frame(frame: pd.DataFrame, path: Path, kind: str) -> None:
-    """Write ``frame`` to ``path`` as ``kind`` (``csv``, ``csv.gz`` or ``parquet``), no index."""
+def _write_table(table: pa.Table, path: Path, kind: str) -> None:
+    """Write an Arrow table (from ``to_arrow``) to ``path`` as ``kind``, no index."""
     if kind == "parquet":
-        frame.to_parquet(path, engine="pyarrow", index=False)
+        pq.write_table(table, path)
     else:
-        frame.to_csv(path, index=False, compression="gzip" if kind == "csv.gz" else None)
+        compression = "gzip" if kind == "csv.gz" else None
+        _csv_frame(table).to_csv(path, index=False, compression=compression)
+
+
+def _csv_frame(table: pa.Table) -> pd.DataFrame:
+    """The frame a CSV file is written from: exactly the values of the Parquet file."""
+    ints = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int64Dtype()}
+    return table.to_pandas(types_mapper=ints.get, date_as_object=True)
 
 
 class AtomicFrameWriter:
@@ -768,15 +794,24 @@ class AtomicFrameWriter:
 
     CSV, ``.csv.gz`` or Parquet by suffix, like ``write_frame_atomic``, but in pieces: each
     ``write`` appends to a temporary file beside ``path`` (Parquet through a
-    ``pyarrow.parquet.ParquetWriter``, one row group per piece, with the columns and types of
-    the first piece), so the rows need not all be in memory. Leaving the ``with`` block
-    normally moves the file onto ``path`` in one ``os.replace``; leaving it with an
-    exception (an interrupt included) removes the temporary file and leaves ``path`` as it
-    was. The index is not written.
+    ``pyarrow.parquet.ParquetWriter``, one row group per piece), so the rows need not all be
+    in memory. Every piece is typed as ``write_frame_atomic`` types a frame (``schema``,
+    ``days``, ``metadata``); columns the schema does not declare keep the types of the
+    first piece. Leaving the ``with`` block normally moves the file onto ``path`` in one
+    ``os.replace``; leaving it with an exception (an interrupt included) removes the
+    temporary file and leaves ``path`` as it was. The index is not written.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        schema: OutputSchema | None = None,
+        days: Collection[str] = (),
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
         self.path = Path(path)
+        self._types = {"schema": schema, "days": days, "metadata": metadata}
         self.kind = _file_kind(self.path)
         self.rows = 0
         self._tmp: Path | None = None
@@ -807,17 +842,20 @@ class AtomicFrameWriter:
             self._template = frame.iloc[:0]
         if len(frame) == 0:
             return
+        table = to_arrow(frame, **self._types)
+        if self._schema is None:
+            self._schema = table.schema
+        elif not table.schema.equals(self._schema):
+            table = _conform_piece(table, self._schema)
         if self.kind == "parquet":
-            table = pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
             if self._parquet is None:
-                self._schema = table.schema
-                self._parquet = pq.ParquetWriter(self._tmp, table.schema)
+                self._parquet = pq.ParquetWriter(self._tmp, self._schema)
             self._parquet.write_table(table)
         else:
             if self._handle is None:
                 opener = gzip.open if self.kind == "csv.gz" else open
                 self._handle = opener(self._tmp, "wt", encoding="utf-8", newline="")
-            frame.to_csv(self._handle, index=False, header=self.rows == 0)
+            _csv_frame(table).to_csv(self._handle, index=False, header=self.rows == 0)
         self.rows += len(frame)
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
@@ -831,7 +869,7 @@ class AtomicFrameWriter:
                     return
                 if self.rows == 0:
                     empty = self._template if self._template is not None else pd.DataFrame()
-                    _write_frame(empty, tmp, self.kind)
+                    _write_table(to_arrow(empty, **self._types), tmp, self.kind)
                 mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644
                 with open(tmp, "rb+") as handle:
                     os.fsync(handle.fileno())
@@ -849,18 +887,37 @@ class AtomicFrameWriter:
             self._handle = None
 
 
+def _conform_piece(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A later piece of an ``AtomicFrameWriter`` in the columns and types of the first."""
+    if table.column_names != schema.names:
+        raise OutputTypeError(
+            f"a piece has columns {', '.join(table.column_names)}; the file has "
+            f"{', '.join(schema.names)}"
+        )
+    try:
+        return table.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise OutputTypeError(f"a piece does not fit the file's types ({exc})") from None
+
+
 def write_tables(
-    tables: Tables | Mapping[str, pd.DataFrame | None], folder: str | Path, fmt: str = "csv"
+    tables: Tables | Mapping[str, pd.DataFrame | None],
+    folder: str | Path,
+    fmt: str = "csv",
+    *,
+    days: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, Path]:
     """Write one ``<table>.<fmt>`` file per present table into ``folder`` (each atomically).
 
-    ``fmt`` is ``"csv"``, ``"csv.gz"`` or ``"parquet"``. Returns ``{table: path}``.
+    ``fmt`` is ``"csv"``, ``"csv.gz"`` or ``"parquet"``. ``days`` names, per table, the
+    columns that are calendar days (written as dates; e.g. ``SAMPLE_DAY_COLUMNS``); other
+    timestamps are written at microsecond precision. Returns ``{table: path}``.
     """
     if f".{fmt}" not in TABLE_SUFFIXES:
         raise ValueError(f"fmt must be one of {', '.join(s[1:] for s in TABLE_SUFFIXES)}")
     folder = Path(folder)
     return {
-        name: write_frame_atomic(frame, folder / f"{name}.{fmt}")
+        name: write_frame_atomic(frame, folder / f"{name}.{fmt}", days=(days or {}).get(name, ()))
         for name, frame in tables.items()
         if frame is not None
     }

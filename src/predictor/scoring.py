@@ -6,11 +6,13 @@ exactly the scores of scoring everyone at once; ``score_in_chunks`` relies on th
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 
+from predictor.contract.errors import ContractError
 from predictor.contract.tables import Tables
 from predictor.features import build_day_one_features, build_features
 from predictor.features.descriptions import describe
@@ -162,7 +164,13 @@ def predict_frame(
         ]
         out = out.join(parts)
     out.index.name = "customer_id"
-    return out.reset_index()
+    return float64_scores(out.reset_index())
+
+
+def float64_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """Every numeric score column as float64 (XGBoost predicts float32), as the files hold them."""
+    floats = [c for c in scores.columns if pd.api.types.is_float_dtype(scores[c].dtype)]
+    return scores.astype(dict.fromkeys(floats, np.float64)) if floats else scores
 
 
 def pyfunc_predict(
@@ -172,12 +180,10 @@ def pyfunc_predict(
 
     ``params["as_of"]`` (an ISO date) stamps the rows' ``as_of`` (missing: NaT, the frame
     does not say when its features were computed); ``params["drivers"]`` adds the top-K
-    drivers per score. ``customer_id`` may be the index or a column.
+    drivers per score. ``customer_id`` is a column (the index is still accepted, with a warning).
     """
     params = params or {}
-    frame = model_input
-    if "customer_id" in frame.columns:
-        frame = frame.set_index("customer_id")
+    frame = customer_index(model_input)
     raw = params.get("as_of")
     try:
         as_of = pd.Timestamp(raw) if raw not in (None, "") else None
@@ -276,3 +282,31 @@ def score_in_chunks(
         if on_chunk is not None:
             on_chunk(len(ids))
     return pd.concat(scores, ignore_index=True), pd.concat(rejects, ignore_index=True)
+
+
+def customer_index(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame indexed by its ``customer_id`` column, as scoring works on it internally.
+
+    Frames with ``customer_id`` as the index (the convention before 0.2.0) are still accepted,
+    with a ``FutureWarning``: pass it as a column.
+
+    Raises:
+        ContractError: the frame has no ``customer_id`` column.
+
+    """
+    if "customer_id" in frame.columns:
+        return frame.set_index("customer_id")
+    if frame.index.name == "customer_id":
+        warnings.warn(
+            "customer_id as the index of a scoring frame is deprecated: pass it as a column "
+            "(frame.reset_index()), as Predictor.features returns it",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return frame
+    raise ContractError(
+        "scoring frame: no customer_id column (found: "
+        f"{', '.join(map(str, frame.columns[:5]))}{', ...' if frame.shape[1] > 5 else ''})",
+        table="scoring frame",
+        column="customer_id",
+    )

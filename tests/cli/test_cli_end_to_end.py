@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 import predictor
 from predictor.cli import app
+from predictor.output_schema import SCORES, as_written
 from predictor.scoring import pyfunc_frame
 
 runner = CliRunner()
@@ -180,7 +181,7 @@ def test_parquet_input_is_scored_in_chunks_like_the_api(workspace, tmp_path):
     assert result.exit_code == 0, result.output
     assert "input customers 800 = scored" in result.output
     expected = model.score(data, as_of="2025-03-31")
-    pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_exact=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), as_written(expected, SCORES), check_exact=True)
 
 
 def test_interrupted_score_leaves_no_output(workspace, tmp_path, monkeypatch):

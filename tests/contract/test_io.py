@@ -273,7 +273,7 @@ def test_failed_write_creates_no_file(tmp_path: Path, monkeypatch):
         Path(path).write_bytes(b"PAR1")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", broken)
+    monkeypatch.setattr(pq, "write_table", broken)
     with pytest.raises(KeyboardInterrupt):
         write_frame_atomic(pd.DataFrame({"a": [1]}), tmp_path / "x.parquet")
     assert list(tmp_path.iterdir()) == []

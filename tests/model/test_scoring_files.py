@@ -20,6 +20,7 @@ from predictor.contract.tables import Tables
 from predictor.features import build_features
 from predictor.io import load_tables, open_customer_chunks, write_tables
 from predictor.modeling.preprocess import SchemaMismatchError
+from predictor.output_schema import SCORES, as_written
 from predictor.scoring import LABEL_COLUMNS, score
 
 N_SMALL = 30
@@ -74,7 +75,7 @@ def test_chunked_scoring_equals_one_shot_with_categories_absent_from_chunks(
     run = score_files(predictor, data, out, as_of=as_of, drivers=2, chunk_size=chunk_size)
     assert run.chunked_read and run.chunks == N_TINY // chunk_size
     expected, rejects = one_shot(predictor, data, as_of, drivers=2)
-    pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_exact=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), as_written(expected, SCORES), check_exact=True)
     assert run.scored + run.rejected == run.customers == N_TINY == len(expected) + len(rejects)
 
 
@@ -149,7 +150,8 @@ def test_unusual_but_valid_input_scores_fine(predictor, small, tmp_path):
     scores = pd.read_parquet(out).set_index("customer_id")
     assert run.scored == N_SMALL + 1 and run.rejected == 0
     assert np.isfinite(scores[["value_13m", "churn_risk", "day_one_value"]].to_numpy()).all()
-    pd.testing.assert_frame_equal(scores.reset_index(), one_shot(predictor, data, as_of)[0])
+    expected = as_written(one_shot(predictor, data, as_of)[0], SCORES)
+    pd.testing.assert_frame_equal(scores.reset_index(), expected)
 
 
 def test_missing_required_column_is_named_and_nothing_is_written(predictor, small, tmp_path):
