@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import pandas as pd
@@ -300,6 +300,14 @@ def _render_issues(issues) -> None:
     print_table(table)
     for issue in issues:
         out.print(f"- {issue.message}")
+
+
+
+class Engine(StrEnum):
+    """Where scoring runs."""
+
+    pandas = "pandas"
+    spark = "spark"
 
 
 @app.command()
@@ -654,8 +662,12 @@ def score(
     model: Annotated[
         str, typer.Option(help="Model folder (models/<name>) or MLflow URI (models:/name@alias).")
     ],
-    data: Annotated[Path, typer.Option(help="Data folder to score.")],
-    out_path: Annotated[Path, typer.Option("--out", help="Scores file (.parquet or .csv).")],
+    data: Annotated[
+        str, typer.Option(help="Data folder to score (Spark: any URI it reads, e.g. s3a://...).")
+    ],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Scores file (.parquet or .csv); Spark: a dataset.")
+    ],
     as_of: Annotated[
         str | None,
         typer.Option(callback=_check_date, help="As-of date, YYYY-MM-DD (default: latest date in the data)."),
@@ -680,6 +692,16 @@ def score(
         typer.Option(help="Folder for the temporary spill of Parquet input (default: beside --out)."),
     ] = None,
     verbose: VerboseOpt = False,
+    engine: Annotated[
+        Engine, typer.Option(help="pandas (one process) or spark (predictor[spark] extra).")
+    ] = Engine.pandas,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(help="Spark master (default: $PREDICTOR_SPARK_MASTER, then local[*]).",),
+    ] = None,
+    buckets: Annotated[
+        int | None, typer.Option(min=1, help="Spark: customer buckets (default: 2 x cores).")
+    ] = None,
 ) -> None:
     """Score every customer of a data folder; unscorable ones go to the rejects file.
 
@@ -694,6 +716,10 @@ def score(
     with captured_output(verbose):
         predictor = load_model(model, tracking_uri)
     rejects_path = rejects or default_rejects_path(out_path)
+    if engine is Engine.spark:
+        _score_on_spark(predictor, data, str(out_path), rejects, as_of, drivers,
+                        spark_master, buckets)  # fmt: skip
+        return
     with captured_output(verbose), Progress(console=console, transient=True) as bar:
         task = bar.add_task("scoring", total=None)
         try:
@@ -730,6 +756,39 @@ def score(
     segmenter = predictor.model.segmenter
     out.print(segmenter.value_rule_text(predictor.model.config.report.currency))
     out.print(segmenter.risk_rule_text())
+    if run.scored + run.rejected != run.customers:
+        raise _fail("internal error: scored + rejected does not equal the input customers", 3)
+
+
+def _score_on_spark(
+    predictor: Any,
+    data: str,
+    out_path: str,
+    rejects: Path | None,
+    as_of: str | None,
+    drivers: int,
+    master: str | None,
+    buckets: int | None,
+) -> None:
+    """``predictor score --engine spark``: Parquet datasets of scores and rejects, via Spark."""
+    from predictor.spark_engine import score_with_spark
+
+    rejects_path = str(rejects) if rejects else f"{out_path.rstrip('/')}_rejects"
+    try:
+        run = score_with_spark(
+            predictor, data, out_path, rejects_path, as_of=as_of, drivers=drivers,
+            buckets=buckets, master=master,
+        )  # fmt: skip
+    except ContractError as exc:
+        _render_issues(exc.issues)
+        raise _fail(f"{exc}; nothing was written") from exc
+    for issue in run.warnings:
+        console.print(f"[yellow]warning:[/] {issue.message}")
+    out.print(
+        f"input customers {run.customers:,} = scored {run.scored:,} + rejected {run.rejected:,}"
+        f" (as of {run.as_of.date()}, {run.buckets} buckets on Spark); scores in {out_path}, "
+        f"rejects in {rejects_path}"
+    )
     if run.scored + run.rejected != run.customers:
         raise _fail("internal error: scored + rejected does not equal the input customers", 3)
 

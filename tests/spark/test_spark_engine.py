@@ -1,0 +1,103 @@
+"""The Spark engine runs predictor's own pandas code per bucket: same customers, same scores.
+
+Runs in the default suite on ``local[2]``; skipped (with the reason) only where pyspark or Java
+is absent. Kept small: one Spark session for the module, a few dozen customers.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from predictor.api import Predictor, score_files
+
+pyspark = pytest.importorskip("pyspark", reason="the Spark extra (predictor[spark]) is absent")
+if shutil.which("java") is None:  # pragma: no cover
+    pytest.skip("Java is not installed: Spark cannot start", allow_module_level=True)
+
+N_CUSTOMERS = 40
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from predictor.spark_engine import spark_session
+
+    session = spark_session("local[2]")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def predictor(trained) -> Predictor:
+    return Predictor(trained[0], {})
+
+
+@pytest.fixture(scope="module")
+def folder(business, tmp_path_factory) -> Path:
+    """A few customers as a CSV folder, with one customer signed up after the as-of date."""
+    from predictor.io import write_tables
+
+    ids = sorted(business.tables.customers["customer_id"])[:N_CUSTOMERS]
+    tables = business.tables.subset(ids)
+    customers = tables.customers.copy()
+    customers.loc[customers.index[0], "signup_date"] = pd.Timestamp("2025-06-29")
+    folder = tmp_path_factory.mktemp("spark") / "data"
+    write_tables(tables.replace(customers=customers), folder, fmt="csv")
+    return folder
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values("customer_id").reset_index(drop=True)
+
+
+def test_spark_scores_equal_the_pandas_engine(spark, predictor, folder, tmp_path):
+    from predictor.spark_engine import score_with_spark
+
+    as_of = pd.Timestamp("2025-06-01")
+    pandas_run = score_files(predictor, folder, tmp_path / "p.parquet", as_of=as_of, drivers=2)
+    run = score_with_spark(
+        predictor, str(folder), str(tmp_path / "s"), str(tmp_path / "r"),
+        as_of=as_of, drivers=2, buckets=3, spark=spark,
+    )  # fmt: skip
+    assert (run.customers, run.scored, run.rejected) == (
+        pandas_run.customers, pandas_run.scored, pandas_run.rejected,
+    )  # fmt: skip
+    assert run.scored + run.rejected == run.customers == N_CUSTOMERS
+    ours = _sorted(pd.read_parquet(tmp_path / "p.parquet"))
+    theirs = _sorted(spark.read.parquet(str(tmp_path / "s")).toPandas())
+    assert list(ours["customer_id"]) == list(theirs["customer_id"])
+    for col in ("day_one_value", "value_13m", "churn_risk", "value_13m_driver_1_contribution"):
+        np.testing.assert_allclose(theirs[col].astype(float), ours[col].astype(float), atol=1e-6)
+    for col in ("value_segment", "risk_band", "churn_risk_driver_1_feature", "model_version"):
+        assert list(theirs[col]) == list(ours[col])
+    assert (pd.to_datetime(theirs["as_of"]) == as_of).all()
+    rejects = spark.read.parquet(str(tmp_path / "r")).toPandas()
+    assert len(rejects) == 1 and "signed up after" in rejects["reason"].iloc[0]
+
+
+def test_cli_spark_engine_replaces_only_its_own_dataset(spark, predictor, folder, tmp_path):
+    from predictor.bundle import save_bundle
+    from predictor.cli import app
+
+    model = save_bundle(predictor.model, tmp_path / "model")
+    out = tmp_path / "scores"
+    args = ["score", "--model", str(model), "--data", str(folder), "--out", str(out),
+            "--engine", "spark", "--buckets", "2", "--as-of", "2025-06-01"]  # fmt: skip
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "input customers 40 = scored 39 + rejected 1" in first.output
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert (out / "_SUCCESS").exists()
+    assert not [p for p in tmp_path.iterdir() if ".predictor-" in p.name]
+    stranger = tmp_path / "not_a_dataset"
+    stranger.mkdir()
+    (stranger / "keep.txt").write_text("mine")
+    refused = CliRunner().invoke(app, [str(stranger) if a == str(out) else a for a in args])
+    assert refused.exit_code != 0
+    assert (stranger / "keep.txt").read_text() == "mine"
