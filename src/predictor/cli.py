@@ -718,7 +718,7 @@ def score(
     rejects_path = rejects or default_rejects_path(out_path)
     if engine is Engine.spark:
         _score_on_spark(predictor, data, str(out_path), rejects, as_of, drivers,
-                        spark_master, buckets)  # fmt: skip
+                        spark_master, buckets, allow_missing or [])  # fmt: skip
         return
     with captured_output(verbose), Progress(console=console, transient=True) as bar:
         task = bar.add_task("scoring", total=None)
@@ -769,6 +769,7 @@ def _score_on_spark(
     drivers: int,
     master: str | None,
     buckets: int | None,
+    allow_missing: list[str],
 ) -> None:
     """``predictor score --engine spark``: Parquet datasets of scores and rejects, via Spark."""
     from predictor.spark_engine import score_with_spark
@@ -777,7 +778,7 @@ def _score_on_spark(
     try:
         run = score_with_spark(
             predictor, data, out_path, rejects_path, as_of=as_of, drivers=drivers,
-            buckets=buckets, master=master,
+            allow_missing=allow_missing, buckets=buckets, master=master,
         )  # fmt: skip
     except ContractError as exc:
         _render_issues(exc.issues)

@@ -374,6 +374,7 @@ def score_with_spark(
     as_of: str | pd.Timestamp | None = None,
     drivers: int = 0,
     output: str = "scores",
+    allow_missing: tuple[str, ...] | list[str] = (),
     buckets: int | None = None,
     master: str | None = None,
     spark: SparkSession | None = None,
@@ -384,6 +385,10 @@ def score_with_spark(
     committer: each appears whole or not at all. ``as_of`` defaults to the data's latest
     valid date, found by the same validation as the pandas engine.
 
+    A table the model was trained with but absent here is a warning naming the scores it
+    changes, or an error when it drives a rule, unless it is in ``allow_missing`` (as for the
+    pandas engine).
+
     Raises:
         ContractError: the data break the contract (its ``issues`` list every error), or a
             table cannot be found.
@@ -392,7 +397,10 @@ def score_with_spark(
     spark = spark or spark_session(master)
     config = predictor.data_config(str(data))
     end = pd.Timestamp(config.data.end_date or pd.Timestamp.today().normalize())
+    from predictor.missing_inputs import check_inputs
+
     located = locate_tables(spark, str(data), dict(config.data.tables))
+    notes = check_inputs(predictor.model, located, allow_missing)
     frames = {
         name: read_table(spark, name, uri, config.data.columns.get(name, {}))
         for name, uri in located.items()
@@ -428,7 +436,7 @@ def score_with_spark(
         scored=counts[0],
         rejected=counts[1],
         buckets=n_buckets,
-        warnings=warnings,
+        warnings=notes + warnings,
     )
 
 
