@@ -191,7 +191,13 @@ def sample(
     ] = DEFAULT_SAMPLE_DIR,
     customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    mode: Annotated[str, typer.Option(help="subscription or retail.")] = "subscription",
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="subscription, retail or snapshot (one row per customer, churn in the last "
+            "month; train it with --set churn.horizon_days=31)."
+        ),
+    ] = "subscription",
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
     truth_as_of: Annotated[
         str | None,
@@ -204,8 +210,11 @@ def sample(
     from predictor.io import write_frame_atomic, write_tables
     from predictor.sample import generate_sample, ground_truth
 
+    if mode == "snapshot":
+        _sample_snapshot(out_dir, customers, seed, fmt)
+        return
     if mode not in ("subscription", "retail"):
-        raise _fail(f"--mode must be subscription or retail, not {mode!r}")
+        raise _fail(f"--mode must be subscription, retail or snapshot, not {mode!r}")
     with console.status(f"generating {customers:,} customers"):
         business = generate_sample(n_customers=customers, seed=seed, mode=mode)
     write_tables(business.tables, out_dir, fmt=fmt)
@@ -216,6 +225,23 @@ def sample(
         write_frame_atomic(truth.reset_index(), truth_dir / f"truth_{truth_as_of}.parquet")
     counts = ", ".join(f"{name} {len(frame):,}" for name, frame in business.tables.items())
     out.print(f"wrote {out_dir} ({counts}); ground truth in {truth_dir} (never an input)")
+
+
+def _sample_snapshot(out_dir: Path, customers: int, seed: int, fmt: str) -> None:
+    """Write the single-snapshot sample and its truth (``predictor.sample_snapshot``)."""
+    from predictor.io import write_frame_atomic, write_tables
+    from predictor.sample_snapshot import generate_snapshot
+
+    snap = generate_snapshot(n_customers=customers, seed=seed)
+    write_tables(snap.tables, out_dir, fmt=fmt)
+    truth_dir = out_dir.parent / f"{out_dir.name}_truth"
+    truth_path = truth_dir / f"truth_{snap.as_of.date()}.parquet"
+    write_frame_atomic(snap.truth.reset_index(), truth_path)
+    out.print(
+        f"wrote {out_dir} ({len(snap.tables.customers):,} customers, snapshot as of "
+        f"{snap.as_of.date()}, data to {snap.end_date.date()}; train with --set "
+        f"churn.horizon_days={(snap.end_date - snap.as_of).days}); truth in {truth_path}"
+    )
 
 
 @app.command()
@@ -319,11 +345,20 @@ def train(
     models_dir: Annotated[Path, typer.Option(help="Where model folders are written.")] = Path(
         "models"
     ),
+    models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--models",
+            help="Targets to train, e.g. --models day_one,churn (default: every target the "
+            "data supports). A target named here that the data cannot support is an error.",
+        ),
+    ] = None,
 ) -> None:
     """Train the Day One, 13-month value and churn models; record the run in MLflow."""
     from predictor.pipeline import run_training
     from predictor.tracking import MlflowTracker, default_tracking_uri, git_commit
 
+    set_ = [*(set_ or []), *_models_override(models)]
     cfg = _config(config, set_)
     if cfg.data.path is None and data is None and not cfg.data.tables:
         data = _ensure_sample(DEFAULT_SAMPLE_DIR)
@@ -342,17 +377,43 @@ def train(
                 cfg,
                 models_dir,
                 tracker,
-                progress=lambda m: console.print(f"[dim]{m}[/]"),
+                progress=_progress,
                 created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             )
         except ShortHistoryError as exc:
             raise _fail(str(exc)) from exc
     for task, result in outcome.evaluation.tasks.items():
         _print_metrics(task, result.table)
+    for task, reason in outcome.model.info.get("skipped", {}).items():
+        console.print(f"[yellow]skipped:[/] {escape(task)} - {escape(reason)}")
     out.print(f"model folder: {outcome.model_dir}")
     out.print(f"MLflow run {outcome.run_id} in experiment '{cfg.tracking.experiment}' at {uri}")
     if outcome.registered_version:
         out.print(f"registered {cfg.tracking.registered_name} version {outcome.registered_version}")
+
+
+def _progress(message: str) -> None:
+    """Print a training progress line; warnings stand out."""
+    if message.startswith("warning: "):
+        console.print(f"[yellow]warning:[/] {escape(message.removeprefix('warning: '))}")
+    else:
+        console.print(escape(message), style="dim")
+
+
+def _models_override(models: list[str] | None) -> list[str]:
+    """``--models a,b`` (or repeated) as a ``models=[a, b]`` override; unknown names fail."""
+    from predictor.config import TARGETS
+
+    if not models:
+        return []
+    names = [n.strip() for item in models for n in item.split(",") if n.strip()]
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown or not names:
+        raise _fail(
+            f"--models: unknown target(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(TARGETS)}"
+        )
+    return [f"models=[{', '.join(dict.fromkeys(names))}]"]
 
 
 def _print_metrics(task: str, frame: pd.DataFrame) -> None:

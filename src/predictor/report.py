@@ -687,6 +687,7 @@ def quality_section(
         )
     if "churn" in evaluation:
         body.append(_churn_quality(evaluation["churn"], _period(plans.get("churn", {}), "test")))
+    body.append(skipped_note(model.info))
     return section("quality", "".join(body))
 
 
@@ -803,6 +804,23 @@ def _skipped_rules_note(facts_: pd.DataFrame | None) -> str:
         return ""
     text = _and(lacking) + "; without them those customers get their cell's lever."
     return f'<p class="note">{escape(text[0].upper() + text[1:])}</p>'
+
+
+def skipped_note(info: dict) -> str:
+    """Why a target has no model (skipped at training), and which targets used a customer split."""
+    parts = [
+        f"<p class=\"note\"><b>{escape(target)}: not trained.</b> {escape(reason)} Its score "
+        "columns are left empty.</p>"
+        for target, reason in info.get("skipped", {}).items()
+    ]
+    split = [t for t, e in info.get("evaluation", {}).items() if e == "customer_split"]
+    if split:
+        parts.append(
+            f'<p class="note">{escape(", ".join(split))}: the data hold too few cutoffs with '
+            "both outcomes for a time split, so held-out customers (a seeded, stratified "
+            "customer split at the latest cutoff) judge the model instead of a later date.</p>"
+        )
+    return "".join(parts)
 
 
 def customers_section(
@@ -937,11 +955,12 @@ def customers_section(
 def drivers_section(model: TrainedModel) -> str:
     """Global importance by signal family, and the strongest single signals per model."""
     months = model.config.value.horizon_months
-    importances = {
-        f"{months}-month value": model.value.feature_importance(),
-        "Churn risk": model.churn.feature_importance(),
-        "Day One score": model.day_one.feature_importance(),
+    estimators = {
+        f"{months}-month value": model.value,
+        "Churn risk": model.churn,
+        "Day One score": model.day_one,
     }
+    importances = {k: e.feature_importance() for k, e in estimators.items() if e is not None}
     shares = family_shares(importances)
     lead = ", ".join(
         f"{label.lower()}: {shares[label].idxmax()} ({pct(shares[label].max())})"
