@@ -1107,14 +1107,25 @@ def build_report(
         f"churn = {_churn_words(info.get('churn_rule', ''))} within "
         f"{model.config.churn.horizon_days} days.",
     ]
+    absent = [t for t, est in (("value_13m", model.value), ("churn", model.churn)) if est is None]
+    if absent:
+        why = (
+            f"These charts need value and churn scores; {', '.join(absent)} was not trained "
+            "(the model quality section says why)."
+        )
+        customers = section("customers", missing(why))
+        act_first = section("act-first", missing(why))
+    else:
+        customers = customers_section(model, scores, levers, missing_scores, facts_)
+        act_first = act_first_section(model, scores, missing_scores, top_n, facts_)
     return page(
         "Customer value and churn report",
         subtitle,
         [
             quality_section(model, evaluation, plans or {}),
-            customers_section(model, scores, levers, missing_scores, facts_),
+            customers,
             drivers_section(model),
-            act_first_section(model, scores, missing_scores, top_n, facts_),
+            act_first,
         ],
     )
 

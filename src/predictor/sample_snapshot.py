@@ -10,8 +10,9 @@ writes that shape into the contract the way a user would lay it out:
   have no such column; the contract says empty means missing).
 - ``subscriptions``: one row per customer from signup; the churners' subscription ends in the
   last month of data (after the snapshot date ``as_of``), everybody else's is still open.
-- ``orders``: the monthly charge, billed on the signup day of each month up to the churn date
-  (or the data's end), so the value targets have orders to learn from.
+- ``orders``: the monthly charge, billed at signup and then at every month end up to the churn
+  date (or the data's end), so the value targets have orders to learn from and the data
+  visibly reach their last day.
 
 Nobody churns before the last month (the snapshot holds only customers alive at its date), so
 no earlier cutoff holds a churner: the churn target has to be evaluated on a customer split.
@@ -113,9 +114,8 @@ def _attributes(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     """Telco-like attributes: contract, services, payment, charge and tenure in months."""
     contract = rng.choice(["month_to_month", "one_year", "two_year"], n, p=[0.55, 0.21, 0.24])
     longer = np.where(contract == "two_year", 24, np.where(contract == "one_year", 10, 0))
-    tenure = np.clip(rng.integers(1, MAX_TENURE_MONTHS + 1, n) // 2 + longer + rng.integers(
-        0, MAX_TENURE_MONTHS // 2, n
-    ), 1, MAX_TENURE_MONTHS)
+    drawn = rng.integers(1, MAX_TENURE_MONTHS + 1, n) // 2 + rng.integers(0, 36, n) + longer
+    tenure = np.clip(drawn, 1, MAX_TENURE_MONTHS)
     internet = rng.choice(["dsl", "fiber_optic", "none"], n, p=[0.34, 0.44, 0.22])
     has_net = internet != "none"
     tech = has_net & (rng.random(n) < 0.35)
@@ -179,14 +179,13 @@ def _monthly_charges(
     charge: np.ndarray,
     end: pd.Timestamp,
 ) -> pd.DataFrame:
-    """One order per month on the signup day (never past the 28th) while subscribed."""
+    """The monthly charge at signup, then at every month end while subscribed (to ``end``)."""
     stop = churn_date.fillna(end).to_numpy(dtype="datetime64[ns]")
-    first = signup.to_numpy(dtype="datetime64[D]")
+    first = signup.to_numpy(dtype="datetime64[ns]")
     month = first.astype("datetime64[M]")
-    offset = first - month.astype("datetime64[D]")
-    frames = []
-    for m in range(MAX_TENURE_MONTHS + 2):
-        dates = ((month + np.timedelta64(m, "M")).astype("datetime64[D]") + offset).astype(
+    frames = [pd.DataFrame({"customer_id": ids, "order_date": first, "amount": charge})]
+    for m in range(1, MAX_TENURE_MONTHS + 3):
+        dates = ((month + np.timedelta64(m, "M")).astype("datetime64[D]") - 1).astype(
             "datetime64[ns]"
         )
         keep = dates <= stop
