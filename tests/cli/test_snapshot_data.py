@@ -16,11 +16,23 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
+from predictor.bundle import find_bundle
 from predictor.cli import app
 
 runner = CliRunner()
 HORIZON = ["--set", "churn.horizon_days=31"]
+FAST = [
+    "--set", "model.n_estimators=150", "--set", "model.learning_rate=0.1",
+    "--set", "cutoffs.max_cutoffs=3", "--set", "model.probabilistic_features=false",
+]  # fmt: skip
+"""Speed only (fewer rounds and value cutoffs): the defaults are measured by
+``benchmarks/bench_snapshot.py`` (numbers in benchmarks/analysis.md, "Snapshot data")."""
 AS_OF = "2023-12-31"
+
+
+def metadata(root: Path, name: str) -> dict:
+    """The metadata.json of a trained model folder (the bundle inside the MLflow folder)."""
+    return json.loads((find_bundle(root / "models" / name) / "metadata.json").read_text())
 
 
 def invoke(*args: str):
@@ -46,11 +58,11 @@ def train(root: Path, data: Path, name: str, *extra: str):
 
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory):
-    """Train on a 1,200-customer snapshot with only the churn horizon set."""
+    """Train on a 1,200-customer snapshot with only the churn horizon set (and FAST)."""
     root = tmp_path_factory.mktemp("snapshot")
     data = root / "data"
     sample(data, 1200, seed=1)
-    result = train(root, data, "snap", *HORIZON)
+    result = train(root, data, "snap", *HORIZON, *FAST)
     assert result.exit_code == 0, result.output
     return root, data, result.output
 
@@ -59,7 +71,7 @@ def test_snapshot_trains_with_only_the_horizon_set(snapshot):
     root, _, output = snapshot
     assert "Traceback" not in output
     assert "acquisition_channel" in output  # the empty column is named, and left out
-    meta = json.loads((root / "models" / "snap" / "metadata.json").read_text())
+    meta = metadata(root, "snap")
     info = meta["info"]
     assert info["evaluation"]["churn"] == "customer_split"
     assert info["evaluation"]["value_13m"] == "time_split"
@@ -79,7 +91,7 @@ def test_snapshot_reaches_the_truth_on_held_out_customers(snapshot, tmp_path):
     """Score an independent snapshot (new customers): >= 95% of the truth's ROC AUC."""
     root, _, _ = snapshot
     fresh = tmp_path / "fresh"
-    truth = sample(fresh, 3000, seed=2)
+    truth = sample(fresh, 2000, seed=2)
     out = tmp_path / "scores.csv"
     result = invoke(
         "score", "--model", str(root / "models" / "snap"), "--data", str(fresh),
@@ -91,9 +103,9 @@ def test_snapshot_reaches_the_truth_on_held_out_customers(snapshot, tmp_path):
     model_auc = roc_auc_score(scores["churned"], scores["churn_risk"])
     truth_auc = roc_auc_score(scores["churned"], scores["true_churn_prob"])
     assert model_auc >= 0.95 * truth_auc, (model_auc, truth_auc)
+    skipped = metadata(root, "snap")["info"]["skipped"]
     for target, column in (("day_one", "day_one_value"), ("value_13m", "value_13m")):
-        meta = json.loads((root / "models" / "snap" / "metadata.json").read_text())
-        if target in meta["info"]["skipped"]:
+        if target in skipped:
             assert scores[column].isna().all()  # a skipped target leaves its column empty
 
 
@@ -132,7 +144,7 @@ def test_validate_warns_about_the_empty_column(snapshot):
 def test_explicit_target_the_cutoffs_cannot_serve_is_a_clear_error(snapshot):
     root, data, _ = snapshot
     result = train(
-        root, data, "short", *HORIZON, "--set", "cutoffs.dates=[2023-12-31]",
+        root, data, "short", *HORIZON, *FAST, "--set", "cutoffs.dates=[2023-12-31]",
         "--models", "churn,value_13m",
     )  # fmt: skip
     assert result.exit_code == 2
@@ -156,7 +168,7 @@ def test_churn_without_an_ended_subscription_is_never_registered(snapshot, tmp_p
         if path.stem == "subscriptions":
             frame["end_date"] = None
         frame.to_csv(flat / path.name, index=False)
-    result = train(tmp_path, flat, "flat", *HORIZON, "--models", "churn")
+    result = train(tmp_path, flat, "flat", *HORIZON, *FAST, "--models", "churn")
     assert result.exit_code == 2
     assert "churn" in result.output and "both churners" in result.output
     assert "Traceback" not in result.output
