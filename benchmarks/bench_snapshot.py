@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from bench_markdown import table as markdown_table
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -112,7 +113,7 @@ def main() -> None:
     args = parser.parse_args()
     table, facts = run(args.customers, args.seed)
     print(facts)
-    print(table.round(4).to_markdown())
+    print(markdown_table(table, digits=4))
 
 
 if __name__ == "__main__":
