@@ -61,11 +61,11 @@ from predictor.timeline import day_end, day_one_windows, truncate
 Progress = Callable[[str], None]
 MIN_DAY_ONE_LABELS = 100
 """Fewest labelled customers the Day One model is trained on."""
-MIN_TRAIN_ROWS = 100
+MIN_TRAIN_ROWS = 50
 """Fewest training rows (customers x cutoffs) a value or churn model is fitted on."""
-MIN_TRAIN_CLASS_ROWS = 20
+MIN_TRAIN_CLASS_ROWS = 10
 """Fewest churners, and fewest customers who stayed, among the churn training rows."""
-MIN_TEST_ROWS = 50
+MIN_TEST_ROWS = 30
 """Fewest held-out rows a target is evaluated (and so registered) on."""
 MIN_TEST_CLASS_ROWS = 5
 """Fewest churners, and fewest who stayed, among the held-out churn rows."""
