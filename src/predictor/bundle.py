@@ -131,14 +131,18 @@ def save_bundle(
     if evaluation is not None:
         _write_evaluation(folder, evaluation)
     for name, est in (("day_one", model.day_one), ("value_13m", model.value)):
+        if est is None:
+            continue
         sub = folder / name
         sub.mkdir(exist_ok=True)
         _write_boosters(sub, est.boosters_)
         (sub / "state.json").write_text(json.dumps(est.get_state(), indent=1, default=str))
-    sub = folder / "churn"
-    sub.mkdir(exist_ok=True)
-    _write_boosters(sub, {"main": model.churn.booster_})
-    (sub / "state.json").write_text(json.dumps(model.churn.get_state(), indent=1, default=str))
+    if model.churn is not None:
+        sub = folder / "churn"
+        sub.mkdir(exist_ok=True)
+        _write_boosters(sub, {"main": model.churn.booster_})
+        state = model.churn.get_state()
+        (sub / "state.json").write_text(json.dumps(state, indent=1, default=str))
     metadata = {
         "model_type": MODEL_TYPE,
         "format_version": FORMAT_VERSION,
@@ -148,9 +152,13 @@ def save_bundle(
         "info": model.info,
         "segments": model.segmenter.to_dict(),
         "features": {
-            "day_one": model.day_one.schema_.features_,
-            "value_13m": model.value.schema_.features_,
-            "churn": model.churn.schema_.features_,
+            name: est.schema_.features_
+            for name, est in (
+                ("day_one", model.day_one),
+                ("value_13m", model.value),
+                ("churn", model.churn),
+            )
+            if est is not None
         },
         **(extra or {}),
     }
@@ -240,18 +248,33 @@ def _check_package_version(folder: Path, saved: str) -> None:
         )
 
 
+def _trained_targets(meta: dict[str, Any]) -> list[str]:
+    """Targets the bundle holds a model for (all three in bundles saved before skipping)."""
+    return list(meta.get("info", {}).get("targets", ["day_one", "value_13m", "churn"]))
+
+
+def _read_state(folder: Path, name: str) -> dict[str, Any]:
+    path = folder / name / "state.json"
+    if not path.exists():
+        raise ModelLoadError(f"model folder is incomplete: {path} is missing")
+    return json.loads(path.read_text())
+
+
 def load_bundle(path: Path) -> tuple[TrainedModel, dict[str, Any]]:
     """Load a model folder written by ``save_bundle`` and check it."""
     folder = find_bundle(Path(path))
     meta = read_metadata(folder)
-    values = {}
-    for name in ("day_one", "value_13m"):
-        state = json.loads((folder / name / "state.json").read_text())
+    trained = _trained_targets(meta)
+    values: dict[str, ValueModel | None] = {"day_one": None, "value_13m": None}
+    for name in [n for n in values if n in trained]:
+        state = _read_state(folder, name)
         parts = ["any", "amount"] if state["kind"] == "two_part" else ["main"]
         boosters = {p: _read_booster(folder / name, p) for p in parts}
         values[name] = ValueModel.from_state(state, boosters)
-    churn_state = json.loads((folder / "churn" / "state.json").read_text())
-    churn = ChurnModel.from_state(churn_state, _read_booster(folder / "churn", "main"))
+    churn = None
+    if "churn" in trained:
+        churn_state = _read_state(folder, "churn")
+        churn = ChurnModel.from_state(churn_state, _read_booster(folder / "churn", "main"))
     model = TrainedModel(
         day_one=values["day_one"],
         value=values["value_13m"],

@@ -162,6 +162,7 @@ class Mode(StrEnum):
 
     subscription = "subscription"
     retail = "retail"
+    snapshot = "snapshot"
 
 
 class FileFormat(StrEnum):
@@ -317,7 +318,13 @@ def sample(
     ] = DEFAULT_SAMPLE_DIR,
     customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    mode: Annotated[Mode, typer.Option(help="Kind of business.")] = Mode.subscription,
+    mode: Annotated[
+        Mode,
+        typer.Option(
+            help="Kind of business; snapshot: one row per customer, churn in the last month "
+            "(train it with --set churn.horizon_days=31)."
+        ),
+    ] = Mode.subscription,
     fmt: Annotated[FileFormat, typer.Option("--format", help="File format.")] = FileFormat.csv,
     truth_as_of: Annotated[
         str | None,
@@ -333,6 +340,9 @@ def sample(
     from predictor.output_schema import SAMPLE_DAY_COLUMNS
     from predictor.sample import generate_sample, ground_truth
 
+    if mode == Mode.snapshot:
+        _sample_snapshot(out_dir, customers, seed, FileFormat(fmt).value)
+        return
     with console.status(f"generating {customers:,} customers"):
         business = generate_sample(n_customers=customers, seed=seed, mode=Mode(mode).value)
     write_tables(business.tables, out_dir, fmt=FileFormat(fmt).value, days=SAMPLE_DAY_COLUMNS)
@@ -343,6 +353,24 @@ def sample(
         write_frame_atomic(truth.reset_index(), truth_dir / f"truth_{truth_as_of}.parquet")
     counts = ", ".join(f"{name} {len(frame):,}" for name, frame in business.tables.items())
     out.print(f"wrote {out_dir} ({counts}); ground truth in {truth_dir} (never an input)")
+
+
+def _sample_snapshot(out_dir: Path, customers: int, seed: int, fmt: str) -> None:
+    """Write the single-snapshot sample and its truth (``predictor.sample_snapshot``)."""
+    from predictor.io import write_frame_atomic, write_tables
+    from predictor.output_schema import SAMPLE_DAY_COLUMNS
+    from predictor.sample_snapshot import generate_snapshot
+
+    snap = generate_snapshot(n_customers=customers, seed=seed)
+    write_tables(snap.tables, out_dir, fmt=fmt, days=SAMPLE_DAY_COLUMNS)
+    truth_dir = out_dir.parent / f"{out_dir.name}_truth"
+    truth_path = truth_dir / f"truth_{snap.as_of.date()}.parquet"
+    write_frame_atomic(snap.truth.reset_index(), truth_path)
+    out.print(
+        f"wrote {out_dir} ({len(snap.tables.customers):,} customers, snapshot as of "
+        f"{snap.as_of.date()}, data to {snap.end_date.date()}; train with --set "
+        f"churn.horizon_days={(snap.end_date - snap.as_of).days}); truth in {truth_path}"
+    )
 
 
 @app.command()
@@ -468,6 +496,14 @@ def train(
         ),
     ] = Promote.never,
     verbose: VerboseOpt = False,
+    models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--models",
+            help="Targets to train, e.g. --models day_one,churn (default: every target the "
+            "data supports). A target named here that the data cannot support is an error.",
+        ),
+    ] = None,
 ) -> None:
     """Train the Day One, 13-month value and churn models; record the run in MLflow.
 
@@ -484,6 +520,7 @@ def train(
         lineage_tags,
     )
 
+    set_ = [*(set_ or []), *_models_override(models)]
     cfg = _config(config, set_)
     if cfg.data.path is None and data is None and not cfg.data.tables:
         data = _ensure_sample(DEFAULT_SAMPLE_DIR)
@@ -523,6 +560,8 @@ def train(
                 raise _fail(str(exc)) from exc
     for task, result in outcome.evaluation.tasks.items():
         _print_metrics(task, result.table)
+    for task, reason in outcome.model.info.get("skipped", {}).items():
+        console.print(f"[yellow]skipped:[/] {escape(task)} - {escape(reason)}")
     out.print(f"model folder: {outcome.model_dir}")
     out.print(f"MLflow run {outcome.run_id} in experiment '{cfg.tracking.experiment}' at {uri}")
     version = outcome.registered_version
@@ -645,6 +684,30 @@ def promote(
         raise _fail(str(exc)) from exc
     tables = _load(cfg).tables
     _promote(model_name, uri, chosen, tables, verbose)
+
+
+def _progress(message: str) -> None:
+    """Print a training progress line; warnings stand out."""
+    if message.startswith("warning: "):
+        console.print(f"[yellow]warning:[/] {escape(message.removeprefix('warning: '))}")
+    else:
+        console.print(escape(message), style="dim")
+
+
+def _models_override(models: list[str] | None) -> list[str]:
+    """``--models a,b`` (or repeated) as a ``models=[a, b]`` override; unknown names fail."""
+    from predictor.config import TARGETS
+
+    if not models:
+        return []
+    names = [n.strip() for item in models for n in item.split(",") if n.strip()]
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown or not names:
+        raise _fail(
+            f"--models: unknown target(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(TARGETS)}"
+        )
+    return [f"models=[{', '.join(dict.fromkeys(names))}]"]
 
 
 def _print_metrics(task: str, frame: pd.DataFrame) -> None:

@@ -313,9 +313,20 @@ class TrackingConfig(_Section):
         return self
 
 
+Target = Literal["day_one", "value_13m", "churn"]
+TARGETS: tuple[Target, ...] = ("day_one", "value_13m", "churn")
+"""The targets ``predictor train`` can learn, in training order."""
+
+
 class Config(_Section):
     """The whole configuration."""
 
+    models: list[Target] | None = Field(
+        None,
+        description="Targets to train (day_one, value_13m, churn). null: every target the data "
+        "supports, skipping the others with a message; a list: exactly these, and a target the "
+        "data cannot support is an error.",
+    )
     data: DataConfig = DataConfig()
     day_one: DayOneConfig = DayOneConfig()
     churn: ChurnConfig = ChurnConfig()
@@ -356,7 +367,20 @@ class Config(_Section):
             lo, hi = getattr(self.segments, key)
             if not 0 <= lo < hi:
                 raise ValueError(f"segments.{key} must satisfy 0 <= low < high")
+        if self.models is not None and not self.models:
+            raise ValueError("models must name at least one of day_one, value_13m, churn")
         return self
+
+    @property
+    def targets(self) -> list[Target]:
+        """The targets to train, in training order (all of them unless ``models`` is set)."""
+        wanted = TARGETS if self.models is None else self.models
+        return [t for t in TARGETS if t in wanted]
+
+    @property
+    def targets_explicit(self) -> bool:
+        """True when the user chose the targets (``models`` set), so none may be skipped."""
+        return self.models is not None
 
     def flat(self) -> dict[str, Any]:
         """Flatten to ``{"churn.horizon_days": 90, ...}`` (for MLflow params)."""

@@ -4,6 +4,12 @@ Split rule (per target): the *test* cutoffs are the latest ones whose label wind
 *training* cutoffs are those whose whole label window ends on or before the first test cutoff,
 so nothing a training label saw lies in the test period. Among the training cutoffs the latest
 one is the *validation* cutoff (early stopping, objective choice, calibration).
+
+When a time split cannot serve a classification target (fewer than two cutoffs hold both
+classes, as in single-snapshot data where every churner left in the last month), the target is
+learned at the latest complete cutoff holding both classes and evaluated on a *customer split*
+(``customer_split``): stratified, seeded, no customer on both sides. Early stopping and
+calibration then use an inner customer split of the training customers.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import train_test_split
 
 from predictor.config import Config, CutoffConfig
 from predictor.contract.schema import SPECS
@@ -115,6 +122,55 @@ def plan_cutoffs(
     if len(eligible) == 1:
         return CutoffPlan(train=eligible, valid=[], test=test)
     return CutoffPlan(train=eligible[:-1], valid=eligible[-1:], test=test)
+
+
+TIME_SPLIT = "time_split"
+CUSTOMER_SPLIT = "customer_split"
+"""Names of the two evaluation designs, as recorded in the model info and the MLflow run."""
+CUSTOMER_TEST_SHARE = 0.25
+"""Share of customers held out for evaluation by a customer split."""
+INNER_VALID_SHARE = 0.2
+"""Share of the training customers held out for early stopping and calibration."""
+
+
+def customer_split(
+    customer_ids: pd.Series | np.ndarray, y: np.ndarray, share: float, seed: int
+) -> np.ndarray:
+    """Boolean mask of the rows held out: ``share`` of the customers, stratified by class.
+
+    Customers, not rows, are drawn (a customer with several rows is on one side only); a
+    customer's class is its largest label, so churners are spread evenly over both sides.
+    Seeded: the same ids, labels and seed give the same split.
+    """
+    ids = pd.Series(np.asarray(customer_ids, dtype=str))
+    labels = pd.Series(np.asarray(y, dtype=float)).groupby(ids.to_numpy()).max()
+    counts = labels.value_counts()
+    stratify = labels.to_numpy() if len(counts) > 1 and counts.min() >= 2 else None
+    _, held = train_test_split(
+        labels.index.to_numpy(), test_size=share, random_state=seed, stratify=stratify
+    )
+    return ids.isin(set(held)).to_numpy()
+
+
+def split_frame(frame: Frame, share: float, seed: int) -> tuple[Frame, Frame]:
+    """Split a frame by customer (see ``customer_split``): (kept rows, held-out rows)."""
+    held = customer_split(frame.meta["customer_id"], frame.y, share, seed)
+    return take_rows(frame, ~held), take_rows(frame, held)
+
+
+def take_rows(frame: Frame, mask: np.ndarray) -> Frame:
+    """The rows of ``frame`` where ``mask`` is true, renumbered."""
+    return Frame(
+        frame.X[mask].reset_index(drop=True),
+        frame.y[mask],
+        frame.meta[mask].reset_index(drop=True),
+    )
+
+
+def both_classes(y: np.ndarray) -> bool:
+    """True when the labels hold at least one 0 and one 1."""
+    values = np.unique(np.asarray(y, dtype=float))
+    return 0.0 in values and 1.0 in values
 
 
 def sample_ids(ids: pd.Index, limit: int | None, seed: int, salt: int) -> pd.Index:

@@ -115,13 +115,16 @@ def explain_customer(
     day_one_cols = [c for c in frame.columns if c.startswith(DAY_ONE_PREFIX)]
     day_one = frame[day_one_cols].rename(columns=lambda c: c[len(DAY_ONE_PREFIX) :])
     current = frame.drop(columns=[*day_one_cols, ACTIVE_COLUMN])
-    explanations = [
-        _explain("value_13m", row["value_13m"], model.value.contributions(current), current),
-        _churn(model, current, bool(frame[ACTIVE_COLUMN].iloc[0]), row["churn_risk"]),
-        _explain(
-            "day_one_value", row["day_one_value"], model.day_one.contributions(day_one), day_one
-        ),
-    ]
+    explanations = []
+    if model.value is not None:
+        value = model.value.contributions(current)
+        explanations.append(_explain("value_13m", row["value_13m"], value, current))
+    if model.churn is not None:
+        active = bool(frame[ACTIVE_COLUMN].iloc[0])
+        explanations.append(_churn(model, current, active, row["churn_risk"]))
+    if model.day_one is not None:
+        day = model.day_one.contributions(day_one)
+        explanations.append(_explain("day_one_value", row["day_one_value"], day, day_one))
     return CustomerExplanation(str(customer_id), row, explanations)
 
 

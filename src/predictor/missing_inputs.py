@@ -22,11 +22,12 @@ CHECK = "missing_table"
 def affected_scores(model: TrainedModel, table: str) -> list[str]:
     """The scores whose model uses features of ``table`` (empty: the model never saw it)."""
     prefixes = tuple(f"{family}__" for family, source in FAMILY_TABLES.items() if source == table)
-    uses = {
-        "day_one_value": model.day_one.schema_.features_,
-        "value_13m": model.value.schema_.features_,
-        "churn_risk": model.churn.schema_.features_,
+    estimators = {
+        "day_one_value": model.day_one,
+        "value_13m": model.value,
+        "churn_risk": model.churn,
     }
+    uses = {s: est.schema_.features_ for s, est in estimators.items() if est is not None}
     return [
         score
         for score, features in uses.items()
@@ -36,7 +37,7 @@ def affected_scores(model: TrainedModel, table: str) -> list[str]:
 
 def rule_tables(model: TrainedModel) -> dict[str, str]:
     """Tables that drive a rule of the model, with what they decide."""
-    if model.info.get("churn_rule") == "subscription":
+    if model.churn is not None and model.info.get("churn_rule") == "subscription":
         return {"subscriptions": "the churn population (who is at risk) under the subscription rule"}
     return {}
 

@@ -115,7 +115,7 @@ def _column_type(values: pd.Series) -> str:
 def _save_figures(evaluation: Evaluation, folder: Path, currency: str) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     figures = {}
-    for task in ("day_one", "value_13m"):
+    for task in [t for t in ("day_one", "value_13m") if t in evaluation.tasks]:
         res = evaluation.tasks[task]
         figures[f"gains_{task}.png"] = gains_figure(res.y_true, res.predictions, f"Gains: {task}")
         figures[f"deciles_{task}.png"] = decile_figure(
@@ -124,13 +124,14 @@ def _save_figures(evaluation: Evaluation, folder: Path, currency: str) -> list[P
             f"Predicted vs actual by decile: {task}",
             currency,
         )
-    churn = evaluation.tasks["churn"]
-    figures["calibration_churn.png"] = calibration_figure(
-        churn.y_true, churn.predictions["model"], "Churn calibration (held-out cutoff)"
-    )
-    figures["roc_churn.png"] = roc_figure(
-        churn.y_true, churn.predictions, "Churn ROC (held-out cutoff)"
-    )
+    churn = evaluation.tasks.get("churn")
+    if churn is not None:
+        figures["calibration_churn.png"] = calibration_figure(
+            churn.y_true, churn.predictions["model"], "Churn calibration (held-out cutoff)"
+        )
+        figures["roc_churn.png"] = roc_figure(
+            churn.y_true, churn.predictions, "Churn ROC (held-out cutoff)"
+        )
     paths = []
     for name, fig in figures.items():
         path = folder / name
@@ -216,6 +217,7 @@ def run_training(
     model.info["created_at"] = created_at
     metrics = evaluation.metrics()
     tracker.log_metrics(metrics)
+    tracker.set_tags(training_tags(model))
     extra = {
         "data_summary": summary.to_dict(orient="records"),
         "data_digest": digest,
@@ -248,9 +250,13 @@ def run_training(
         for task, res in evaluation.tasks.items():
             res.table.to_csv(tables_dir / f"{task}_metrics.csv")
         importance = {
-            "day_one": model.day_one.feature_importance().to_dict(),
-            "value_13m": model.value.feature_importance().to_dict(),
-            "churn": model.churn.feature_importance().to_dict(),
+            name: est.feature_importance().to_dict()
+            for name, est in (
+                ("day_one", model.day_one),
+                ("value_13m", model.value),
+                ("churn", model.churn),
+            )
+            if est is not None
         }
         (tables_dir / "feature_importance.json").write_text(json.dumps(importance, indent=1))
         tracker.log_artifact(tables_dir, "metrics")
@@ -265,6 +271,19 @@ def run_training(
                 signature,
             )
     return TrainingOutcome(target, model, evaluation, run_id, version)
+
+
+def training_tags(model: TrainedModel) -> dict[str, str]:
+    """MLflow tags of what training adapted: targets, evaluation design, skips, warnings."""
+    info = model.info
+    tags = {"targets": ",".join(info.get("targets", []))}
+    tags |= {f"evaluation.{t}": e for t, e in info.get("evaluation", {}).items()}
+    tags |= {f"skipped.{t}": r[:5000] for t, r in info.get("skipped", {}).items()}
+    if info.get("warnings"):
+        tags["warnings"] = " | ".join(info["warnings"])[:5000]
+    if any("base rate" in w for w in info.get("warnings", [])):
+        tags["churn_beats_base_rate"] = "false"
+    return tags
 
 
 def report_html(

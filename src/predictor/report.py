@@ -687,6 +687,7 @@ def quality_section(
         )
     if "churn" in evaluation:
         body.append(_churn_quality(evaluation["churn"], _period(plans.get("churn", {}), "test")))
+    body.append(skipped_note(model.info))
     return section("quality", "".join(body))
 
 
@@ -803,6 +804,23 @@ def _skipped_rules_note(facts_: pd.DataFrame | None) -> str:
         return ""
     text = _and(lacking) + "; without them those customers get their cell's lever."
     return f'<p class="note">{escape(text[0].upper() + text[1:])}</p>'
+
+
+def skipped_note(info: dict) -> str:
+    """Why a target has no model (skipped at training), and which targets used a customer split."""
+    parts = [
+        f"<p class=\"note\"><b>{escape(target)}: not trained.</b> {escape(reason)} Its score "
+        "columns are left empty.</p>"
+        for target, reason in info.get("skipped", {}).items()
+    ]
+    split = [t for t, e in info.get("evaluation", {}).items() if e == "customer_split"]
+    if split:
+        parts.append(
+            f'<p class="note">{escape(", ".join(split))}: the data hold too few cutoffs with '
+            "both outcomes for a time split, so held-out customers (a seeded, stratified "
+            "customer split at the latest cutoff) judge the model instead of a later date.</p>"
+        )
+    return "".join(parts)
 
 
 def customers_section(
@@ -937,11 +955,12 @@ def customers_section(
 def drivers_section(model: TrainedModel) -> str:
     """Global importance by signal family, and the strongest single signals per model."""
     months = model.config.value.horizon_months
-    importances = {
-        f"{months}-month value": model.value.feature_importance(),
-        "Churn risk": model.churn.feature_importance(),
-        "Day One score": model.day_one.feature_importance(),
+    estimators = {
+        f"{months}-month value": model.value,
+        "Churn risk": model.churn,
+        "Day One score": model.day_one,
     }
+    importances = {k: e.feature_importance() for k, e in estimators.items() if e is not None}
     shares = family_shares(importances)
     lead = ", ".join(
         f"{label.lower()}: {shares[label].idxmax()} ({pct(shares[label].max())})"
@@ -1088,14 +1107,25 @@ def build_report(
         f"churn = {_churn_words(info.get('churn_rule', ''))} within "
         f"{model.config.churn.horizon_days} days.",
     ]
+    absent = [t for t, est in (("value_13m", model.value), ("churn", model.churn)) if est is None]
+    if absent:
+        why = (
+            f"These charts need value and churn scores; {', '.join(absent)} was not trained "
+            "(the model quality section says why)."
+        )
+        customers = section("customers", missing(why))
+        act_first = section("act-first", missing(why))
+    else:
+        customers = customers_section(model, scores, levers, missing_scores, facts_)
+        act_first = act_first_section(model, scores, missing_scores, top_n, facts_)
     return page(
         "Customer value and churn report",
         subtitle,
         [
             quality_section(model, evaluation, plans or {}),
-            customers_section(model, scores, levers, missing_scores, facts_),
+            customers,
             drivers_section(model),
-            act_first_section(model, scores, missing_scores, top_n, facts_),
+            act_first,
         ],
     )
 

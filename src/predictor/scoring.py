@@ -96,11 +96,18 @@ def fill_absent_label_columns(frame: pd.DataFrame, columns: list[str]) -> pd.Dat
     return pd.concat([frame, pd.DataFrame(added)], axis=1) if added else frame
 
 
+def current_features(model: TrainedModel) -> list[str]:
+    """Features of the current-view models (value and churn) the model holds, in a fixed order."""
+    return list(
+        dict.fromkeys(f for est in (model.value, model.churn) if est for f in est.schema_.features_)
+    )
+
+
 def scoring_columns(model: TrainedModel) -> list[str]:
     """Every column a scoring frame may carry for this model, in a fixed order."""
-    current = dict.fromkeys(model.value.schema_.features_ + model.churn.schema_.features_)
-    day_one = [DAY_ONE_PREFIX + c for c in model.day_one.schema_.features_]
-    return [*current, *day_one, ACTIVE_COLUMN]
+    features = model.day_one.schema_.features_ if model.day_one is not None else []
+    day_one = [DAY_ONE_PREFIX + c for c in features]
+    return [*current_features(model), *day_one, ACTIVE_COLUMN]
 
 
 def pyfunc_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -144,23 +151,42 @@ def top_drivers(contribs: pd.DataFrame, k: int, score: str) -> pd.DataFrame:
 def predict_frame(
     model: TrainedModel, frame: pd.DataFrame, as_of: pd.Timestamp | None, drivers: int = 0
 ) -> pd.DataFrame:
-    """Scores for a scoring frame (see ``scoring_frame``), in the contract's columns."""
+    """Scores for a scoring frame (see ``scoring_frame``), in the contract's columns.
+
+    A target the model was trained without (skipped at training, see ``info["skipped"]``)
+    leaves its score empty: NaN, and a null segment or band.
+    """
     current, day_one, active = _split(frame)
-    value = model.value.predict(current)
-    risk = np.where(active, model.churn.predict_proba(current)[:, 1], 1.0)
+    n = len(frame)
     out = pd.DataFrame(index=frame.index)
     out["as_of"] = pd.Timestamp(as_of).normalize() if as_of is not None else pd.NaT
-    out["day_one_value"] = model.day_one.predict(day_one) if len(day_one.columns) else np.nan
-    out["value_13m"] = value
-    out["churn_risk"] = risk
+    out["day_one_value"] = (
+        model.day_one.predict(day_one)
+        if model.day_one is not None and len(day_one.columns)
+        else np.full(n, np.nan)
+    )
+    out["value_13m"] = model.value.predict(current) if model.value else np.full(n, np.nan)
+    out["churn_risk"] = (
+        np.where(active, model.churn.predict_proba(current)[:, 1], 1.0)
+        if model.churn is not None
+        else np.full(n, np.nan)
+    )
     out["value_segment"] = model.segmenter.value_segment(out["value_13m"], active)
     out["risk_band"] = model.segmenter.risk_band(out["churn_risk"], active)
+    if model.value is None:
+        out["value_segment"] = pd.Series(None, index=out.index, dtype=object)
+    if model.churn is None:
+        out["risk_band"] = pd.Series(None, index=out.index, dtype=object)
     out["model_version"] = model.info.get("model_version", "unversioned")
     if drivers > 0 and len(frame):
         parts = [
-            top_drivers(model.day_one.contributions(day_one)[0], drivers, "day_one_value"),
-            top_drivers(model.value.contributions(current)[0], drivers, "value_13m"),
-            top_drivers(model.churn.contributions(current)[0], drivers, "churn_risk"),
+            top_drivers(est.contributions(x)[0], drivers, name)
+            for name, est, x in (
+                ("day_one_value", model.day_one, day_one),
+                ("value_13m", model.value, current),
+                ("churn_risk", model.churn, current),
+            )
+            if est is not None
         ]
         out = out.join(parts)
     out.index.name = "customer_id"
@@ -236,10 +262,11 @@ def check_features(frame: pd.DataFrame, model: TrainedModel, tables: Tables) -> 
         SchemaMismatchError: naming the share of missing features and the tables missing.
 
     """
-    schema = model.churn.schema_
-    wanted = dict.fromkeys(model.value.schema_.features_ + schema.features_)
+    wanted = current_features(model)
+    schemas = [e.schema_ for e in (model.churn, model.value) if e is not None]
+    share = schemas[0].max_missing_share if schemas else 1.0
     missing = [c for c in wanted if c not in frame.columns]
-    if len(missing) > schema.max_missing_share * len(wanted):
+    if len(missing) > share * len(wanted):
         raise SchemaMismatchError(
             f"{len(missing)} of {len(wanted)} model features cannot be built from the input "
             f"(e.g. {', '.join(missing[:5])}){_missing_tables_hint(model, tables)}"
@@ -248,9 +275,7 @@ def check_features(frame: pd.DataFrame, model: TrainedModel, tables: Tables) -> 
 
 def _missing_tables_hint(model: TrainedModel, tables: Tables) -> str:
     """Name the tables the model learned from that the scored input lacks (or nothing)."""
-    families = {
-        c.split("__", 1)[0] for c in model.value.schema_.features_ + model.churn.schema_.features_
-    }
+    families = {c.split("__", 1)[0] for c in current_features(model)}
     needed = {FAMILY_TABLES[f] for f in families if f in FAMILY_TABLES}
     missing = sorted(t for t in needed if tables.get(t) is None)
     if not missing:

@@ -3,6 +3,11 @@
 Pure orchestration of the core: no file I/O and no MLflow here. ``train`` returns the fitted
 models and an ``Evaluation`` (metric tables and the held-out predictions behind the plots);
 saving and tracking happen in ``predictor.pipeline``.
+
+Training adapts to what the data supports: a target without a complete label window, with one
+class only, too few rows or positives, or non-finite held-out metrics is skipped with its
+reason (``info["skipped"]``), or is an ``UnsupportedTargetError`` when the user asked for it
+(``config.models``). A model is never returned with a degenerate evaluation.
 """
 
 from __future__ import annotations
@@ -18,12 +23,19 @@ import pandas as pd
 from predictor.config import Config, ValueConfig
 from predictor.contract.tables import Tables
 from predictor.datasets import (
+    CUSTOMER_SPLIT,
+    CUSTOMER_TEST_SHARE,
+    INNER_VALID_SHARE,
+    TIME_SPLIT,
     CutoffPlan,
     Frame,
     ShortHistoryError,
+    both_classes,
+    candidate_cutoffs,
     data_span,
     plan_cutoffs,
     sample_ids,
+    split_frame,
     stack,
 )
 from predictor.evaluation import comparison_table
@@ -72,6 +84,25 @@ def _no_steps() -> _Steps:
 
 MIN_DAY_ONE_LABELS = 100
 """Fewest labelled customers the Day One model is trained on."""
+MIN_TRAIN_ROWS = 50
+"""Fewest training rows (customers x cutoffs) a value or churn model is fitted on."""
+MIN_TRAIN_CLASS_ROWS = 10
+"""Fewest churners, and fewest customers who stayed, among the churn training rows."""
+MIN_TEST_ROWS = 30
+"""Fewest held-out rows a target is evaluated (and so registered) on."""
+MIN_TEST_CLASS_ROWS = 5
+"""Fewest churners, and fewest who stayed, among the held-out churn rows."""
+
+
+class UnsupportedTargetError(ShortHistoryError):
+    """The data cannot support a target: no complete label window, one class, too few rows.
+
+    ``target`` names it; the message says why and what would help.
+    """
+
+    def __init__(self, target: str, reason: str) -> None:
+        super().__init__(f"{target}: {reason}")
+        self.target, self.reason = target, reason
 
 
 @dataclass
@@ -83,15 +114,17 @@ class TaskResult:
     predictions: dict[str, np.ndarray]
     plan: dict[str, Any]
     n_rows: dict[str, int]
+    evaluation: str = TIME_SPLIT
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
 class TrainedModel:
-    """The three fitted models, the segment thresholds and what describes them."""
+    """The fitted models (``None`` for a target skipped), the segment thresholds and info."""
 
-    day_one: ValueModel
-    value: ValueModel
-    churn: ChurnModel
+    day_one: ValueModel | None
+    value: ValueModel | None
+    churn: ChurnModel | None
     segmenter: Segmenter
     config: Config
     info: dict[str, Any] = field(default_factory=dict)
@@ -249,6 +282,8 @@ def _train_value(
     if not len(valid):
         train, valid = _split_valid(train, config.model.random_state)
     test = _frame(plan.test, features, label, config, steps)
+    check_rows("value_13m", train.y, MIN_TRAIN_ROWS, "training")
+    check_rows("value_13m", test.y, MIN_TEST_ROWS, "held-out")
     progress(f"value_13m: fitting on {len(train):,} rows")
     model = ValueModel(
         objective=config.model.value_objective,
@@ -266,6 +301,7 @@ def _train_value(
     preds["constant_mean"] = np.full(len(test), train.y.mean())
     result = _task_result(test, preds, "value", plan, train, valid)
     result.plan["horizon_months"] = months
+    check_finite("value_13m", result.table, ("normalized_gini", "mae"))
     return model, result
 
 
@@ -276,23 +312,88 @@ def _train_churn(
     progress: Progress,
     on_step: StepProgress | None = None,
 ) -> tuple[ChurnModel, TaskResult]:
+    """Churn on a time split when two or more cutoffs hold both classes, else a customer split."""
     first, end = data_span(tables, config)
-    plan = plan_cutoffs(
-        first, end, lambda c: churn_label_end(c, config.churn), config.cutoffs, "churn"
+    label_end = lambda c: churn_label_end(c, config.churn)  # noqa: E731
+    candidates = candidate_cutoffs(first, end, label_end, config.cutoffs)
+    if not candidates:
+        raise ShortHistoryError(
+            f"churn: no cutoff has a complete {config.churn.horizon_days}-day label window "
+            f"(data {first.date()} to {end.date()}); lower churn.horizon_days or give cutoffs"
+        )
+    labels: dict[pd.Timestamp, pd.Series] = {}
+
+    def label(as_of: pd.Timestamp) -> pd.Series:
+        if as_of not in labels:
+            labels[as_of] = churn_label(tables, as_of, config.churn)
+        return labels[as_of]
+
+    try:
+        plan = plan_cutoffs(first, end, label_end, config.cutoffs, "churn")
+    except ShortHistoryError:
+        plan = None
+    if plan is not None and _time_split_serves(plan, label):
+        progress(f"churn: building frames for {len(plan.train) + len(plan.valid)} cutoffs")
+        steps = _Steps(on_step, "churn", len(plan.train) + len(plan.valid) + len(plan.test) + 1)
+        train = _frame(plan.train, features, label, config, steps)
+        valid = _frame(plan.valid, features, label, config, steps)
+        if not len(valid):
+            train, valid = _split_valid(train, config.model.random_state)
+        test = _frame(plan.test, features, label, config, steps)
+        return _fit_churn(tables, config, plan, (train, valid, test), TIME_SPLIT, progress, steps)
+    with_both = [c for c in reversed(candidates) if both_classes(label(c).to_numpy())]
+    if not with_both:
+        churners = int(sum(label(c).sum() for c in candidates))
+        raise UnsupportedTargetError(
+            "churn",
+            f"no cutoff with a complete label window holds both churners and customers who "
+            f"stayed ({len(candidates)} cutoff(s) from {candidates[0].date()} to "
+            f"{candidates[-1].date()}, {churners} churner row(s) in all); "
+            f"rule {churn_rule(tables, config.churn)!r}",
+        )
+    as_of = with_both[0]
+    progress(
+        f"churn: fewer than two cutoffs hold both churners and stayers; learning at "
+        f"{as_of.date()} and evaluating on a customer split ({CUSTOMER_TEST_SHARE:.0%} of "
+        "customers held out)"
     )
-    label = lambda c: churn_label(tables, c, config.churn)  # noqa: E731
-    progress(f"churn: building frames for {len(plan.train) + len(plan.valid)} cutoffs")
-    steps = _Steps(on_step, "churn", len(plan.train) + len(plan.valid) + len(plan.test) + 1)
-    train = _frame(plan.train, features, label, config, steps)
-    valid = _frame(plan.valid, features, label, config, steps)
-    if not len(valid):
-        train, valid = _split_valid(train, config.model.random_state)
-    test = _frame(plan.test, features, label, config, steps)
+    seed = config.model.random_state
+    rest, test = split_frame(_frame([as_of], features, label, config), CUSTOMER_TEST_SHARE, seed)
+    train, valid = split_frame(rest, INNER_VALID_SHARE, seed + 1)
+    plan = CutoffPlan(train=[as_of], valid=[as_of], test=[as_of])
+    steps = _Steps(on_step, "churn", 2)
+    steps.tick()
+    return _fit_churn(tables, config, plan, (train, valid, test), CUSTOMER_SPLIT, progress, steps)
+
+
+def _time_split_serves(plan: CutoffPlan, label: Callable[[pd.Timestamp], pd.Series]) -> bool:
+    """Two or more cutoffs hold both classes, and the training and test cutoffs each do."""
+    fit = plan.train + plan.valid
+    every = fit + [c for c in plan.test if c not in fit]
+    n_both = sum(both_classes(label(c).to_numpy()) for c in every)
+    fit_y = np.concatenate([label(c).to_numpy(dtype=float) for c in fit])
+    test_y = np.concatenate([label(c).to_numpy(dtype=float) for c in plan.test])
+    return n_both >= 2 and both_classes(fit_y) and both_classes(test_y)
+
+
+def _fit_churn(
+    tables: Tables,
+    config: Config,
+    plan: CutoffPlan,
+    frames: tuple[Frame, Frame, Frame],
+    design: str,
+    progress: Progress,
+    steps: _Steps | None = None,
+) -> tuple[ChurnModel, TaskResult]:
+    """Fit the churn model on ``train`` (early stopping on ``valid``), evaluate on ``test``."""
+    train, valid, test = frames
+    check_class_rows("churn", train.y, MIN_TRAIN_ROWS, MIN_TRAIN_CLASS_ROWS, "training")
+    check_class_rows("churn", test.y, MIN_TEST_ROWS, MIN_TEST_CLASS_ROWS, "held-out")
     progress(f"churn: fitting on {len(train):,} rows")
     model = ChurnModel(calibration=config.model.calibration, **model_params(config)).fit(
         train.X, train.y, eval_set=(valid.X, valid.y)
     )
-    steps.tick()
+    (steps or _no_steps()).tick()
     preds = {"model": model.predict_proba(test.X)[:, 1]}
     recency = np.zeros(len(test))
     for as_of in plan.test:
@@ -302,7 +403,54 @@ def _train_churn(
         recency[mask] = score.reindex(ids).fillna(1.0).to_numpy(dtype=float)
     preds["recency_rule"] = recency
     preds["base_rate"] = np.full(len(test), train.y.mean())
-    return model, _task_result(test, preds, "churn", plan, train, valid)
+    result = _task_result(test, preds, "churn", plan, train, valid)
+    result.evaluation = design
+    check_finite("churn", result.table, ("roc_auc", "log_loss"))
+    loss = result.table["log_loss"]
+    if not loss["model"] < loss["base_rate"]:
+        result.warnings.append(
+            f"churn: the model does not beat the base rate on held-out log loss "
+            f"({loss['model']:.4f} vs {loss['base_rate']:.4f}); its risks carry little signal"
+        )
+    return model, result
+
+
+def check_class_rows(
+    target: str, y: np.ndarray, min_rows: int, min_class: int, where: str
+) -> None:
+    """Raise ``UnsupportedTargetError`` unless ``y`` has enough rows and of each class."""
+    y = np.asarray(y, dtype=float)
+    positives = int((y == 1).sum())
+    negatives = len(y) - positives
+    if len(y) < min_rows or positives < min_class or negatives < min_class:
+        raise UnsupportedTargetError(
+            target,
+            f"too few {where} rows to learn from or to judge: {len(y):,} rows, {positives:,} "
+            f"churner(s), {negatives:,} who stayed (needs at least {min_rows} rows and "
+            f"{min_class} of each)",
+        )
+
+
+def check_rows(target: str, y: np.ndarray, min_rows: int, where: str) -> None:
+    """Raise ``UnsupportedTargetError`` unless ``y`` has enough rows and is not constant."""
+    y = np.asarray(y, dtype=float)
+    if len(y) < min_rows:
+        raise UnsupportedTargetError(
+            target, f"too few {where} rows: {len(y):,} (needs at least {min_rows})"
+        )
+    if np.unique(y).size < 2:
+        raise UnsupportedTargetError(
+            target, f"every {where} label is {y[0]:g}: there is nothing to learn or judge"
+        )
+
+
+def check_finite(target: str, table: pd.DataFrame, metrics: tuple[str, ...]) -> None:
+    """Raise ``UnsupportedTargetError`` when a key held-out metric of the model is not finite."""
+    bad = [m for m in metrics if m in table.columns and not np.isfinite(table.loc["model", m])]
+    if bad:
+        raise UnsupportedTargetError(
+            target, f"held-out {', '.join(bad)} of the model is not a number; it is not kept"
+        )
 
 
 def _first_order_bucket_baseline(
@@ -364,6 +512,8 @@ def _train_day_one(
     tr, va = idx[:-n_valid], idx[-n_valid:]
     y = labels.to_numpy(dtype=float)
     X = features.reset_index(drop=True)
+    check_rows("day_one", y[tr], MIN_TRAIN_ROWS, "training")
+    check_rows("day_one", y[test], MIN_TEST_ROWS, "held-out")
     progress(f"day_one: fitting on {len(tr):,} customers")
     model = ValueModel(
         objective=config.model.value_objective,
@@ -384,6 +534,7 @@ def _train_day_one(
     }
     plan["horizon_months"] = months
     table = comparison_table(y[te], preds, "value")
+    check_finite("day_one", table, ("normalized_gini", "mae"))
     rows = {"train": len(tr), "valid": len(va), "test": len(te)}
     return model, TaskResult(table, y[te], preds, plan, rows)
 
@@ -407,45 +558,78 @@ def train(
     progress: Progress | None = None,
     on_step: StepProgress | None = None,
 ) -> tuple[TrainedModel, Evaluation]:
-    """Fit the three models on time-split training frames and evaluate them on held-out cutoffs.
+    """Fit the chosen models (``config.targets``) and evaluate them on held-out data.
 
     ``progress`` receives messages; ``on_step(target, done, total)`` counts each target's
-    steps (one per cutoff's frame, one per fit). Raises ``ShortHistoryError`` with a plain
-    explanation when the data holds no complete label window for a target.
+    steps (one per cutoff's frame, one per fit). A target the data cannot support is skipped
+    with a message (``info["skipped"]``), unless
+    the user chose the targets (``config.models``): then it raises ``UnsupportedTargetError``.
+    It also raises when no target at all can be trained.
     """
     say = progress or (lambda _msg: None)
     features = _FeatureCache(tables, config)
-    value_model, value_result = _train_value(tables, config, features, say, on_step)
-    churn_model, churn_result = _train_churn(tables, config, features, say, on_step)
-    day_one_model, day_one_result = _train_day_one(tables, config, say, on_step)
     first, end = data_span(tables, config)
     bgnbd = _final_bgnbd_params(tables, end, config)
     full = config.value.horizon_months
-    methods = {}
-    for name, est, result in (
-        ("value", value_model, value_result),
-        ("day_one", day_one_model, day_one_result),
-    ):
-        months = int(result.plan["horizon_months"])
-        methods[name] = _extend(est, bgnbd, months, full, say, name)
-    segmenter = _fit_segmenter(tables, config, features, value_model, churn_result)
+    trainers: dict[str, Callable[[], tuple[Any, TaskResult]]] = {
+        "value_13m": lambda: _train_value(tables, config, features, say, on_step),
+        "churn": lambda: _train_churn(tables, config, features, say, on_step),
+        "day_one": lambda: _train_day_one(tables, config, say, on_step),
+    }
+    fitted: dict[str, Any] = {}
+    results: dict[str, TaskResult] = {}
+    skipped: dict[str, str] = {}
+    methods: dict[str, str] = {}
+    for target in [t for t in ("value_13m", "churn", "day_one") if t in config.targets]:
+        try:
+            est, result = trainers[target]()
+            if target != "churn":
+                months = int(result.plan["horizon_months"])
+                methods[target] = _extend(est, bgnbd, months, full, say, target)
+        except ShortHistoryError as exc:
+            reason = str(exc).removeprefix(f"{target}: ")
+            if config.targets_explicit:
+                raise UnsupportedTargetError(
+                    target, f"{reason} (it was asked for in `models`; drop it to train the others)"
+                ) from exc
+            say(f"warning: {target} SKIPPED - {reason}")
+            skipped[target] = reason
+            continue
+        fitted[target], results[target] = est, result
+        for message in result.warnings:
+            say(f"warning: {message}")
+    _report_dropped(fitted, say)
+    if not fitted:
+        raise UnsupportedTargetError(
+            "training",
+            "no target can be trained from these data: "
+            + "; ".join(f"{t}: {r}" for t, r in skipped.items()),
+        )
+    value_model = fitted.get("value_13m")
+    segmenter = _fit_segmenter(tables, config, features, value_model, results, end)
     info = {
+        "targets": list(fitted),
+        "skipped": skipped,
+        "evaluation": {t: r.evaluation for t, r in results.items()},
+        "warnings": [w for r in results.values() for w in r.warnings],
+        "dropped_features": {t: dict(m.schema_.dropped_) for t, m in fitted.items()},
         "churn_rule": churn_rule(tables, config.churn),
-        "value_method": methods["value"],
-        "day_one_method": methods["day_one"],
-        "value_trained_horizon_months": int(value_result.plan["horizon_months"]),
-        "day_one_trained_horizon_months": int(day_one_result.plan["horizon_months"]),
-        "value_kind": value_model.kind_,
-        "day_one_kind": day_one_model.kind_,
-        "churn_calibrated": churn_model.calibrator_ is not None,
         "bgnbd_params": bgnbd,
         "data_start": str(first.date()),
         "data_end": str(end.date()),
     }
-    model = TrainedModel(day_one_model, value_model, churn_model, segmenter, config, info)
-    evaluation = Evaluation(
-        {"day_one": day_one_result, "value_13m": value_result, "churn": churn_result}
+    for target, key in (("value_13m", "value"), ("day_one", "day_one")):
+        if target in fitted:
+            info[f"{key}_method"] = methods[target]
+            info[f"{key}_trained_horizon_months"] = int(results[target].plan["horizon_months"])
+            info[f"{key}_kind"] = fitted[target].kind_
+    if "churn" in fitted:
+        info["churn_calibrated"] = fitted["churn"].calibrator_ is not None
+    model = TrainedModel(
+        fitted.get("day_one"), value_model, fitted.get("churn"), segmenter, config, info
     )
+    order = ("day_one", "value_13m", "churn")
+    evaluation = Evaluation({t: results[t] for t in order if t in results})
     return model, evaluation
 
 
@@ -453,21 +637,36 @@ def _fit_segmenter(
     tables: Tables,
     config: Config,
     features: _FeatureCache,
-    value_model: ValueModel,
-    churn_result: TaskResult,
+    value_model: ValueModel | None,
+    results: dict[str, TaskResult],
+    end: pd.Timestamp,
 ) -> Segmenter:
     """Segment and band thresholds from the customers active at the latest held-out cutoff.
 
     The mean predicted value of those customers and their observed churn rate are what the
-    relative rules are multiples of (see ``predictor.segments``).
+    relative rules are multiples of (see ``predictor.segments``). Without a churn model the
+    reference is the value test cutoff (or the data's end) and the churn rate 0; without a
+    value model there is no predicted value (value segments of such scores are null).
     """
-    cutoff = pd.Timestamp(churn_result.plan["test"][-1])
-    labels = churn_label(tables, cutoff, config.churn)
+    source = results.get("churn") or results.get("value_13m")
+    cutoff = pd.Timestamp(source.plan["test"][-1]) if source is not None else end
     frame = features(cutoff)
-    active = frame.loc[frame.index.isin(labels.index)]
-    value = value_model.predict(active) if len(active) else np.zeros(0)
-    rate = float(labels.mean()) if len(labels) else 0.0
+    labels = churn_label(tables, cutoff, config.churn) if "churn" in results else None
+    active = frame.loc[frame.index.isin(labels.index)] if labels is not None else frame
+    usable = value_model is not None and len(active)
+    value = value_model.predict(active) if usable else np.zeros(0)
+    rate = float(labels.mean()) if labels is not None and len(labels) else 0.0
     return Segmenter.fit(value, rate, config.segments, reference=str(cutoff.date()))
+
+
+def _report_dropped(fitted: dict[str, Any], say: Progress) -> None:
+    """One warning per feature left out as entirely empty or constant, naming its targets."""
+    dropped: dict[tuple[str, str], list[str]] = {}
+    for target, est in fitted.items():
+        for col, why in est.schema_.dropped_.items():
+            dropped.setdefault((col, why), []).append(target)
+    for (col, why), targets in dropped.items():
+        say(f"warning: feature {col} is {why}; left out of {', '.join(targets)}")
 
 
 def _final_bgnbd_params(

@@ -39,6 +39,8 @@ before_signup           warning   event dated (by calendar day) before the custo
                                   set aside, so that nothing precedes a customer's timeline and
                                   the Day One window only sees rows from signup on
 no_valid_rows           error     customers or orders has rows, but none passed the checks
+empty_column            warning   an optional column is empty in every row: nothing set aside,
+                                  the models leave it out
 ======================  ========  =============================================================
 
 A customer whose ``signup_date`` is missing, unreadable or after the data end is *rejected*:
@@ -303,6 +305,8 @@ def validate(
     for name, work in works.items():
         if name != "customers":
             _check_events(work, limit, customers, report)
+    if not chunk:
+        _check_empty_columns(works, report)
     for name, work in works.items():
         if work.spec.required and not work.kept.any() and not chunk:
             report.issue(
@@ -310,6 +314,31 @@ def validate(
                 f"{name}: none of its {len(work.raw)} rows passed the checks (see the warnings)",
             )  # fmt: skip
     return _result(works, report)
+
+
+EMPTY_MEANS_SOMETHING: frozenset[tuple[str, str]] = frozenset(
+    {("subscriptions", "end_date"), ("support_tickets", "resolved_at"), ("orders", "order_id")}
+)
+"""Optional columns where an empty cell has a meaning (still active, unresolved, no id)."""
+
+
+def _check_empty_columns(works: dict[str, _Work], report: _Report) -> None:
+    """Warn about an optional column that is empty in every row: it cannot inform a model.
+
+    Nothing is set aside (the count is 0); training leaves such a column out of the models.
+    """
+    for name, work in works.items():
+        if not len(work.typed):
+            continue
+        for column in work.typed.columns:
+            if column in work.spec.required_columns or (name, column) in EMPTY_MEANS_SOMETHING:
+                continue
+            if work.typed[column].isna().all():
+                report.issue(
+                    "empty_column", name, column, "warning", 0, [],
+                    f"{name}.{column}: empty in all {len(work.typed):,} rows (empty means "
+                    "missing); it carries no information and is left out of the models",
+                )  # fmt: skip
 
 
 def _structure_ok(

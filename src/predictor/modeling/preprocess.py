@@ -3,7 +3,10 @@
 Learns, at fit, the ordered feature list and the categories of each categorical column, and
 re-applies them at prediction: columns are reordered, missing optional columns become NaN,
 unseen categories become missing (XGBoost's native categorical support routes them with the
-missing values). It is stored as JSON, never pickled.
+missing values). A column that is entirely empty or constant at fit carries no information
+and is dropped (``dropped_`` names it and why): in particular a categorical column with no
+category never reaches XGBoost, which cannot build a split on one. It is stored as JSON, never
+pickled.
 """
 
 from __future__ import annotations
@@ -39,16 +42,16 @@ class FeatureSchema(TransformerMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y: Any = None) -> FeatureSchema:
         """Record the (sorted, so row-source independent) features and the categories of categoricals.
 
-        A categorical column without any category (a text column left blank in every row)
-        carries no information and XGBoost cannot take it, so it is not a feature.
+        Entirely empty and constant columns are left out and recorded in ``dropped_``; so a
+        categorical column without any category (a text column blank in every row), which
+        XGBoost cannot take, is never a feature.
         """
-        categorical = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
-        blank = {c for c in categorical if len(X[c].cat.categories) == 0}
-        self.features_ = sorted(str(c) for c in X.columns if c not in blank)
+        self.dropped_ = {str(col): why for col in X.columns if (why := uninformative(X[col]))}
+        self.features_ = sorted(str(c) for c in X.columns if str(c) not in self.dropped_)
         self.categories_ = {
             str(col): [str(c) for c in X[col].cat.categories]
-            for col in categorical
-            if col not in blank
+            for col in X.columns
+            if isinstance(X[col].dtype, pd.CategoricalDtype) and str(col) not in self.dropped_
         }
         return self
 
@@ -78,6 +81,7 @@ class FeatureSchema(TransformerMixin, BaseEstimator):
             "max_missing_share": self.max_missing_share,
             "features": self.features_,
             "categories": self.categories_,
+            "dropped": getattr(self, "dropped_", {}),
         }
 
     @classmethod
@@ -86,4 +90,18 @@ class FeatureSchema(TransformerMixin, BaseEstimator):
         schema = cls(max_missing_share=state["max_missing_share"])
         schema.features_ = list(state["features"])
         schema.categories_ = {k: list(v) for k, v in state["categories"].items()}
+        schema.dropped_ = dict(state.get("dropped", {}))
         return schema
+
+
+def uninformative(column: pd.Series) -> str | None:
+    """Why a feature column cannot inform a model ("entirely empty", "constant"), else None.
+
+    A column with one value and some missing rows is kept: being missing can be informative.
+    """
+    present = column.dropna()
+    if present.empty:
+        return "entirely empty"
+    if present.nunique() == 1 and len(present) == len(column):
+        return "constant"
+    return None

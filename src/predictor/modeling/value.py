@@ -69,10 +69,18 @@ class ValueModel(RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     def _candidates(self, y: np.ndarray) -> list[str]:
+        """Objectives to try; the two-part model needs both spenders and non-spenders.
+
+        When (almost) every customer spends, as in a snapshot where nobody left before the
+        last month, the "any spend" part has one class and Tweedie is used (``kind_`` says so).
+        """
         if (y < 0).mean() > 0.01:
             return ["squared_error"]
+        two_part = (y > 0).sum() >= 10 and (y <= 0).sum() >= 10
         if self.objective == "auto":
-            return ["tweedie", "two_part"] if (y > 0).sum() >= 10 else ["tweedie"]
+            return ["tweedie", "two_part"] if two_part else ["tweedie"]
+        if self.objective == "two_part" and not two_part:
+            return ["tweedie"]
         return [self.objective]
 
     def fit(
