@@ -41,6 +41,7 @@ from predictor.labels import (
 from predictor.modeling.baselines import formula_clv, recency_churn_score, trailing_value
 from predictor.modeling.churn import ChurnModel
 from predictor.modeling.horizon import HorizonExtension
+from predictor.modeling.intervals import interval_metrics
 from predictor.modeling.probabilistic import bgnbd_gg_value
 from predictor.modeling.value import ValueModel
 from predictor.segments import Segmenter
@@ -71,6 +72,7 @@ def _no_steps() -> _Steps:
     return _Steps(None, "", 0)
 
 MIN_DAY_ONE_LABELS = 100
+MODEL_ROW = "model"
 """Fewest labelled customers the Day One model is trained on."""
 
 
@@ -265,6 +267,7 @@ def _train_value(
             preds.setdefault(name, np.zeros(len(test)))[mask] = values
     preds["constant_mean"] = np.full(len(test), train.y.mean())
     result = _task_result(test, preds, "value", plan, train, valid)
+    _add_interval_metrics(result.table, test.y, *model.predict_interval(test.X))
     result.plan["horizon_months"] = months
     return model, result
 
@@ -384,8 +387,18 @@ def _train_day_one(
     }
     plan["horizon_months"] = months
     table = comparison_table(y[te], preds, "value")
+    _add_interval_metrics(table, y[te], *model.predict_interval(X.iloc[te]))
     rows = {"train": len(tr), "valid": len(va), "test": len(te)}
     return model, TaskResult(table, y[te], preds, plan, rows)
+
+
+def _add_interval_metrics(
+    table: pd.DataFrame, y: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> None:
+    """Coverage of the model's 80% interval and its pinball loss, on the model's row."""
+    if len(y) and np.isfinite(lo).all() and np.isfinite(hi).all():
+        for name, value in interval_metrics(y, lo, hi).items():
+            table.loc[MODEL_ROW, name] = value
 
 
 def _task_result(
