@@ -42,10 +42,11 @@ from predictor.modeling.baselines import formula_clv, recency_churn_score, trail
 from predictor.modeling.churn import ChurnModel
 from predictor.modeling.horizon import HorizonExtension
 from predictor.modeling.intervals import interval_metrics
+from predictor.modeling.level import RECENT_MONTHS, WindowTotals, drift, total_ratio
 from predictor.modeling.probabilistic import bgnbd_gg_value
 from predictor.modeling.value import ValueModel
 from predictor.segments import Segmenter
-from predictor.timeline import day_end, day_one_windows, truncate
+from predictor.timeline import add_months, day_end, day_one_windows, truncate
 
 Progress = Callable[[str], None]
 StepProgress = Callable[[str, int, int], None]
@@ -258,6 +259,11 @@ def _train_value(
         **model_params(config),
     ).fit(train.X, train.y, eval_set=(valid.X, valid.y))
     steps.tick()
+    recent = lambda ref, now: _recent_level(model, tables, features, config, months, ref, now)  # noqa: E731
+    level_at_test = validation_level = model.level_
+    if config.value.level == "recent" and model.level_correction:
+        level_at_test = model.level_ * recent(valid, plan.test[0])
+    model.set_level(level_at_test)
     orders = _value_orders(tables, config)
     preds = {"model": model.predict(test.X)}
     for as_of in plan.test:
@@ -269,7 +275,39 @@ def _train_value(
     result = _task_result(test, preds, "value", plan, train, valid)
     _add_interval_metrics(result.table, test.y, *model.predict_interval(test.X))
     result.plan["horizon_months"] = months
+    result.plan["level"] = level_at_test
+    result.plan["level_validation"] = validation_level
+    if config.value.level == "recent" and model.level_correction:
+        model.set_level(total_ratio(test.y, model.predict_raw(test.X)) * recent(test, end))
     return model, result
+
+
+def _recent_level(
+    model: ValueModel,
+    tables: Tables,
+    features: _FeatureCache,
+    config: Config,
+    months: int,
+    reference: Frame,
+    now: pd.Timestamp,
+) -> float:
+    """Drift of actual / predicted spend from the reference rows' cutoff to ``now``.
+
+    Compares the first ``w`` months (at most 3, at most the learned horizon) after the
+    reference cutoff with the last ``w`` months before ``now``, for the customers of the cutoff
+    ``now - w``; reads nothing after ``now`` (see ``modeling.level``).
+    """
+    w = min(RECENT_MONTHS, months)
+    cfg = config.value.model_copy(update={"horizon_months": w})
+    ref_as_of = pd.Timestamp(reference.meta["as_of"].iloc[0])
+    totals = []
+    for as_of in (ref_as_of, add_months(now, -w)):
+        y = value_label(truncate(tables, now), as_of, cfg)
+        X = features(as_of)
+        ids = y.index.intersection(X.index)
+        raw = model.predict_raw(X.loc[ids]) if len(ids) else np.zeros(0)
+        totals.append(WindowTotals(float(y.loc[ids].sum()), float(raw.sum())))
+    return drift(*totals)
 
 
 def _train_churn(

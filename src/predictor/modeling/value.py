@@ -30,6 +30,7 @@ from predictor.modeling.boosting import (
 )
 from predictor.modeling.horizon import HorizonExtension
 from predictor.modeling.intervals import ConformalInterval
+from predictor.modeling.level import total_ratio
 from predictor.modeling.preprocess import FeatureSchema
 
 
@@ -115,7 +116,7 @@ class ValueModel(RegressorMixin, BaseEstimator):
         if valid is not None and len(valid[1]):
             raw = self._predict_kind(self.kind_, self.boosters_, valid[0])
             if self.level_correction:
-                self.level_ = _level(valid[1], raw)
+                self.level_ = total_ratio(valid[1], raw)
             self.interval_ = ConformalInterval.fit(valid[1] / self.level_, raw)
         self.n_features_in_ = Xt.shape[1]
         self.feature_names_in_ = np.asarray(self.schema_.features_, dtype=object)
@@ -168,6 +169,17 @@ class ValueModel(RegressorMixin, BaseEstimator):
         raw = margin(boosters["main"], X)
         return raw if kind == "squared_error" else np.exp(raw)
 
+    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        """The boosters' prediction before the level and horizon factors (see ``modeling.level``)."""
+        check_is_fitted(self, "boosters_")
+        return self._predict_kind(self.kind_, self.boosters_, self.schema_.transform(X))
+
+    def set_level(self, level: float) -> ValueModel:
+        """Replace the level factor (actual / predicted total) applied to every prediction."""
+        check_is_fitted(self, "boosters_")
+        self.level_ = float(level)
+        return self
+
     def extend_horizon(self, extension: HorizonExtension | None) -> ValueModel:
         """Predict over a longer horizon than the labels covered (see ``modeling.horizon``)."""
         check_is_fitted(self, "boosters_")
@@ -200,7 +212,8 @@ class ValueModel(RegressorMixin, BaseEstimator):
             return nan, nan.copy()
         lo, hi = interval.predict(raw)
         factor = self._factor(X)
-        return lo * factor, hi * factor
+        pred = raw * factor  # exactly ``predict(X)``, so the bounds bracket it after rounding
+        return np.minimum(lo * factor, pred), np.maximum(hi * factor, pred)
 
     def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """Per-feature contributions in currency that add up to ``predict(X) - base``.
@@ -264,16 +277,3 @@ class ValueModel(RegressorMixin, BaseEstimator):
         model.n_features_in_ = len(model.schema_.features_)
         model.feature_names_in_ = np.asarray(model.schema_.features_, dtype=object)
         return model
-
-
-def _level(y: np.ndarray, pred: np.ndarray, limits: tuple[float, float] = (0.5, 2.0)) -> float:
-    """Ratio of actual to predicted total on the validation cutoff (1 when undefined).
-
-    Boosted Tweedie and two-part models rank well but can miss the overall level when spend
-    drifts between the training and the validation period; the ratio on the later, held-out
-    validation cutoff puts the aggregate back on the recent level. Clipped to ``limits``.
-    """
-    total, predicted = float(np.sum(y)), float(np.sum(pred))
-    if total <= 0 or predicted <= 0:
-        return 1.0
-    return float(np.clip(total / predicted, *limits))
