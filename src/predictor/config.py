@@ -158,12 +158,12 @@ class ValueConfig(_Section):
     cost_per_ticket: float = Field(
         0.0, ge=0, description="Cost to serve per support ticket (subtracted when kind=margin)."
     )
-    level: Literal["recent", "validation"] = Field(
-        "recent",
+    level: Literal["validation", "recent"] = Field(
+        "validation",
         description=(
-            "Level of the 13-month value: 'recent' carries the last known actual/predicted "
-            "total forward by the drift seen in the latest 3 complete months; 'validation' "
-            "keeps the ratio on the validation cutoff (13+ months old)."
+            "Level of the 13-month value: 'validation' rescales to the actual/predicted total "
+            "on the validation cutoff; 'recent' (experimental, measured worse) carries that "
+            "forward by the drift seen in the latest 3 complete months."
         ),
     )
 

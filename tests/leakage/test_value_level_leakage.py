@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from tests.unit.conftest import make_rich_tables
 
 from predictor.config import Config
 from predictor.datasets import Frame
 from predictor.modeling.value import ValueModel
 from predictor.timeline import add_months
 from predictor.training import _FeatureCache, _recent_level
-from tests.unit.conftest import make_rich_tables
 
 REFERENCE, NOW = pd.Timestamp("2023-09-30"), pd.Timestamp("2024-06-30")
 
