@@ -158,12 +158,12 @@ class ValueConfig(_Section):
     cost_per_ticket: float = Field(
         0.0, ge=0, description="Cost to serve per support ticket (subtracted when kind=margin)."
     )
-    level: Literal["validation", "recent"] = Field(
-        "validation",
+    level: Literal["recent", "validation"] = Field(
+        "recent",
         description=(
-            "Level of the 13-month value: 'validation' rescales to the actual/predicted total "
-            "on the validation cutoff; 'recent' (experimental, measured worse) carries that "
-            "forward by the drift seen in the latest 3 complete months."
+            "Level of the 13-month value: 'recent' carries the actual/predicted total of the "
+            "latest complete cutoff forward by the drift seen in the latest 3 complete months "
+            "(full-horizon models only); 'validation' keeps the validation cutoff's ratio."
         ),
     )
 

@@ -261,7 +261,11 @@ def _train_value(
     steps.tick()
     recent = lambda ref, now: _recent_level(model, tables, features, config, months, ref, now)  # noqa: E731
     level_at_test = validation_level = model.level_
-    if config.value.level == "recent" and model.level_correction:
+    # the validation level is stale only when it is a full horizon old (not in the short-history
+    # case, where the validation cutoff is a few months back and 3-month drift is mostly noise)
+    use_recent = config.value.level == "recent" and model.level_correction
+    use_recent = use_recent and months == config.value.horizon_months
+    if use_recent:
         level_at_test = model.level_ * recent(valid, plan.test[0])
     model.set_level(level_at_test)
     orders = _value_orders(tables, config)
@@ -277,7 +281,7 @@ def _train_value(
     result.plan["horizon_months"] = months
     result.plan["level"] = level_at_test
     result.plan["level_validation"] = validation_level
-    if config.value.level == "recent" and model.level_correction:
+    if use_recent:
         model.set_level(total_ratio(test.y, model.predict_raw(test.X)) * recent(test, end))
     return model, result
 
