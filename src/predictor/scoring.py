@@ -32,7 +32,7 @@ SCORE_COLUMNS = [
     "risk_band",
     "model_version",
 ]
-INTERVAL_COLUMNS = ["day_one_value_p10", "day_one_value_p90", "value_13m_p10", "value_13m_p90"]
+INTERVAL_COLUMNS = ["value_13m_p10", "value_13m_p90", "day_one_value_p10", "day_one_value_p90"]
 """The 80% interval of each value score (after the contract's columns, before any drivers)."""
 REJECT_COLUMNS = ["customer_id", "reason"]
 ACTIVE_COLUMN = "is_active"
@@ -158,11 +158,11 @@ def predict_frame(
     out["value_segment"] = model.segmenter.value_segment(out["value_13m"], active)
     out["risk_band"] = model.segmenter.risk_band(out["churn_risk"], active)
     out["model_version"] = model.info.get("model_version", "unversioned")
+    out["value_13m_p10"], out["value_13m_p90"] = model.value.predict_interval(current)
     if len(day_one.columns):
         out["day_one_value_p10"], out["day_one_value_p90"] = model.day_one.predict_interval(day_one)
     else:
         out["day_one_value_p10"] = out["day_one_value_p90"] = np.nan
-    out["value_13m_p10"], out["value_13m_p90"] = model.value.predict_interval(current)
     if drivers > 0 and len(frame):
         parts = [
             top_drivers(model.day_one.contributions(day_one)[0], drivers, "day_one_value"),
