@@ -716,7 +716,7 @@ def _print_metrics(task: str, frame: pd.DataFrame) -> None:
     for col in frame.columns:
         table.add_column(col, justify="right")
     for name, row in frame.iterrows():
-        table.add_row(str(name), *(f"{v:.3f}" for v in row))
+        table.add_row(str(name), *("-" if pd.isna(v) else f"{v:.3f}" for v in row))
     print_table(table)
 
 

@@ -158,6 +158,14 @@ class ValueConfig(_Section):
     cost_per_ticket: float = Field(
         0.0, ge=0, description="Cost to serve per support ticket (subtracted when kind=margin)."
     )
+    level: Literal["recent", "validation"] = Field(
+        "recent",
+        description=(
+            "Level of the 13-month value: 'recent' carries the actual/predicted total of the "
+            "latest complete cutoff forward by the drift seen in the latest 3 complete months "
+            "(full-horizon models only); 'validation' keeps the validation cutoff's ratio."
+        ),
+    )
 
 
 class OnboardingConfig(_Section):

@@ -1037,6 +1037,7 @@ def act_first_section(
             "risk band": top["risk_band"].to_numpy(),
             "lever": [LEVERS[k].name if k else "" for k in customer_lever(top, facts_)],
             f"predicted value ({currency})": top["value_13m"].to_numpy(),
+            **_interval_column(top, "value_13m"),
             "churn risk": top["churn_risk"].to_numpy(),
             f"value at risk ({currency})": top["value_at_risk"].to_numpy(),
         },
@@ -1135,3 +1136,15 @@ def _churn_words(rule: str) -> str:
         "subscription": "the end of all subscriptions",
         "no_order": "no order",
     }.get(rule, rule or "leaving")
+
+
+def _interval_column(scores: pd.DataFrame, score: str) -> dict[str, list[str]]:
+    """``{"80% interval": ["P10 to P90", ...]}`` when the scores carry the interval, else {}."""
+    lo, hi = f"{score}_p10", f"{score}_p90"
+    if lo not in scores.columns or hi not in scores.columns:
+        return {}
+    return {
+        "80% interval": [
+            f"{money(a)} to {money(b)}" for a, b in zip(scores[lo], scores[hi], strict=True)
+        ]
+    }

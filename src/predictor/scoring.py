@@ -32,6 +32,8 @@ SCORE_COLUMNS = [
     "risk_band",
     "model_version",
 ]
+INTERVAL_COLUMNS = ["value_13m_p10", "value_13m_p90", "day_one_value_p10", "day_one_value_p90"]
+"""The 80% interval of each value score (after the contract's columns, before any drivers)."""
 REJECT_COLUMNS = ["customer_id", "reason"]
 ACTIVE_COLUMN = "is_active"
 
@@ -178,6 +180,14 @@ def predict_frame(
     if model.churn is None:
         out["risk_band"] = pd.Series(None, index=out.index, dtype=object)
     out["model_version"] = model.info.get("model_version", "unversioned")
+    if model.value is not None:
+        out["value_13m_p10"], out["value_13m_p90"] = model.value.predict_interval(current)
+    else:
+        out["value_13m_p10"] = out["value_13m_p90"] = np.nan
+    if model.day_one is not None and len(day_one.columns):
+        out["day_one_value_p10"], out["day_one_value_p90"] = model.day_one.predict_interval(day_one)
+    else:
+        out["day_one_value_p10"] = out["day_one_value_p90"] = np.nan
     if drivers > 0 and len(frame):
         parts = [
             top_drivers(est.contributions(x)[0], drivers, name)

@@ -53,10 +53,12 @@ from predictor.labels import (
 from predictor.modeling.baselines import formula_clv, recency_churn_score, trailing_value
 from predictor.modeling.churn import ChurnModel
 from predictor.modeling.horizon import HorizonExtension
+from predictor.modeling.intervals import interval_metrics
+from predictor.modeling.level import RECENT_MONTHS, WindowTotals, drift, total_ratio
 from predictor.modeling.probabilistic import bgnbd_gg_value
 from predictor.modeling.value import ValueModel
 from predictor.segments import Segmenter
-from predictor.timeline import day_end, day_one_windows, truncate
+from predictor.timeline import add_months, day_end, day_one_windows, truncate
 
 Progress = Callable[[str], None]
 StepProgress = Callable[[str, int, int], None]
@@ -83,6 +85,7 @@ def _no_steps() -> _Steps:
     return _Steps(None, "", 0)
 
 MIN_DAY_ONE_LABELS = 100
+MODEL_ROW = "model"
 """Fewest labelled customers the Day One model is trained on."""
 MIN_TRAIN_ROWS = 50
 """Fewest training rows (customers x cutoffs) a value or churn model is fitted on."""
@@ -291,6 +294,15 @@ def _train_value(
         **model_params(config),
     ).fit(train.X, train.y, eval_set=(valid.X, valid.y))
     steps.tick()
+    recent = lambda ref, now: _recent_level(model, tables, features, config, months, ref, now)  # noqa: E731
+    level_at_test = validation_level = model.level_
+    # the validation level is stale only when it is a full horizon old (not in the short-history
+    # case, where the validation cutoff is a few months back and 3-month drift is mostly noise)
+    use_recent = config.value.level == "recent" and model.level_correction
+    use_recent = use_recent and months == config.value.horizon_months
+    if use_recent:
+        level_at_test = model.level_ * recent(valid, plan.test[0])
+    model.set_level(level_at_test)
     orders = _value_orders(tables, config)
     preds = {"model": model.predict(test.X)}
     for as_of in plan.test:
@@ -300,9 +312,42 @@ def _train_value(
             preds.setdefault(name, np.zeros(len(test)))[mask] = values
     preds["constant_mean"] = np.full(len(test), train.y.mean())
     result = _task_result(test, preds, "value", plan, train, valid)
+    _add_interval_metrics(result.table, test.y, *model.predict_interval(test.X))
     result.plan["horizon_months"] = months
+    result.plan["level"] = level_at_test
+    result.plan["level_validation"] = validation_level
+    if use_recent:
+        model.set_level(total_ratio(test.y, model.predict_raw(test.X)) * recent(test, end))
     check_finite("value_13m", result.table, ("normalized_gini", "mae"))
     return model, result
+
+
+def _recent_level(
+    model: ValueModel,
+    tables: Tables,
+    features: _FeatureCache,
+    config: Config,
+    months: int,
+    reference: Frame,
+    now: pd.Timestamp,
+) -> float:
+    """Drift of actual / predicted spend from the reference rows' cutoff to ``now``.
+
+    Compares the first ``w`` months (at most 3, at most the learned horizon) after the
+    reference cutoff with the last ``w`` months before ``now``, for the customers of the cutoff
+    ``now - w``; reads nothing after ``now`` (see ``modeling.level``).
+    """
+    w = min(RECENT_MONTHS, months)
+    cfg = config.value.model_copy(update={"horizon_months": w})
+    ref_as_of = pd.Timestamp(reference.meta["as_of"].iloc[0])
+    totals = []
+    for as_of in (ref_as_of, add_months(now, -w)):
+        y = value_label(truncate(tables, now), as_of, cfg)
+        X = features(as_of)
+        ids = y.index.intersection(X.index)
+        raw = model.predict_raw(X.loc[ids]) if len(ids) else np.zeros(0)
+        totals.append(WindowTotals(float(y.loc[ids].sum()), float(raw.sum())))
+    return drift(*totals)
 
 
 def _train_churn(
@@ -534,9 +579,19 @@ def _train_day_one(
     }
     plan["horizon_months"] = months
     table = comparison_table(y[te], preds, "value")
+    _add_interval_metrics(table, y[te], *model.predict_interval(X.iloc[te]))
     check_finite("day_one", table, ("normalized_gini", "mae"))
     rows = {"train": len(tr), "valid": len(va), "test": len(te)}
     return model, TaskResult(table, y[te], preds, plan, rows)
+
+
+def _add_interval_metrics(
+    table: pd.DataFrame, y: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> None:
+    """Coverage of the model's 80% interval and its pinball loss, on the model's row."""
+    if len(y) and np.isfinite(lo).all() and np.isfinite(hi).all():
+        for name, value in interval_metrics(y, lo, hi).items():
+            table.loc[MODEL_ROW, name] = value
 
 
 def _task_result(

@@ -100,3 +100,17 @@ def test_scoring_flags_as_active_exactly_the_churn_label_population(trained, bus
     label = churn_label(business.tables, as_of, model.config.churn)
     assert len(label) > 0
     assert set(frame.index[frame["is_active"]]) == set(label.index)
+
+
+def test_value_scores_carry_an_80_percent_interval_that_holds_on_held_out_rows(trained, business):
+    model, evaluation = trained
+    scores, _ = score(model, business.tables, pd.Timestamp(model.info["data_end"]))
+    for name in ("value_13m", "day_one_value"):
+        lo, hi = scores[f"{name}_p10"], scores[f"{name}_p90"]
+        assert np.isfinite(lo).all() and np.isfinite(hi).all()
+        assert (lo <= scores[name] + 1e-9).all() and (scores[name] <= hi + 1e-9).all()
+        assert (hi > lo).mean() > 0.5
+    for task in ("value_13m", "day_one"):
+        row = evaluation.tasks[task].table.loc["model"]
+        assert 0.6 <= row["interval_coverage"] <= 0.97
+        assert row["pinball_loss"] > 0

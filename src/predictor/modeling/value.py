@@ -29,6 +29,8 @@ from predictor.modeling.boosting import (
     to_output_space,
 )
 from predictor.modeling.horizon import HorizonExtension
+from predictor.modeling.intervals import ConformalInterval
+from predictor.modeling.level import total_ratio
 from predictor.modeling.preprocess import FeatureSchema
 
 
@@ -118,8 +120,12 @@ class ValueModel(RegressorMixin, BaseEstimator):
         self.boosters_ = fitted[self.kind_]
         self.horizon_extension_: HorizonExtension | None = None
         self.level_ = 1.0
-        if valid is not None and self.level_correction:
-            self.level_ = _level(valid[1], self._predict_kind(self.kind_, self.boosters_, valid[0]))
+        self.interval_: ConformalInterval | None = None
+        if valid is not None and len(valid[1]):
+            raw = self._predict_kind(self.kind_, self.boosters_, valid[0])
+            if self.level_correction:
+                self.level_ = total_ratio(valid[1], raw)
+            self.interval_ = ConformalInterval.fit(valid[1] / self.level_, raw)
         self.n_features_in_ = Xt.shape[1]
         self.feature_names_in_ = np.asarray(self.schema_.features_, dtype=object)
         return self
@@ -171,6 +177,17 @@ class ValueModel(RegressorMixin, BaseEstimator):
         raw = margin(boosters["main"], X)
         return raw if kind == "squared_error" else np.exp(raw)
 
+    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        """The boosters' prediction before the level and horizon factors (see ``modeling.level``)."""
+        check_is_fitted(self, "boosters_")
+        return self._predict_kind(self.kind_, self.boosters_, self.schema_.transform(X))
+
+    def set_level(self, level: float) -> ValueModel:
+        """Replace the level factor (actual / predicted total) applied to every prediction."""
+        check_is_fitted(self, "boosters_")
+        self.level_ = float(level)
+        return self
+
     def extend_horizon(self, extension: HorizonExtension | None) -> ValueModel:
         """Predict over a longer horizon than the labels covered (see ``modeling.horizon``)."""
         check_is_fitted(self, "boosters_")
@@ -187,6 +204,24 @@ class ValueModel(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "boosters_")
         raw = self._predict_kind(self.kind_, self.boosters_, self.schema_.transform(X))
         return raw * self._factor(X)
+
+    def predict_interval(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(P10, P90) per row: the 80% interval around ``predict(X)`` (NaN when uncalibrated).
+
+        Calibrated on the validation rows by normalized split conformal
+        (``modeling.intervals``) on the unscaled predictions, then moved by the same level and
+        horizon factor as the prediction itself.
+        """
+        check_is_fitted(self, "boosters_")
+        raw = self._predict_kind(self.kind_, self.boosters_, self.schema_.transform(X))
+        interval = getattr(self, "interval_", None)
+        if interval is None:
+            nan = np.full(len(raw), np.nan)
+            return nan, nan.copy()
+        lo, hi = interval.predict(raw)
+        factor = self._factor(X)
+        pred = raw * factor  # exactly ``predict(X)``, so the bounds bracket it after rounding
+        return np.minimum(lo * factor, pred), np.maximum(hi * factor, pred)
 
     def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """Per-feature contributions in currency that add up to ``predict(X) - base``.
@@ -228,6 +263,7 @@ class ValueModel(RegressorMixin, BaseEstimator):
             "schema": self.schema_.to_dict(),
             "params": self.get_params(),
             "level": self.level_,
+            "interval": None if self.interval_ is None else self.interval_.to_dict(),
             "horizon_extension": (
                 None if self.horizon_extension_ is None else self.horizon_extension_.to_dict()
             ),
@@ -242,21 +278,10 @@ class ValueModel(RegressorMixin, BaseEstimator):
         model.schema_ = FeatureSchema.from_dict(state["schema"])
         model.boosters_ = boosters
         model.level_ = float(state.get("level", 1.0))
+        interval = state.get("interval")
+        model.interval_ = None if interval is None else ConformalInterval.from_dict(interval)
         ext = state.get("horizon_extension")
         model.horizon_extension_ = None if ext is None else HorizonExtension.from_dict(ext)
         model.n_features_in_ = len(model.schema_.features_)
         model.feature_names_in_ = np.asarray(model.schema_.features_, dtype=object)
         return model
-
-
-def _level(y: np.ndarray, pred: np.ndarray, limits: tuple[float, float] = (0.5, 2.0)) -> float:
-    """Ratio of actual to predicted total on the validation cutoff (1 when undefined).
-
-    Boosted Tweedie and two-part models rank well but can miss the overall level when spend
-    drifts between the training and the validation period; the ratio on the later, held-out
-    validation cutoff puts the aggregate back on the recent level. Clipped to ``limits``.
-    """
-    total, predicted = float(np.sum(y)), float(np.sum(pred))
-    if total <= 0 or predicted <= 0:
-        return 1.0
-    return float(np.clip(total / predicted, *limits))

@@ -1,0 +1,71 @@
+"""The level of the value predictions: carry the last known total forward with recent drift.
+
+A boosted Tweedie or two-part model ranks well but does not keep the total, and the latest
+cutoff whose whole 13-month label is known (the *reference*) lies at least 13 months before the
+date a prediction is made for (*now*). Tree models cannot extrapolate tenure-like features, and
+spend per customer drifts, so the ratio of actual to predicted total at the reference is out of
+date by the time it is used. What *is* known at ``now`` is how the first ``w`` months went for
+the customers of the cutoff ``now - w`` months. Comparing that with how the first ``w`` months
+went at the reference measures the drift since then:
+
+    level(now) = L_ref x (A_w(now - w) / P(now - w)) / (A_w(ref) / P(ref))
+
+where ``L_ref`` is actual / predicted 13-month total at the reference, ``A_w(c)`` the actual
+spend in the ``w`` months after cutoff ``c`` and ``P(c)`` the model's unscaled predicted total
+for the customers of ``c``. It assumes the share of the 13-month value that falls in the first
+``w`` months is the same now as at the reference (it measures drift in the level, not in the
+timing of spend). The drift factor is clipped to ``limits``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+RECENT_MONTHS = 3
+DRIFT_LIMITS = (0.5, 2.0)
+LEVEL_LIMITS = (0.5, 2.0)
+
+
+def total_ratio(
+    y: np.ndarray, pred: np.ndarray, limits: tuple[float, float] = LEVEL_LIMITS
+) -> float:
+    """Actual / predicted total on rows with known labels (1 when undefined), clipped.
+
+    Boosted Tweedie and two-part models rank well but can miss the overall level; this ratio
+    on held-out rows puts the aggregate back on their level.
+    """
+    total, predicted = float(np.sum(y)), float(np.sum(pred))
+    if total <= 0 or predicted <= 0:
+        return 1.0
+    return float(np.clip(total / predicted, *limits))
+
+
+@dataclass(frozen=True)
+class WindowTotals:
+    """Actual spend in the first ``w`` months after a cutoff, and the model's predicted total."""
+
+    actual: float
+    predicted: float
+
+    @property
+    def ratio(self) -> float:
+        """Actual / predicted (NaN when either is not positive)."""
+        if self.actual <= 0 or self.predicted <= 0:
+            return float("nan")
+        return self.actual / self.predicted
+
+
+def drift(
+    reference: WindowTotals, recent: WindowTotals, limits: tuple[float, float] = DRIFT_LIMITS
+) -> float:
+    """How much the actual / predicted ratio moved from the reference to the recent cutoff.
+
+    1 when either ratio is undefined (no spend or no prediction), so the level then stays at
+    the reference's.
+    """
+    ratio = recent.ratio / reference.ratio
+    if not np.isfinite(ratio):
+        return 1.0
+    return float(np.clip(ratio, *limits))

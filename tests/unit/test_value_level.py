@@ -1,0 +1,25 @@
+"""The level of value predictions: total ratio and the drift of recent windows."""
+
+import numpy as np
+
+from predictor.modeling.level import WindowTotals, drift, total_ratio
+
+
+def test_drift_is_the_change_in_actual_over_predicted():
+    reference = WindowTotals(actual=100.0, predicted=200.0)
+    assert drift(reference, WindowTotals(actual=60.0, predicted=100.0)) == 1.2
+    assert drift(reference, WindowTotals(actual=50.0, predicted=100.0)) == 1.0
+
+
+def test_drift_is_clipped_and_neutral_when_undefined():
+    reference = WindowTotals(actual=100.0, predicted=100.0)
+    assert drift(reference, WindowTotals(actual=1000.0, predicted=10.0)) == 2.0
+    assert drift(reference, WindowTotals(actual=0.0, predicted=10.0)) == 1.0
+    assert drift(WindowTotals(0.0, 0.0), reference) == 1.0
+
+
+def test_total_ratio_keeps_the_total_within_limits():
+    y, pred = np.array([10.0, 30.0]), np.array([10.0, 10.0])
+    assert total_ratio(y, pred) == 2.0
+    assert total_ratio(y, pred * 1.6) == 1.25
+    assert total_ratio(np.zeros(2), pred) == 1.0
