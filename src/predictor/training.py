@@ -126,13 +126,16 @@ def _frame(
     features: _FeatureCache,
     label: Callable[[pd.Timestamp], pd.Series],
     config: Config,
+    limit: int | None = None,
 ) -> Frame:
+    """Stacked rows of ``cutoffs``; at most ``limit`` (or the configured cap) customers each."""
+    cap = config.cutoffs.max_customers_per_cutoff
+    if limit is not None:
+        cap = limit if cap is None else min(cap, limit)
     parts = []
     for i, as_of in enumerate(cutoffs):
         y = label(as_of)
-        keep = sample_ids(
-            y.index, config.cutoffs.max_customers_per_cutoff, config.model.random_state, i
-        )
+        keep = sample_ids(y.index, cap, config.model.random_state, i)
         parts.append((as_of, features(as_of), y.loc[keep]))
     return stack(parts)
 
@@ -238,24 +241,64 @@ def _train_value(
     return model, result
 
 
+def churn_plan(tables: Tables, config: Config) -> CutoffPlan:
+    """The churn cutoff plan: up to ``cutoffs.churn_max_cutoffs`` training cutoffs."""
+    first, end = data_span(tables, config)
+    n = config.cutoffs.churn_max_cutoffs or config.cutoffs.max_cutoffs
+    cfg = config.cutoffs.model_copy(update={"max_cutoffs": n})
+    return plan_cutoffs(first, end, lambda c: churn_label_end(c, config.churn), cfg, "churn")
+
+
+def _per_cutoff_limit(config: Config, n_cutoffs: int) -> int | None:
+    """Customers per churn cutoff so the fitting rows stay within ``churn_max_rows``."""
+    total = config.cutoffs.churn_max_rows
+    return None if total is None else max(100, total // max(1, n_cutoffs))
+
+
+def calibration_folds(
+    meta: pd.DataFrame, label_end: Callable[[pd.Timestamp], pd.Timestamp], n_folds: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Out-of-fold pairs over the latest ``n_folds`` cutoffs of stacked rows (``meta.as_of``).
+
+    Each held-out cutoff is paired with the rows of every cutoff whose label window ended by
+    that cutoff's day, so the fold model never saw an outcome from after the held-out cutoff.
+    """
+    as_of = pd.to_datetime(meta["as_of"]).to_numpy()
+    cutoffs = sorted(pd.unique(meta["as_of"]))
+    folds = []
+    for held in cutoffs[-n_folds:]:
+        held = pd.Timestamp(held)
+        known = [c for c in cutoffs if label_end(pd.Timestamp(c)) <= day_end(held)]
+        fit_rows = np.flatnonzero(np.isin(as_of, np.array(known, dtype=as_of.dtype)))
+        held_rows = np.flatnonzero(as_of == np.datetime64(held))
+        if len(fit_rows) and len(held_rows):
+            folds.append((fit_rows, held_rows))
+    return folds
+
+
 def _train_churn(
     tables: Tables, config: Config, features: _FeatureCache, progress: Progress
 ) -> tuple[ChurnModel, TaskResult]:
-    first, end = data_span(tables, config)
-    plan = plan_cutoffs(
-        first, end, lambda c: churn_label_end(c, config.churn), config.cutoffs, "churn"
-    )
+    plan = churn_plan(tables, config)
     label = lambda c: churn_label(tables, c, config.churn)  # noqa: E731
+    limit = _per_cutoff_limit(config, len(plan.train) + len(plan.valid))
     progress(f"churn: building frames for {len(plan.train) + len(plan.valid)} cutoffs")
-    train = _frame(plan.train, features, label, config)
-    valid = _frame(plan.valid, features, label, config)
+    train = _frame(plan.train, features, label, config, limit)
+    valid = _frame(plan.valid, features, label, config, limit)
     if not len(valid):
         train, valid = _split_valid(train, config.model.random_state)
     test = _frame(plan.test, features, label, config)
-    progress(f"churn: fitting on {len(train):,} rows")
-    model = ChurnModel(calibration=config.model.calibration, **model_params(config)).fit(
-        train.X, train.y, eval_set=(valid.X, valid.y)
+    folds = calibration_folds(
+        pd.concat([train.meta, valid.meta], ignore_index=True),
+        lambda c: churn_label_end(c, config.churn),
+        config.model.calibration_cutoffs,
     )
+    progress(f"churn: fitting on {len(train):,} rows")
+    model = ChurnModel(
+        calibration=config.model.calibration,
+        calibration_min_positives=config.model.calibration_min_positives,
+        **model_params(config),
+    ).fit(train.X, train.y, eval_set=(valid.X, valid.y), calibration_folds=folds)
     preds = {"model": model.predict_proba(test.X)[:, 1]}
     recency = np.zeros(len(test))
     for as_of in plan.test:
@@ -394,6 +437,7 @@ def train(
         "value_kind": value_model.kind_,
         "day_one_kind": day_one_model.kind_,
         "churn_calibrated": churn_model.calibrator_ is not None,
+        "churn_calibration": churn_model.calibration_check_,
         "bgnbd_params": bgnbd,
         "data_start": str(first.date()),
         "data_end": str(end.date()),
