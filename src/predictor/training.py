@@ -120,10 +120,16 @@ class _FeatureCache:
             self._cache[as_of] = build_features(self.tables, as_of, self.config)
         return self._cache[as_of]
 
+    def transient(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        """Features of a cutoff, cached or built without being kept (bounded memory)."""
+        if as_of in self._cache:
+            return self._cache[as_of]
+        return build_features(self.tables, as_of, self.config)
+
 
 def _frame(
     cutoffs: list[pd.Timestamp],
-    features: _FeatureCache,
+    features: Callable[[pd.Timestamp], pd.DataFrame],
     label: Callable[[pd.Timestamp], pd.Series],
     config: Config,
     limit: int | None = None,
@@ -283,11 +289,12 @@ def _train_churn(
     label = lambda c: churn_label(tables, c, config.churn)  # noqa: E731
     limit = _per_cutoff_limit(config, len(plan.train) + len(plan.valid))
     progress(f"churn: building frames for {len(plan.train) + len(plan.valid)} cutoffs")
-    train = _frame(plan.train, features, label, config, limit)
-    valid = _frame(plan.valid, features, label, config, limit)
+    # many churn-only cutoffs: their full feature frames are not kept after sampling
+    train = _frame(plan.train, features.transient, label, config, limit)
+    valid = _frame(plan.valid, features.transient, label, config, limit)
     if not len(valid):
         train, valid = _split_valid(train, config.model.random_state)
-    test = _frame(plan.test, features, label, config)
+    test = _frame(plan.test, features.transient, label, config)
     folds = calibration_folds(
         pd.concat([train.meta, valid.meta], ignore_index=True),
         lambda c: churn_label_end(c, config.churn),
