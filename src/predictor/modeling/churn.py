@@ -191,7 +191,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "booster_")
         Xt = self.schema_.transform(X)
         contribs, bias = contributions(self.booster_, Xt)
-        p = self._calibrate(sigmoid(contribs.sum(axis=1) + bias))
+        p = self._calibrate(sigmoid(margin(self.booster_, Xt)))  # exactly predict_proba's risk
         base = self._calibrate(sigmoid(bias))
         out = to_output_space(contribs, p, base)
         return pd.DataFrame(out, index=X.index, columns=self.schema_.features_), base
