@@ -26,9 +26,11 @@ VALUE_COLUMNS = [
     "decile_mape",
     "top_decile_capture",
 ]
-CHURN_COLUMNS = ["roc_auc", "pr_auc", "brier", "calibration_error"]
-HIGHER_BETTER = {"normalized_gini", "spearman", "top_decile_capture", "roc_auc", "pr_auc"}
-LOWER_BETTER = {"decile_mape", "brier", "calibration_error"}
+CHURN_COLUMNS = ["roc_auc", "pr_auc", "brier", "log_loss", "calibration_error", "lift_top10"]
+HIGHER_BETTER = {
+    "normalized_gini", "spearman", "top_decile_capture", "roc_auc", "pr_auc", "lift_top10"
+}  # fmt: skip
+LOWER_BETTER = {"decile_mape", "brier", "log_loss", "calibration_error"}
 ABS_LOWER_BETTER = {"aggregate_bias"}
 MODEL = "model"
 TRUTH = "best achievable (truth)"

@@ -35,7 +35,11 @@ from predictor.features import build_day_one_features, build_features
 from predictor.labels import churn_label, day_one_label, value_label
 from predictor.sample import SampleBusiness, day_one_truth, generate_sample, ground_truth
 from predictor.timeline import day_one_windows
-from predictor.training import TaskResult, train
+from predictor.training import TaskResult, churn_plan, train
+
+LOGISTIC = "logistic_regression (bench)"
+LOGISTIC_CUTOFFS = 6
+"""The logistic-regression baseline is fitted on the latest few churn training cutoffs."""
 
 
 class AlignmentError(RuntimeError):
@@ -120,7 +124,9 @@ def _churn_block(
         value_horizon_months=config.value.horizon_months,
     )["true_churn_prob"].reindex(ids)
     keep = truth.notna().to_numpy()
-    preds = {k: np.asarray(v)[keep] for k, v in result.predictions.items()}
+    preds = dict(result.predictions)
+    preds[LOGISTIC] = _logistic_churn(business, model, X.loc[ids], settings)
+    preds = {k: np.asarray(v)[keep] for k, v in preds.items()}
     preds[TRUTH] = truth.to_numpy(dtype=float)[keep]
     y = y[keep]
     tab = churn_table(y, preds)
@@ -133,6 +139,52 @@ def _churn_block(
         "churn_rate": float(y.mean()),
     }
     return tab, info
+
+
+def _logistic_churn(
+    business: SampleBusiness, model, X_test: pd.DataFrame, settings: QualitySettings
+) -> np.ndarray:
+    """A logistic regression on the churn model's own features (latest training cutoffs).
+
+    Numeric features: median-imputed with missing indicators, standardised; categorical ones
+    one-hot encoded. Shows how much the boosted trees add over a linear model of the same data.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    config, tables = settings.config, business.tables
+    plan = churn_plan(tables, config)
+    cutoffs = (plan.train + plan.valid)[-LOGISTIC_CUTOFFS:]
+    schema = model.churn.schema_
+    xs, ys = [], []
+    for as_of in cutoffs:
+        labels = churn_label(tables, as_of, config.churn)
+        feats = build_features(tables, as_of, config)
+        ids = labels.index.intersection(feats.index)
+        xs.append(schema.transform(feats.loc[ids]))
+        ys.append(labels.loc[ids].to_numpy(dtype=int))
+    X = pd.concat(xs, ignore_index=True)
+    cats = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+    nums = [c for c in X.columns if c not in cats]
+    prep = ColumnTransformer(
+        [
+            (
+                "num",
+                make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()),
+                nums,
+            ),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), cats),
+        ]
+    )
+    to_str = lambda f: f.assign(**{c: f[c].astype("string").fillna("missing") for c in cats})  # noqa: E731
+    nums_ok = [c for c in nums if X[c].notna().any()]
+    prep.transformers[0] = (prep.transformers[0][0], prep.transformers[0][1], nums_ok)
+    lr = make_pipeline(prep, LogisticRegression(max_iter=2000, C=1.0))
+    lr.fit(to_str(X), np.concatenate(ys))
+    return lr.predict_proba(to_str(schema.transform(X_test)))[:, 1]
 
 
 def _day_one_block(

@@ -39,9 +39,14 @@ FAST = (
     "model.learning_rate=0.2",
     "model.early_stopping_rounds=5",
     "cutoffs.max_cutoffs=2",
+    "cutoffs.churn_max_cutoffs=3",
     "cutoffs.step_days=90",
 )
-SPEED_TRAIN = ("cutoffs.max_cutoffs=2", "cutoffs.max_customers_per_cutoff=20000")
+SPEED_TRAIN = (
+    "cutoffs.max_cutoffs=2",
+    "cutoffs.churn_max_cutoffs=2",
+    "cutoffs.max_customers_per_cutoff=20000",
+)
 
 
 @dataclass(frozen=True)

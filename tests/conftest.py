@@ -15,7 +15,7 @@ def fast_config(**overrides) -> Config:
     """A config that trains quickly on the small sample (fewer rounds and cutoffs)."""
     base = {
         "model": {"n_estimators": 120, "learning_rate": 0.1, "early_stopping_rounds": 15},
-        "cutoffs": {"max_cutoffs": 4, "step_days": 60},
+        "cutoffs": {"max_cutoffs": 4, "step_days": 60, "churn_max_cutoffs": 6},
         "tracking": {"experiment": "tests"},
     }
     for key, value in overrides.items():

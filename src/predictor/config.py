@@ -213,6 +213,19 @@ class CutoffConfig(_Section):
     max_customers_per_cutoff: int | None = Field(
         None, ge=100, description="Sample at most this many customers per cutoff (seeded)."
     )
+    churn_max_cutoffs: int | None = Field(
+        24,
+        ge=1,
+        description="Keep at most this many (the latest) cutoffs for the churn target, whose "
+        "label window is short, so more cutoffs fit (24 monthly cutoffs: two years); null: "
+        "max_cutoffs, as for the value target.",
+    )
+    churn_max_rows: int | None = Field(
+        200_000,
+        ge=1000,
+        description="Bound the churn fitting rows: customers are sampled (seeded) per churn "
+        "training cutoff to at most churn_max_rows / number of cutoffs; null: no bound.",
+    )
 
 
 class ModelConfig(_Section):
@@ -230,8 +243,19 @@ class ModelConfig(_Section):
         "auto", description="'auto' compares Tweedie with a two-part model on validation."
     )
     tweedie_variance_power: float = Field(1.5, gt=1, lt=2)
-    calibration: Literal["auto", "isotonic", "none"] = Field(
-        "auto", description="Churn calibration; 'auto' calibrates when it helps on validation."
+    calibration: Literal["auto", "isotonic", "sigmoid", "none"] = Field(
+        "auto",
+        description="Churn calibration; 'auto' picks none, sigmoid (Platt) or isotonic by "
+        "log loss on out-of-fold scores of the latest training cutoffs.",
+    )
+    calibration_cutoffs: int = Field(
+        3,
+        ge=1,
+        description="The latest churn training cutoffs scored out of fold (by a model fitted "
+        "only on earlier, complete labels) to choose and fit the calibration.",
+    )
+    calibration_min_positives: int = Field(
+        200, ge=1, description="Fewest held-out churners before isotonic calibration is tried."
     )
     probabilistic_features: bool = Field(
         True,

@@ -216,6 +216,9 @@ def run_training(
     model.info["model_version"] = f"{config.model_name}-{(run_id or digest)[:8]}"
     model.info["created_at"] = created_at
     metrics = evaluation.metrics()
+    check = model.churn.calibration_check_
+    for kind, loss in check.get("log_loss", {}).items():
+        metrics[f"churn.calibration.heldout_log_loss.{kind}"] = float(loss)
     tracker.log_metrics(metrics)
     tracker.set_tags(training_tags(model))
     extra = {

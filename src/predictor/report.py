@@ -584,6 +584,7 @@ def _churn_quality(frame: pd.DataFrame, period: str) -> str:
             ("ROC AUC (0.5 = guessing, 1 = perfect)", auc, auc_vs),
             ("Riskiest 10% churn at", f"{num(model['lift_top10'], 1)}x", "the average rate (lift)"),
             ("Customers in the held-out test", f"{len(y):,}", period),
+            *_constant_verdict(metrics),
         ]
     )
     calibration_facts = facts(
@@ -597,12 +598,14 @@ def _churn_quality(frame: pd.DataFrame, period: str) -> str:
             ),
         ]
     )
-    shown = metrics[["roc_auc", "pr_auc", "brier", "calibration_error", "lift_top10"]].rename(
+    columns = ["roc_auc", "pr_auc", "brier", "log_loss", "calibration_error", "lift_top10"]
+    shown = metrics[columns].rename(
         index=PREDICTOR_NAMES,
         columns={
             "roc_auc": "ROC AUC",
             "pr_auc": "PR AUC",
             "brier": "Brier",
+            "log_loss": "log loss",
             "calibration_error": "calibration error",
             "lift_top10": "top-10% lift",
         },
@@ -631,11 +634,26 @@ def _churn_quality(frame: pd.DataFrame, period: str) -> str:
                 "ROC AUC": num,
                 "PR AUC": num,
                 "Brier": num,
+                "log loss": num,
                 "calibration error": lambda x: pct(x, 1),
                 "top-10% lift": lambda x: num(x, 2),
             },
         )
     )
+
+
+def _constant_verdict(metrics: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """Say plainly whether the risks beat telling everyone the base rate (Brier and log loss)."""
+    if "base_rate" not in metrics.index:
+        return []
+    model, base = metrics.loc["model"], metrics.loc["base_rate"]
+    better = model["brier"] < base["brier"] and model["log_loss"] < base["log_loss"]
+    detail = (
+        f"Brier {num(model['brier'])} vs {num(base['brier'])}, log loss "
+        f"{num(model['log_loss'])} vs {num(base['log_loss'])} for the base rate"
+    )
+    value = "yes" if better else "NO: the risks are no better than a constant"
+    return [("Better than the same risk for everyone", value, detail)]
 
 
 def _period(plan: dict, key: str) -> str:

@@ -24,8 +24,17 @@ The process (one draw of it is the data; the truth simulates more draws of the s
   charge is also an order (channel and product line ``"subscription"``), so orders carry all
   revenue. Tickets, interactions (sends keep coming for a while after a silent churn) and NPS
   answers are emitted from the hidden state.
-* State (satisfaction, engagement, grievance, order count, plan) is updated at each week's
-  end. The truth replays the same seeded draws to the cutoff, then simulates futures without
+* Pre-churn fading (the behaviour a real product shows before a cancellation): each week a
+  customer who is not fading starts to fade with a small probability that scales with the
+  customer's base hazard and rises with low satisfaction (which also drives low NPS answers and poorly rated tickets) and with grievance
+  (bad, slow or repeated support tickets). A fading customer's fade level then grows every
+  week by an individual speed (a hidden trait, lognormal), unless the customer recovers (a
+  small weekly chance). The fade level lowers the effective engagement: interactions, orders
+  and NPS scores drop week by week, tickets become more frequent, downgrades more likely,
+  and it multiplies the churn hazard by ``exp(_FADE_H x fade)``. So engagement decays over
+  the weeks before most cancellations, at a speed that differs between customers.
+* State (satisfaction, engagement, grievance, fade, order count, plan) is updated at each
+  week's end. The truth replays the same seeded draws to the cutoff, then simulates futures without
   death and weights every future event by the probability of being alive then (survival
   weighting: exact in expectation, low variance).
 
@@ -114,7 +123,7 @@ _ITYPES = np.array(
 _SEND_RATES = {0: 0.25, 3: 0.10, 5: 0.20}  # interaction type -> sends per week
 
 # Behaviour (the planted effects). Hazards are per day.
-_H0 = {"subscription": 0.0009, "retail": 0.0011}
+_H0 = {"subscription": 0.0006, "retail": 0.0008}
 _EARLY_DAYS = 42  # onboarding phase: missing steps raise the hazard a lot
 _EARLY_K = 0.9
 _LATE_K = 0.12
@@ -134,6 +143,14 @@ _ORDER_SIGMA = 0.55
 _TICKETS_WEEK = 0.018
 _NPS_FIRST, _NPS_EVERY, _NPS_RESPONSE = 30, 180, 0.3
 _UNSUB_DAYS = 120.0
+_FADE_ON = 0.006  # weekly chance to start fading, before the satisfaction/grievance effects
+_FADE_SAT = 0.6  # low satisfaction raises the chance: x exp(-_FADE_SAT x satisfaction)
+_FADE_GRIEV = 1.0  # grievance raises it: x (1 + _FADE_GRIEV x grievance)
+_FADE_SPEED = 0.3  # median weekly growth of the fade level (individual, lognormal)
+_FADE_SPEED_SD = 0.5
+_FADE_H = 1.4  # hazard multiplier exp(_FADE_H x fade)
+_FADE_RECOVER = 0.02  # weekly chance that a fading customer recovers (fade back to 0)
+_FADE_MAX = 8.0  # the fade level stops growing here (the hazard is capped long before)
 _MC_ELEMENTS = 262_144
 _TENURE = (0.8 + 0.5 * np.exp(-np.arange(4096) / 180.0)).astype(np.float32)  # by age in days
 _LOYALTY = (1.0 - np.exp(-np.arange(64) / _LOYAL_SCALE)).astype(np.float32)  # by orders so far
@@ -296,6 +313,7 @@ class _Traits:
     anchor: np.ndarray
     plan0: np.ndarray
     discount: np.ndarray
+    fade_speed: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -402,6 +420,7 @@ def _draw_traits(
         anchor=_billing_anchor(signup, start),
         plan0=_initial_plan(rng, log_spend),
         discount=rng.choice(np.array([0.0, 0.1, 0.2]), n, p=[0.7, 0.2, 0.1]),
+        fade_speed=_FADE_SPEED * np.exp(_FADE_SPEED_SD * rng.standard_normal(n)),
     )  # fmt: skip
 
 
@@ -484,7 +503,8 @@ class _Cohort:
 
     Static fields are copied from the traits when the customer signs up (``miss0``: onboarding
     steps that never complete, ``*_pull``: the mean-reversion targets of the AR(1) states);
-    ``sat``, ``eng``, ``griev``, ``n_orders``, ``last_tix`` and ``plan`` evolve weekly.
+    ``sat``, ``eng``, ``griev``, ``fade``, ``n_orders``, ``last_tix`` and ``plan`` evolve
+    weekly (``fade``: 0 while not fading, see the module docstring; ``fspeed`` its growth).
     """
 
     idx: np.ndarray
@@ -507,6 +527,8 @@ class _Cohort:
     n_orders: np.ndarray
     last_tix: np.ndarray
     plan: np.ndarray
+    fspeed: np.ndarray
+    fade: np.ndarray
 
     def __len__(self) -> int:
         return len(self.idx)
@@ -545,6 +567,7 @@ def _enter(world: _World, new: np.ndarray) -> _Cohort:
         eng=mu_eng.astype(F32), griev=np.zeros(n, F32), n_orders=np.zeros(n, I32),
         last_tix=np.full(n, _NO_TICKET, I32),
         plan=tr.plan0[new].astype(I32) if world.mode == "subscription" else np.zeros(n, I32),
+        fspeed=tr.fade_speed[new].astype(F32), fade=np.zeros(n, F32),
     )  # fmt: skip
 
 
@@ -579,13 +602,18 @@ def _hazard(co: _Cohort, ref: np.ndarray, mode: str) -> np.ndarray:
     slope = np.where(age < _EARLY_DAYS, F32(_EARLY_K), F32(_LATE_K))
     onboarding = _missing_steps(co, ref, age).astype(F32) * slope + F32(1)
     tenure = _TENURE[np.minimum(age, len(_TENURE) - 1)]
-    mood = np.exp(co.sat * F32(-_SAT_H) - co.eng * F32(_ENG_H))
+    mood = np.exp(co.sat * F32(-_SAT_H) - _engagement(co) * F32(_ENG_H) + co.fade * F32(_FADE_H))
     base = co.hstat + co.dh_app * (co.s_app <= ref)
     h = base * onboarding * tenure * mood
     if mode == "subscription":
         h *= _PLAN_HAZ[co.plan]
     h += co.griev * F32(_GRIEV_H)
     return np.clip(h, F32(1e-7), F32(0.5))
+
+
+def _engagement(co: _Cohort) -> np.ndarray:
+    """Effective engagement: the AR(1) level lowered by the fade level."""
+    return co.eng - co.fade
 
 
 def _loyalty(n_orders: np.ndarray) -> np.ndarray:
@@ -596,14 +624,15 @@ def _loyalty(n_orders: np.ndarray) -> np.ndarray:
 def _order_rate(co: _Cohort, season: np.ndarray | np.floating) -> np.ndarray:
     """Daily rate of regular orders: trait x season x loyalty x engagement."""
     boost = _loyalty(co.n_orders) * F32(_LOYAL_RATE) + F32(1)
-    mood = np.clip((co.eng - co.mu_eng) * F32(0.3) + F32(1), F32(0.4), F32(2.0))
+    mood = np.clip((_engagement(co) - co.mu_eng) * F32(0.3) + F32(1), F32(0.2), F32(2.0))
     return co.lam0 * season * boost * mood
 
 
 def _ticket_rate(co: _Cohort, age: np.ndarray) -> np.ndarray:
     """Daily rate of support tickets: trait, three times higher in the first month."""
     first_month = np.where(age < 30, F32(3), F32(1))
-    return co.need * first_month * np.clip(F32(1) - co.sat * F32(0.2), F32(0.5), F32(1.6))
+    trouble = np.clip(F32(1) - co.sat * F32(0.2), F32(0.5), F32(1.6))
+    return co.need * first_month * trouble * (F32(1) + F32(0.5) * np.minimum(co.fade, F32(2)))
 
 
 def _poisson(rng: np.random.Generator, mu: np.ndarray) -> np.ndarray:
@@ -809,7 +838,7 @@ def _end_week(world: _World, co: _Cohort, agg: _Agg, rng: np.random.Generator) -
     """The state at the start of next week (before deaths are removed)."""
     n = len(co)
     sub = world.mode == "subscription"
-    u = rng.random((3 if sub else 2, n), dtype=F32)
+    u = rng.random((4 if sub else 3, n), dtype=F32)
     sat = co.sat * F32(_SAT_RHO) + co.sat_pull + u[0] * F32(_SAT_SD * _SHOCK)
     eng = co.eng * F32(_ENG_RHO) + co.eng_pull + u[1] * F32(_ENG_SD * _SHOCK)
     griev = co.griev * F32(_GRIEV_DECAY)
@@ -819,11 +848,28 @@ def _end_week(world: _World, co: _Cohort, agg: _Agg, rng: np.random.Generator) -
         np.add.at(griev, agg.t_elem, agg.t_bad + agg.t_rep * F32(0.8))
         last_tix = last_tix.copy()
         np.maximum.at(last_tix, agg.t_elem, agg.t_day)
-    plan = _plan_changes(co.plan, sat, u[2]) if sub else co.plan
+    plan = _plan_changes(co.plan, sat - co.fade, u[3]) if sub else co.plan
     return replace(
         co, sat=sat, eng=eng, griev=griev, n_orders=co.n_orders + agg.n_ord, plan=plan,
-        last_tix=last_tix,
+        last_tix=last_tix, fade=_fade_step(co, u[2], _H0[world.mode]),
     )  # fmt: skip
+
+
+def _fade_step(co: _Cohort, u: np.ndarray, h0: float) -> np.ndarray:
+    """Next week's fade level: onset, growth or recovery.
+
+    The onset chance scales with the customer's own base hazard (traits, channel breadth),
+    and rises with low satisfaction and with grievance.
+    """
+    fading = co.fade > 0
+    prone = co.hstat * F32(1 / h0)
+    mood = np.exp(co.sat * F32(-_FADE_SAT)) * (F32(1) + co.griev * F32(_FADE_GRIEV))
+    onset = F32(_FADE_ON) * prone * mood
+    start = ~fading & (u < onset)
+    recover = fading & (u < F32(_FADE_RECOVER))
+    grow = (fading & ~recover) | start
+    grown = np.minimum(co.fade + co.fspeed, F32(_FADE_MAX))
+    return np.where(grow, grown, np.where(recover, F32(0), co.fade)).astype(F32)
 
 
 def _plan_changes(plan: np.ndarray, sat: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -981,7 +1027,7 @@ def _interaction_rates(world: _World, co: _Cohort, lo: np.ndarray) -> np.ndarray
     tr = world.tr
     mask = tr.mask[co.idx]
     has = [((mask >> b) & 1).astype(float) for b in range(len(ENGAGE_CHANNELS))]
-    e = np.exp(co.eng)
+    e = np.exp(_engagement(co))
     app = (co.s_app <= lo).astype(float)
     sms = tr.sms_opt[co.idx].astype(float)
     rates = [
@@ -1021,7 +1067,7 @@ def _emit_nps(
     k = np.maximum(0, -((first - lo) // _NPS_EVERY))
     day = first + _NPS_EVERY * k
     n = len(co)
-    score = 7.6 + 1.6 * co.sat - 1.5 * co.griev + 1.3 * rng.standard_normal(n)
+    score = 7.6 + 1.6 * co.sat - 1.5 * co.griev - 1.2 * co.fade + 1.3 * rng.standard_normal(n)
     answer = (day <= dr.end) & (day <= d_max) & (rng.random(n) < _NPS_RESPONSE)
     return {"cust": co.idx[answer], "day": day[answer],
             "sec": rng.integers(0, 86_400, n)[answer],
@@ -1263,6 +1309,7 @@ def _traits_frame(world: _World, death: np.ndarray) -> pd.DataFrame:
             "spend_level": np.exp(tr.log_spend),
             "satisfaction_baseline": tr.mu_sat,
             "engagement_baseline": tr.mu_eng,
+            "fade_speed": tr.fade_speed,
             "engaged_channels": tr.n_channels.astype(np.int64),
             "live_chat_user": tr.livechat,
             "ticket_rate": tr.need * 7,

@@ -179,20 +179,29 @@ class _FeatureCache:
             self._cache[as_of] = build_features(self.tables, as_of, self.config)
         return self._cache[as_of]
 
+    def transient(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        """Features of a cutoff, cached or built without being kept (bounded memory)."""
+        if as_of in self._cache:
+            return self._cache[as_of]
+        return build_features(self.tables, as_of, self.config)
+
 
 def _frame(
     cutoffs: list[pd.Timestamp],
-    features: _FeatureCache,
+    features: Callable[[pd.Timestamp], pd.DataFrame],
     label: Callable[[pd.Timestamp], pd.Series],
     config: Config,
     steps: _Steps | None = None,
+    limit: int | None = None,
 ) -> Frame:
+    """Stacked rows of ``cutoffs``; at most ``limit`` (or the configured cap) customers each."""
+    cap = config.cutoffs.max_customers_per_cutoff
+    if limit is not None:
+        cap = limit if cap is None else min(cap, limit)
     parts = []
     for i, as_of in enumerate(cutoffs):
         y = label(as_of)
-        keep = sample_ids(
-            y.index, config.cutoffs.max_customers_per_cutoff, config.model.random_state, i
-        )
+        keep = sample_ids(y.index, cap, config.model.random_state, i)
         parts.append((as_of, features(as_of), y.loc[keep]))
         (steps or _no_steps()).tick()
     return stack(parts)
@@ -350,6 +359,41 @@ def _recent_level(
     return drift(*totals)
 
 
+def churn_plan(tables: Tables, config: Config) -> CutoffPlan:
+    """The churn cutoff plan: up to ``cutoffs.churn_max_cutoffs`` training cutoffs."""
+    first, end = data_span(tables, config)
+    n = config.cutoffs.churn_max_cutoffs or config.cutoffs.max_cutoffs
+    cfg = config.cutoffs.model_copy(update={"max_cutoffs": n})
+    return plan_cutoffs(first, end, lambda c: churn_label_end(c, config.churn), cfg, "churn")
+
+
+def _per_cutoff_limit(config: Config, n_cutoffs: int) -> int | None:
+    """Customers per churn cutoff so the fitting rows stay within ``churn_max_rows``."""
+    total = config.cutoffs.churn_max_rows
+    return None if total is None else max(100, total // max(1, n_cutoffs))
+
+
+def calibration_folds(
+    meta: pd.DataFrame, label_end: Callable[[pd.Timestamp], pd.Timestamp], n_folds: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Out-of-fold pairs over the latest ``n_folds`` cutoffs of stacked rows (``meta.as_of``).
+
+    Each held-out cutoff is paired with the rows of every cutoff whose label window ended by
+    that cutoff's day, so the fold model never saw an outcome from after the held-out cutoff.
+    """
+    as_of = pd.to_datetime(meta["as_of"]).to_numpy()
+    cutoffs = sorted(pd.unique(meta["as_of"]))
+    folds = []
+    for held in cutoffs[-n_folds:]:
+        held = pd.Timestamp(held)
+        known = [c for c in cutoffs if label_end(pd.Timestamp(c)) <= day_end(held)]
+        fit_rows = np.flatnonzero(np.isin(as_of, np.array(known, dtype=as_of.dtype)))
+        held_rows = np.flatnonzero(as_of == np.datetime64(held))
+        if len(fit_rows) and len(held_rows):
+            folds.append((fit_rows, held_rows))
+    return folds
+
+
 def _train_churn(
     tables: Tables,
     config: Config,
@@ -374,18 +418,28 @@ def _train_churn(
         return labels[as_of]
 
     try:
-        plan = plan_cutoffs(first, end, label_end, config.cutoffs, "churn")
+        plan = churn_plan(tables, config)
     except ShortHistoryError:
         plan = None
     if plan is not None and _time_split_serves(plan, label):
         progress(f"churn: building frames for {len(plan.train) + len(plan.valid)} cutoffs")
         steps = _Steps(on_step, "churn", len(plan.train) + len(plan.valid) + len(plan.test) + 1)
-        train = _frame(plan.train, features, label, config, steps)
-        valid = _frame(plan.valid, features, label, config, steps)
+        limit = _per_cutoff_limit(config, len(plan.train) + len(plan.valid))
+        # many churn-only cutoffs: their full feature frames are not kept after sampling
+        transient = features.transient
+        train = _frame(plan.train, transient, label, config, steps, limit)
+        valid = _frame(plan.valid, transient, label, config, steps, limit)
         if not len(valid):
             train, valid = _split_valid(train, config.model.random_state)
-        test = _frame(plan.test, features, label, config, steps)
-        return _fit_churn(tables, config, plan, (train, valid, test), TIME_SPLIT, progress, steps)
+        test = _frame(plan.test, transient, label, config, steps)
+        folds = calibration_folds(
+            pd.concat([train.meta, valid.meta], ignore_index=True),
+            label_end,
+            config.model.calibration_cutoffs,
+        )
+        return _fit_churn(
+            tables, config, plan, (train, valid, test), TIME_SPLIT, progress, steps, folds
+        )
     with_both = [c for c in reversed(candidates) if both_classes(label(c).to_numpy())]
     if not with_both:
         churners = int(sum(label(c).sum() for c in candidates))
@@ -429,15 +483,22 @@ def _fit_churn(
     design: str,
     progress: Progress,
     steps: _Steps | None = None,
+    folds: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[ChurnModel, TaskResult]:
-    """Fit the churn model on ``train`` (early stopping on ``valid``), evaluate on ``test``."""
+    """Fit the churn model on ``train`` (early stopping on ``valid``), evaluate on ``test``.
+
+    ``folds`` (out-of-fold pairs over the latest training cutoffs) choose the calibration;
+    without them (a customer split) the calibration is chosen on ``valid``.
+    """
     train, valid, test = frames
     check_class_rows("churn", train.y, MIN_TRAIN_ROWS, MIN_TRAIN_CLASS_ROWS, "training")
     check_class_rows("churn", test.y, MIN_TEST_ROWS, MIN_TEST_CLASS_ROWS, "held-out")
     progress(f"churn: fitting on {len(train):,} rows")
-    model = ChurnModel(calibration=config.model.calibration, **model_params(config)).fit(
-        train.X, train.y, eval_set=(valid.X, valid.y)
-    )
+    model = ChurnModel(
+        calibration=config.model.calibration,
+        calibration_min_positives=config.model.calibration_min_positives,
+        **model_params(config),
+    ).fit(train.X, train.y, eval_set=(valid.X, valid.y), calibration_folds=folds or None)
     (steps or _no_steps()).tick()
     preds = {"model": model.predict_proba(test.X)[:, 1]}
     recency = np.zeros(len(test))
@@ -680,6 +741,7 @@ def train(
             info[f"{key}_kind"] = fitted[target].kind_
     if "churn" in fitted:
         info["churn_calibrated"] = fitted["churn"].calibrator_ is not None
+        info["churn_calibration"] = fitted["churn"].calibration_check_
     model = TrainedModel(
         fitted.get("day_one"), value_model, fitted.get("churn"), segmenter, config, info
     )

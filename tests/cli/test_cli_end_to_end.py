@@ -24,6 +24,8 @@ FAST = [
     "--set",
     "cutoffs.max_cutoffs=3",
     "--set",
+    "cutoffs.churn_max_cutoffs=4",
+    "--set",
     "cutoffs.step_days=60",
 ]
 

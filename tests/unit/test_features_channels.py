@@ -86,3 +86,49 @@ def test_rare_values_are_pooled(make_frame, as_of_at, feature_config, empty_orde
     assert len(per_channel) == MAX_LABELS
     assert out.loc["A", "channels__channel_90d__email"] == 2
     assert out.loc["A", "channels__channel_90d__other"] == 30 - 18
+
+
+def test_usage_trends(result):
+    a = result.loc["A"]
+    assert a["channels__engagements_7d"] == 1  # the open on the cutoff day
+    assert a["channels__engagements_30d"] == 2  # + the click at age 10
+    # 7 days against ages 7..66 (click at 10, session at 45), per day
+    assert a["channels__engagement_trend_7d_60d"] == pytest.approx(
+        (1 / 7 - 2 / 60) / (1 / 7 + 2 / 60)
+    )
+    # 30 days against ages 30..119 (session at 45, visit at 86), per day
+    assert a["channels__engagement_trend_30d_90d"] == pytest.approx(0.5)
+    # weekly counts, newest first: weeks 0, 1 and 6 hold one engagement each
+    weeks = np.array([1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], dtype=float)
+    t = np.arange(12)[::-1] - 5.5
+    assert a["channels__engagement_slope_12w"] == pytest.approx(
+        (weeks @ t / (t @ t)) / weeks.mean()
+    )
+    assert a["channels__engagement_vs_peak"] == 1.0  # the last 28 days (2) are the busiest
+    assert a["channels__active_days_share_90d"] == pytest.approx(4 / 90)
+    assert a["channels__days_since__email"] == 0
+    assert a["channels__days_since__app"] == 45
+    assert a["channels__days_since__sms"] == 182
+    b = result.loc["B"]
+    assert b["channels__engagements_7d"] == 0 and b["channels__active_days_share_90d"] == 0
+    for name in ["engagement_slope_12w", "engagement_vs_peak", "days_since__email"]:
+        assert np.isnan(b[f"channels__{name}"])
+
+
+def test_fading_customer_has_negative_slope_and_is_below_peak(
+    make_frame, as_of_at, feature_config, empty_orders
+):
+    customers = make_frame([("A", "2023-01-01")], ["customer_id", "signup_date"], ("signup_date",))
+    cutoff = pd.Timestamp(CUTOFF)
+    # 6 sessions a week a year ago, then one fewer each week over the last 12 weeks
+    rows = [("A", cutoff - pd.Timedelta(days=300 + d), "app", "session") for d in range(24)]
+    for week in range(12):
+        for i in range(week // 2):
+            rows.append(("A", cutoff - pd.Timedelta(days=7 * week + i), "app", "session"))
+    interactions = make_frame(
+        rows, ["customer_id", "occurred_at", "channel", "kind"], dates=("occurred_at",)
+    )
+    tables = Tables(customers=customers, orders=empty_orders, interactions=interactions)
+    a = channels.compute(tables, as_of_at(customers, CUTOFF), feature_config).loc["A"]
+    assert a["channels__engagement_slope_12w"] < -0.1
+    assert a["channels__engagement_vs_peak"] < 0.2

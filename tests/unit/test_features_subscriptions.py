@@ -96,3 +96,31 @@ def test_without_plan_and_mrr_columns(make_frame, as_of_at, feature_config, empt
     assert out.loc["A", "subscriptions__active"] == 1  # no end_date column: still running
     assert "subscriptions__current_plan" not in out.columns
     assert "subscriptions__current_mrr" not in out.columns
+
+
+def test_recent_contract_changes(result):
+    a, b, c, d = (result.loc[k] for k in "ABCD")
+    assert a["subscriptions__days_to_renewal"] == 1  # started on the 1st: renews 2024-04-01
+    assert a["subscriptions__days_since_plan_change"] == 274
+    assert a["subscriptions__downgrades_90d"] == 0
+    assert a["subscriptions__mrr_change_90d"] == 0  # 20 now and 20 on 2024-01-01
+    assert b["subscriptions__days_since_plan_change"] == 59  # pro -> basic on 2024-02-01
+    assert b["subscriptions__downgrades_90d"] == 1
+    assert b["subscriptions__mrr_change_90d"] == 1  # nothing ran on 2024-01-01
+    assert np.isnan(c["subscriptions__days_to_renewal"])  # ended on the cutoff day
+    assert c["subscriptions__mrr_change_90d"] == -1
+    assert np.isnan(d["subscriptions__mrr_change_90d"])
+    assert np.isnan(d["subscriptions__days_since_plan_change"])
+
+
+def test_renewal_of_a_start_on_the_31st(make_frame, as_of_at, feature_config, empty_orders):
+    customers = make_frame([("A", "2024-01-01")], ["customer_id", "signup_date"], ("signup_date",))
+    subs = make_frame(
+        [("A", "2024-01-31", None, "basic", 10.0)],
+        ["customer_id", "start_date", "end_date", "plan", "mrr"],
+        dates=("start_date", "end_date"),
+    )
+    tables = Tables(customers=customers, orders=empty_orders, subscriptions=subs)
+    for cutoff, expected in [("2024-02-10", 19), ("2024-04-15", 15), ("2024-04-30", 31)]:
+        out = subscriptions.compute(tables, as_of_at(customers, cutoff), feature_config)
+        assert out.loc["A", "subscriptions__days_to_renewal"] == expected, cutoff

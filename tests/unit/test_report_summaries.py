@@ -6,6 +6,7 @@ import pytest
 
 from predictor.config import ValueConfig
 from predictor.report import (
+    _constant_verdict,
     action_table,
     customer_levers,
     empty_band_notes,
@@ -163,3 +164,14 @@ def test_an_empty_band_is_explained():
     seg = Segmenter((1.0, 2.0), (0.3, 1.1), "relative", "relative", (0.5, 1.5), (0.5, 2.0),
                     100.0, 0.55)
     assert "above 100%" in empty_band_notes(scores, seg)[0]
+
+
+def test_churn_headline_says_when_risks_are_no_better_than_a_constant():
+    metrics = pd.DataFrame(
+        {"brier": [0.114, 0.106], "log_loss": [0.465, 0.368]}, index=["model", "base_rate"]
+    )
+    (label, value, detail), = _constant_verdict(metrics)
+    assert value.startswith("NO") and "0.465 vs 0.368" in detail
+    metrics.loc["model"] = [0.100, 0.350]
+    assert _constant_verdict(metrics)[0][1] == "yes"
+    assert _constant_verdict(metrics.drop(index="base_rate")) == []

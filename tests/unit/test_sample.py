@@ -268,7 +268,8 @@ def test_poor_onboarding_loses_new_customers(business: SampleBusiness) -> None:
     lost_year = churned_between(business, 0, 365)
     assert 0.15 < lost_early[ok].mean() < 0.30
     assert lost_early[ok & ~finished].mean() > 2 * lost_early[ok & finished].mean()
-    assert lost_year[ok & ~finished].mean() > lost_year[ok & finished].mean() + 0.08
+    # + 0.06: pre-churn fading (independent of onboarding) is a second route to churn
+    assert lost_year[ok & ~finished].mean() > lost_year[ok & finished].mean() + 0.06
 
 
 def test_omnichannel_customers_retain_better(business: SampleBusiness) -> None:
@@ -304,6 +305,33 @@ def test_poor_support_drives_customers_away(business: SampleBusiness) -> None:
     channel = tk["channel"]
     assert left[channel == "live_chat"].mean() < left[channel == "email"].mean() - 0.04
     assert hours[channel == "live_chat"].median() < hours[channel == "email"].median() / 10
+
+
+def test_engagement_fades_in_the_weeks_before_churn(business: SampleBusiness) -> None:
+    """Planted fading: churners engage less in the last 4 weeks than 12-16 weeks before.
+
+    Long-lived churners only (so both windows lie after signup); customers who stay serve as a
+    control over the same calendar weeks, so the drop is not seasonality.
+    """
+    t = business.tables
+    churn = churn_days(business).dropna()
+    life = lifetime_days(business).reindex(churn.index)
+    churn = churn[life > 240]
+    engaged = t.interactions[t.interactions["kind"] != "sent"]
+    weeks = (engaged["customer_id"].map(churn) - engaged["occurred_at"]).dt.days // 7
+    late = (weeks.between(0, 3)).groupby(engaged["customer_id"]).sum().reindex(churn.index)
+    early = (weeks.between(12, 15)).groupby(engaged["customer_id"]).sum().reindex(churn.index)
+    late, early = late.fillna(0), early.fillna(0)
+    assert late.sum() < 0.8 * early.sum(), (late.sum(), early.sum())
+    # individual variation: some churners fade much more than others
+    dropped = (early > 0) & (late == 0)
+    kept = (early > 0) & (late >= early)
+    assert dropped.mean() > 0.15 and kept.mean() > 0.05, (dropped.mean(), kept.mean())
+
+
+def test_fading_is_hidden_and_individual(sub: SampleBusiness) -> None:
+    speed = sub.traits["fade_speed"]
+    assert speed.gt(0).all() and speed.quantile(0.9) > 2 * speed.quantile(0.1)
 
 
 def test_live_chat_users_engage_more(business: SampleBusiness) -> None:

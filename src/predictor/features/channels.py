@@ -13,6 +13,15 @@ omnichannel breadth), ``days_since_engagement`` (NaN without one), ``engagement_
 (engagements per day over the last 30 days against the 60 days before, in [-1, 1]), and the
 bounded per-value counts ``channel_90d__<channel>`` and ``kind_90d__<kind>`` (at most
 ``MAX_LABELS`` each; rarer values pooled as ``other``).
+
+Usage trends (the signal before a cancellation is in trends, not totals), all on engagements:
+``engagements_7d``/``30d``; ``engagement_trend_7d_60d`` and ``engagement_trend_30d_90d`` (daily
+rate of the last 7 / 30 days against the 60 / 90 days before them, in [-1, 1]);
+``engagement_slope_12w`` (least-squares slope of the weekly counts over the last 12 weeks, as a
+share of their mean per week; negative = declining); ``engagement_vs_peak`` (the last 28 days
+against the busiest 28-day block of the last 364 days, in [0, 1]; 1 = at its peak);
+``active_days_share_90d`` (days with an engagement over the days of the last 90 the customer
+had signed up for); and ``days_since__<channel>`` (days since the last engagement per channel).
 """
 
 from __future__ import annotations
@@ -24,10 +33,14 @@ import pandas as pd
 
 from predictor.config import Config
 from predictor.contract.tables import Tables
-from predictor.features._base import Events, balance, population, ratio
+from predictor.features._base import Events, balance, day_number, population, ratio
 
 PREFIX = "channels__"
 WINDOWS = (30, 90, 365)
+SLOPE_WEEKS = 12
+"""Weeks of weekly engagement counts behind ``engagement_slope_12w``."""
+PEAK_BLOCKS = 13
+"""28-day blocks (364 days) searched for the customer's own peak."""
 SENT = frozenset({"sent", "send"})
 OPEN = frozenset({"open", "opened"})
 CLICK = frozenset({"click", "clicked"})
@@ -72,6 +85,10 @@ def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
     last_30 = recent.count(recent_engaged & (recent.age < 30)) / 30
     days_30_89 = recent.count(recent_engaged & (recent.age >= 30)) / 60
     cols["engagement_trend"] = balance(last_30, days_30_89)
+    active_days = _engaged_days(recent, recent_engaged)
+    cols.update(_usage_trends(ev.restrict(engaged & (ev.age < 364)), active_days))
+    for i, name in enumerate(channels):
+        cols[f"days_since__{name}"] = ev.days_since_last(engaged & (channel_codes == i))
     per_channel = recent.per_label(recent_channel, len(channels))
     for i, name in enumerate(channels):
         cols[f"channel_90d__{name}"] = per_channel[:, i]
@@ -79,6 +96,43 @@ def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
     for i, name in enumerate(kinds):
         cols[f"kind_90d__{name}"] = per_kind[:, i]
     return pop.frame({PREFIX + k: v for k, v in cols.items()})
+
+
+def _engaged_days(recent: Events, engaged: np.ndarray) -> np.ndarray:
+    """Distinct days with an engagement in the last 90 days, per customer."""
+    return recent.distinct(recent.age, engaged)
+
+
+def _usage_trends(ev: Events, active_days: np.ndarray) -> dict[str, np.ndarray]:
+    """Trend features of engagements (``ev``: engagements of the last 364 days only)."""
+    pop = ev.pop
+    in_days = lambda lo, hi: ev.count((ev.age >= lo) & (ev.age < hi))  # noqa: E731
+    cols: dict[str, np.ndarray] = {
+        "engagements_7d": in_days(0, 7),
+        "engagements_30d": in_days(0, 30),
+    }
+    cols["engagement_trend_7d_60d"] = balance(cols["engagements_7d"] / 7, in_days(7, 67) / 60)
+    cols["engagement_trend_30d_90d"] = balance(
+        cols["engagements_30d"] / 30, in_days(30, 120) / 90
+    )
+    weeks = _binned(ev, 7, SLOPE_WEEKS)
+    t = np.arange(SLOPE_WEEKS, dtype=np.float64)[::-1]  # weeks[:, 0] is the newest week
+    t = t - t.mean()
+    slope = (weeks - weeks.mean(axis=1, keepdims=True)) @ t / (t @ t)
+    cols["engagement_slope_12w"] = ratio(slope, weeks.mean(axis=1))
+    blocks = _binned(ev, 28, PEAK_BLOCKS)
+    cols["engagement_vs_peak"] = ratio(blocks[:, 0], blocks.max(axis=1))
+    age_days = pop.as_of_day - day_number(pop.signup) + 1
+    cols["active_days_share_90d"] = ratio(active_days, np.clip(age_days, 1, 90))
+    return cols
+
+
+def _binned(ev: Events, width: int, n_bins: int) -> np.ndarray:
+    """Counts per customer and ``width``-day bin of age (bin 0 = the latest), shape (n, bins)."""
+    inside = ev.age < width * n_bins
+    code = ev.code[inside] * n_bins + ev.age[inside] // width
+    flat = np.bincount(code, minlength=ev.n * n_bins).astype(np.float64)
+    return flat.reshape(ev.n, n_bins)
 
 
 def _membership(codes: np.ndarray, names: list[str]) -> Callable[[frozenset[str]], np.ndarray]:

@@ -75,6 +75,12 @@ DESCRIPTIONS: dict[str, str] = {
     "without a renewal).",
     "subscriptions__days_since_last_cancellation": "Days since the customer last cancelled a "
     "subscription.",
+    "subscriptions__days_to_renewal": "Days until the current subscription's next monthly "
+    "renewal date.",
+    "subscriptions__days_since_plan_change": "Days since the customer last switched plan.",
+    "subscriptions__downgrades_90d": "Moves to a cheaper subscription in the last 90 days.",
+    "subscriptions__mrr_change_90d": "Change of monthly recurring revenue against 90 days ago "
+    "(+1 all new, -1 all lost, 0 unchanged).",
     # onboarding
     "onboarding__steps_completed": "Number of onboarding steps completed.",
     "onboarding__completion_ratio": "Share of the onboarding steps completed.",
@@ -116,6 +122,18 @@ DESCRIPTIONS: dict[str, str] = {
     "channels__days_since_engagement": "Days since the customer last engaged with any channel.",
     "channels__engagement_trend": "Engagement trend: last 30 days against the 60 days before "
     "(+1 rising, -1 fading).",
+    "channels__engagements_7d": "Times the customer engaged in the last 7 days.",
+    "channels__engagements_30d": "Times the customer engaged in the last 30 days.",
+    "channels__engagement_trend_7d_60d": "Engagement in the last 7 days against the 60 days "
+    "before, per day (+1 rising, -1 fading).",
+    "channels__engagement_trend_30d_90d": "Engagement in the last 30 days against the 90 days "
+    "before, per day (+1 rising, -1 fading).",
+    "channels__engagement_slope_12w": "Slope of weekly engagement over the last 12 weeks, as a "
+    "share of the weekly average (negative = declining).",
+    "channels__engagement_vs_peak": "Engagement in the last 28 days as a share of the "
+    "customer's busiest 28 days in the past year (1 = at peak).",
+    "channels__active_days_share_90d": "Share of the last 90 days (since signup) on which the "
+    "customer engaged.",
     # nps
     "nps__responses": "Number of NPS survey answers.",
     "nps__last_score": "Most recent NPS score (0-10).",
@@ -147,6 +165,10 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(r"^channels__channel_90d__(?P<v>.+)$"),
         "Marketing touches and engagements via {v} in the last 90 days.",
+    ),
+    (
+        re.compile(r"^channels__days_since__(?P<v>.+)$"),
+        "Days since the customer last engaged via {v}.",
     ),
     (
         re.compile(r"^channels__kind_90d__(?P<v>.+)$"),

@@ -12,6 +12,13 @@ summed over subscriptions), ``cancellations`` (ended subscriptions not renewed w
 (category; ``none`` when nothing runs) and ``plan_changes`` (consecutive subscriptions with a
 different plan). With ``mrr``: ``current_mrr`` (summed over running subscriptions),
 ``upgrades`` and ``downgrades`` (consecutive subscriptions whose MRR went up / down).
+
+Recent contract changes (a downgrade often comes before a cancellation): ``days_to_renewal``
+(days from ``as_of`` to the next monthly anniversary of the running subscription's start, the
+usual renewal and billing day; NaN when nothing runs), ``days_since_plan_change`` (with
+``plan``: days since the latest subscription whose plan differs from the one before it), and
+with ``mrr``: ``downgrades_90d`` (MRR decreases started in the last 90 days) and
+``mrr_change_90d`` (running MRR now against running MRR 90 days earlier, in [-1, 1]).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import pandas as pd
 
 from predictor.config import Config
 from predictor.contract.tables import Tables
-from predictor.features._base import Events, categorical, day_number, population
+from predictor.features._base import Events, balance, categorical, day_number, population
 
 PREFIX = "subscriptions__"
 RENEWAL_DAYS = 1
@@ -60,17 +67,27 @@ def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
     cols["days_since_last_cancellation"] = pop.as_of_day - ev.maximum(
         end_day.astype(np.float64), cancelled
     )
+    cols["days_to_renewal"] = _days_to_renewal(pop.as_of_day, current_start)
     if plan_codes is not None:
         cols["current_plan"] = _current_plan(ev, running, plan_codes, plans)
         changed = np.zeros(len(rows), dtype=bool)
         changed[1:] = plan_codes[rows][1:] != plan_codes[rows][:-1]
         cols["plan_changes"] = _count_rows(ev, code[follows & changed])
+        cols["days_since_plan_change"] = pop.as_of_day - _last_day(
+            ev, code[follows & changed], ev.day[rows][follows & changed]
+        )
     if mrr is not None:
         cols["current_mrr"] = ev.total(mrr, running)
         step = np.zeros(len(rows))
         step[1:] = mrr[rows][1:] - mrr[rows][:-1]
         cols["upgrades"] = _count_rows(ev, code[follows & (step > 0)])
-        cols["downgrades"] = _count_rows(ev, code[follows & (step < 0)])
+        down = follows & (step < 0)
+        cols["downgrades"] = _count_rows(ev, code[down])
+        recent = down & (pop.as_of_day[code] - ev.day[rows] < 90)
+        cols["downgrades_90d"] = _count_rows(ev, code[recent])
+        before = pop.as_of_day - 90
+        then = (ev.day <= before[ev.code]) & (end_day > before[ev.code])
+        cols["mrr_change_90d"] = balance(cols["current_mrr"], ev.total(mrr, then))
     return pop.frame({PREFIX + k: v for k, v in cols.items()})
 
 
@@ -107,6 +124,39 @@ def _cancelled(
     renewed = has_next & (next_start <= end_day[rows] + RENEWAL_DAYS)
     out = np.zeros(len(rows), dtype=bool)
     out[rows] = ~running[rows] & ~renewed
+    return out
+
+
+def _days_to_renewal(as_of_day: np.ndarray, start_day: np.ndarray) -> np.ndarray:
+    """Days from ``as_of_day`` to the next monthly anniversary of ``start_day`` (NaN if none).
+
+    The anniversary of a start on the 31st is the last day of shorter months.
+    """
+    out = np.full(len(as_of_day), np.nan)
+    ok = ~np.isnan(start_day)
+    if not ok.any():
+        return out
+    start = start_day[ok].astype(np.int64).astype("datetime64[D]")
+    as_of = as_of_day[ok].astype(np.int64).astype("datetime64[D]")
+    dom = (start - start.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64)
+    month = as_of.astype("datetime64[M]")
+    best = None
+    for k in (1, 0):
+        m = month + np.timedelta64(k, "M")
+        length = ((m + 1).astype("datetime64[D]") - m.astype("datetime64[D]")).astype(np.int64)
+        day = m.astype("datetime64[D]") + np.minimum(dom, length - 1)
+        best = day if best is None else np.where(day > as_of, day, best)
+    out[ok] = (best - as_of).astype(np.int64)
+    return out
+
+
+def _last_day(ev: Events, code: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Latest ``day`` per customer code (NaN when none)."""
+    out = np.full(ev.n, np.nan)
+    if len(code):
+        latest = np.full(ev.n, np.iinfo(np.int64).min)
+        np.maximum.at(latest, code, day)
+        out = np.where(latest == np.iinfo(np.int64).min, np.nan, latest.astype(np.float64))
     return out
 
 

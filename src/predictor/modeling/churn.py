@@ -1,9 +1,13 @@
 """``ChurnModel``: calibrated probability of churning within the horizon.
 
-A gradient-boosted classifier with early stopping on later (validation) cutoffs. Calibration
-is checked on held-out rows: half of the validation rows fit an isotonic map, the other half
-judge it; when it lowers the calibration error (``calibration="auto"``), the map is refitted
-on all validation rows and kept.
+A gradient-boosted classifier with early stopping on later (validation) cutoffs, then a
+calibration map chosen on out-of-fold scores (``modeling.calibration``). Given
+``calibration_folds`` (the latest few training cutoffs), a booster with the main model's number
+of rounds is refitted for each fold on the rows whose labels were complete before that cutoff,
+and scores the cutoff it never saw. Those held-out scores choose the map by log loss
+(``calibration="auto"``: none, sigmoid or isotonic, isotonic only with enough churners) and fit
+it. Without folds the main booster's scores on the validation rows are used, split in halves.
+Risks are never exactly 0 or 1.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.isotonic import IsotonicRegression
 from sklearn.utils.validation import check_is_fitted
 
 from predictor.evaluation import calibration_error
@@ -27,16 +30,26 @@ from predictor.modeling.boosting import (
     sigmoid,
     to_output_space,
 )
+from predictor.modeling.calibration import (
+    KINDS,
+    MIN_POSITIVES,
+    Calibration,
+    choose_calibration,
+    fit_calibration,
+)
 from predictor.modeling.preprocess import FeatureSchema
+
+Folds = list[tuple[np.ndarray, np.ndarray]]
 
 
 class ChurnModel(ClassifierMixin, BaseEstimator):
-    """XGBoost churn classifier with optional isotonic calibration."""
+    """XGBoost churn classifier with a calibration chosen on held-out cutoffs."""
 
     def __init__(
         self,
         *,
-        calibration: Literal["auto", "isotonic", "none"] = "auto",
+        calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto",
+        calibration_min_positives: int = MIN_POSITIVES,
         n_estimators: int = 600,
         learning_rate: float = 0.05,
         max_depth: int = 5,
@@ -50,6 +63,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         random_state: int = 0,
     ) -> None:
         self.calibration = calibration
+        self.calibration_min_positives = calibration_min_positives
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth
@@ -68,8 +82,14 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         y: np.ndarray,
         *,
         eval_set: tuple[pd.DataFrame, np.ndarray] | None = None,
+        calibration_folds: Folds | None = None,
     ) -> ChurnModel:
-        """Fit on ``X, y`` (1 = churned); ``eval_set`` drives early stopping and calibration."""
+        """Fit on ``X, y`` (1 = churned); ``eval_set`` drives early stopping.
+
+        ``calibration_folds``: ``(fit_rows, held_rows)`` pairs of positions into the rows of
+        ``X`` followed by those of ``eval_set``; each held-out part (one cutoff) is scored by a
+        booster fitted on its ``fit_rows`` only, and those scores choose the calibration.
+        """
         y = np.asarray(y, dtype=int)
         self.classes_ = np.array([0, 1])
         self.schema_ = FeatureSchema().fit(X)
@@ -81,35 +101,80 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.booster_ = fit_booster(
             xgb.XGBClassifier, params, Xt, y, valid, self.early_stopping_rounds
         )
-        self.calibrator_ = self._fit_calibration(valid)
+        held = self._held_out_scores(params, Xt, y, valid, calibration_folds)
+        self.calibrator_ = self._fit_calibration(held)
         self.n_features_in_ = Xt.shape[1]
         self.feature_names_in_ = np.asarray(self.schema_.features_, dtype=object)
         return self
 
+    def _held_out_scores(
+        self,
+        params: dict[str, Any],
+        Xt: pd.DataFrame,
+        y: np.ndarray,
+        valid: tuple[pd.DataFrame, np.ndarray] | None,
+        folds: Folds | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Raw probabilities, outcomes and fold ids of rows scored by a model that never saw them."""
+        if self.calibration == "none":
+            return None
+        if not folds:
+            if valid is None:
+                return None
+            raw = sigmoid(margin(self.booster_, valid[0]))
+            return raw, valid[1], np.zeros(len(raw), dtype=int)
+        pool_X = pd.concat([Xt, valid[0]], ignore_index=True) if valid is not None else Xt
+        pool_y = np.concatenate([y, valid[1]]) if valid is not None else y
+        fold_params = params | {"n_estimators": max(1, self.booster_.num_boosted_rounds())}
+        raws, ys, ids = [], [], []
+        for i, (fit_rows, held_rows) in enumerate(folds):
+            fit_y = pool_y[fit_rows]
+            if len(held_rows) == 0 or len(np.unique(fit_y)) < 2:
+                continue
+            booster = fit_booster(
+                xgb.XGBClassifier, fold_params, pool_X.iloc[fit_rows], fit_y, None, 0
+            )
+            raws.append(sigmoid(margin(booster, pool_X.iloc[held_rows])))
+            ys.append(pool_y[held_rows])
+            ids.append(np.full(len(held_rows), i))
+        if not raws:
+            return None
+        return np.concatenate(raws), np.concatenate(ys), np.concatenate(ids)
+
     def _fit_calibration(
-        self, valid: tuple[pd.DataFrame, np.ndarray] | None
-    ) -> tuple[list[float], list[float]] | None:
-        if self.calibration == "none" or valid is None or len(np.unique(valid[1])) < 2:
-            self.calibration_check_ = {}
+        self, held: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    ) -> dict[str, Any] | None:
+        """Choose (``auto``) or fit the configured calibration on held-out scores."""
+        self.calibration_check_: dict[str, Any] = {}
+        if held is None or len(np.unique(held[1])) < 2:
             return None
-        raw = sigmoid(margin(self.booster_, valid[0]))
-        y = valid[1]
-        rng = np.random.default_rng(self.random_state)
-        half = rng.permutation(len(y)) < len(y) // 2
-        probe = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(raw[half], y[half])
-        before = calibration_error(y[~half], raw[~half])
-        after = calibration_error(y[~half], probe.predict(raw[~half]))
-        self.calibration_check_ = {"ece_raw": before, "ece_isotonic": after}
-        if self.calibration == "auto" and after >= before:
-            return None
-        iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(raw, y)
-        return [float(v) for v in iso.X_thresholds_], [float(v) for v in iso.y_thresholds_]
+        raw, y, folds = held
+        if self.calibration == "auto":
+            choice = choose_calibration(
+                raw,
+                y,
+                folds,
+                candidates=KINDS,
+                min_positives=self.calibration_min_positives,
+                seed=self.random_state,
+            )
+            cal = choice.calibration
+            self.calibration_check_ = {
+                "chosen": cal.kind,
+                "log_loss": choice.log_loss,
+                "rows": choice.n_rows,
+                "positives": choice.n_positives,
+                "folds": choice.n_folds,
+            }
+        else:
+            cal = fit_calibration(self.calibration, raw, y)
+            self.calibration_check_ = {"chosen": cal.kind, "rows": int(len(y))}
+        self.calibration_check_["ece_raw"] = calibration_error(y, raw)
+        self.calibration_check_["ece_calibrated"] = calibration_error(y, cal.apply(raw))
+        return cal.to_dict() if cal.kind != "none" else None
 
     def _calibrate(self, raw: np.ndarray) -> np.ndarray:
-        if self.calibrator_ is None:
-            return raw
-        xs, ys = self.calibrator_
-        return np.interp(raw, xs, ys)
+        return Calibration.from_dict(self.calibrator_).apply(raw)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Probabilities of staying and of churning, shape (n, 2)."""
@@ -126,7 +191,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "booster_")
         Xt = self.schema_.transform(X)
         contribs, bias = contributions(self.booster_, Xt)
-        p = self._calibrate(sigmoid(contribs.sum(axis=1) + bias))
+        p = self._calibrate(sigmoid(margin(self.booster_, Xt)))  # exactly predict_proba's risk
         base = self._calibrate(sigmoid(bias))
         out = to_output_space(contribs, p, base)
         return pd.DataFrame(out, index=X.index, columns=self.schema_.features_), base

@@ -1,0 +1,65 @@
+"""Churn training plumbing: more cutoffs, bounded rows, leak-free calibration folds."""
+
+import numpy as np
+import pandas as pd
+
+from predictor.config import ChurnConfig, Config
+from predictor.labels import churn_label_end
+from predictor.modeling.calibration import EPS
+from predictor.modeling.churn import ChurnModel
+from predictor.timeline import day_end
+from predictor.training import _per_cutoff_limit, calibration_folds, churn_plan
+
+
+def _config(**cutoffs) -> Config:
+    return Config.model_validate({"cutoffs": cutoffs})
+
+
+def test_churn_uses_two_years_of_monthly_cutoffs_by_default(business):
+    plan = churn_plan(business.tables, Config())
+    train = plan.train + plan.valid
+    assert len(train) == 24
+    gaps = {(b - a).days for a, b in zip(train, train[1:], strict=False)}
+    assert gaps == {30}
+    label_end = lambda c: churn_label_end(c, ChurnConfig())  # noqa: E731
+    assert all(label_end(c) <= day_end(plan.test[0]) for c in train)
+    assert len(churn_plan(business.tables, _config(churn_max_cutoffs=None)).train) == 11
+
+
+def test_rows_per_cutoff_are_bounded():
+    assert _per_cutoff_limit(_config(churn_max_rows=24_000), 24) == 1000
+    assert _per_cutoff_limit(_config(churn_max_rows=None), 24) is None
+
+
+def test_calibration_folds_never_fit_on_outcomes_after_the_held_out_cutoff():
+    cutoffs = pd.date_range("2024-01-31", periods=8, freq="30D")
+    meta = pd.DataFrame({"as_of": np.repeat(cutoffs, 5), "customer_id": "x"})
+    label_end = lambda c: churn_label_end(c, ChurnConfig(horizon_days=90))  # noqa: E731
+    folds = calibration_folds(meta, label_end, 3)
+    assert len(folds) == 3
+    for (fit_rows, held_rows), held in zip(folds, cutoffs[-3:], strict=True):
+        assert set(meta.loc[held_rows, "as_of"]) == {held}
+        seen = meta.loc[fit_rows, "as_of"]
+        assert all(label_end(c) <= day_end(held) for c in seen)
+        assert len(seen.unique()) == len([c for c in cutoffs if label_end(c) <= day_end(held)])
+
+
+def test_model_with_folds_chooses_a_calibration_and_keeps_risks_open():
+    rng = np.random.default_rng(0)
+    n, k = 4000, 8
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    y = (rng.random(n) < 1 / (1 + np.exp(-(2 * X["a"] - 2)))).astype(int).to_numpy()
+    group = np.arange(n) % k
+    valid = group == k - 1
+    pooled = np.concatenate([group[~valid], group[valid]])  # rows of X, then of eval_set
+    folds = [(np.flatnonzero(pooled < g), np.flatnonzero(pooled == g)) for g in range(5, k)]
+    model = ChurnModel(n_estimators=60, n_jobs=1, random_state=0, calibration_min_positives=50)
+    model.fit(X[~valid], y[~valid], eval_set=(X[valid], y[valid]), calibration_folds=folds)
+    check = model.calibration_check_
+    assert check["folds"] == 3 and set(check["log_loss"]) >= {"none", "sigmoid", "isotonic"}
+    assert check["log_loss"][check["chosen"]] == min(check["log_loss"].values())
+    p = model.predict_proba(X)[:, 1]
+    assert p.min() >= EPS and p.max() <= 1 - EPS
+    assert len(np.unique(p)) > 0.2 * n
+    again = ChurnModel.from_state(model.get_state(), model.booster_)
+    np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
