@@ -38,7 +38,24 @@ LAPSED_SEGMENT = "lapsed"
 SEGMENTS = ("above_average", "average", "below_average", NEGATIVE_SEGMENT, LAPSED_SEGMENT)
 """Every value segment, in report order."""
 RISK_BANDS = ("low", "medium", "high")
+TOP_TENTH_MULTIPLE = 1.5
+"""The riskiest tenth of active customers is high risk once it is at this multiple of the base
+rate or more (the top-decile lift at which a ranking is worth acting on)."""
 INACTIVE_BAND = "inactive"
+
+
+def _relative_risk_cuts(
+    base_rate: float, multiples: tuple[float, float], active_risk: np.ndarray | None
+) -> tuple[float, float]:
+    """Low and high cuts as multiples of the base rate; high lowered to the riskiest tenth."""
+    low, high = (base_rate * m for m in multiples)
+    risk = np.asarray(active_risk if active_risk is not None else [], dtype=float)
+    risk = risk[np.isfinite(risk)]
+    if len(risk) >= 10 and base_rate > 0:
+        top_tenth = float(np.quantile(risk, 0.9, method="higher"))
+        if TOP_TENTH_MULTIPLE * base_rate <= top_tenth < high:
+            high = top_tenth
+    return low, high
 
 
 @dataclass(frozen=True)
@@ -68,11 +85,16 @@ class Segmenter:
         base_rate: float,
         config: SegmentConfig,
         reference: str | None = None,
+        active_risk: np.ndarray | None = None,
     ) -> Segmenter:
         """Learn the cuts from the predicted values and churn rate of active customers.
 
         ``active_value``: predicted value of the customers active at a reference cutoff (the
         latest held-out churn cutoff in training), ``base_rate``: their observed churn rate.
+        ``active_risk`` (their predicted risk), under the relative rule, lowers the high cut to
+        where the riskiest tenth starts when that tenth is already at ``TOP_TENTH_MULTIPLE`` x
+        the base rate or more: a model that ranks churners (top-decile lift >= 1.5) then
+        always has a high band, even when calibrated risks rarely reach 2x the base rate.
         """
         value = np.asarray(active_value, dtype=float)
         value = value[np.isfinite(value)]
@@ -86,7 +108,7 @@ class Segmenter:
             value_cuts = tuple(np.quantile(usable, params))
         if config.risk_rule == "relative":
             risk_params = config.risk_multiples
-            risk_cuts = tuple(float(base_rate) * m for m in risk_params)
+            risk_cuts = _relative_risk_cuts(float(base_rate), risk_params, active_risk)
         else:
             risk_params = config.risk_thresholds
             risk_cuts = tuple(risk_params)
@@ -154,8 +176,13 @@ class Segmenter:
         head = f"Risk bands of active customers: low up to {lo}, high from {hi}"
         if self.risk_rule == "relative" and self.risk_params and self.base_rate is not None:
             a, b = self.risk_params
+            lowered = self.risk_cuts[1] < b * self.base_rate - 1e-12
+            high = (
+                f"high from the riskiest tenth, who are at {self.risk_cuts[1] / self.base_rate:.1f}x "
+                f"and more, below {_times(b)}" if lowered else _times(b)
+            )
             return (
-                f"{head} ({_times(a)} and {_times(b)} the churn rate of active customers, "
+                f"{head} ({_times(a)} and {high} the churn rate of active customers, "
                 f"{self.base_rate * 100:.1f}%{self._at()})."
             )
         return f"{head} (fixed probabilities)."

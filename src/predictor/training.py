@@ -722,7 +722,9 @@ def train(
             + "; ".join(f"{t}: {r}" for t, r in skipped.items()),
         )
     value_model = fitted.get("value_13m")
-    segmenter = _fit_segmenter(tables, config, features, value_model, results, end)
+    segmenter = _fit_segmenter(
+        tables, config, features, value_model, results, end, fitted.get("churn")
+    )
     info = {
         "targets": list(fitted),
         "skipped": skipped,
@@ -757,6 +759,7 @@ def _fit_segmenter(
     value_model: ValueModel | None,
     results: dict[str, TaskResult],
     end: pd.Timestamp,
+    churn_model: ChurnModel | None = None,
 ) -> Segmenter:
     """Segment and band thresholds from the customers active at the latest held-out cutoff.
 
@@ -773,7 +776,10 @@ def _fit_segmenter(
     usable = value_model is not None and len(active)
     value = value_model.predict(active) if usable else np.zeros(0)
     rate = float(labels.mean()) if labels is not None and len(labels) else 0.0
-    return Segmenter.fit(value, rate, config.segments, reference=str(cutoff.date()))
+    risk = churn_model.predict_proba(active)[:, 1] if churn_model and len(active) else None
+    return Segmenter.fit(
+        value, rate, config.segments, reference=str(cutoff.date()), active_risk=risk
+    )
 
 
 def _report_dropped(fitted: dict[str, Any], say: Progress) -> None:

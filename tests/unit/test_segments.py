@@ -167,3 +167,19 @@ def test_customer_facts_windows():
     assert facts.loc["old", "value_last_13m"] == 50.0
     no_support = customer_facts(Tables(customers, orders), as_of, config)
     assert no_support["poor_support"].isna().all()
+
+
+def test_high_cut_drops_to_the_riskiest_tenth_only_when_it_ranks_well_above_the_base_rate():
+    from predictor.config import SegmentConfig
+    from predictor.segments import Segmenter
+
+    base = 0.10
+    ranked = np.r_[np.full(90, 0.08), np.linspace(0.17, 0.19, 10)]  # top tenth at 1.7x-1.9x
+    seg = Segmenter.fit(np.ones(100), base, SegmentConfig(), active_risk=ranked)
+    assert seg.risk_cuts[1] == pytest.approx(0.17)
+    assert (seg.risk_band(pd.Series(ranked)) == "high").sum() >= 10
+    assert "riskiest tenth" in seg.risk_rule_text()
+    flat = np.r_[np.full(90, 0.09), np.full(10, 0.12)]  # top tenth only 1.2x: no ranking
+    seg = Segmenter.fit(np.ones(100), base, SegmentConfig(), active_risk=flat)
+    assert seg.risk_cuts[1] == pytest.approx(2 * base)
+    assert "riskiest tenth" not in seg.risk_rule_text()
