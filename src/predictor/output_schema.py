@@ -397,3 +397,17 @@ def markdown_table(schema: OutputSchema) -> str:
 def _type_name(kind: pa.DataType) -> str:
     names = {pa.date32(): "date32 (day)", pa.string(): "string", pa.float64(): "float64"}
     return names.get(kind, str(kind))
+
+
+def column_kind(values: pd.Series) -> str:
+    """The portable kind of a column (``string``, ``datetime``, ``boolean``, ``double``).
+
+    What lineage records and what MLflow's column types are named after.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return "datetime"
+    if pd.api.types.is_bool_dtype(values):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(values):
+        return "double"
+    return "string"

@@ -19,6 +19,7 @@ from predictor.contract.schema import SPECS
 from predictor.contract.tables import Tables
 from predictor.datasets import data_span
 from predictor.errors import OutputError
+from predictor.output_schema import column_kind
 from predictor.plots import calibration_figure, decile_figure, gains_figure, roc_figure
 from predictor.report import build_report, customer_levers
 from predictor.scoring import predict_frame, pyfunc_frame, score, scoring_frame
@@ -96,20 +97,10 @@ def table_inputs(tables: Tables, sources: dict[str, Path] | None = None) -> list
                 name=name,
                 source=str(Path(where).resolve()) if where is not None else "in-memory",
                 digest=hashlib.sha256(_frame_hash(frame)).hexdigest(),
-                columns={str(c): _column_type(frame[c]) for c in frame.columns},
+                columns={str(c): column_kind(frame[c]) for c in frame.columns},
             )
         )
     return out
-
-
-def _column_type(values: pd.Series) -> str:
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return "datetime"
-    if pd.api.types.is_bool_dtype(values):
-        return "boolean"
-    if pd.api.types.is_numeric_dtype(values):
-        return "double"
-    return "string"
 
 
 def _save_figures(evaluation: Evaluation, folder: Path, currency: str) -> list[Path]:

@@ -18,20 +18,13 @@ from predictor.features import build_day_one_features, build_features
 from predictor.features.descriptions import describe
 from predictor.labels import churn_population
 from predictor.modeling.preprocess import SchemaMismatchError
+from predictor.output_schema import SCORES
 from predictor.timeline import day_end, truncate
 from predictor.training import TrainedModel
 
 DAY_ONE_PREFIX = "day_one::"
-SCORE_COLUMNS = [
-    "customer_id",
-    "as_of",
-    "day_one_value",
-    "value_13m",
-    "churn_risk",
-    "value_segment",
-    "risk_band",
-    "model_version",
-]
+SCORE_COLUMNS = list(SCORES.required)
+"""The contract's score columns, in order (``output_schema.SCORES`` declares their types)."""
 INTERVAL_COLUMNS = ["value_13m_p10", "value_13m_p90", "day_one_value_p10", "day_one_value_p90"]
 """The 80% interval of each value score (after the contract's columns, before any drivers)."""
 REJECT_COLUMNS = ["customer_id", "reason"]

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
+from predictor.output_schema import column_kind
+
 if TYPE_CHECKING:
     from predictor.pipeline import TableInput
 
@@ -291,28 +293,17 @@ def model_signature(frame: pd.DataFrame, output: pd.DataFrame | None = None) -> 
 
     inputs = Schema(
         [
-            ColSpec(_mlflow_type(frame[col]), col, required=col == "customer_id")
+            ColSpec(column_kind(frame[col]), col, required=col == "customer_id")
             for col in frame.columns
         ]
     )
     outputs = None
     if output is not None:
-        outputs = Schema([ColSpec(_mlflow_type(output[c]), c) for c in output.columns])
+        outputs = Schema([ColSpec(column_kind(output[c]), c) for c in output.columns])
     params = ParamSchema(
         [ParamSpec("as_of", "string", None), ParamSpec("drivers", "long", 0)]
     )
     return ModelSignature(inputs=inputs, outputs=outputs, params=params)
-
-
-def _mlflow_type(values: pd.Series) -> str:
-    """MLflow column type of a pandas column: text, datetime, boolean or double."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return "datetime"
-    if pd.api.types.is_bool_dtype(values):
-        return "boolean"
-    if pd.api.types.is_numeric_dtype(values):
-        return "double"
-    return "string"
 
 
 def save_pyfunc(
