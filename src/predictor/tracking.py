@@ -119,6 +119,7 @@ class MlflowTracker(AbstractContextManager):
         if self.system_metrics:
             check_system_metrics()
         mlflow.set_tracking_uri(self.uri)
+        mlflow.set_registry_uri(self.uri)  # register where the run is, not in an earlier store
         mlflow.set_experiment(self.experiment)
         self._run = mlflow.start_run(
             run_name=self.run_name, log_system_metrics=self.system_metrics

@@ -172,5 +172,6 @@ def test_churn_without_an_ended_subscription_is_never_registered(snapshot, tmp_p
     assert result.exit_code == 2
     assert "churn" in result.output and "both churners" in result.output
     assert "Traceback" not in result.output
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
-    assert not mlflow.MlflowClient().search_model_versions("name='predictor'")
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    client = mlflow.MlflowClient(tracking_uri=store, registry_uri=store)
+    assert not client.search_model_versions("name='predictor'")

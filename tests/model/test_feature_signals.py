@@ -35,7 +35,7 @@ def _means(pooled, column: str) -> tuple[float, float]:
     ("column", "churners_have_more"),
     [
         ("support__tickets_90d", True),  # repeated / recent support problems
-        ("support__resolution_hours_max", True),  # slow resolution
+        ("support__sla_breach_share", True),  # slow resolution (share of tickets past the SLA)
         ("support__csat_min", False),  # poor satisfaction
         ("support__live_chat_share", False),  # live chat helps retention
         ("channels__active_channels_90d", False),  # omnichannel customers stay

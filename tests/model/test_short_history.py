@@ -53,7 +53,7 @@ def test_extension_stretches_each_value_by_the_bgnbd_profile(young_model):
         raw = model.value.predict(current)
     finally:
         model.value.extend_horizon(extension)
-    np.testing.assert_allclose(extended, raw * factor, rtol=1e-12)
+    np.testing.assert_allclose(extended, raw * factor, rtol=1e-6)  # float32 booster outputs
     contribs, base = model.value.contributions(current)
     np.testing.assert_allclose(contribs.sum(axis=1) + base, raw * factor, rtol=1e-3, atol=1e-2)
 
