@@ -503,7 +503,22 @@ def _verdict_html(comparison: pd.DataFrame) -> str:
     return f'<p class="{css}">{escape(verdict(comparison))}</p>'
 
 
-def _value_quality(task: str, frame: pd.DataFrame, title: str, unit: str, period: str) -> str:
+def _coverage_fact(plan: dict) -> list[tuple[str, str, str]]:
+    """The held-out coverage of the 80% value interval, when the model has one."""
+    if "interval_coverage" not in plan:
+        return []
+    return [
+        (
+            "Customers inside their 80% interval (P10-P90)",
+            pct(plan["interval_coverage"]),
+            "of the held-out test (a calibrated interval holds about 80%)",
+        )
+    ]
+
+
+def _value_quality(
+    task: str, frame: pd.DataFrame, title: str, unit: str, period: str, plan: dict | None = None
+) -> str:
     y, preds = _split_eval(frame)
     metrics = _metrics(y, preds, "value")
     model = metrics.loc["model"]
@@ -529,6 +544,7 @@ def _value_quality(task: str, frame: pd.DataFrame, title: str, unit: str, period
             ("Total predicted vs actual (aggregate bias)", bias, bias_vs),
             ("Typical error per decile", pct(model["decile_mape"]), "decile MAPE"),
             ("Mean absolute error per customer", money(model["mae"]), unit),
+            *_coverage_fact(plan or {}),
         ]
     )
     shown = metrics[["normalized_gini", "top_decile_capture", "mae", "aggregate_bias"]].rename(
@@ -691,6 +707,7 @@ def quality_section(
                 f"{months}-month value of existing customers",
                 model.config.report.currency,
                 _period(plans.get("value_13m", {}), "test"),
+                plans.get("value_13m", {}),
             )
         )
     if "day_one" in evaluation:
@@ -701,6 +718,7 @@ def quality_section(
                 f"Day One score (value of a new customer's first {months} months)",
                 model.config.report.currency,
                 _period(plans.get("day_one", {}), "test_signups"),
+                plans.get("day_one", {}),
             )
         )
     if "churn" in evaluation:

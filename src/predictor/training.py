@@ -321,7 +321,7 @@ def _train_value(
             preds.setdefault(name, np.zeros(len(test)))[mask] = values
     preds["constant_mean"] = np.full(len(test), train.y.mean())
     result = _task_result(test, preds, "value", plan, train, valid)
-    _add_interval_metrics(result.table, test.y, *model.predict_interval(test.X))
+    result.plan |= _add_interval_metrics(result.table, test.y, *model.predict_interval(test.X))
     result.plan["horizon_months"] = months
     result.plan["level"] = level_at_test
     result.plan["level_validation"] = validation_level
@@ -640,7 +640,7 @@ def _train_day_one(
     }
     plan["horizon_months"] = months
     table = comparison_table(y[te], preds, "value")
-    _add_interval_metrics(table, y[te], *model.predict_interval(X.iloc[te]))
+    plan |= _add_interval_metrics(table, y[te], *model.predict_interval(X.iloc[te]))
     check_finite("day_one", table, ("normalized_gini", "mae"))
     rows = {"train": len(tr), "valid": len(va), "test": len(te)}
     return model, TaskResult(table, y[te], preds, plan, rows)
@@ -648,11 +648,17 @@ def _train_day_one(
 
 def _add_interval_metrics(
     table: pd.DataFrame, y: np.ndarray, lo: np.ndarray, hi: np.ndarray
-) -> None:
-    """Coverage of the model's 80% interval and its pinball loss, on the model's row."""
-    if len(y) and np.isfinite(lo).all() and np.isfinite(hi).all():
-        for name, value in interval_metrics(y, lo, hi).items():
-            table.loc[MODEL_ROW, name] = value
+) -> dict[str, float]:
+    """Coverage of the model's 80% interval and its pinball loss, on the model's row.
+
+    Returned too, so the plan (and with it the report's headline) carries the coverage.
+    """
+    if not (len(y) and np.isfinite(lo).all() and np.isfinite(hi).all()):
+        return {}
+    found = interval_metrics(y, lo, hi)
+    for name, value in found.items():
+        table.loc[MODEL_ROW, name] = value
+    return found
 
 
 def _task_result(

@@ -505,3 +505,16 @@ def test_margin_value_with_costly_support_has_a_negative_segment(business):
     actions = action_table(scores, customer_lever(scores, None))
     assert actions.xs("negative", level="segment")["customers"].sum() == len(negative)
     assert set(actions.xs("negative", level="segment")["lever"]) == {"cost_to_serve"}
+
+
+def test_value_headline_shows_the_interval_coverage(trained, scores):
+    from predictor.bundle import evaluation_frames
+    from predictor.report import build_report
+
+    model, evaluation = trained
+    plans = {task: result.plan for task, result in evaluation.tasks.items()}
+    coverage = plans["value_13m"]["interval_coverage"]
+    assert 0.0 <= coverage <= 1.0
+    html = build_report(model, evaluation_frames(evaluation), scores, None, plans)
+    assert "Customers inside their 80% interval" in html
+    assert f"{coverage * 100:.0f}%" in html
