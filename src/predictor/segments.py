@@ -176,15 +176,14 @@ class Segmenter:
         head = f"Risk bands of active customers: low up to {lo}, high from {hi}"
         if self.risk_rule == "relative" and self.risk_params and self.base_rate is not None:
             a, b = self.risk_params
-            lowered = self.risk_cuts[1] < b * self.base_rate - 1e-12
-            high = (
-                f"high from the riskiest tenth, who are at {self.risk_cuts[1] / self.base_rate:.1f}x "
-                f"and more, below {_times(b)}" if lowered else _times(b)
-            )
-            return (
-                f"{head} ({_times(a)} and {high} the churn rate of active customers, "
-                f"{self.base_rate * 100:.1f}%{self._at()})."
-            )
+            rate = f"the churn rate of active customers, {self.base_rate * 100:.1f}%{self._at()}"
+            if self.risk_cuts[1] < b * self.base_rate - 1e-12:
+                ratio = self.risk_cuts[1] / self.base_rate
+                return (
+                    f"{head} (low: {_times(a)} {rate}; high: the riskiest tenth of active "
+                    f"customers, from {ratio:.1f}x that rate, as fewer reach {_times(b)})."
+                )
+            return f"{head} ({_times(a)} and {_times(b)} {rate})."
         return f"{head} (fixed probabilities)."
 
     def _at(self) -> str:
