@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from predictor.contract.columns import clash_error, match_columns
 from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.schema import SPECS
 from predictor.contract.validate import validate
@@ -128,7 +129,8 @@ def read_table(spark: SparkSession, name: str, uri: str, mapping: dict[str, str]
     """One table as Spark reads it, with the user's columns renamed to the contract's.
 
     CSV is read as text (types are decided by ``contract.validate``, as for the pandas engine);
-    Parquet keeps its own types. Column names are matched case-insensitively.
+    Parquet keeps its own types. Column names are matched as the pandas engine matches them
+    (``contract.columns.match_columns``: mapping first, then case).
     """
     kind = _kind(uri)
     reader = spark.read
@@ -136,13 +138,18 @@ def read_table(spark: SparkSession, name: str, uri: str, mapping: dict[str, str]
         frame = reader.option("recursiveFileLookup", "false").parquet(uri)
     else:
         frame = reader.option("header", True).option("inferSchema", False).csv(uri)
-    wanted = {k.strip().lower(): v for k, v in mapping.items()}
-    contract = {c.lower(): c for c in SPECS[name].columns}
-    for column in frame.columns:
-        key = column.strip().lower()
-        target = wanted.get(key) or contract.get(key) or column.strip()
-        if target != column:
-            frame = frame.withColumnRenamed(column, target)
+    header = [c.strip() for c in frame.columns]
+    matched = match_columns(name, header, mapping)
+    if matched.unmapped is not None:
+        raise ContractError(
+            f"{name}: data.columns.{name} maps column {matched.unmapped!r}, which is not in "
+            f"{uri} (available columns: {', '.join(header)})",
+            table=name,
+            column=matched.unmapped,
+        )
+    if matched.clash is not None:
+        raise clash_error(name, *matched.clash, where=uri)
+    frame = frame.toDF(*matched.names)
     if "customer_id" not in frame.columns:
         raise ContractError(
             f"{name}.customer_id: required column is missing from {uri} "
