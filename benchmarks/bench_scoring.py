@@ -148,8 +148,17 @@ def _run_child(
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(n_customers: int, workdir: Path, chunk_size: int = 100_000) -> dict[str, float]:
+def measure(
+    n_customers: int,
+    workdir: Path,
+    chunk_size: int = 100_000,
+    data: Path | None = None,
+    model: Path | None = None,
+) -> dict[str, float]:
     """Score ``n_customers`` sample customers from Parquet files and time the parts.
+
+    ``data`` and ``model`` reuse a sample folder and a model folder already written (the speed
+    benchmark passes its own); without them both are prepared in ``workdir``.
 
     Returns ``n_customers``, ``end_to_end_s``, ``customers_per_s``, ``features_s``,
     ``bare_predict_s``, ``ratio_end_to_end_vs_features_plus_predict`` and ``peak_rss_gib``
@@ -158,7 +167,8 @@ def measure(n_customers: int, workdir: Path, chunk_size: int = 100_000) -> dict[
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    data, model = prepare(n_customers, workdir)
+    if data is None or model is None:
+        data, model = prepare(n_customers, workdir)
     e2e = _run_child("end_to_end", model, data, chunk_size, workdir)
     parts = _run_child("features", model, data, chunk_size, workdir, as_of=e2e["as_of"])
     base = parts["features"] + parts["bare_predict"]

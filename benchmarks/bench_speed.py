@@ -12,8 +12,9 @@ are included). Stages hand data on through the work folder:
 * ``train``: ``predictor.training.train`` with the speed config, then the model folder is saved;
 * ``score``: end-to-end ``Predictor.score`` (features + three models + segments) against bare
   XGBoost prediction (DMatrix + ``Booster.predict`` of every booster on ready feature frames).
-  When ``bench_scoring.measure`` exists (chunked scoring, owned by the scoring benchmark) its
-  numbers are reported too.
+  ``bench_scoring.measure`` (chunked scoring from the Parquet files, owned by the scoring
+  benchmark) then runs on the same data and the model just trained, and its numbers are
+  reported too.
 
 Sizes of at least ``LOCK_FROM`` customers run under ``flock /tmp/predictor-1m.lock`` so that
 only one such job holds the machine's memory at a time.
@@ -156,11 +157,11 @@ def _stage_score(n: int, workdir: Path, _overrides: list[str]) -> dict[str, Any]
 
 
 def _stage_scoring_module(n: int, workdir: Path, _overrides: list[str]) -> dict[str, Any]:
-    """The scoring benchmark's own measure (chunked scoring), when that module exists."""
+    """The scoring benchmark's own measure (chunked scoring) on this size's data and model."""
     sys.path.insert(0, str(HERE))
     from bench_scoring import measure  # type: ignore[import-not-found]
 
-    out = measure(n, workdir / "bench_scoring")
+    out = measure(n, workdir / "bench_scoring", data=workdir / "data", model=workdir / "model")
     return {"seconds": float(out["end_to_end_s"]), **out}
 
 

@@ -134,6 +134,7 @@ def test_an_unknown_model_in_an_existing_store_is_a_clear_error(store):
 def test_system_metrics_are_recorded_on_request(store):
     import time
 
+    pytest.importorskip("psutil", reason="the system-metrics extra (psutil) is absent")
     from predictor.tracking import MlflowTracker
 
     mlflow.set_system_metrics_sampling_interval(0.2)
