@@ -52,3 +52,21 @@ def sample_dir(tmp_path_factory, business) -> Path:
     folder = tmp_path_factory.mktemp("sample") / "data"
     write_tables(business.tables, folder, fmt="csv")
     return folder
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The suite's one local Spark session (``local[2]``, UTC), started on first use.
+
+    Skips the test where the Spark extra or Java is absent.
+    """
+    import shutil
+
+    pytest.importorskip("pyspark", reason="the Spark extra (predictor[spark]) is absent")
+    if shutil.which("java") is None:
+        pytest.skip("Java is not installed: Spark cannot start")
+    from predictor.spark_engine import spark_session
+
+    session = spark_session("local[2]")
+    yield session
+    session.stop()

@@ -92,21 +92,6 @@ def assert_same_rows(path: Path, columns: list[str], rows: list[tuple]) -> None:
         assert a == b
 
 
-@pytest.fixture(scope="module")
-def spark():
-    pytest.importorskip("pyspark", reason="pyspark not installed (Spark read check skipped)")
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("predictor-output-types")
-        .config("spark.ui.enabled", "false")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
-
-
 def check_engines(path: Path, request: pytest.FixtureRequest) -> None:
     """Read ``path`` with DuckDB and Spark where installed; values must equal pandas'."""
     try:

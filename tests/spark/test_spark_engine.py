@@ -1,7 +1,7 @@
 """The Spark engine runs predictor's own pandas code per bucket: same customers, same scores.
 
 Runs in the default suite on ``local[2]``; skipped (with the reason) only where pyspark or Java
-is absent. Kept small: one Spark session for the module, a few dozen customers.
+is absent. Kept small: the suite's one Spark session, a few dozen customers, two CLI runs.
 """
 
 from __future__ import annotations
@@ -24,15 +24,6 @@ N_CUSTOMERS = 40
 
 
 @pytest.fixture(scope="module")
-def spark():
-    from predictor.spark_engine import spark_session
-
-    session = spark_session("local[2]")
-    yield session
-    session.stop()
-
-
-@pytest.fixture(scope="module")
 def predictor(trained) -> Predictor:
     return Predictor(trained[0], {})
 
@@ -51,53 +42,60 @@ def folder(business, tmp_path_factory) -> Path:
     return folder
 
 
+def _cli_args(predictor: Predictor, folder: Path, root: Path) -> list[str]:
+    from predictor.bundle import save_bundle
+
+    model = save_bundle(predictor.model, root / "model")
+    return ["score", "--model", str(model), "--data", str(folder), "--out", str(root / "scores"),
+            "--engine", "spark", "--buckets", "3", "--as-of", "2025-06-01", "--drivers", "2"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cli_run(spark, predictor, folder, tmp_path_factory) -> tuple[Path, list[str], str]:
+    """One ``predictor score --engine spark`` run: (its folder, its arguments, its output)."""
+    from predictor.cli import app
+
+    root = tmp_path_factory.mktemp("spark_cli")
+    args = _cli_args(predictor, folder, root)
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    return root, args, first.output
+
+
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values("customer_id").reset_index(drop=True)
 
 
-def test_spark_scores_equal_the_pandas_engine(spark, predictor, folder, tmp_path):
-    from predictor.spark_engine import score_with_spark
-
+def test_spark_scores_equal_the_pandas_engine(spark, predictor, folder, cli_run, tmp_path):
+    root, _, output = cli_run
     as_of = pd.Timestamp("2025-06-01")
     pandas_run = score_files(predictor, folder, tmp_path / "p.parquet", as_of=as_of, drivers=2)
-    run = score_with_spark(
-        predictor, str(folder), str(tmp_path / "s"), str(tmp_path / "r"),
-        as_of=as_of, drivers=2, buckets=3, spark=spark,
-    )  # fmt: skip
-    assert (run.customers, run.scored, run.rejected) == (
-        pandas_run.customers, pandas_run.scored, pandas_run.rejected,
-    )  # fmt: skip
-    assert run.scored + run.rejected == run.customers == N_CUSTOMERS
+    counts = (pandas_run.customers, pandas_run.scored, pandas_run.rejected)
+    assert counts == (N_CUSTOMERS, N_CUSTOMERS - 1, 1)
+    assert "input customers 40 = scored 39 + rejected 1" in output
     ours = _sorted(pd.read_parquet(tmp_path / "p.parquet"))
-    theirs = _sorted(spark.read.parquet(str(tmp_path / "s")).toPandas())
+    theirs = _sorted(spark.read.parquet(str(root / "scores")).toPandas())
     assert list(ours["customer_id"]) == list(theirs["customer_id"])
     for col in ("day_one_value", "value_13m", "churn_risk", "value_13m_driver_1_contribution"):
         np.testing.assert_allclose(theirs[col].astype(float), ours[col].astype(float), atol=1e-6)
     for col in ("value_segment", "risk_band", "churn_risk_driver_1_feature", "model_version"):
         assert list(theirs[col]) == list(ours[col])
     assert (pd.to_datetime(theirs["as_of"]) == as_of).all()
-    rejects = spark.read.parquet(str(tmp_path / "r")).toPandas()
+    rejects = spark.read.parquet(str(root / "scores_rejects")).toPandas()
     assert len(rejects) == 1 and "signed up after" in rejects["reason"].iloc[0]
 
 
-def test_cli_spark_engine_replaces_only_its_own_dataset(spark, predictor, folder, tmp_path):
-    from predictor.bundle import save_bundle
+def test_cli_spark_engine_replaces_only_its_own_dataset(cli_run):
     from predictor.cli import app
 
-    model = save_bundle(predictor.model, tmp_path / "model")
-    out = tmp_path / "scores"
-    args = ["score", "--model", str(model), "--data", str(folder), "--out", str(out),
-            "--engine", "spark", "--buckets", "2", "--as-of", "2025-06-01"]  # fmt: skip
-    first = CliRunner().invoke(app, args)
-    assert first.exit_code == 0, first.output
-    assert "input customers 40 = scored 39 + rejected 1" in first.output
+    root, args, _ = cli_run
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.output
-    assert (out / "_SUCCESS").exists()
-    assert not [p for p in tmp_path.iterdir() if ".predictor-" in p.name]
-    stranger = tmp_path / "not_a_dataset"
+    assert (root / "scores" / "_SUCCESS").exists()
+    assert not [p for p in root.iterdir() if ".predictor-" in p.name]
+    stranger = root / "not_a_dataset"
     stranger.mkdir()
     (stranger / "keep.txt").write_text("mine")
-    refused = CliRunner().invoke(app, [str(stranger) if a == str(out) else a for a in args])
+    refused = CliRunner().invoke(app, [str(stranger) if a == str(root / "scores") else a for a in args])
     assert refused.exit_code != 0
     assert (stranger / "keep.txt").read_text() == "mine"
