@@ -314,7 +314,7 @@ def report_html(
 
 def write_report(html: str, path: Path) -> Path:
     """Write the report file atomically (a temporary file beside it, then one rename)."""
-    from predictor.io import write_text_atomic
+    from predictor.io.atomic import write_text_atomic
 
     return write_text_atomic(html, path)
 
