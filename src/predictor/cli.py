@@ -359,7 +359,7 @@ def _sample_snapshot(out_dir: Path, customers: int, seed: int, fmt: str) -> None
     """Write the single-snapshot sample and its truth (``predictor.sample_snapshot``)."""
     from predictor.io.atomic import write_frame_atomic, write_tables
     from predictor.output_schema import SAMPLE_DAY_COLUMNS
-    from predictor.sample_snapshot import generate_snapshot
+    from predictor.sample.snapshot import generate_snapshot
 
     snap = generate_snapshot(n_customers=customers, seed=seed)
     write_tables(snap.tables, out_dir, fmt=fmt, days=SAMPLE_DAY_COLUMNS)
