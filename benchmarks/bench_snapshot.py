@@ -1,6 +1,6 @@
 """Snapshot data: predictor's churn model vs a logistic regression on the same features vs the truth.
 
-The single-snapshot sample (``predictor.sample_snapshot``) is trained as a user would
+The single-snapshot sample (``predictor.sample.snapshot``) is trained as a user would
 (``churn.horizon_days=31``; only churn, since the comparison is about churn), which puts churn
 on a customer split. The comparison is then made on an *independent* snapshot of new customers
 (another seed) scored as of the snapshot date, so every number is on customers no model saw:
@@ -31,7 +31,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from predictor.config import Config
 from predictor.features import build_features
-from predictor.sample_snapshot import generate_snapshot
+from predictor.sample.snapshot import generate_snapshot
 from predictor.scoring import score
 from predictor.training import train
 

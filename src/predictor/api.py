@@ -62,7 +62,7 @@ class Predictor:
     def _tables(self, tables_or_folder: Tables | str | Path) -> Tables:
         if isinstance(tables_or_folder, Tables):
             return tables_or_folder
-        from predictor.io import load_tables
+        from predictor.io.tables import load_tables
 
         result = load_tables(self.model.config.data, Path(tables_or_folder))
         result.raise_for_errors()
@@ -176,7 +176,7 @@ def score_files(
         OutputLockedError: another run is writing ``out`` or ``rejects``.
 
     """
-    from predictor.io import AtomicFrameWriter, write_frame_atomic
+    from predictor.io.atomic import AtomicFrameWriter, write_frame_atomic
 
     out = Path(out)
     rejects = Path(rejects) if rejects is not None else default_rejects_path(out)
@@ -349,7 +349,8 @@ def _open_input(
     config: Config, chunk_size: int, end: pd.Timestamp, workdir: Any, stack: ExitStack
 ) -> _Input:
     """Open the input for chunked reading (Parquet), or read and validate it whole."""
-    from predictor.io import load_tables, open_customer_chunks
+    from predictor.io.chunks import open_customer_chunks
+    from predictor.io.tables import load_tables
 
     chunks = open_customer_chunks(config, None, chunk_size, end_date=end, workdir=workdir)
     fixed_end = config.data.end_date

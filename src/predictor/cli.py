@@ -245,7 +245,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 def _config(
     paths: list[Path] | None, overrides: list[str] | None, data: Path | None = None
 ) -> Config:
-    from predictor.io import load_config
+    from predictor.io.config_files import load_config
 
     sets = list(overrides or [])
     if data is not None:
@@ -266,7 +266,7 @@ def _warn_as_of(as_of: pd.Timestamp, start: pd.Timestamp, end: pd.Timestamp) -> 
 
 
 def _load(config: Config, show_warnings: bool = True):
-    from predictor.io import load_tables
+    from predictor.io.tables import load_tables
 
     if config.data.path is None and not config.data.tables:
         raise _fail("no data given: pass --data DIR or set data.path in the config")
@@ -336,7 +336,7 @@ def sample(
     ] = None,
 ) -> None:
     """Write the built-in sample business (all seven tables) and its hidden traits."""
-    from predictor.io import write_frame_atomic, write_tables
+    from predictor.io.atomic import write_frame_atomic, write_tables
     from predictor.output_schema import SAMPLE_DAY_COLUMNS
     from predictor.sample import generate_sample, ground_truth
 
@@ -357,9 +357,9 @@ def sample(
 
 def _sample_snapshot(out_dir: Path, customers: int, seed: int, fmt: str) -> None:
     """Write the single-snapshot sample and its truth (``predictor.sample_snapshot``)."""
-    from predictor.io import write_frame_atomic, write_tables
+    from predictor.io.atomic import write_frame_atomic, write_tables
     from predictor.output_schema import SAMPLE_DAY_COLUMNS
-    from predictor.sample_snapshot import generate_snapshot
+    from predictor.sample.snapshot import generate_snapshot
 
     snap = generate_snapshot(n_customers=customers, seed=seed)
     write_tables(snap.tables, out_dir, fmt=fmt, days=SAMPLE_DAY_COLUMNS)
@@ -383,7 +383,8 @@ def validate(
     ] = None,
 ) -> None:
     """Check a data folder against the contract; exit 1 when there are errors."""
-    from predictor.io import load_tables, write_frame_atomic
+    from predictor.io.atomic import write_frame_atomic
+    from predictor.io.tables import load_tables
     from predictor.output_schema import VALIDATION_REJECTS
 
     cfg = _config(config, set_, data)
@@ -424,7 +425,7 @@ def features(
     from predictor.api import output_metadata
     from predictor.datasets import data_span
     from predictor.features import build_day_one_features, build_features
-    from predictor.io import write_frame_atomic
+    from predictor.io.atomic import write_frame_atomic
     from predictor.labels import (
         churn_label,
         churn_label_end,
@@ -511,7 +512,7 @@ def train(
     library warnings go to the run's log (logs/train.log), on screen only with --verbose.
     """
     from predictor.datasets import ShortHistoryError
-    from predictor.io import find_table_files
+    from predictor.io.tables import find_table_files
     from predictor.pipeline import run_training
     from predictor.tracking import (
         MlflowTracker,

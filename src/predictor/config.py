@@ -2,7 +2,7 @@
 
 All models are frozen and forbid unknown keys, so a typo in a YAML file is an error that names
 the key instead of a setting that is silently ignored. Reading YAML and applying ``--set``
-overrides lives in ``predictor.io``; this module has no I/O.
+overrides lives in ``predictor.io.config_files``; this module has no I/O.
 """
 
 from __future__ import annotations

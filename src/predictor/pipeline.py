@@ -21,7 +21,8 @@ from predictor.datasets import data_span
 from predictor.errors import OutputError
 from predictor.output_schema import column_kind
 from predictor.plots import calibration_figure, decile_figure, gains_figure, roc_figure
-from predictor.report import build_report, customer_levers
+from predictor.report.build import build_report
+from predictor.report.summaries import customer_levers
 from predictor.scoring import predict_frame, pyfunc_frame, score, scoring_frame
 from predictor.segments import customer_facts
 from predictor.training import Evaluation, TrainedModel, train
@@ -314,7 +315,7 @@ def report_html(
 
 def write_report(html: str, path: Path) -> Path:
     """Write the report file atomically (a temporary file beside it, then one rename)."""
-    from predictor.io import write_text_atomic
+    from predictor.io.atomic import write_text_atomic
 
     return write_text_atomic(html, path)
 

@@ -136,28 +136,28 @@ def test_read_only_output_folder(model_dir, small_csv, tmp_path, monkeypatch):
 def test_full_disk_leaves_the_previous_output(model_dir, small_csv, tmp_path, monkeypatch):
     import os
 
-    import predictor.io
+    import predictor.io.atomic
 
     def no_space(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     out = tmp_path / "scores.csv"
     out.write_text("previous\n")
-    monkeypatch.setattr(predictor.io.os, "fsync", no_space)
+    monkeypatch.setattr(predictor.io.atomic.os, "fsync", no_space)
     result = score(model_dir, small_csv, out)
     one_line_error(result, f"cannot write {tmp_path}", "No space left on device")
-    monkeypatch.setattr(predictor.io.os, "fsync", os.fsync)
+    monkeypatch.setattr(predictor.io.atomic.os, "fsync", os.fsync)
     assert out.read_text() == "previous\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]
 
 
 def test_unreadable_input_names_the_file(model_dir, small_csv, tmp_path, monkeypatch):
-    import predictor.io
+    import predictor.io.files
 
     def denied(path, *args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(predictor.io.pd, "read_csv", denied)
+    monkeypatch.setattr(predictor.io.files.pd, "read_csv", denied)
     result = score(model_dir, small_csv, tmp_path / "s.csv")
     one_line_error(result, "customers.csv", "Permission denied")
 

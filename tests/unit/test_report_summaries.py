@@ -5,17 +5,15 @@ import pandas as pd
 import pytest
 
 from predictor.config import ValueConfig
-from predictor.report import (
-    _constant_verdict,
+from predictor.report.customers import empty_band_notes
+from predictor.report.markup import table
+from predictor.report.quality import _constant_verdict, headline_comparison, verdict
+from predictor.report.summaries import (
     action_table,
     customer_levers,
-    empty_band_notes,
     family_shares,
-    headline_comparison,
     segment_summary,
-    table,
     value_at_risk,
-    verdict,
 )
 
 

@@ -1,0 +1,243 @@
+"""Atomic writers: a file appears complete or not at all, and the previous one stays on failure.
+
+Frames (CSV, ``.csv.gz``, Parquet, in the portable types of ``output_schema.to_arrow``), frames
+written piece by piece (``AtomicFrameWriter``), and text. OS errors raise ``OutputError`` naming
+the path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import tempfile
+from collections.abc import Callable, Collection, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from predictor.contract.tables import Tables
+from predictor.errors import OutputError, os_reason
+from predictor.io.formats import TABLE_SUFFIXES, _file_kind
+from predictor.output_schema import OutputSchema, OutputTypeError, to_arrow
+
+
+def write_frame_atomic(
+    frame: pd.DataFrame,
+    path: str | Path,
+    *,
+    schema: OutputSchema | None = None,
+    days: Collection[str] = (),
+    metadata: Mapping[str, str] | None = None,
+) -> Path:
+    """Write ``frame`` to ``path`` (CSV, ``.csv.gz`` or Parquet by suffix) atomically.
+
+    The data go to a temporary file in the same folder, which then replaces the target in
+    one ``os.replace``: readers see the old file or the new one, never half a file. On any
+    failure the temporary file is removed and the target is left untouched. The index is
+    not written.
+
+    Both formats hold the portable types of ``output_schema.to_arrow`` (``schema``'s
+    declared columns, ``days`` and ``as_of`` as calendar days, microsecond timestamps,
+    float64 numbers, text ids); Parquet files also carry ``metadata`` as key-value metadata.
+    CSV has no types: days are written ``YYYY-MM-DD``, timestamps
+    ``YYYY-MM-DD HH:MM:SS[.ffffff]``.
+
+    Raises:
+        OutputTypeError: the frame does not fit the declared types (naming column and rows).
+
+    """
+    path = Path(path)
+    kind = _file_kind(path)
+    table = to_arrow(frame, schema, days=days, metadata=metadata)
+    return _atomic_write(path, lambda tmp: _write_table(table, tmp, kind))
+
+
+def _write_table(table: pa.Table, path: Path, kind: str) -> None:
+    """Write an Arrow table (from ``to_arrow``) to ``path`` as ``kind``, no index."""
+    if kind == "parquet":
+        pq.write_table(table, path)
+    else:
+        compression = "gzip" if kind == "csv.gz" else None
+        _csv_frame(table).to_csv(path, index=False, compression=compression)
+
+
+def _csv_frame(table: pa.Table) -> pd.DataFrame:
+    """The frame a CSV file is written from: exactly the values of the Parquet file."""
+    ints = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int64Dtype()}
+    return table.to_pandas(types_mapper=ints.get, date_as_object=True)
+
+
+class AtomicFrameWriter:
+    """Write frames one after another into one file that appears only when complete.
+
+    CSV, ``.csv.gz`` or Parquet by suffix, like ``write_frame_atomic``, but in pieces: each
+    ``write`` appends to a temporary file beside ``path`` (Parquet through a
+    ``pyarrow.parquet.ParquetWriter``, one row group per piece), so the rows need not all be
+    in memory. Every piece is typed as ``write_frame_atomic`` types a frame (``schema``,
+    ``days``, ``metadata``); columns the schema does not declare keep the types of the
+    first piece. Leaving the ``with`` block normally moves the file onto ``path`` in one
+    ``os.replace``; leaving it with an exception (an interrupt included) removes the
+    temporary file and leaves ``path`` as it was. The index is not written.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        schema: OutputSchema | None = None,
+        days: Collection[str] = (),
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self._types = {"schema": schema, "days": days, "metadata": metadata}
+        self.kind = _file_kind(self.path)
+        self.rows = 0
+        self._tmp: Path | None = None
+        self._handle: Any = None
+        self._parquet: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+        self._template: pd.DataFrame | None = None
+
+    def __enter__(self) -> AtomicFrameWriter:
+        with _output_errors(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+            )
+        os.close(fd)
+        self._tmp = Path(name)
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append ``frame`` (the first non-empty piece fixes the columns and their types)."""
+        with _output_errors(self.path):
+            self._write(frame)
+
+    def _write(self, frame: pd.DataFrame) -> None:
+        if self._tmp is None:
+            raise RuntimeError("use AtomicFrameWriter as a context manager")
+        if self._template is None:
+            self._template = frame.iloc[:0]
+        if len(frame) == 0:
+            return
+        table = to_arrow(frame, **self._types)
+        if self._schema is None:
+            self._schema = table.schema
+        elif not table.schema.equals(self._schema):
+            table = _conform_piece(table, self._schema)
+        if self.kind == "parquet":
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self._tmp, self._schema)
+            self._parquet.write_table(table)
+        else:
+            if self._handle is None:
+                opener = gzip.open if self.kind == "csv.gz" else open
+                self._handle = opener(self._tmp, "wt", encoding="utf-8", newline="")
+            _csv_frame(table).to_csv(self._handle, index=False, header=self.rows == 0)
+        self.rows += len(frame)
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        tmp, self._tmp = self._tmp, None
+        if tmp is None:
+            return
+        try:
+            with _output_errors(self.path):
+                self._close()
+                if exc_type is not None:
+                    return
+                if self.rows == 0:
+                    empty = self._template if self._template is not None else pd.DataFrame()
+                    _write_table(to_arrow(empty, **self._types), tmp, self.kind)
+                mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644
+                with open(tmp, "rb+") as handle:
+                    os.fsync(handle.fileno())
+                os.chmod(tmp, mode)
+                os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def _conform_piece(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A later piece of an ``AtomicFrameWriter`` in the columns and types of the first."""
+    if table.column_names != schema.names:
+        raise OutputTypeError(
+            f"a piece has columns {', '.join(table.column_names)}; the file has "
+            f"{', '.join(schema.names)}"
+        )
+    try:
+        return table.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise OutputTypeError(f"a piece does not fit the file's types ({exc})") from None
+
+
+def write_tables(
+    tables: Tables | Mapping[str, pd.DataFrame | None],
+    folder: str | Path,
+    fmt: str = "csv",
+    *,
+    days: Mapping[str, Collection[str]] | None = None,
+) -> dict[str, Path]:
+    """Write one ``<table>.<fmt>`` file per present table into ``folder`` (each atomically).
+
+    ``fmt`` is ``"csv"``, ``"csv.gz"`` or ``"parquet"``. ``days`` names, per table, the
+    columns that are calendar days (written as dates; e.g. ``SAMPLE_DAY_COLUMNS``); other
+    timestamps are written at microsecond precision. Returns ``{table: path}``.
+    """
+    if f".{fmt}" not in TABLE_SUFFIXES:
+        raise ValueError(f"fmt must be one of {', '.join(s[1:] for s in TABLE_SUFFIXES)}")
+    folder = Path(folder)
+    return {
+        name: write_frame_atomic(frame, folder / f"{name}.{fmt}", days=(days or {}).get(name, ()))
+        for name, frame in tables.items()
+        if frame is not None
+    }
+
+
+def write_text_atomic(text: str, path: str | Path) -> Path:
+    """Write UTF-8 text atomically (a temporary file beside ``path``, then one rename)."""
+    return _atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
+    """Run ``write(tmp)`` on a temporary file beside ``path``, then move it onto ``path``.
+
+    An OS error (read-only folder, full disk, no permission) raises ``OutputError`` naming
+    ``path``; the temporary file is removed and ``path`` left as it was.
+    """
+    with _output_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            write(tmp)
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    return path
+
+
+@contextlib.contextmanager
+def _output_errors(path: Path) -> Iterator[None]:
+    """Turn an OS error while writing ``path`` into a one-line ``OutputError`` naming it."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {os_reason(exc)}") from exc

@@ -1,0 +1,364 @@
+"""Read large Parquet inputs chunk by chunk of customers, spilled to temporary Arrow files.
+
+``open_customer_chunks`` returns ``CustomerChunks`` (or ``None`` when the input must be read whole
+with ``load_tables``); memory is bounded by one input batch plus one chunk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from predictor.config import Config, DataConfig
+from predictor.contract.columns import match_columns
+from predictor.contract.errors import ContractError, ContractIssue
+from predictor.contract.schema import SPECS
+from predictor.contract.validate import DateRules, ValidationResult, validate
+from predictor.io.files import _open_dataset, _source_kind
+from predictor.io.formats import _plain_schema, _plain_types
+from predictor.io.tables import (
+    _data_config,
+    date_rules,
+    find_table_files,
+)
+from predictor.timeline import day_end
+
+SPILL_BATCH_ROWS = 1_000_000
+"""Rows read from an input file at a time while splitting it by chunk (bounds memory)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _ParquetSource:
+    """Per table: the dataset, the columns to read, and which hold the id and the event date."""
+
+    files: dict[str, ds.Dataset]
+    """A ``pyarrow.dataset`` per table (over its Parquet file or part-file folder)."""
+    read_columns: dict[str, list[str]]
+    ids: dict[str, str]
+    dates: dict[str, str]
+    mappings: dict[str, dict[str, str]]
+    empty: tuple[str, ...]
+    """Optional tables whose file has no rows: absent, as ``validate`` treats them."""
+    rules: DateRules = DateRules()
+    """The time zone (and formats) dates are read with."""
+
+
+@dataclasses.dataclass
+class _Spilled:
+    """One table copied into an Arrow IPC file, grouped by chunk."""
+
+    path: Path
+    batches: dict[int, list[int]]
+    """Per chunk, the record batches of the file holding its rows."""
+    latest: dict[int, pd.Timestamp]
+    """Per chunk, the latest event date on or before the data end (before validation)."""
+    first: list[pd.Timestamp] = dataclasses.field(default_factory=list)
+    """The earliest event date on or before the data end, per input batch."""
+
+
+class CustomerChunks:
+    """Parquet input tables (files or part-file folders) read chunk by chunk of customers.
+
+    Built by ``open_customer_chunks``. Opening reads each file once, ``SPILL_BATCH_ROWS`` rows
+    at a time (only the contract's columns of event tables; every column of ``customers``),
+    and copies the rows into a temporary Arrow file grouped by chunk, so that a chunk is
+    later read alone; each chunk holds all the rows of its customers. Memory is bounded by
+    one batch plus one chunk, whatever the row order of the files. Chunk ``k`` holds the
+    ``k``-th ``chunk_size`` customer ids in sorted order, so the chunks' scores concatenate
+    into the order of one-shot scoring. Rows whose
+    customer is not in ``customers`` go with chunk 0, where validation reports them as it
+    would for the whole input. Use as a context manager: the temporary files are removed on
+    exit.
+    """
+
+    def __init__(
+        self, source: _ParquetSource, chunk_size: int, end_date: pd.Timestamp, workdir: Path
+    ) -> None:
+        self.source = source
+        self.chunk_size = chunk_size
+        self.end_date = pd.Timestamp(end_date)
+        self._end = day_end(end_date)
+        self._dir = workdir
+        column = source.files["customers"].to_table(columns=[source.ids["customers"]])
+        ids = _arrow_ids(_plain_types(column).column(0))
+        self.n_customers = len(ids)
+        """Rows of the customers file: every one is scored, rejected or reported."""
+        self._keys = pc.unique(ids.drop_null()).sort()
+        self.n_chunks = max(1, -(-len(self._keys) // chunk_size))
+        self._spilled = {name: self._spill(name) for name in source.files}
+
+    def __enter__(self) -> CustomerChunks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return self.n_chunks
+
+    def close(self) -> None:
+        """Remove the temporary files."""
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def validated(self, k: int, as_of: pd.Timestamp | None = None) -> ValidationResult:
+        """Chunk ``k`` typed and checked by ``validate(..., chunk=True)`` (see ``raw``)."""
+        result = validate(
+            self.raw(k, as_of), end_date=self.end_date, chunk=True, dates=self.source.rules
+        )
+        if k == 0:
+            result.issues.extend(_empty_table_issue(name) for name in self.source.empty)
+        return result
+
+    def raw(self, k: int, as_of: pd.Timestamp | None = None) -> dict[str, pd.DataFrame]:
+        """Chunk ``k`` as ``read_raw_tables`` would give it (column mapping applied, untyped).
+
+        With ``as_of``, event rows dated after that day are left out: they cannot change a
+        score. Rows dated after the data end stay, for validation to report as usual.
+        """
+        out = {}
+        for name, spilled in self._spilled.items():
+            with pa.memory_map(str(spilled.path)) as source:
+                reader = pa.ipc.open_file(source)
+                parts = [reader.get_batch(i) for i in spilled.batches.get(k, [])]
+                table = pa.Table.from_batches(parts, schema=reader.schema)
+            if as_of is not None and name != "customers":
+                when = _instants(table.column(self.source.dates[name]), self.source.rules.timezone)
+                keep = pc.or_kleene(
+                    pc.less_equal(when, _scalar(day_end(as_of), when.type)),
+                    pc.greater(when, _scalar(self._end, when.type)),
+                )
+                table = table.filter(pc.fill_null(keep, True))
+            frame = table.to_pandas()
+            out[name] = frame.rename(columns=self.source.mappings[name])
+        return out
+
+    def latest_date(self) -> pd.Timestamp:
+        """The data's latest date, as ``datasets.data_span`` finds it in the whole input.
+
+        That is the latest event (or signup) date among the rows that pass validation.
+        Chunks are validated from the one with the latest raw date down, until no chunk
+        left can hold a later one: usually a single chunk.
+        """
+        raw: dict[int, pd.Timestamp] = {}
+        for spilled in self._spilled.values():
+            for k, top in spilled.latest.items():
+                raw[k] = max(top, raw.get(k, top))
+        best: pd.Timestamp | None = None
+        for k in sorted(raw, key=raw.__getitem__, reverse=True):
+            if best is not None and raw[k] <= best:
+                break
+            tables = self.validated(k).raise_for_errors()
+            for name, frame in tables.items():
+                top = frame[SPECS[name].event_date].max()
+                if pd.notna(top) and (best is None or top > best):
+                    best = pd.Timestamp(top)
+        if best is None:
+            raise ContractError("no row passed validation: the data have no latest date")
+        return best.normalize()
+
+    def first_date(self) -> pd.Timestamp | None:
+        """The earliest signup day on or before the data end (before validation)."""
+        low = min(self._spilled["customers"].first, default=None)
+        return None if low is None else pd.Timestamp(low).normalize()
+
+    def _chunk_of(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """Chunk number of each row's customer (0 for ids not in ``customers``)."""
+        if not pa.types.is_dictionary(values.type):
+            values = pc.dictionary_encode(values)  # normalise each distinct id once
+        if isinstance(values, pa.ChunkedArray):
+            values = values.unify_dictionaries().combine_chunks()
+        known = pc.index_in(_arrow_ids(values.dictionary), value_set=self._keys)
+        known = np.asarray(known.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        codes = values.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        pos = np.where(codes >= 0, known[np.maximum(codes, 0)], -1) if len(known) else codes
+        return np.where(pos >= 0, pos // self.chunk_size, 0)
+
+    def _spill(self, name: str) -> _Spilled:
+        """Copy one table into an Arrow IPC file, one record batch per (input batch, chunk)."""
+        dataset = self.source.files[name]
+        columns = self.source.read_columns[name]
+        plain = _plain_schema(dataset.schema)
+        schema = pa.schema([plain.field(c) for c in columns])
+        spilled = _Spilled(self._dir / f"{name}.arrow", {}, {})
+        written = 0
+        zone = self.source.rules.timezone
+        with pa.OSFile(str(spilled.path), "wb") as sink, pa.ipc.new_file(sink, schema) as out:
+            for batch in dataset.to_batches(columns=columns, batch_size=SPILL_BATCH_ROWS):
+                if not batch.num_rows:
+                    continue
+                batch = batch.cast(schema)
+                chunk = self._chunk_of(batch.column(self.source.ids[name]))
+                order = np.argsort(chunk, kind="stable")
+                batch, chunk = batch.take(pa.array(order)), chunk[order]
+                when = _instants(batch.column(self.source.dates[name]), zone)
+                when = pc.if_else(pc.less_equal(when, _scalar(self._end, when.type)), when, None)
+                low = pc.min(when).as_py()
+                if low is not None:
+                    spilled.first.append(pd.Timestamp(low))
+                starts = np.flatnonzero(np.r_[True, chunk[1:] != chunk[:-1]]) if len(chunk) else []
+                for start, stop in zip(starts, [*starts[1:], len(chunk)], strict=True):
+                    k = int(chunk[start])
+                    out.write_batch(batch.slice(start, stop - start))
+                    spilled.batches.setdefault(k, []).append(written)
+                    written += 1
+                    top = pc.max(when.slice(start, stop - start)).as_py()
+                    if top is not None:
+                        top = pd.Timestamp(top)
+                        spilled.latest[k] = max(top, spilled.latest.get(k, top))
+        return spilled
+
+
+def open_customer_chunks(
+    config: DataConfig | Config | None,
+    folder: str | Path | None,
+    chunk_size: int,
+    *,
+    end_date: pd.Timestamp | dt.date | str | None = None,
+    workdir: str | Path | None = None,
+) -> CustomerChunks | None:
+    """Split Parquet input tables into chunks of ``chunk_size`` customers (``CustomerChunks``).
+
+    Tables may be Parquet files or folders of Parquet part files. Returns ``None`` when the
+    input cannot be read chunk by chunk: a table in CSV, an id or event date column missing
+    or unreadable, a date column not stored as a date (text dates have their format
+    detected over the whole column, so they are read whole), a required
+    table without rows, or a column mapping that does not fit. Read it whole with
+    ``load_tables`` then, which also reports any such problem. ``end_date`` (default: the
+    config's, then today) is the data end passed to ``validate``; ``workdir`` holds the
+    temporary copy of the input (default: the system's temporary folder).
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1 (got {chunk_size})")
+    data = _data_config(config)
+    source = _parquet_source(data, folder)
+    if source is None:
+        return None
+    end = pd.Timestamp(end_date or data.end_date or dt.date.today())
+    tmp = Path(tempfile.mkdtemp(prefix="predictor-chunks-", dir=workdir))
+    try:
+        return CustomerChunks(source, chunk_size, end, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _parquet_source(data: DataConfig, folder: str | Path | None) -> _ParquetSource | None:
+    """Describe the input files for chunked reading, or ``None`` when that is not possible."""
+    try:
+        files = find_table_files(data, folder)
+        if any(_source_kind(path) != "parquet" for path in files.values()):
+            return None
+        datasets = {name: _open_dataset(path) for name, path in files.items()}
+    except Exception:  # noqa: BLE001 - the whole read reports it, naming the file
+        return None
+    parts: dict[str, tuple[list[str], str, str, dict[str, str]]] = {}
+    empty = []
+    for name, dataset in datasets.items():
+        if dataset is None:
+            return None
+        try:
+            described = _describe_columns(
+                name, _plain_schema(dataset.schema), data.columns.get(name, {})
+            )
+            rows = dataset.count_rows() if described is not None else 0
+        except Exception:  # noqa: BLE001 - the whole read reports it, naming the file
+            return None
+        if described is None:
+            return None
+        if rows == 0:
+            if SPECS[name].required:
+                return None
+            empty.append(name)
+            continue
+        parts[name] = described
+    return _ParquetSource(
+        files={name: datasets[name] for name in parts},
+        read_columns={name: p[0] for name, p in parts.items()},
+        ids={name: p[1] for name, p in parts.items()},
+        dates={name: p[2] for name, p in parts.items()},
+        mappings={name: p[3] for name, p in parts.items()},
+        empty=tuple(empty),
+        rules=date_rules(data),
+    )
+
+
+def _describe_columns(
+    name: str, schema: pa.Schema, mapping: Mapping[str, str]
+) -> tuple[list[str], str, str, dict[str, str]] | None:
+    """Columns to read, id column, date column and renaming of one file (``None``: read whole)."""
+    names = [n for n in schema.names if not n.startswith("__index_level_")]
+    if any(n != n.strip() for n in names):
+        return None
+    matched = match_columns(name, names, mapping)
+    if matched.unmapped is not None or matched.clash is not None:
+        return None
+    contract = matched.names
+    source_of = dict(zip(contract, names, strict=True))
+    spec = SPECS[name]
+    id_col, date_col = source_of.get("customer_id"), source_of.get(spec.event_date or "")
+    if id_col is None or date_col is None:
+        return None
+    id_type = schema.field(id_col).type
+    if pa.types.is_dictionary(id_type):
+        id_type = id_type.value_type
+    if not (pa.types.is_string(id_type) or pa.types.is_large_string(id_type)) and not (
+        pa.types.is_integer(id_type)
+    ):
+        return None
+    for column in spec.date_columns:
+        kind = schema.field(source_of[column]).type if column in source_of else None
+        if kind is not None and not (pa.types.is_timestamp(kind) or pa.types.is_date(kind)):
+            return None
+    events = [n for n, c in zip(names, contract, strict=True) if c in spec.columns]
+    read = names if name == "customers" else events
+    renames = {n: c for n, c in zip(names, contract, strict=True) if n != c}
+    return read, id_col, date_col, renames
+
+
+def _arrow_ids(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Customer ids as text the way ``validate`` types them (trimmed; ``7.0`` is ``7``)."""
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    if not pa.types.is_large_string(values.type):
+        values = values.cast(pa.large_string())
+    values = pc.utf8_trim_whitespace(values)
+    if not pc.any(pc.match_substring(values, ".")).as_py():
+        return values
+    return pc.replace_substring_regex(values, r"^(-?\d+)\.0+$", r"\1")
+
+
+def _instants(
+    values: pa.Array | pa.ChunkedArray, timezone: str = "UTC"
+) -> pa.Array | pa.ChunkedArray:
+    """Dates as naive business-local timestamps (as ``validate`` types them), ``us`` or ``ns``.
+
+    Zoned timestamps are converted to ``timezone``; naive ones are taken as already in it.
+    """
+    kind = values.type
+    if pa.types.is_date(kind):
+        return values.cast(pa.timestamp("us"))
+    unit = kind.unit if kind.unit in ("us", "ns") else "us"
+    if kind.tz is None:
+        return values.cast(pa.timestamp(unit))
+    return pc.local_timestamp(values.cast(pa.timestamp(unit, timezone)))
+
+
+def _scalar(when: pd.Timestamp, kind: pa.DataType) -> pa.Scalar:
+    return pa.scalar(pd.Timestamp(when), type=kind)
+
+
+def _empty_table_issue(name: str) -> ContractIssue:
+    """The warning ``validate`` gives for an optional table without rows."""
+    return ContractIssue(
+        "empty_table", name, None, "warning", 0, [], f"{name}: table has no rows; treated as absent"
+    )

@@ -1,0 +1,198 @@
+"""Read one table source as is: a file, or a folder of part files (``pyarrow.dataset``).
+
+CSV is read as text, Parquet in its types (decimals as numbers); a folder's hive keys become text
+columns. Parse failures raise ``ContractError`` naming the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
+
+from predictor.contract.errors import ContractError
+from predictor.io.formats import (
+    TABLE_SUFFIXES,
+    _check_header,
+    _csv_header,
+    _file_kind,
+    _first_line,
+    _name_kind,
+    _plain_types,
+    _sniff_separator,
+)
+
+
+def read_table_file(path: str | Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read one table file or part-file folder as is (CSV as text, Parquet in its types).
+
+    Decimals are read as numbers. ``columns`` (header names, stripped) selects columns
+    (default: all). Header names are stripped of surrounding whitespace. A 0-byte file or a
+    folder without part files reads as an empty table. Any parse failure raises
+    ``ContractError`` naming the file.
+    """
+    path = Path(path)
+    kind = _source_kind(path)
+    try:
+        if path.is_file() and path.stat().st_size > 0:
+            _check_header(path, kind)
+        if path.is_dir() or kind == "parquet":
+            frame = _read_arrow(path, columns)
+        elif path.stat().st_size == 0:
+            return pd.DataFrame()
+        else:
+            frame = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                sep=_sniff_separator(path),
+                encoding="utf-8-sig",
+                compression="gzip" if kind == "csv.gz" else None,
+            )
+            frame.columns = [str(c).strip() for c in frame.columns]
+            if columns is not None:
+                frame = frame[list(columns)]
+    except UnicodeDecodeError as exc:
+        raise ContractError(
+            f"{path}: cannot be read as UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "save it as UTF-8"
+        ) from None
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except ContractError:
+        raise
+    except Exception as exc:  # any parser failure (pandas, pyarrow, OS) is about this file
+        raise ContractError(f"{path}: cannot be read as {kind} ({_first_line(exc)})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def table_columns(path: str | Path) -> list[str]:
+    """The column names of a table file or part-file folder, as written (duplicates kept).
+
+    CSV: the header line (of the first part file); Parquet: the schema; a folder adds its
+    hive keys. Empty for a 0-byte file or a folder without part files.
+    """
+    path = Path(path)
+    kind = _source_kind(path)
+    try:
+        if path.is_file() and path.stat().st_size > 0:
+            _check_header(path, kind)
+        if kind != "parquet":
+            first = path if path.is_file() else next(iter(_nonempty_parts(path)), None)
+            if first is None or first.stat().st_size == 0:
+                return []
+            keys = [] if path.is_file() else _partition_keys(path, _nonempty_parts(path))
+            return _csv_header(first) + keys
+        dataset = _open_dataset(path)
+        names = [] if dataset is None else dataset.schema.names
+    except UnicodeDecodeError as exc:
+        raise ContractError(
+            f"{path}: cannot be read as UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "save it as UTF-8"
+        ) from None
+    except ContractError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure is about this file
+        raise ContractError(f"{path}: cannot be read as {kind} ({_first_line(exc)})") from None
+    return [n for n in names if not n.startswith("__index_level_")]
+
+
+def _read_arrow(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
+    """Read a Parquet file or a part-file folder through ``pyarrow.dataset``."""
+    dataset = _open_dataset(path)
+    if dataset is None:
+        return pd.DataFrame()
+    if columns is not None:
+        by_stripped = {n.strip(): n for n in dataset.schema.names}
+        columns = [by_stripped.get(c, c) for c in columns]
+    return _plain_types(dataset.to_table(columns=columns)).to_pandas()
+
+
+def _open_dataset(path: Path) -> ds.Dataset | None:
+    """A ``pyarrow.dataset`` over a Parquet file or a part-file folder (``None``: no parts)."""
+    if path.is_file():
+        return ds.dataset(str(path), format="parquet")
+    kind, _ = _part_files(path)
+    parts = _nonempty_parts(path)
+    if not parts:
+        return None
+    keys = _partition_keys(path, parts)
+    partitioning = (
+        ds.partitioning(pa.schema([(k, pa.string()) for k in keys]), flavor="hive")
+        if keys
+        else None
+    )
+    fmt: str | ds.FileFormat = "parquet"
+    if kind != "parquet":
+        sep = _sniff_separator(parts[0])
+        header = _csv_header(parts[0])
+        fmt = ds.CsvFileFormat(
+            parse_options=pacsv.ParseOptions(delimiter=sep),
+            convert_options=pacsv.ConvertOptions(
+                column_types={h: pa.string() for h in header},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    return ds.dataset(
+        [str(p) for p in parts], format=fmt, partitioning=partitioning, partition_base_dir=str(path)
+    )
+
+
+def _part_files(folder: Path) -> tuple[str, list[Path]]:
+    """The kind (``parquet``, ``csv``, ``csv.gz``) and the part files of a table folder.
+
+    Every file under ``folder`` counts except those with a path part starting with ``_`` or
+    ``.`` (``_SUCCESS``, ``.part-0.crc``, ``_delta_log/``) and ``.crc`` files. Files without a
+    known suffix take the folder's own (``orders.parquet/part-00000``). One kind only.
+    """
+    default = _name_kind(folder.name)
+    kinds: dict[str, list[Path]] = {}
+    for entry in sorted(folder.rglob("*")):
+        relative = entry.relative_to(folder).parts
+        if not entry.is_file() or any(p.startswith(("_", ".")) for p in relative):
+            continue
+        if entry.name.lower().endswith(".crc"):
+            continue
+        kind = _name_kind(entry.name) or default
+        if kind is None:
+            raise ContractError(
+                f"{entry}: part file of unknown type in the table folder {folder} "
+                f"(use {', '.join(TABLE_SUFFIXES)})"
+            )
+        kinds.setdefault(kind, []).append(entry)
+    if len(kinds) > 1:
+        listed = "; ".join(f"{k}: {v[0].name}" for k, v in sorted(kinds.items()))
+        raise ContractError(f"{folder}: part files of more than one type ({listed}); keep one")
+    if not kinds:
+        return default or "parquet", []
+    kind, files = next(iter(kinds.items()))
+    return kind, files
+
+
+def _nonempty_parts(folder: Path) -> list[Path]:
+    """The part files of ``folder`` that are not 0 bytes (writers leave empty ones)."""
+    return [p for p in _part_files(folder)[1] if p.stat().st_size > 0]
+
+
+def _partition_keys(folder: Path, parts: Sequence[Path]) -> list[str]:
+    """Hive keys of the part files' sub-folders (``order_month=2024-01`` -> ``order_month``)."""
+    keys: list[str] = []
+    for part in parts:
+        for piece in part.relative_to(folder).parts[:-1]:
+            key, sep, _ = piece.partition("=")
+            if sep and key not in keys:
+                keys.append(key)
+    return keys
+
+
+def _source_kind(path: Path) -> str:
+    """The kind of a table file, or of the part files of a table folder."""
+    return _part_files(path)[0] if path.is_dir() else _file_kind(path)

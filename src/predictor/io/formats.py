@@ -1,0 +1,119 @@
+"""File kinds and headers: which files are tables, their separator, duplicate columns and decimals.
+
+Shared by the readers (``files``, ``tables``, ``chunks``) and the writers (``atomic``).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from predictor.contract.errors import ContractError, ContractIssue
+from predictor.contract.tables import TABLE_NAMES
+
+TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".parquet")
+"""File name endings read as tables, in the order they are listed in messages."""
+
+
+_SEPARATORS: tuple[str, ...] = (",", ";", "\t", "|")
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The header line of a CSV file as written (duplicate names kept)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+        line = handle.readline()
+    if not line.strip():
+        return []
+    return next(csv.reader([line], delimiter=_sniff_separator(path)))
+
+
+def _plain_types(table: pa.Table) -> pa.Table:
+    """Cast decimal columns to plain numbers (see ``_plain_schema``)."""
+    target = _plain_schema(table.schema)
+    return table if target.equals(table.schema) else table.cast(target)
+
+
+def _plain_schema(schema: pa.Schema) -> pa.Schema:
+    """Decimals as numbers: ``float64``, or ``int64`` when integral and up to 18 digits.
+
+    Integral decimals of more digits (Snowflake's ``NUMBER(38,0)`` ids) become text, which
+    ``validate`` reads as ids or numbers without losing digits.
+    """
+    fields = []
+    for f in schema:
+        if pa.types.is_decimal(f.type):
+            if f.type.scale != 0:
+                f = f.with_type(pa.float64())
+            else:
+                f = f.with_type(pa.int64() if f.type.precision <= 18 else pa.string())
+        fields.append(f)
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+def _shown(path: Path) -> str:
+    """A source's name for messages: folders end with ``/``."""
+    return f"{path.name}/" if path.is_dir() else path.name
+
+
+def _name_kind(name: str) -> str | None:
+    """``"csv"``, ``"csv.gz"`` or ``"parquet"`` from a file name, ``None`` when none fits."""
+    lower = name.lower()
+    for suffix in (".csv.gz", ".csv", ".parquet", ".pq"):
+        if lower.endswith(suffix):
+            return "parquet" if suffix == ".pq" else suffix[1:]
+    return None
+
+
+def _file_kind(path: Path) -> str:
+    """``"csv"``, ``"csv.gz"`` or ``"parquet"`` from the file name; anything else is an error."""
+    kind = _name_kind(path.name)
+    if kind is None:
+        raise ContractError(f"{path}: unsupported file type (use {', '.join(TABLE_SUFFIXES)})")
+    return kind
+
+
+def _check_header(path: Path, kind: str) -> None:
+    """Raise the ``duplicate_column`` error when two columns of the file share a name.
+
+    pandas would rename the second ``amount`` to ``amount.1`` and the contract would then drop
+    it as an unknown column: data lost in silence.
+    """
+    if kind == "parquet":
+        names = pq.read_schema(path).names
+    else:
+        opener = gzip.open if kind == "csv.gz" else open
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
+            names = next(csv.reader(handle, delimiter=_sniff_separator(path)), [])
+    names = [str(n).strip() for n in names]
+    twice = [n for n in dict.fromkeys(names) if names.count(n) > 1]
+    if not twice:
+        return
+    column = twice[0]
+    places = [i + 1 for i, n in enumerate(names) if n == column]
+    table = next((t for t in TABLE_NAMES if path.name.lower().startswith(t + ".")), path.stem)
+    message = (
+        f"{table}.{column}: the header of {path} has {len(places)} columns named {column!r} "
+        f"(columns {', '.join(map(str, places))}); rename or remove all but one"
+    )
+    issue = ContractIssue("duplicate_column", table, column, "error", len(places), places, message)
+    raise ContractError(message, table=table, column=column, rows=places, issues=[issue])
+
+
+def _sniff_separator(path: Path) -> str:
+    """Detect the separator: the most frequent of , ; tab | in the header (comma on ties)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
+        header = handle.readline()
+    counts = {sep: header.count(sep) for sep in _SEPARATORS}
+    best = max(_SEPARATORS, key=lambda sep: counts[sep])
+    return best if counts[best] > 0 else ","
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
