@@ -33,9 +33,10 @@ from predictor.config import Config
 from predictor.datasets import data_span, sample_ids
 from predictor.features import build_day_one_features, build_features
 from predictor.labels import churn_label, day_one_label, value_label
+from predictor.model_types import TaskResult
 from predictor.sample import SampleBusiness, day_one_truth, generate_sample, ground_truth
 from predictor.timeline import day_one_windows
-from predictor.training import TaskResult, churn_plan, train
+from predictor.training import churn_plan, train
 
 LOGISTIC = "logistic_regression (bench)"
 LOGISTIC_CUTOFFS = 6

@@ -10,7 +10,7 @@ Parquet and trains a small model once on a 5,000-customer sample (fast settings)
 ``--workdir`` for later runs. Then, each in a fresh child process (so that its peak resident
 memory, ``VmHWM``, is its own):
 
-- ``end_to_end``: ``predictor.api.score_files``, what ``predictor score`` runs: chunked Parquet
+- ``end_to_end``: ``predictor.jobs.score_files``, what ``predictor score`` runs: chunked Parquet
   reading, validation, features, prediction and the atomic write of scores and rejects;
 - ``features``: the scoring frames (current and Day One features) of the same customers from
   tables already in memory, in chunks of the same size (reading and validation not timed);
@@ -65,7 +65,8 @@ def prepare(n_customers: int, workdir: Path) -> tuple[Path, Path]:
 
 
 def _end_to_end(model: Path, data: Path, chunk_size: int, out: Path) -> dict[str, float]:
-    from predictor.api import load_model, score_files
+    from predictor.api import load_model
+    from predictor.jobs import score_files
 
     predictor = load_model(model)
     start = time.perf_counter()

@@ -1,7 +1,10 @@
 """predictor: customer churn risk and lifetime value (Day One and 13-month) predictions.
 
-Public API: ``load_model`` / ``Predictor`` to score with a trained model, ``train`` to fit
-models from tables in code, ``score`` to score tables, and ``ContractError`` for bad input.
+Public API (``predictor.api``), symmetric: ``train`` fits models from tables and returns a
+``Predictor``; ``save_model`` writes its folder; ``load_model`` reads a folder or an MLflow URI
+back into a ``Predictor``; ``score`` scores tables with what ``train`` or ``load_model``
+returned. ``PredictorError`` is the base of every expected failure (``ContractError``: bad
+input).
 """
 
 from __future__ import annotations
@@ -9,20 +12,30 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["ContractError", "Predictor", "__version__", "load_model", "score", "train"]
+__all__ = [
+    "ContractError",
+    "Predictor",
+    "PredictorError",
+    "__version__",
+    "load_model",
+    "save_model",
+    "score",
+    "train",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from predictor.api import Predictor, load_model
+    from predictor.api import Predictor, load_model, save_model, score, train
     from predictor.contract.errors import ContractError
-    from predictor.scoring import score
-    from predictor.training import train
+    from predictor.errors import PredictorError
 
 _LAZY = {
     "Predictor": "predictor.api",
     "load_model": "predictor.api",
+    "save_model": "predictor.api",
+    "score": "predictor.api",
+    "train": "predictor.api",
     "ContractError": "predictor.contract.errors",
-    "score": "predictor.scoring",
-    "train": "predictor.training",
+    "PredictorError": "predictor.errors",
 }
 
 

@@ -1,28 +1,32 @@
-"""``Predictor``: a trained model loaded from a folder or an MLflow URI, ready to score."""
+"""The public API: ``train`` -> ``save_model`` -> ``load_model``, and ``score`` what it returns.
+
+``Predictor`` is the façade user code holds: a trained model (just trained, or loaded from a
+folder or an MLflow URI) ready to score tables or a data folder. The work is done by the
+core (``training``, ``scoring``) and the jobs (``predictor.jobs``); this module only wires
+them behind a small, symmetric surface::
+
+    model = predictor.train(tables, config)     # -> Predictor
+    predictor.save_model(model, "models/mine")   # the model folder (no MLflow needed)
+    model = predictor.load_model("models/mine")  # -> Predictor (or "models:/name@alias")
+    scores = predictor.score(model, tables)      # or model.score(tables)
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import warnings
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from predictor.bundle import load_bundle
+from predictor.bundle import bundle_metadata, load_bundle, save_bundle
 from predictor.config import Config
-from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.tables import Tables
-from predictor.contract.validate import ValidationResult
-from predictor.datasets import data_span
 from predictor.missing_inputs import check_inputs
-from predictor.output_schema import REJECTS, SCORES
-from predictor.runfiles import output_lock, spill_folder, sweep_leftovers
-from predictor.scoring import customer_index, predict_frame, score, scoring_frame
-from predictor.training import TrainedModel
+from predictor.model_types import Evaluation, TrainedModel
+from predictor.scoring import customer_index, predict_frame, scoring_frame
+from predictor.scoring import score as score_tables
 
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
 
@@ -30,9 +34,16 @@ MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
 class Predictor:
     """Scores customers with a trained model: ``score`` from tables, ``predict`` from features."""
 
-    def __init__(self, model: TrainedModel, metadata: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        model: TrainedModel,
+        metadata: dict[str, Any],
+        evaluation: Evaluation | None = None,
+    ) -> None:
         self.model = model
         self.metadata = metadata
+        self.evaluation = evaluation
+        """Held-out results of a model just trained (``None`` once loaded: see the report)."""
 
     @classmethod
     def load(cls, path_or_uri: str | Path, tracking_uri: str | None = None) -> Predictor:
@@ -91,13 +102,13 @@ class Predictor:
         the scores it changes, or a ``ContractError`` when it drives a rule (see
         ``missing_inputs.check_inputs``); tables in ``allow_missing`` are accepted silently.
         """
+        from predictor.jobs import resolve_as_of
+
         tables = self._tables(tables_or_folder)
         for issue in check_inputs(self.model, (n for n, _ in tables.items()), allow_missing):
             warnings.warn(issue.message, UserWarning, stacklevel=2)
-        as_of = (
-            pd.Timestamp(as_of) if as_of is not None else data_span(tables, self.model.config)[1]
-        )
-        return score(self.model, tables, as_of, drivers)
+        cutoff = resolve_as_of(as_of, tables, self.model.config)
+        return score_tables(self.model, tables, cutoff, drivers)
 
     def features(
         self, tables_or_folder: Tables | str | Path, as_of: str | pd.Timestamp
@@ -116,277 +127,58 @@ class Predictor:
         return predict_frame(self.model, frame, None if as_of is None else pd.Timestamp(as_of))
 
 
+def train(
+    tables: Tables,
+    config: Config | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+    on_step: Callable[[str, int, int], None] | None = None,
+) -> Predictor:
+    """Fit the configured targets on ``tables`` and evaluate them on held-out data.
+
+    Returns the ``Predictor`` of the new model (its held-out results in ``.evaluation``); no
+    file is written and nothing is tracked (``predictor train`` does both, ``save_model``
+    writes the folder). ``progress`` receives messages, ``on_step(target, done, total)``
+    counts training steps. Raises ``UnsupportedTargetError`` when nothing can be trained.
+    """
+    from predictor.training import train as fit
+
+    model, evaluation = fit(tables, config or Config(), progress, on_step=on_step)
+    plans = {"evaluation_plan": {k: r.plan for k, r in evaluation.tasks.items()}}
+    return Predictor(model, bundle_metadata(model, plans), evaluation)
+
+
+def save_model(predictor: Predictor, path: str | Path) -> Path:
+    """Write ``predictor``'s model folder at ``path``, what ``load_model`` reads back.
+
+    The folder is the bundle (plain JSON and XGBoost JSON, content-hashed; no pickle, no
+    MLflow), written complete beside ``path`` and swapped in; an existing model folder there is
+    replaced, anything else is refused (``OutputError``). Held-out predictions of a model just
+    trained are saved with it, so ``predictor report`` can draw its charts.
+    """
+    from predictor.jobs import install_model
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    base = bundle_metadata(predictor.model)
+    extra = {k: v for k, v in predictor.metadata.items() if k not in base and k != "content_hash"}
+    write = lambda folder: save_bundle(predictor.model, folder, extra, predictor.evaluation)  # noqa: E731
+    return install_model(target, write)
+
+
 def load_model(path_or_uri: str | Path, tracking_uri: str | None = None) -> Predictor:
     """Load a trained model from a folder or an MLflow URI (``models:/name@alias``)."""
     return Predictor.load(path_or_uri, tracking_uri)
 
 
-@dataclass(frozen=True)
-class ScoreRun:
-    """What ``score_files`` did: the counts add up (``customers == scored + rejected``)."""
-
-    as_of: pd.Timestamp
-    customers: int
-    """Rows of the input's customers table."""
-    scored: int
-    rejected: int
-    chunks: int
-    chunked_read: bool
-    """True when the input was read chunk by chunk (Parquet), False when read whole."""
-    warnings: list[ContractIssue] = field(default_factory=list)
-    leftovers: list[Path] = field(default_factory=list)
-    """Files and spill folders of killed runs that this run found and removed."""
-
-
-def score_files(
+def score(
     predictor: Predictor,
-    data: str | Path,
-    out: str | Path,
-    rejects: str | Path | None = None,
-    *,
+    tables_or_folder: Tables | str | Path,
     as_of: str | pd.Timestamp | None = None,
     drivers: int = 0,
-    chunk_size: int = 100_000,
-    on_start: Callable[[int], None] | None = None,
-    on_chunk: Callable[[int], None] | None = None,
-    workdir: str | Path | None = None,
-    allow_missing: Iterable[str] = (),
-) -> ScoreRun:
-    """Score every customer of the data folder ``data`` into ``out``; what ``predictor score`` runs.
+) -> pd.DataFrame:
+    """Scores of every customer signed up by ``as_of`` (default: the data's last date).
 
-    Parquet inputs are read chunk by chunk of ``chunk_size`` customers
-    (``io.open_customer_chunks``), so memory is bounded by a chunk; other inputs are read
-    whole, then scored chunk by chunk. Every input customer gets a score row in ``out`` or a
-    row with a reason in ``rejects`` (default: ``<out stem>_rejects.csv`` beside ``out``).
-    Both files are written atomically and only once everything is scored: an error or an
-    interrupt leaves no output and any previous file untouched. ``as_of`` defaults to the
-    data's latest date; the model's data settings (column mapping, ``end_date``) apply.
-    ``on_start(n_customers)`` and ``on_chunk(n_done)`` report progress, several times per
-    chunk (``progress_batch``).
-
-    While it runs, ``out`` and ``rejects`` are locked (``.<name>.lock`` beside each): a second
-    run writing either fails with ``OutputLockedError``. Parquet input is spilled into a
-    ``.predictor-spill-<pid>-*`` folder in ``workdir`` (default: beside ``out``), removed at
-    the end; leftovers of runs killed there are removed first and listed in the result.
-    Tables the model was trained with but absent here are checked by
-    ``missing_inputs.check_inputs`` (``allow_missing`` accepts them).
-
-    Raises:
-        ContractError: the data break the contract (its ``issues`` list every error).
-        OutputLockedError: another run is writing ``out`` or ``rejects``.
-
+    ``predictor`` is what ``train`` or ``load_model`` returns; see ``Predictor.score``.
     """
-    from predictor.io.atomic import AtomicFrameWriter, write_frame_atomic
-
-    out = Path(out)
-    rejects = Path(rejects) if rejects is not None else default_rejects_path(out)
-    config = predictor.data_config(data)
-    end = pd.Timestamp(config.data.end_date or dt.date.today())
-    scratch = Path(workdir) if workdir is not None else out.absolute().parent
-    with ExitStack() as stack:
-        stack.enter_context(output_lock(out, rejects))
-        leftovers = sweep_leftovers(out.absolute().parent, [out])
-        leftovers += sweep_leftovers(rejects.absolute().parent, [rejects])
-        if scratch != out.absolute().parent:
-            leftovers += sweep_leftovers(scratch)
-        spill = stack.enter_context(spill_folder(scratch))
-        source = _open_input(config, chunk_size, end, spill, stack)
-        cutoff = pd.Timestamp(as_of) if as_of is not None else source.latest()
-        notes = [] if as_of is None else _as_of_outside(cutoff, source)
-        if on_start is not None:
-            on_start(source.customers)
-        stamp = output_metadata(predictor.version, cutoff)
-        writer = stack.enter_context(AtomicFrameWriter(out, schema=SCORES, metadata=stamp))
-        rejected = []
-        for k, result in enumerate(source.chunks(cutoff)):
-            if result.errors or result.tables is None:
-                raise ContractError.from_issues(result.issues)
-            if k == 0:
-                present = [name for name, _ in result.tables.items()]
-                notes += check_inputs(predictor.model, present, allow_missing)
-            notes.extend(result.warnings)
-            ids = pd.Index(result.tables.customers["customer_id"]).sort_values()
-            step = progress_batch(len(ids))
-            set_aside = input_rejects(result)
-            rejected.append(set_aside)
-            for start in range(0, len(ids), step) or [0]:
-                batch = result.tables.subset(ids[start : start + step])
-                scores, late = score(predictor.model, batch, cutoff, drivers)
-                writer.write(scores)
-                rejected.append(late)
-                if on_chunk is not None:
-                    on_chunk(len(batch.customers))
-            if on_chunk is not None and len(set_aside):
-                on_chunk(len(set_aside))
-        all_rejects = pd.concat(rejected, ignore_index=True)
-        write_frame_atomic(all_rejects, rejects, schema=REJECTS, metadata=stamp)
-        n_scored = writer.rows
-    return ScoreRun(
-        as_of=cutoff,
-        customers=source.customers,
-        scored=n_scored,
-        rejected=len(all_rejects),
-        chunks=source.n_chunks,
-        chunked_read=source.chunked,
-        warnings=merge_warnings(notes),
-        leftovers=leftovers,
-    )
-
-
-def _as_of_outside(as_of: pd.Timestamp, source: _Input) -> list[ContractIssue]:
-    """``as_of_notes`` for the input being scored (nothing when its span cannot be found)."""
-    try:
-        latest = source.latest()
-    except ContractError:
-        return []  # the chunks report the data's errors themselves
-    return as_of_notes(as_of, source.first(), latest)
-
-
-def as_of_notes(
-    as_of: pd.Timestamp, first: pd.Timestamp | None, latest: pd.Timestamp
-) -> list[ContractIssue]:
-    """A warning when ``as_of`` lies outside the data: after its last date or before its first.
-
-    After: every customer looks inactive since the data's end (churn risk up, value down).
-    Before: no customer had signed up, so there is nothing to score.
-    """
-    gap = (as_of.normalize() - latest.normalize()).days
-    if gap > 0:
-        message = (
-            f"as of {as_of.date()} is {gap} days after the data's last date {latest.date()}: "
-            "the data say nothing about that period, so every customer looks inactive since "
-            "then (churn risk up, value down); score as of the data's end unless this is intended"
-        )
-        return [ContractIssue("as_of_after_data", "customers", None, "warning", 0, [], message)]
-    if first is not None and as_of.normalize() < first.normalize():
-        message = (
-            f"as of {as_of.date()} is before the data's first date {first.date()} (the first "
-            "signup): no customer had signed up by then"
-        )
-        return [ContractIssue("as_of_before_data", "customers", None, "warning", 0, [], message)]
-    return []
-
-
-PROGRESS_STEPS = 10
-"""Progress reports per read chunk: a chunk is scored in up to this many batches."""
-MIN_PROGRESS_BATCH = 5_000
-"""Fewest customers per batch. Each batch costs about 0.7 s of fixed feature-building work
-(measured on 3,000 customers: 2.3 s CPU in one batch, 10.7 s in 12), so batches of at least
-5,000 keep that overhead near 10%."""
-
-
-def progress_batch(n_customers: int) -> int:
-    """Customers per scoring batch within a chunk, so the progress bar moves within it.
-
-    Scores do not depend on who is scored together (``scoring`` module), so batching changes
-    only how often progress is reported.
-    """
-    return max(MIN_PROGRESS_BATCH, -(-n_customers // PROGRESS_STEPS))
-
-
-def output_metadata(model_version: str | None, as_of: pd.Timestamp) -> dict[str, str]:
-    """The key-value metadata of a Parquet output: model version, as-of day, package version."""
-    from predictor import __version__
-
-    stamp = {"as_of": pd.Timestamp(as_of).date().isoformat(), "package_version": __version__}
-    return stamp | ({"model_version": model_version} if model_version is not None else {})
-
-
-def merge_warnings(issues: list[ContractIssue]) -> list[ContractIssue]:
-    """One warning per check and place, counts summed over the chunks that reported it.
-
-    Row numbers quoted in a chunk's message count within that chunk; ``predictor validate``
-    gives the rows of the files.
-    """
-    groups: dict[tuple[str, str, str | None], list[ContractIssue]] = {}
-    for issue in issues:
-        groups.setdefault((issue.check, issue.table, issue.column), []).append(issue)
-    merged = []
-    for (check, table, column), group in groups.items():
-        if len(group) == 1:
-            merged.append(group[0])
-            continue
-        total = sum(i.count for i in group)
-        message = (
-            f"{group[0].location}: {total} rows set aside by the {check} check in "
-            f"{len(group)} chunks (first: {group[0].message})"
-        )
-        merged.append(ContractIssue(check, table, column, "warning", total, [], message))
-    return merged
-
-
-def default_rejects_path(out: str | Path) -> Path:
-    """Where ``score_files`` writes the rejects when not told: ``<stem>_rejects.csv`` beside."""
-    out = Path(out)
-    stem = out.name.removesuffix(".gz").rsplit(".", 1)[0]
-    return out.with_name(f"{stem}_rejects.csv")
-
-
-def input_rejects(result: ValidationResult) -> pd.DataFrame:
-    """Customers that validation set aside, with a reason: rejected ones and rows without id."""
-    no_id = result.rejects[
-        (result.rejects["table"] == "customers") & (result.rejects["column"] == "customer_id")
-    ]
-    return pd.concat(
-        [result.rejected_customers[["customer_id", "reason"]], no_id[["customer_id", "reason"]]],
-        ignore_index=True,
-    )
-
-
-@dataclass
-class _Input:
-    """The scored input, chunk by chunk, whether read in chunks or whole."""
-
-    customers: int
-    n_chunks: int
-    chunked: bool
-    latest: Callable[[], pd.Timestamp]
-    chunks: Callable[[pd.Timestamp], Iterator[ValidationResult]]
-    first: Callable[[], pd.Timestamp | None]
-
-
-def _open_input(
-    config: Config, chunk_size: int, end: pd.Timestamp, workdir: Any, stack: ExitStack
-) -> _Input:
-    """Open the input for chunked reading (Parquet), or read and validate it whole."""
-    from predictor.io.chunks import open_customer_chunks
-    from predictor.io.tables import load_tables
-
-    chunks = open_customer_chunks(config, None, chunk_size, end_date=end, workdir=workdir)
-    fixed_end = config.data.end_date
-    if chunks is not None:
-        stack.enter_context(chunks)
-        return _Input(
-            customers=chunks.n_customers,
-            n_chunks=len(chunks),
-            chunked=True,
-            latest=lambda: pd.Timestamp(fixed_end) if fixed_end else chunks.latest_date(),
-            chunks=lambda as_of: (chunks.validated(k, as_of) for k in range(len(chunks))),
-            first=chunks.first_date,
-        )
-    whole = load_tables(config, end_date=end)
-    if whole.tables is None:
-        raise ContractError.from_issues(whole.issues)
-    tables = whole.tables
-    ids = pd.Index(tables.customers["customer_id"]).sort_values()
-    groups = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)] or [ids]
-
-    def split(as_of: pd.Timestamp) -> Iterator[ValidationResult]:
-        for k, group in enumerate(groups):
-            first = k == 0
-            yield ValidationResult(
-                tables=tables.subset(group),
-                issues=whole.issues if first else [],
-                rejects=whole.rejects if first else whole.rejects.iloc[:0],
-                rejected_customers=whole.rejected_customers.iloc[: None if first else 0],
-            )
-
-    rows = int(whole.summary.set_index("table").loc["customers", "rows"])
-    return _Input(
-        customers=rows,
-        n_chunks=len(groups),
-        chunked=False,
-        latest=lambda: data_span(tables, config)[1],
-        chunks=split,
-        first=lambda: data_span(tables, config)[0],
-    )
+    return predictor.score(tables_or_folder, as_of, drivers)

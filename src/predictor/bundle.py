@@ -27,11 +27,11 @@ import xgboost as xgb
 import predictor
 from predictor.config import Config
 from predictor.errors import PredictorError, os_reason
+from predictor.model_types import Evaluation, TrainedModel
 from predictor.modeling.boosting import booster_from_bytes, booster_to_bytes
 from predictor.modeling.churn import ChurnModel
 from predictor.modeling.value import ValueModel
 from predictor.segments import Segmenter
-from predictor.training import Evaluation, TrainedModel
 
 FORMAT_VERSION = 2
 """Version 2: the content hash covers metadata.json too (version 1 folders are refused)."""
@@ -115,6 +115,30 @@ def load_evaluation(path: Path) -> dict[str, pd.DataFrame]:
     return {p.stem: pd.read_parquet(p) for p in sorted(sub.glob("*.parquet"))}
 
 
+def bundle_metadata(model: TrainedModel, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The plain-JSON metadata of a model (``metadata.json`` without its content hash)."""
+    metadata = {
+        "model_type": MODEL_TYPE,
+        "format_version": FORMAT_VERSION,
+        "versions": library_versions(),
+        "config": model.config.model_dump(mode="json"),
+        "config_digest": model.config.digest(),
+        "info": model.info,
+        "segments": model.segmenter.to_dict(),
+        "features": {
+            name: est.schema_.features_
+            for name, est in (
+                ("day_one", model.day_one),
+                ("value_13m", model.value),
+                ("churn", model.churn),
+            )
+            if est is not None
+        },
+        **(extra or {}),
+    }
+    return json.loads(json.dumps(metadata, default=str))
+
+
 def save_bundle(
     model: TrainedModel,
     folder: Path,
@@ -143,26 +167,7 @@ def save_bundle(
         _write_boosters(sub, {"main": model.churn.booster_})
         state = model.churn.get_state()
         (sub / "state.json").write_text(json.dumps(state, indent=1, default=str))
-    metadata = {
-        "model_type": MODEL_TYPE,
-        "format_version": FORMAT_VERSION,
-        "versions": library_versions(),
-        "config": model.config.model_dump(mode="json"),
-        "config_digest": model.config.digest(),
-        "info": model.info,
-        "segments": model.segmenter.to_dict(),
-        "features": {
-            name: est.schema_.features_
-            for name, est in (
-                ("day_one", model.day_one),
-                ("value_13m", model.value),
-                ("churn", model.churn),
-            )
-            if est is not None
-        },
-        **(extra or {}),
-    }
-    metadata = json.loads(json.dumps(metadata, default=str))
+    metadata = bundle_metadata(model, extra)
     metadata["content_hash"] = content_hash(folder, metadata)
     (folder / METADATA).write_text(json.dumps(metadata, indent=1))
     return folder

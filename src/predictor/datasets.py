@@ -224,3 +224,90 @@ def data_span(tables: Tables, config: Config) -> tuple[pd.Timestamp, pd.Timestam
         frame[SPECS[name].event_date].max() for name, frame in tables.items() if len(frame)
     )
     return first, pd.Timestamp(latest).normalize()
+
+
+# -- Day One cohorts, calibration folds, drift windows (moved here from training) -------------
+
+DAY_ONE_TEST_DAYS = 90
+"""The Day One test cohort holds at least the customers of the last 90 days of signups..."""
+DAY_ONE_TEST_QUANTILE = 0.7
+"""...and at most the latest 30% of signups: it starts at the later of the two dates."""
+MIN_DAY_ONE_ELIGIBLE = 50
+"""Fewest earlier customers whose label window closes before the test cohort starts. With
+fewer, every customer signed up before the test cohort trains (label windows may then reach
+into the test period: a young business has no other data)."""
+DAY_ONE_VALID_DIVISOR = 5
+"""One in five of the training customers (the latest signups, at least one) validates."""
+
+
+@dataclass(frozen=True)
+class DayOnePlan:
+    """Positions (into the labelled customers) of the Day One train, validation and test cohorts.
+
+    Cohorts follow signup time: the test cohort is the latest signups, validation the latest
+    signups before it, training the earlier ones.
+    """
+
+    train: np.ndarray
+    valid: np.ndarray
+    test: np.ndarray
+    test_start: pd.Timestamp
+    """Customers who signed up after this date are the test cohort."""
+
+
+def day_one_cohort_plan(signup: pd.Series, window_end: pd.Series, months: int) -> DayOnePlan:
+    """Split labelled customers into Day One cohorts by signup date, without leaks if possible.
+
+    ``signup`` and ``window_end`` (end of each customer's Day One window) are aligned, one row
+    per labelled customer; ``months`` is the learned value horizon. Test: signups after the
+    later of (last signup - ``DAY_ONE_TEST_DAYS``) and the ``DAY_ONE_TEST_QUANTILE`` signup
+    quantile. Training and validation: earlier customers whose label window (``months`` after
+    their Day One window) closes by the test start, or every earlier one when fewer than
+    ``MIN_DAY_ONE_ELIGIBLE``; the latest ``1 / DAY_ONE_VALID_DIVISOR`` of them validate.
+    """
+    test_start = max(
+        signup.max() - pd.Timedelta(days=DAY_ONE_TEST_DAYS),
+        signup.quantile(DAY_ONE_TEST_QUANTILE),
+    )
+    test = (signup > test_start).to_numpy()
+    label_end = window_end + pd.DateOffset(months=months)
+    eligible = (label_end <= test_start).to_numpy() & ~test
+    if eligible.sum() < MIN_DAY_ONE_ELIGIBLE:
+        eligible = ~test
+    order = np.argsort(signup.to_numpy()[eligible], kind="stable")
+    n_valid = max(1, len(order) // DAY_ONE_VALID_DIVISOR)
+    idx = np.flatnonzero(eligible)[order]
+    return DayOnePlan(idx[:-n_valid], idx[-n_valid:], np.flatnonzero(test), test_start)
+
+
+def calibration_folds(
+    meta: pd.DataFrame, label_end: Callable[[pd.Timestamp], pd.Timestamp], n_folds: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Out-of-fold pairs over the latest ``n_folds`` cutoffs of stacked rows (``meta.as_of``).
+
+    Each held-out cutoff is paired with the rows of every cutoff whose label window ended by
+    that cutoff's day, so the fold model never saw an outcome from after the held-out cutoff.
+    """
+    as_of = pd.to_datetime(meta["as_of"]).to_numpy()
+    cutoffs = sorted(pd.unique(meta["as_of"]))
+    folds = []
+    for held in cutoffs[-n_folds:]:
+        held = pd.Timestamp(held)
+        known = [c for c in cutoffs if label_end(pd.Timestamp(c)) <= day_end(held)]
+        fit_rows = np.flatnonzero(np.isin(as_of, np.array(known, dtype=as_of.dtype)))
+        held_rows = np.flatnonzero(as_of == np.datetime64(held))
+        if len(fit_rows) and len(held_rows):
+            folds.append((fit_rows, held_rows))
+    return folds
+
+
+def drift_cutoffs(
+    reference: pd.Timestamp, now: pd.Timestamp, months: int
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The two cutoffs the value level's drift compares: ``reference``, and ``now - months``.
+
+    The second is the latest cutoff whose ``months``-month window ends by ``now``.
+    """
+    from predictor.timeline import add_months
+
+    return pd.Timestamp(reference), add_months(now, -months)

@@ -17,9 +17,9 @@ import pandas as pd
 from predictor.contract.tables import Tables
 from predictor.errors import PredictorError
 from predictor.features.descriptions import describe
+from predictor.model_types import TrainedModel
 from predictor.scoring import ACTIVE_COLUMN, DAY_ONE_PREFIX, predict_frame, scoring_frame
 from predictor.timeline import day_end
-from predictor.training import TrainedModel
 
 SCORE_LABELS: dict[str, str] = {
     "value_13m": "13-month value",
@@ -139,3 +139,36 @@ def _churn(
         "by rule, not by the model."
     )
     return ScoreExplanation("churn_risk", float(prediction), float(prediction), empty, note)
+
+
+def explanation_lines(
+    explained: CustomerExplanation, as_of: pd.Timestamp, k: int, currency: str
+) -> list[str]:
+    """Plain-text lines: the headline scores, then one block per score (base, drivers, total)."""
+    row = explained.scores
+    lines = [
+        f"Customer {explained.customer_id} as of {as_of.date()}",
+        f"  13-month value   {row['value_13m']:,.2f}   ({row['value_segment']})",
+        f"  Churn risk       {100 * row['churn_risk']:.2f}%   ({row['risk_band']})",
+        f"  Day One value    {row['day_one_value']:,.2f}",
+    ]
+    units = {"value_13m": currency, "day_one_value": currency, "churn_risk": "points"}
+    for exp in explained.explanations:
+        scale = 100.0 if exp.score == "churn_risk" else 1.0
+        lines += ["", f"{exp.label} ({units[exp.score]}; contributions add up to the score)"]
+        if exp.note:
+            lines += [f"  {exp.note}", f"  = {scale * exp.prediction:,.2f}  the score"]
+            continue
+        top = exp.contributions.head(k)
+        rest = exp.contributions["contribution"].iloc[k:].sum()
+        lines.append(f"  {scale * exp.base:,.2f}  starting point (the average customer)")
+        for _, c in top.iterrows():
+            value = c["value"]
+            shown = "missing" if value is None or pd.isna(value) else value
+            lines.append(
+                f"  {scale * c['contribution']:+,.2f}  {c['description'].rstrip('.')} "
+                f"(here: {shown})"
+            )
+        lines.append(f"  {scale * rest:+,.2f}  all other signals together")
+        lines.append(f"  = {scale * exp.prediction:,.2f}  the score")
+    return lines

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from predictor.contract.errors import ContractError, ContractIssue
+from predictor.model_types import TrainedModel
 from predictor.scoring import DAY_ONE_PREFIX, FAMILY_TABLES
-from predictor.training import TrainedModel
 
 CHECK = "missing_table"
 

@@ -20,8 +20,9 @@ from predictor.contract.tables import Tables
 from predictor.datasets import data_span, plan_cutoffs
 from predictor.evaluation import churn_metrics, value_metrics
 from predictor.labels import churn_label, churn_label_end, value_label
+from predictor.model_types import TrainedModel
 from predictor.scoring import predict_frame, scoring_frame
-from predictor.training import TrainedModel, value_horizon
+from predictor.training import value_horizon
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from predictor.contract.tables import Tables
 from predictor.features import build_day_one_features, build_features
 from predictor.features.descriptions import describe
 from predictor.labels import churn_population
+from predictor.model_types import TrainedModel
 from predictor.modeling.preprocess import SchemaMismatchError
 from predictor.output_schema import SCORES
 from predictor.timeline import day_end, truncate
-from predictor.training import TrainedModel
 
 DAY_ONE_PREFIX = "day_one::"
 SCORE_COLUMNS = list(SCORES.required)

@@ -307,7 +307,7 @@ class BucketJob:
 
     def run(self, group: pd.DataFrame) -> pd.DataFrame:
         """Score rows, rejects and contract issues of one bucket, in one frame."""
-        from predictor.api import input_rejects
+        from predictor.jobs import input_rejects
         from predictor.scoring import score, scoring_frame
 
         result = self.validated(group)
@@ -488,7 +488,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _check_issues(result: DataFrame) -> list[ContractIssue]:
-    from predictor.api import merge_warnings
+    from predictor.jobs import merge_warnings
 
     rows = result.filter(result[KIND] == "issue").select(DETAIL).collect()
     issues = [_issue(r[DETAIL]) for r in rows]

@@ -110,3 +110,8 @@ def monthly_cutoffs(start: pd.Timestamp, end: pd.Timestamp, step_days: int) -> l
         cutoffs.append(cur)
         cur = cur - pd.Timedelta(days=step_days)
     return sorted(cutoffs)
+
+
+def horizon_days(as_of: pd.Timestamp | str, months: int) -> int:
+    """Whole days from the end of ``as_of`` to the end of the day ``months`` months later."""
+    return (day_end(add_months(pd.Timestamp(as_of), months)) - day_end(as_of)).days

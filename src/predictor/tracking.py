@@ -1,10 +1,13 @@
-"""MLflow at the edge: the only module that imports mlflow.
+"""MLflow at the edge: the only module that talks to MLflow (imported lazily, inside functions).
 
-``Tracker`` is the small interface training talks to; ``MlflowTracker`` records a run (params,
-metrics, artifacts, one dataset per input table, the model as an MLflow pyfunc model with
-signature and params schema, registration); ``NullTracker`` does nothing, for library use and
-tests. The registry helpers below move the ``champion`` and ``challenger`` aliases and record
-every promotion decision; the decision itself is made in ``predictor.promotion``.
+``Tracker`` is the typed interface the training job talks to: it records a run (params,
+metrics, artifacts, one dataset per input table) and owns the model's MLflow side too: writing
+the model folder and logging (and registering) the model. ``MlflowTracker`` does all of that
+with MLflow (the folder is an MLflow pyfunc model with signature and params schema);
+``NullTracker`` records nothing and writes the bare bundle, so a run without tracking never
+imports MLflow (importing this module does not either). The registry helpers below move the
+``champion`` and ``challenger`` aliases and record every promotion decision; the decision
+itself is made in ``predictor.promotion``.
 """
 
 from __future__ import annotations
@@ -18,19 +21,53 @@ import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
+from predictor.errors import PredictorError
 from predictor.output_schema import column_kind
 
-if TYPE_CHECKING:
-    from predictor.pipeline import TableInput
+
+class SystemMetricsError(PredictorError, RuntimeError):
+    """``tracking.system_metrics`` is on but psutil, which MLflow samples with, is missing."""
 
 
+@dataclass(frozen=True)
+class TableInput:
+    """One input table as the run's lineage records it (an MLflow dataset per table)."""
+
+    name: str
+    source: str
+    """Absolute path or URI the table was read from, or ``in-memory``."""
+    digest: str
+    """SHA-256 of the table as loaded (after validation; row-order independent)."""
+    columns: dict[str, str]
+    """Column name -> type (``string``, ``double``, ``datetime``, ``boolean``)."""
+
+
+@dataclass(frozen=True)
+class ModelExample:
+    """What is recorded beside a model: its scoring frame, an input example and its scores.
+
+    ``frame`` is the whole scoring frame, so the signature lists every column of the model, not
+    only those that happen to be filled in the example rows; ``inputs`` are its first rows in
+    pyfunc types (``scoring.pyfunc_frame``) and ``outputs`` their scores.
+    """
+
+    frame: pd.DataFrame
+    inputs: pd.DataFrame
+    outputs: pd.DataFrame
+
+
+@runtime_checkable
 class Tracker(Protocol):
-    """What the training pipeline records."""
+    """What the training job records, and how the model folder is written and logged."""
+
+    run_id: str | None
+    """The run's id (``None`` without tracking); stamped into the model version."""
 
     def log_params(self, params: dict[str, Any]) -> None:
         """Record run parameters."""
@@ -47,11 +84,28 @@ class Tracker(Protocol):
     def log_table_inputs(self, inputs: list[TableInput]) -> None:
         """Record each input table: where it was read from and its content hash."""
 
+    def save_model(self, bundle_dir: Path, target: Path, example: ModelExample) -> None:
+        """Write the model folder around the bundle into ``target`` (a new, empty folder)."""
 
-class NullTracker:
-    """A tracker that records nothing."""
+    def log_model(
+        self, bundle_dir: Path, example: ModelExample, registered_name: str | None
+    ) -> str | None:
+        """Log the model with the run (registered as ``registered_name`` when given).
+
+        Returns the registered version, if any.
+        """
+
+
+class NullTracker(AbstractContextManager):
+    """A tracker that records nothing; the model folder is the bundle alone (no MLflow)."""
 
     run_id: str | None = None
+
+    def __enter__(self) -> NullTracker:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        return None
 
     def log_params(self, params: dict[str, Any]) -> None:
         """Ignore params."""
@@ -67,6 +121,16 @@ class NullTracker:
 
     def log_table_inputs(self, inputs: list[TableInput]) -> None:
         """Ignore datasets."""
+
+    def save_model(self, bundle_dir: Path, target: Path, example: ModelExample) -> None:
+        """Copy the bundle (plain JSON and XGBoost JSON, content-hashed) into ``target``."""
+        shutil.copytree(bundle_dir, target, dirs_exist_ok=True)
+
+    def log_model(
+        self, bundle_dir: Path, example: ModelExample, registered_name: str | None
+    ) -> str | None:
+        """Log nothing; nothing is registered."""
+        return None
 
 
 def default_tracking_uri(project_dir: Path) -> str:
@@ -109,6 +173,8 @@ class MlflowTracker(AbstractContextManager):
         run_name: str | None = None,
         system_metrics: bool = False,
     ) -> None:
+        import mlflow  # noqa: F401 - configures its loggers on import: before a run captures them
+
         self.uri, self.experiment, self.run_name = uri, experiment, run_name
         self.system_metrics = system_metrics
         self.run_id: str | None = None
@@ -184,32 +250,36 @@ class MlflowTracker(AbstractContextManager):
             )
             mlflow.log_input(dataset, context="training")
 
+    def save_model(self, bundle_dir: Path, target: Path, example: ModelExample) -> None:
+        """Write an MLflow pyfunc model folder (signature, input example) around the bundle."""
+        save_pyfunc(bundle_dir, target, example.inputs, example_signature(example))
+
     def log_model(
-        self,
-        bundle_dir: Path,
-        input_example: pd.DataFrame,
-        output_example: pd.DataFrame,
-        registered_name: str | None,
-        signature: Any = None,
+        self, bundle_dir: Path, example: ModelExample, registered_name: str | None
     ) -> str | None:
         """Log the bundle as an MLflow pyfunc model and register it when a name is given.
 
-        ``signature`` defaults to one inferred from the example (see ``model_signature``).
         Returns the registered version, if registered; ``mark_new_version`` sets its aliases.
         """
         import mlflow
 
-        signature = signature or model_signature(input_example, output_example)
         with pyfunc_files(bundle_dir) as files:
             info = mlflow.pyfunc.log_model(
                 name="model",
-                signature=signature,
-                input_example=input_example,
+                signature=example_signature(example),
+                input_example=example.inputs,
                 registered_model_name=registered_name,
                 **files,
             )
         version = getattr(info, "registered_model_version", None)
         return None if version is None else str(version)
+
+
+def example_signature(example: ModelExample) -> Any:
+    """The pyfunc signature of a model example: its whole scoring frame and its scores."""
+    from predictor.scoring import pyfunc_frame
+
+    return model_signature(pyfunc_frame(example.frame), example.outputs)
 
 
 MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")
@@ -273,7 +343,7 @@ def check_system_metrics() -> None:
     try:
         import psutil  # noqa: F401
     except ImportError:
-        raise RuntimeError(
+        raise SystemMetricsError(
             "tracking.system_metrics is true but psutil is not installed; "
             "pip install 'predictor[system-metrics]' or set tracking.system_metrics: false"
         ) from None
@@ -345,13 +415,6 @@ def load_from_uri(uri: str, tracking_uri: str | None = None) -> Path:
         raise ModelLoadError(f"cannot load {uri} from tracking store {where}: {reason}") from None
     except OSError as exc:
         raise ModelLoadError(f"cannot download {uri}: {exc}") from None
-
-
-def set_pyfunc_model() -> None:
-    """Declare the pyfunc model of ``pyfunc_model.py`` (MLflow models from code)."""
-    from mlflow.models import set_model
-
-    set_model(PredictorPyfunc())
 
 
 def use_store(tracking_uri: str | None = None) -> str:
@@ -452,29 +515,3 @@ def promote(name: str, champion: str, challenger: str, summary: str, promoted: b
     record_decision(name, [champion, challenger], f"v{challenger}_vs_v{champion}", summary)
     if promoted:
         MlflowClient().set_registered_model_alias(name, CHAMPION, challenger)
-
-
-try:
-    import mlflow.pyfunc as _pyfunc
-
-    _Base = _pyfunc.PythonModel
-except ImportError:  # pragma: no cover - mlflow is a hard dependency
-    _Base = object
-
-
-class PredictorPyfunc(_Base):
-    """MLflow pyfunc face of a predictor bundle: predict(scoring frame) -> scores."""
-
-    def load_context(self, context: Any) -> None:
-        """Load the bundle saved as the ``bundle`` artifact, checking its content hash."""
-        from predictor.bundle import load_bundle
-
-        self.model, self.metadata = load_bundle(Path(context.artifacts["bundle"]))
-
-    def predict(
-        self, context: Any, model_input: pd.DataFrame, params: dict | None = None
-    ) -> pd.DataFrame:
-        """Scores for a scoring frame; params ``as_of`` and ``drivers`` (see ``pyfunc_predict``)."""
-        from predictor.scoring import pyfunc_predict
-
-        return pyfunc_predict(self.model, model_input, params)

@@ -2,7 +2,7 @@
 
 Pure orchestration of the core: no file I/O and no MLflow here. ``train`` returns the fitted
 models and an ``Evaluation`` (metric tables and the held-out predictions behind the plots);
-saving and tracking happen in ``predictor.pipeline``.
+saving and tracking happen in the training job (``predictor.jobs``).
 
 Training adapts to what the data supports: a target without a complete label window, with one
 class only, too few rows or positives, or non-finite held-out metrics is skipped with its
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,8 +30,11 @@ from predictor.datasets import (
     Frame,
     ShortHistoryError,
     both_classes,
+    calibration_folds,
     candidate_cutoffs,
     data_span,
+    day_one_cohort_plan,
+    drift_cutoffs,
     plan_cutoffs,
     sample_ids,
     split_frame,
@@ -50,6 +52,7 @@ from predictor.labels import (
     value_label,
     value_label_end,
 )
+from predictor.model_types import Evaluation, TaskResult, TrainedModel
 from predictor.modeling.baselines import formula_clv, recency_churn_score, trailing_value
 from predictor.modeling.churn import ChurnModel
 from predictor.modeling.horizon import HorizonExtension
@@ -58,7 +61,7 @@ from predictor.modeling.level import RECENT_MONTHS, WindowTotals, drift, total_r
 from predictor.modeling.probabilistic import bgnbd_gg_value
 from predictor.modeling.value import ValueModel
 from predictor.segments import Segmenter
-from predictor.timeline import add_months, day_end, day_one_windows, truncate
+from predictor.timeline import day_end, day_one_windows, horizon_days, truncate
 
 Progress = Callable[[str], None]
 StepProgress = Callable[[str, int, int], None]
@@ -106,48 +109,6 @@ class UnsupportedTargetError(ShortHistoryError):
     def __init__(self, target: str, reason: str) -> None:
         super().__init__(f"{target}: {reason}")
         self.target, self.reason = target, reason
-
-
-@dataclass
-class TaskResult:
-    """Held-out evaluation of one target: metric table and the predictions behind it."""
-
-    table: pd.DataFrame
-    y_true: np.ndarray
-    predictions: dict[str, np.ndarray]
-    plan: dict[str, Any]
-    n_rows: dict[str, int]
-    evaluation: str = TIME_SPLIT
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
-class TrainedModel:
-    """The fitted models (``None`` for a target skipped), the segment thresholds and info."""
-
-    day_one: ValueModel | None
-    value: ValueModel | None
-    churn: ChurnModel | None
-    segmenter: Segmenter
-    config: Config
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Evaluation:
-    """Per-target held-out results."""
-
-    tasks: dict[str, TaskResult]
-
-    def metrics(self) -> dict[str, float]:
-        """Flat ``{target.predictor.metric: value}`` for tracking."""
-        out = {}
-        for task, result in self.tasks.items():
-            for predictor, row in result.table.iterrows():
-                for metric, value in row.items():
-                    if pd.notna(value):
-                        out[f"{task}.{predictor}.{metric}"] = float(value)
-        return out
 
 
 def model_params(config: Config) -> dict[str, Any]:
@@ -226,14 +187,12 @@ def _value_baselines(
 ) -> dict[str, np.ndarray]:
     """Value predictions of the marketer's baselines for ``ids`` over ``months`` from a cutoff."""
     customers = tables.customers
-    horizon_days = (
-        day_end(pd.Timestamp(as_of) + pd.DateOffset(months=months)) - day_end(as_of)
-    ).days
+    horizon = horizon_days(as_of, months)
     first = customers.set_index("customer_id")["signup_date"]
     first = first[first <= day_end(as_of)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bg = bgnbd_gg_value(orders, as_of, horizon_days, first_dates=first, value_col="value")
+        bg = bgnbd_gg_value(orders, as_of, horizon, first_dates=first, value_col="value")
     out = {
         "trailing_13m": trailing_value(orders, customers, as_of, months=months, value_col="value"),
         "formula_clv": formula_clv(
@@ -348,9 +307,8 @@ def _recent_level(
     """
     w = min(RECENT_MONTHS, months)
     cfg = config.value.model_copy(update={"horizon_months": w})
-    ref_as_of = pd.Timestamp(reference.meta["as_of"].iloc[0])
     totals = []
-    for as_of in (ref_as_of, add_months(now, -w)):
+    for as_of in drift_cutoffs(reference.meta["as_of"].iloc[0], now, w):
         y = value_label(truncate(tables, now), as_of, cfg)
         X = features(as_of)
         ids = y.index.intersection(X.index)
@@ -371,27 +329,6 @@ def _per_cutoff_limit(config: Config, n_cutoffs: int) -> int | None:
     """Customers per churn cutoff so the fitting rows stay within ``churn_max_rows``."""
     total = config.cutoffs.churn_max_rows
     return None if total is None else max(100, total // max(1, n_cutoffs))
-
-
-def calibration_folds(
-    meta: pd.DataFrame, label_end: Callable[[pd.Timestamp], pd.Timestamp], n_folds: int
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Out-of-fold pairs over the latest ``n_folds`` cutoffs of stacked rows (``meta.as_of``).
-
-    Each held-out cutoff is paired with the rows of every cutoff whose label window ended by
-    that cutoff's day, so the fold model never saw an outcome from after the held-out cutoff.
-    """
-    as_of = pd.to_datetime(meta["as_of"]).to_numpy()
-    cutoffs = sorted(pd.unique(meta["as_of"]))
-    folds = []
-    for held in cutoffs[-n_folds:]:
-        held = pd.Timestamp(held)
-        known = [c for c in cutoffs if label_end(pd.Timestamp(c)) <= day_end(held)]
-        fit_rows = np.flatnonzero(np.isin(as_of, np.array(known, dtype=as_of.dtype)))
-        held_rows = np.flatnonzero(as_of == np.datetime64(held))
-        if len(fit_rows) and len(held_rows):
-            folds.append((fit_rows, held_rows))
-    return folds
 
 
 def _train_churn(
@@ -606,20 +543,12 @@ def _train_day_one(
     steps.tick()
     signup = tables.customers.set_index("customer_id")["signup_date"].loc[labels.index]
     window_end = day_one_windows(tables.customers, config.day_one.window_days).loc[labels.index]
-    test_start = max(signup.max() - pd.Timedelta(days=90), signup.quantile(0.7))
-    test = (signup > test_start).to_numpy()
-    label_end = window_end + pd.DateOffset(months=months)
-    eligible = (label_end <= test_start).to_numpy() & ~test
-    if eligible.sum() < 50:
-        eligible = ~test
-    order = np.argsort(signup.to_numpy()[eligible], kind="stable")
-    n_valid = max(1, len(order) // 5)
-    idx = np.flatnonzero(eligible)[order]
-    tr, va = idx[:-n_valid], idx[-n_valid:]
+    cohorts = day_one_cohort_plan(signup, window_end, months)
+    tr, va, te = cohorts.train, cohorts.valid, cohorts.test
     y = labels.to_numpy(dtype=float)
     X = features.reset_index(drop=True)
     check_rows("day_one", y[tr], MIN_TRAIN_ROWS, "training")
-    check_rows("day_one", y[test], MIN_TEST_ROWS, "held-out")
+    check_rows("day_one", y[te], MIN_TEST_ROWS, "held-out")
     progress(f"day_one: fitting on {len(tr):,} customers")
     model = ValueModel(
         objective=config.model.value_objective,
@@ -627,7 +556,6 @@ def _train_day_one(
         **model_params(config),
     ).fit(X.iloc[tr], y[tr], eval_set=(X.iloc[va], y[va]))
     steps.tick()
-    te = np.flatnonzero(test)
     preds = {
         "model": model.predict(X.iloc[te]),
         "mean_by_first_order": _first_order_bucket_baseline(X.iloc[tr], y[tr], X.iloc[te]),

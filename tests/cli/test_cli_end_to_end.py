@@ -191,7 +191,9 @@ def test_interrupted_score_leaves_no_output(workspace, tmp_path, monkeypatch):
     out = tmp_path / "scores.csv"
     out.write_text("previous run\n")
     calls = []
-    real = predictor.api.score
+    import predictor.jobs.score_job as score_job
+
+    real = score_job.score
 
     def failing_second_chunk(*args, **kwargs):
         calls.append(1)
@@ -199,7 +201,7 @@ def test_interrupted_score_leaves_no_output(workspace, tmp_path, monkeypatch):
             raise RuntimeError("killed while scoring the second chunk")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(predictor.api, "score", failing_second_chunk)
+    monkeypatch.setattr(score_job, "score", failing_second_chunk)
     with pytest.raises(RuntimeError, match="second chunk"):
         invoke(*score_args(root, data, out, "--chunk-size", "300"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]
@@ -280,9 +282,10 @@ def test_training_run_lineage(workspace):
 
 
 def test_score_progress_moves_within_a_chunk(workspace, tmp_path, monkeypatch):
-    from predictor.api import score_files
+    import predictor.jobs.score_job as score_job
+    from predictor.jobs import score_files
 
-    monkeypatch.setattr(predictor.api, "MIN_PROGRESS_BATCH", 250)
+    monkeypatch.setattr(score_job, "MIN_PROGRESS_BATCH", 250)
     root, data, _ = workspace
     model = predictor.load_model(root / "models" / "e2e")
     steps: list[int] = []

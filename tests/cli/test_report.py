@@ -21,6 +21,7 @@ from predictor.explain import explain_customer
 from predictor.features.descriptions import describe
 from predictor.report import SECTIONS
 from predictor.scoring import score
+from predictor.tracking import NullTracker
 
 runner = CliRunner()
 
@@ -147,25 +148,11 @@ def active_id(scores) -> str:
     return str(active.sort_values("value_13m", ascending=False)["customer_id"].iloc[0])
 
 
-class RecordingTracker:
+class RecordingTracker(NullTracker):
     """Stands in for MLflow: remembers what was logged."""
-
-    run_id = None
 
     def __init__(self) -> None:
         self.artifacts: list[tuple[Path, str | None, bytes | None]] = []
-
-    def log_params(self, params):
-        pass
-
-    def log_metrics(self, metrics):
-        pass
-
-    def set_tags(self, tags):
-        pass
-
-    def log_table_inputs(self, inputs):
-        pass
 
     def log_artifact(self, path, folder=None):
         path = Path(path)
@@ -175,13 +162,13 @@ class RecordingTracker:
 def test_every_training_run_logs_a_complete_report(trained, business, tmp_path, monkeypatch):
     from tests.conftest import fast_config
 
-    import predictor.pipeline as pipeline
+    import predictor.jobs.train_job as jobs
 
     model, evaluation = trained
     copy = dataclasses.replace(model, info=dict(model.info))
-    monkeypatch.setattr(pipeline, "train", lambda *_a, **_k: (copy, evaluation))
+    monkeypatch.setattr(jobs, "train", lambda *_a, **_k: (copy, evaluation))
     tracker = RecordingTracker()
-    outcome = pipeline.run_training(business.tables, fast_config(), tmp_path, tracker)
+    outcome = jobs.run_training(business.tables, fast_config(), tmp_path, tracker)
 
     logged = [(p, data) for p, folder, data in tracker.artifacts if folder == "report"]
     assert [p.name for p, _ in logged] == ["report.html"]

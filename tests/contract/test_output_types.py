@@ -21,9 +21,10 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from predictor.api import Predictor, score_files
+from predictor.api import Predictor
 from predictor.cli import app
 from predictor.io import write_frame_atomic, write_tables
+from predictor.jobs import score_files
 from predictor.output_schema import (
     FEATURES,
     REJECTS,

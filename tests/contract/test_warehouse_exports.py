@@ -17,13 +17,14 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from predictor.api import Predictor, score_files
+from predictor.api import Predictor
 from predictor.cli import app
 from predictor.config import Config, DataConfig
 from predictor.contract.errors import ContractError
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import Tables
 from predictor.io import ConfigError, load_config, load_tables, open_customer_chunks, write_tables
+from predictor.jobs import score_files
 from predictor.output_schema import SCORES, as_written
 from predictor.scoring import score
 

@@ -1,4 +1,4 @@
-"""Scoring from files (``api.score_files``, what ``predictor score`` runs) on the session model.
+"""Scoring from files (``jobs.score_files``, what ``predictor score`` runs) on the session model.
 
 Chunked reading must give exactly the scores of one-shot scoring, whatever the chunk size and
 the row order of the files; bad input is a clear error; nothing is written when a run fails.
@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from predictor.api import Predictor, score_files
+from predictor.api import Predictor
 from predictor.contract.errors import ContractError
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import Tables
 from predictor.features import build_features
 from predictor.io import load_tables, open_customer_chunks, write_tables
+from predictor.jobs import score_files
 from predictor.modeling.preprocess import SchemaMismatchError
 from predictor.output_schema import SCORES, as_written
 from predictor.scoring import LABEL_COLUMNS, score
@@ -191,7 +192,7 @@ def test_failure_in_a_later_chunk_leaves_no_output(predictor, small, tmp_path, m
             raise KeyboardInterrupt
         return score(*args, **kwargs)
 
-    monkeypatch.setattr("predictor.api.score", failing)
+    monkeypatch.setattr("predictor.jobs.score_job.score", failing)
     with pytest.raises(KeyboardInterrupt):
         score_files(predictor, data, out, rejects, as_of=as_of_of(predictor), chunk_size=10)
     assert len(calls) == 2

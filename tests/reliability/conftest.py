@@ -19,14 +19,16 @@ N_SCORED = 120
 def model_dir(tmp_path_factory, trained, business) -> Path:
     """A model folder as ``predictor train`` leaves it: bundle inside an MLflow pyfunc folder."""
     from predictor.bundle import save_bundle
-    from predictor.pipeline import _install_model, input_example
+    from predictor.jobs import input_example, install_model
+    from predictor.tracking import save_pyfunc
 
     model, evaluation = trained
     root = tmp_path_factory.mktemp("installed")
     bundle = save_bundle(model, root / "build" / "bundle", None, evaluation)
     models = root / "models"
     models.mkdir()
-    return _install_model(bundle, models / "rel", input_example(model, business.tables))
+    example = input_example(model, business.tables)
+    return install_model(models / "rel", lambda folder: save_pyfunc(bundle, folder, example))
 
 
 @pytest.fixture(scope="session")

@@ -133,15 +133,14 @@ def test_registered_model_has_no_pickle_and_a_missing_version_is_one_line(
     from typer.testing import CliRunner
 
     from predictor.cli import app
-    from predictor.tracking import MlflowTracker
+    from predictor.tracking import MlflowTracker, ModelExample
 
     model = predictor.load_model(model_dir)
     example = pyfunc_frame(model.features(small_tables, "2024-12-31")).head(5)
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     with MlflowTracker(uri, "reliability") as tracker:
-        version = tracker.log_model(
-            model_dir / "artifacts" / "bundle", example, model.predict(example), "rel", None
-        )
+        shown = ModelExample(frame=example, inputs=example, outputs=model.predict(example))
+        version = tracker.log_model(model_dir / "artifacts" / "bundle", shown, "rel")
     local = Path(mlflow.artifacts.download_artifacts(f"models:/rel/{version}", dst_path=tmp_path))
     files = [p for p in local.rglob("*") if p.is_file()]
     assert files and not [p for p in files if p.read_bytes()[:2] in PICKLE_HEADERS]

@@ -13,8 +13,8 @@ import pandas as pd
 from typer.testing import CliRunner
 
 import predictor
-from predictor.api import score_files
 from predictor.cli import app
+from predictor.jobs import score_files
 from predictor.runfiles import SPILL_PREFIX, lock_path, output_lock
 
 runner = CliRunner()

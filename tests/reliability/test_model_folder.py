@@ -53,7 +53,8 @@ def test_train_with_a_path_as_model_name_touches_nothing(tmp_path, small_csv, na
 
 def test_reinstall_replaces_only_that_model(model_dir, tmp_path, trained, business):
     from predictor.bundle import save_bundle
-    from predictor.pipeline import _install_model, input_example
+    from predictor.jobs import input_example, install_model
+    from predictor.tracking import save_pyfunc
 
     models = tmp_path / "models"
     shutil.copytree(model_dir, models / "rel")
@@ -62,16 +63,16 @@ def test_reinstall_replaces_only_that_model(model_dir, tmp_path, trained, busine
     (models / "rel" / "marker.txt").write_text("old version")
     model, _ = trained
     bundle = save_bundle(model, tmp_path / "build" / "bundle")
-    _install_model(bundle, models / "rel", input_example(model, business.tables))
+    example = input_example(model, business.tables)
+    install_model(models / "rel", lambda folder: save_pyfunc(bundle, folder, example))
     assert sorted(p.name for p in models.iterdir()) == ["other", "rel"]
     assert (models / "other" / "keep.txt").read_text() == "theirs"
     assert not (models / "rel" / "marker.txt").exists()
     assert (models / "rel" / "MLmodel").is_file()
 
 
-def test_failed_install_keeps_the_previous_version(model_dir, tmp_path, monkeypatch, business):
-    import predictor.tracking
-    from predictor.pipeline import _install_model
+def test_failed_install_keeps_the_previous_version(model_dir, tmp_path):
+    from predictor.jobs import install_model
 
     models = tmp_path / "models"
     shutil.copytree(model_dir, models / "rel")
@@ -80,20 +81,19 @@ def test_failed_install_keeps_the_previous_version(model_dir, tmp_path, monkeypa
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(predictor.tracking, "save_pyfunc", disk_full)
     with pytest.raises(OSError):
-        _install_model(model_dir / "artifacts" / "bundle", models / "rel", None)
+        install_model(models / "rel", disk_full)
     assert snapshot(models) == before
     assert sorted(p.name for p in models.iterdir()) == ["rel"]
 
 
 def test_install_refuses_to_replace_a_folder_that_is_not_a_model(model_dir, tmp_path):
-    from predictor.pipeline import _install_model
+    from predictor.jobs import install_model
 
     target = tmp_path / "models" / "data"
     target.mkdir(parents=True)
     (target / "customers.csv").write_text("customer_id\n1\n")
     with pytest.raises(OutputError, match="not a predictor model folder"):
-        _install_model(model_dir / "artifacts" / "bundle", target, None)
+        install_model(target, lambda folder: None)
     assert (target / "customers.csv").read_text() == "customer_id\n1\n"
     assert sorted(p.name for p in target.parent.iterdir()) == ["data"]

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from predictor.api import Predictor, score_files
+from predictor.api import Predictor
+from predictor.jobs import score_files
 
 pyspark = pytest.importorskip("pyspark", reason="the Spark extra (predictor[spark]) is absent")
 if shutil.which("java") is None:  # pragma: no cover

@@ -4,11 +4,12 @@ import numpy as np
 import pandas as pd
 
 from predictor.config import ChurnConfig, Config
+from predictor.datasets import calibration_folds
 from predictor.labels import churn_label_end
 from predictor.modeling.calibration import EPS
 from predictor.modeling.churn import ChurnModel
 from predictor.timeline import day_end
-from predictor.training import _per_cutoff_limit, calibration_folds, churn_plan
+from predictor.training import _per_cutoff_limit, churn_plan
 
 
 def _config(**cutoffs) -> Config:

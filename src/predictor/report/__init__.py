@@ -3,7 +3,8 @@
 Pure: ``build_report`` takes a trained model, its held-out evaluation frames and (optionally)
 scores and per-customer purchase levers, and returns one self-contained HTML page (inline CSS,
 figures embedded as base64 PNG, no JavaScript), so the file opens offline and can be mailed
-around. Writing the file, and tracking it, is the caller's job (``predictor.pipeline``).
+around. Writing the file, and tracking it, is the caller's job (the training and report jobs
+of ``predictor.jobs``).
 
 The modules: ``summaries`` (pure frames and numbers: levers, segment and action tables, value
 at risk, feature-family shares), ``markup`` (HTML building blocks and number formats),

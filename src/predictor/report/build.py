@@ -7,6 +7,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from predictor.model_types import TrainedModel
 from predictor.plots import (
     family_importance_figure,
     value_at_risk_figure,
@@ -39,7 +40,6 @@ from predictor.segments import (
     LAPSED_SEGMENT,
     LEVERS,
 )
-from predictor.training import TrainedModel
 
 MAX_SCATTER_POINTS = 20_000
 

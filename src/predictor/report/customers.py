@@ -6,6 +6,7 @@ from html import escape
 
 import pandas as pd
 
+from predictor.model_types import TrainedModel
 from predictor.plots import (
     distribution_figure,
     segment_levers_figure,
@@ -37,7 +38,6 @@ from predictor.segments import (
     RISK_BANDS,
     Segmenter,
 )
-from predictor.training import TrainedModel
 
 BAND_NAMES = {"low": "low risk", "medium": "medium risk", "high": "high risk", "inactive": "gone"}
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from predictor.evaluation import comparison_table
+from predictor.model_types import TrainedModel
 from predictor.plots import (
     calibration_figure,
     decile_figure,
@@ -28,7 +29,6 @@ from predictor.report.markup import (
     section,
     table,
 )
-from predictor.training import TrainedModel
 
 PREDICTOR_NAMES: dict[str, str] = {
     "model": "Model",

@@ -1,4 +1,10 @@
-"""Jobs that wire the pure core to files and tracking: train-and-save, and score-to-files."""
+"""The training job: train every target, save the model folder, track the run, draw the report.
+
+``run_training`` is what ``predictor train`` runs. The ``Tracker`` it is given records the run
+and writes and logs the model (``tracking.NullTracker``: nothing recorded, the bare bundle as
+model folder, and MLflow never imported). Also the report job (``report_html``, what
+``predictor report`` runs too).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,15 +24,22 @@ from predictor.bundle import evaluation_frames, save_bundle
 from predictor.config import Config
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import Tables
-from predictor.datasets import data_span
-from predictor.errors import OutputError
+from predictor.errors import OutputError, PredictorError
+from predictor.jobs.data_job import resolve_as_of
+from predictor.model_types import Evaluation, TrainedModel
 from predictor.output_schema import column_kind
 from predictor.plots import calibration_figure, decile_figure, gains_figure, roc_figure
 from predictor.report.build import build_report
 from predictor.report.summaries import customer_levers
 from predictor.scoring import predict_frame, pyfunc_frame, score, scoring_frame
 from predictor.segments import customer_facts
-from predictor.training import Evaluation, TrainedModel, train
+from predictor.tracking import ModelExample, TableInput, Tracker
+from predictor.training import Progress, StepProgress, train
+
+
+class ScoresFileError(PredictorError):
+    """A scores file given to the report is missing or is not a scores file."""
+
 
 REPORT_DRIVERS = 3
 """Drivers per score shown for the act-first customers of the report."""
@@ -74,19 +88,6 @@ def _frame_hash(frame: pd.DataFrame) -> bytes:
     return hashed.to_numpy().tobytes()
 
 
-@dataclass(frozen=True)
-class TableInput:
-    """One input table as the run's lineage records it (an MLflow dataset per table)."""
-
-    name: str
-    source: str
-    """Absolute path or URI the table was read from, or ``in-memory``."""
-    digest: str
-    """SHA-256 of the table as loaded (after validation; row-order independent)."""
-    columns: dict[str, str]
-    """Column name -> type (``string``, ``double``, ``datetime``, ``boolean``)."""
-
-
 def table_inputs(tables: Tables, sources: dict[str, Path] | None = None) -> list[TableInput]:
     """The lineage record of each input table: its file, content hash and column types."""
     sources = sources or {}
@@ -133,18 +134,14 @@ def _save_figures(evaluation: Evaluation, folder: Path, currency: str) -> list[P
     return paths
 
 
-def _install_model(
-    bundle_tmp: Path, target: Path, example: pd.DataFrame, signature: Any = None
-) -> Path:
-    """Wrap the bundle as an MLflow pyfunc folder and swap it in for ``target``.
+def install_model(target: Path, write: Callable[[Path], Any]) -> Path:
+    """Write a model folder with ``write(folder)`` and swap it in for ``target``.
 
     The new folder is written complete in a temporary sibling, the previous version (if any)
     is renamed aside, the new one renamed onto ``target``, and only then the previous version
     is removed. Nothing else is ever removed: a ``target`` that is not a model folder (no
     ``MLmodel`` or ``metadata.json``) is refused, and a failed swap puts the old one back.
     """
-    from predictor.tracking import save_pyfunc
-
     if target.exists() and not _is_model_folder(target):
         raise OutputError(
             f"{target} exists and is not a predictor model folder; refusing to replace it "
@@ -152,7 +149,7 @@ def _install_model(
         )
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
     try:
-        save_pyfunc(bundle_tmp, staging, example, signature)
+        write(staging)
         old = None
         if target.exists():
             old = target.with_name(f".{target.name}.old-{staging.name.rsplit('-', 1)[-1]}")
@@ -172,7 +169,7 @@ def _install_model(
 
 
 def _is_model_folder(path: Path) -> bool:
-    """True for a folder written by ``_install_model`` (or a bare bundle)."""
+    """True for a folder written by ``install_model``: an MLflow pyfunc folder or a bundle."""
     return path.is_dir() and ((path / "MLmodel").is_file() or (path / "metadata.json").is_file())
 
 
@@ -183,20 +180,29 @@ def input_example(model: TrainedModel, tables: Tables, n: int = 5) -> pd.DataFra
     return pyfunc_frame(scoring_frame(tables.subset(ids), as_of, model))
 
 
+def model_example(model: TrainedModel, frame: pd.DataFrame, n: int = 5) -> ModelExample:
+    """What a tracker records beside the model: the scoring frame, its first rows and scores."""
+    inputs = pyfunc_frame(frame.head(n))
+    outputs = predict_frame(model, inputs.set_index("customer_id"), None)
+    return ModelExample(frame=frame, inputs=inputs, outputs=outputs)
+
+
 def run_training(
     tables: Tables,
     config: Config,
     models_dir: Path,
-    tracker: Any,
-    progress: Any = None,
+    tracker: Tracker,
+    progress: Progress | None = None,
     created_at: str = "",
     sources: dict[str, Path] | None = None,
-    on_step: Any = None,
+    on_step: StepProgress | None = None,
 ) -> TrainingOutcome:
     """Train, evaluate, save ``models_dir/<model_name>`` and record everything in the tracker.
 
-    ``sources`` (table -> file read) gives each input table's dataset its source in the
-    run's lineage; ``on_step(target, done, total)`` reports training progress.
+    The tracker writes the model folder (``MlflowTracker``: an MLflow pyfunc folder around the
+    bundle; ``NullTracker``: the bundle alone) and logs the model. ``sources`` (table -> file
+    read) gives each input table's dataset its source in the run's lineage;
+    ``on_step(target, done, total)`` reports training progress.
     """
     say = progress or (lambda _m: None)
     summary = data_summary(tables)
@@ -204,11 +210,11 @@ def run_training(
     tracker.log_params(config.flat())
     tracker.log_table_inputs(table_inputs(tables, sources))
     model, evaluation = train(tables, config, say, on_step=on_step)
-    run_id = getattr(tracker, "run_id", None)
+    run_id = tracker.run_id
     model.info["model_version"] = f"{config.model_name}-{(run_id or digest)[:8]}"
     model.info["created_at"] = created_at
     metrics = evaluation.metrics()
-    check = model.churn.calibration_check_
+    check = model.churn.calibration_check_ if model.churn is not None else {}
     for kind, loss in check.get("log_loss", {}).items():
         metrics[f"churn.calibration.heldout_log_loss.{kind}"] = float(loss)
     tracker.log_metrics(metrics)
@@ -229,10 +235,11 @@ def run_training(
         say("scoring customers as of the data end (signature and report)")
         as_of = pd.Timestamp(model.info["data_end"])
         frame = scoring_frame(tables, as_of, model)
-        example = pyfunc_frame(frame.head(5))
-        signature = model_signature_of(frame, scoring_example_output(model, example))
+        example = model_example(model, frame)
         say("saving model folder and plots")
-        target = _install_model(bundle, models_dir / config.model_name, example, signature)
+        target = install_model(
+            models_dir / config.model_name, lambda folder: tracker.save_model(bundle, folder, example)
+        )
         plots = _save_figures(evaluation, tmp / "plots", config.report.currency)
         for path in plots:
             tracker.log_artifact(path, "plots")
@@ -255,16 +262,8 @@ def run_training(
         }
         (tables_dir / "feature_importance.json").write_text(json.dumps(importance, indent=1))
         tracker.log_artifact(tables_dir, "metrics")
-        version = None
-        if hasattr(tracker, "log_model"):
-            out = scoring_example_output(model, example)
-            version = tracker.log_model(
-                bundle,
-                example,
-                out,
-                config.tracking.registered_name if config.tracking.register_model else None,
-                signature,
-            )
+        registered = config.tracking.registered_name if config.tracking.register_model else None
+        version = tracker.log_model(bundle, example, registered)
     return TrainingOutcome(target, model, evaluation, run_id, version)
 
 
@@ -304,7 +303,7 @@ def report_html(
     levers = facts = None
     if tables is not None:
         if scores is None:
-            cutoff = as_of if as_of is not None else data_span(tables, model.config)[1]
+            cutoff = resolve_as_of(as_of, tables, model.config)
             scores = score(model, tables, cutoff, drivers=REPORT_DRIVERS)[0]
         if len(scores):
             as_of_scores = pd.Timestamp(scores["as_of"].iloc[0])
@@ -313,22 +312,26 @@ def report_html(
     return build_report(model, evaluation, scores, levers, plans, facts)
 
 
+def read_scores(path: Path) -> pd.DataFrame:
+    """Read a scores file of ``predictor score`` (CSV or Parquet) for the report.
+
+    Raises ``ScoresFileError`` when the file is missing or is not a scores file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ScoresFileError(f"scores file {path} does not exist")
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    if "customer_id" not in frame.columns or "value_13m" not in frame.columns:
+        raise ScoresFileError(
+            f"{path} is not a scores file of `predictor score` (no customer_id/value_13m)"
+        )
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    frame["as_of"] = pd.to_datetime(frame["as_of"])
+    return frame
+
+
 def write_report(html: str, path: Path) -> Path:
     """Write the report file atomically (a temporary file beside it, then one rename)."""
     from predictor.io.atomic import write_text_atomic
 
     return write_text_atomic(html, path)
-
-
-def model_signature_of(frame: pd.DataFrame, output: pd.DataFrame) -> Any:
-    """The MLflow signature of the whole scoring frame ``frame`` (see ``tracking.model_signature``)."""
-    from predictor.tracking import model_signature
-
-    return model_signature(pyfunc_frame(frame), output)
-
-
-def scoring_example_output(model: TrainedModel, example: pd.DataFrame) -> pd.DataFrame:
-    """Scores of the input example (for the MLflow signature)."""
-    from predictor.scoring import predict_frame
-
-    return predict_frame(model, example.set_index("customer_id"), None)

@@ -1,0 +1,5 @@
+"""``python -m predictor.cli``."""
+
+from predictor.cli.app import main
+
+main()

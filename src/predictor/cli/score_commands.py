@@ -1,0 +1,245 @@
+"""Commands that use a model: ``score``, ``report``, ``explain``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.markup import escape
+
+from predictor.cli.app import (
+    VerboseOpt,
+    app,
+    captured_output,
+    check_date,
+    check_tables,
+    console,
+    cutoff_of,
+    fail,
+    load_data,
+    out,
+)
+
+
+class Engine(StrEnum):
+    """Where scoring runs."""
+
+    pandas = "pandas"
+    spark = "spark"
+
+
+@app.command()
+def score(
+    model: Annotated[
+        str, typer.Option(help="Model folder (models/<name>) or MLflow URI (models:/name@alias).")
+    ],
+    data: Annotated[
+        str, typer.Option(help="Data folder to score (Spark: any URI it reads, e.g. s3a://...).")
+    ],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Scores file (.parquet or .csv); Spark: a dataset.")
+    ],
+    as_of: Annotated[
+        str | None,
+        typer.Option(callback=check_date, help="As-of date, YYYY-MM-DD (default: latest date in the data)."),
+    ] = None,
+    drivers: Annotated[int, typer.Option(min=0, help="Top K drivers per score.")] = 0,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Rejects file (default: beside --out).")
+    ] = None,
+    chunk_size: Annotated[int, typer.Option(min=1, help="Customers per chunk.")] = 100_000,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")
+    ] = None,
+    allow_missing: Annotated[
+        list[str] | None,
+        typer.Option(
+            callback=check_tables,
+            help="Accept that this table (trained with) is absent; repeatable.",
+        ),
+    ] = None,
+    scratch_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the temporary spill of Parquet input (default: beside --out)."),
+    ] = None,
+    verbose: VerboseOpt = False,
+    engine: Annotated[
+        Engine, typer.Option(help="pandas (one process) or spark (predictor[spark] extra).")
+    ] = Engine.pandas,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(help="Spark master (default: $PREDICTOR_SPARK_MASTER, then local[*]).",),
+    ] = None,
+    buckets: Annotated[
+        int | None, typer.Option(min=1, help="Spark: customer buckets (default: 2 x cores).")
+    ] = None,
+) -> None:
+    """Score every customer of a data folder; unscorable ones go to the rejects file.
+
+    Parquet inputs are read chunk by chunk of customers (bounded memory); CSV inputs are read
+    whole, so convert large inputs to Parquet. Both files appear only when scoring is done.
+    """
+    from rich.progress import Progress
+
+    from predictor.api import load_model
+    from predictor.jobs import default_rejects_path, score_files
+
+    with captured_output(verbose):
+        predictor = load_model(model, tracking_uri)
+    rejects_path = rejects or default_rejects_path(out_path)
+    if engine is Engine.spark:
+        _score_on_spark(predictor, data, str(out_path), rejects, as_of, drivers,
+                        spark_master, buckets, allow_missing or [])  # fmt: skip
+        return
+    with captured_output(verbose), Progress(console=console, transient=True) as bar:
+        task = bar.add_task("scoring", total=None)
+        run = score_files(
+            predictor,
+            data,
+            out_path,
+            rejects_path,
+            as_of=as_of,
+            drivers=drivers,
+            chunk_size=chunk_size,
+            on_start=lambda n: bar.update(task, total=n),
+            on_chunk=lambda n: bar.advance(task, n),
+            workdir=scratch_dir,
+            allow_missing=allow_missing or (),
+        )
+    for path in run.leftovers:
+        console.print(f"[yellow]removed the leftover of an interrupted run:[/] {path}")
+    for issue in run.warnings:
+        console.print(f"[yellow]warning:[/] {escape(issue.message)}", soft_wrap=True)
+    out.print(
+        f"input customers {run.customers:,} = scored {run.scored:,} + rejected {run.rejected:,}"
+        f" (as of {run.as_of.date()}); scores in {out_path}, rejects in {rejects_path}"
+    )
+    segmenter = predictor.model.segmenter
+    out.print(segmenter.value_rule_text(predictor.model.config.report.currency))
+    out.print(segmenter.risk_rule_text())
+    if run.scored + run.rejected != run.customers:
+        raise fail("internal error: scored + rejected does not equal the input customers", 3)
+
+
+def _score_on_spark(
+    predictor: Any,
+    data: str,
+    out_path: str,
+    rejects: Path | None,
+    as_of: str | None,
+    drivers: int,
+    master: str | None,
+    buckets: int | None,
+    allow_missing: list[str],
+) -> None:
+    """``predictor score --engine spark``: Parquet datasets of scores and rejects, via Spark."""
+    from predictor.spark_engine import score_with_spark
+
+    rejects_path = str(rejects) if rejects else f"{out_path.rstrip('/')}_rejects"
+    run = score_with_spark(
+        predictor, data, out_path, rejects_path, as_of=as_of, drivers=drivers,
+        allow_missing=allow_missing, buckets=buckets, master=master,
+    )  # fmt: skip
+    for issue in run.warnings:
+        console.print(f"[yellow]warning:[/] {issue.message}")
+    out.print(
+        f"input customers {run.customers:,} = scored {run.scored:,} + rejected {run.rejected:,}"
+        f" (as of {run.as_of.date()}, {run.buckets} buckets on Spark); scores in {out_path}, "
+        f"rejects in {rejects_path}"
+    )
+    if run.scored + run.rejected != run.customers:
+        raise fail("internal error: scored + rejected does not equal the input customers", 3)
+
+
+def _model_with_data(model: str, tracking_uri: str | None, data: Path | None):
+    """Load a model (folder or MLflow URI) and, when given, the data folder with its config."""
+    from predictor.api import load_model
+
+    predictor = load_model(model, tracking_uri)
+    if data is None:
+        return predictor, None
+    return predictor, load_data(predictor.data_config(data)).tables
+
+
+def _model_folder(model: str, tracking_uri: str | None) -> Path:
+    """The local folder of a model given as a folder or an MLflow URI."""
+    from predictor.api import MLFLOW_SCHEMES
+
+    if model.startswith(MLFLOW_SCHEMES):
+        from predictor.tracking import load_from_uri
+
+        return Path(load_from_uri(model, tracking_uri))
+    return Path(model)
+
+
+@app.command()
+def report(
+    model: Annotated[str, typer.Option(help="Model folder (models/<name>) or MLflow URI.")],
+    out_path: Annotated[Path, typer.Option("--out", help="HTML file to write.")],
+    scores: Annotated[
+        Path | None, typer.Option(help="Scores file of `predictor score` (CSV or Parquet).")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Data folder: scores its customers (without --scores) and adds levers."),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            callback=check_date,
+            help="As-of date for scoring --data, YYYY-MM-DD (default: data's end).",
+        ),
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(help="Currency shown with money (default: the model's report.currency)."),
+    ] = None,
+) -> None:
+    """Write one self-contained HTML report: model quality, segments, drivers, who to act on."""
+    from predictor.bundle import load_evaluation
+    from predictor.jobs import read_scores, report_html, write_report
+
+    predictor, tables = _model_with_data(model, tracking_uri, data)
+    evaluation = load_evaluation(_model_folder(model, tracking_uri))
+    plans = predictor.metadata.get("evaluation_plan", {})
+    frame = read_scores(scores) if scores is not None else None
+    cutoff = None
+    if as_of and tables is not None:
+        cutoff = cutoff_of(as_of, tables, predictor.model.config)
+    elif as_of:
+        cutoff = pd.Timestamp(as_of)
+    with console.status("building the report"):
+        html = report_html(predictor.model, evaluation, plans, tables, frame, cutoff, currency)
+    write_report(html, out_path)
+    out.print(f"wrote {out_path}")
+
+
+@app.command()
+def explain(
+    model: Annotated[str, typer.Option(help="Model folder (models/<name>) or MLflow URI.")],
+    data: Annotated[Path, typer.Option(help="Data folder holding the customer.")],
+    customer: Annotated[str, typer.Option(help="The customer_id to explain.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(callback=check_date, help="As-of date, YYYY-MM-DD (default: latest date in the data)."),
+    ] = None,
+    drivers: Annotated[int, typer.Option(min=0, help="Drivers listed per score.")] = 5,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")
+    ] = None,
+) -> None:
+    """Print one customer's scores and, per score, the drivers that add up to it."""
+    from predictor.explain import explain_customer, explanation_lines
+
+    predictor, tables = _model_with_data(model, tracking_uri, data)
+    cutoff = cutoff_of(as_of, tables, predictor.model.config)
+    explained = explain_customer(predictor.model, tables, customer, cutoff)
+    currency = predictor.model.config.report.currency
+    for line in explanation_lines(explained, cutoff, max(drivers, 0), currency):
+        typer.echo(line)

@@ -1,0 +1,145 @@
+"""Data jobs: the run's defaults, resolved once at the entry, and the data commands' work.
+
+``resolve_data_end`` (the configured ``data.end_date``, else today: the only clock read) and
+``resolve_as_of`` (the given as-of date, else the data's last date) are where the CLI and the
+``Predictor`` façade resolve their defaults. ``validate_data`` (``predictor validate``),
+``feature_table`` (``predictor features``) and ``write_sample`` (``predictor sample``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from predictor.config import Config
+from predictor.contract.errors import ContractError
+from predictor.contract.tables import Tables
+from predictor.contract.validate import ValidationResult
+from predictor.datasets import data_span
+from predictor.errors import PredictorError
+
+
+class InvalidDataError(PredictorError):
+    """The data cannot be read at all (``predictor validate`` exits 1, as for any data error)."""
+
+    exit_code = 1
+
+
+def resolve_data_end(config: Config) -> pd.Timestamp:
+    """The data's end: ``data.end_date`` when set, else today (rows dated later are refused).
+
+    The one place a run reads the clock; the core always takes the date as an argument.
+    """
+    end = config.data.end_date
+    return pd.Timestamp(end) if end else pd.Timestamp(dt.date.today())
+
+
+def resolve_as_of(
+    as_of: str | pd.Timestamp | None, tables: Tables, config: Config
+) -> pd.Timestamp:
+    """The as-of date of a run: the one given, else the data's last date (``data_span``)."""
+    return pd.Timestamp(as_of) if as_of is not None else data_span(tables, config)[1]
+
+
+def validate_data(config: Config) -> ValidationResult:
+    """Read and validate the tables of ``config.data`` up to the data's end.
+
+    Raises ``InvalidDataError`` (exit 1) when they cannot be read at all (a missing folder,
+    colliding columns, ambiguous dates): ``predictor validate`` reports that as a data error.
+    """
+    from predictor.io.tables import load_tables
+
+    try:
+        return load_tables(config.data, end_date=resolve_data_end(config))
+    except ContractError as exc:
+        raise InvalidDataError(str(exc)) from exc
+
+
+def feature_table(
+    tables: Tables,
+    config: Config,
+    as_of: pd.Timestamp,
+    day_one: bool = False,
+    labels: bool = False,
+    tick: Callable[[], None] | None = None,
+) -> pd.DataFrame:
+    """The point-in-time feature table as of ``as_of`` (``predictor features``), ``as_of`` first.
+
+    ``day_one``: the Day One view (each customer's first days, of those signed up by
+    ``as_of``). ``labels`` adds the labels whose window is complete by the data's end;
+    ``tick()`` is called after each step (features, labels).
+    """
+    from predictor.features import build_day_one_features, build_features
+    from predictor.labels import (
+        churn_label,
+        churn_label_end,
+        day_one_label,
+        value_label,
+        value_label_end,
+    )
+    from predictor.timeline import day_end, truncate
+
+    step = tick or (lambda: None)
+    end = data_span(tables, config)[1]
+    if day_one:
+        frame = build_day_one_features(truncate(tables, as_of), config)
+        step()
+        if labels:
+            frame = frame.join(day_one_label(tables, config.day_one.window_days, config.value, end))
+            step()
+    else:
+        frame = build_features(tables, as_of, config)
+        step()
+        if labels and value_label_end(as_of, config.value) <= day_end(end):
+            frame = frame.join(value_label(tables, as_of, config.value))
+        if labels and churn_label_end(as_of, config.churn) <= day_end(end):
+            frame = frame.join(churn_label(tables, as_of, config.churn))
+        if labels:
+            step()
+    frame.insert(0, "as_of", as_of.normalize())
+    return frame
+
+
+def write_sample(
+    out_dir: Path,
+    customers: int,
+    seed: int,
+    mode: str = "subscription",
+    fmt: str = "csv",
+    truth_as_of: str | None = None,
+) -> str:
+    """Write the built-in sample business and its hidden truth beside it; say what was written.
+
+    ``mode`` ``snapshot`` writes the single-snapshot sample (``predictor.sample.snapshot``);
+    the others the event sample (``predictor.sample``) with its traits and, for
+    ``truth_as_of``, the true churn probability and 13-month value as of that date.
+    """
+    from predictor.io.atomic import write_frame_atomic, write_tables
+    from predictor.output_schema import SAMPLE_DAY_COLUMNS
+
+    truth_dir = out_dir.parent / f"{out_dir.name}_truth"
+    if mode == "snapshot":
+        from predictor.sample.snapshot import generate_snapshot
+
+        snap = generate_snapshot(n_customers=customers, seed=seed)
+        write_tables(snap.tables, out_dir, fmt=fmt, days=SAMPLE_DAY_COLUMNS)
+        truth_path = truth_dir / f"truth_{snap.as_of.date()}.parquet"
+        write_frame_atomic(snap.truth.reset_index(), truth_path)
+        return (
+            f"wrote {out_dir} ({len(snap.tables.customers):,} customers, snapshot as of "
+            f"{snap.as_of.date()}, data to {snap.end_date.date()}; train with --set "
+            f"churn.horizon_days={(snap.end_date - snap.as_of).days}); truth in {truth_path}"
+        )
+    from predictor.sample import generate_sample, ground_truth
+
+    business = generate_sample(n_customers=customers, seed=seed, mode=mode)
+    write_tables(business.tables, out_dir, fmt=fmt, days=SAMPLE_DAY_COLUMNS)
+    write_frame_atomic(business.traits.reset_index(), truth_dir / "traits.parquet")
+    if truth_as_of:
+        truth = ground_truth(business, pd.Timestamp(truth_as_of))
+        write_frame_atomic(truth.reset_index(), truth_dir / f"truth_{truth_as_of}.parquet")
+    counts = ", ".join(f"{name} {len(frame):,}" for name, frame in business.tables.items())
+    return f"wrote {out_dir} ({counts}); ground truth in {truth_dir} (never an input)"
