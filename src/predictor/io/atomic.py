@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -105,11 +105,13 @@ class AtomicFrameWriter:
     def __enter__(self) -> AtomicFrameWriter:
         with _output_errors(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(
-                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-            )
-        os.close(fd)
-        self._tmp = Path(name)
+            self._tmp = temp_name(self.path)
+            try:
+                _create(self._tmp)
+            except BaseException:
+                self._tmp.unlink(missing_ok=True)
+                self._tmp = None
+                raise
         return self
 
     def write(self, frame: pd.DataFrame) -> None:
@@ -219,10 +221,9 @@ def _atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     with _output_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        tmp = Path(name)
+        tmp = temp_name(path)
         try:
+            _create(tmp)
             write(tmp)
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
@@ -232,6 +233,20 @@ def _atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
             tmp.unlink(missing_ok=True)
             raise
     return path
+
+
+def temp_name(path: Path) -> Path:
+    """A fresh temporary name beside ``path`` (``.<name>.<random>.tmp``), not yet created.
+
+    The name is known before the file exists, so an interrupt (SIGTERM, Ctrl-C) arriving at any
+    point leaves a name the caller's cleanup can remove: never an unnamed file on disk.
+    """
+    return path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+
+
+def _create(tmp: Path) -> None:
+    """Create ``tmp`` empty and private, failing if it exists."""
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 @contextlib.contextmanager
