@@ -1,8 +1,9 @@
 """Targets the models learn from. Every label reads only the window after its cutoff.
 
 Windows are half-open on the left: a label for cutoff ``t`` covers events dated in
-``(end of day t, end of day t + horizon]``, so an event on the cutoff day belongs to the
-features, never to the label. A label exists only when its window ends on or before the
+``(end of day t, end of day t + horizon]`` (``timeline.months_after`` / ``timeline.days_after``),
+so an event on the cutoff day belongs to the features, never to the label. A "purchase" is
+``timeline.is_purchase``: a refund row (negative amount) is not one. A label exists only when its window ends on or before the
 data's end (``data_end``); incomplete windows are never used for training or evaluation.
 """
 
@@ -13,7 +14,14 @@ import pandas as pd
 
 from predictor.config import ChurnConfig, ValueConfig
 from predictor.contract.tables import Tables
-from predictor.timeline import add_months, day_end, day_one_windows
+from predictor.timeline import (
+    day_end,
+    day_one_windows,
+    days_after,
+    is_purchase,
+    known_at,
+    months_after,
+)
 
 
 def order_value(orders: pd.DataFrame, value: ValueConfig) -> pd.Series:
@@ -54,17 +62,15 @@ def value_label(tables: Tables, as_of: pd.Timestamp, value: ValueConfig) -> pd.S
     """
     cutoff = day_end(as_of)
     customers = tables.customers
-    ids = customers.loc[customers["signup_date"] <= cutoff, "customer_id"]
+    ids = customers.loc[known_at(customers["signup_date"], cutoff), "customer_id"]
     start = pd.Series(cutoff, index=pd.Index(ids, name="customer_id"))
-    end = pd.Series(
-        day_end(add_months(pd.Timestamp(as_of), value.horizon_months)), index=start.index
-    )
+    end = pd.Series(value_label_end(as_of, value), index=start.index)
     return _window_value(tables, start, end, value).rename("value_13m")
 
 
 def value_label_end(as_of: pd.Timestamp, value: ValueConfig) -> pd.Timestamp:
     """The last instant the value label of a cutoff reads."""
-    return day_end(add_months(pd.Timestamp(as_of), value.horizon_months))
+    return months_after(as_of, value.horizon_months)
 
 
 def day_one_label(
@@ -100,9 +106,9 @@ def _active_subscribers(subs: pd.DataFrame, instant: pd.Timestamp) -> pd.Index:
 
 def _purchasers(orders: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.Index:
     """Customers with a purchase dated in ``(start, end]``; a refund row is not a purchase."""
-    inside = (orders["order_date"] > start) & (orders["order_date"] <= end)
+    inside = (orders["order_date"] > start) & known_at(orders["order_date"], end)
     if "amount" in orders.columns:
-        inside &= ~(orders["amount"] < 0)
+        inside &= is_purchase(orders["amount"])
     return pd.Index(orders.loc[inside, "customer_id"].unique())
 
 
@@ -136,7 +142,7 @@ def churn_label(tables: Tables, as_of: pd.Timestamp, churn: ChurnConfig) -> pd.S
     ``(cutoff, cutoff + horizon_days]``. The index is the population.
     """
     cutoff = day_end(as_of)
-    horizon_end = day_end(pd.Timestamp(as_of) + pd.Timedelta(days=churn.horizon_days))
+    horizon_end = churn_label_end(as_of, churn)
     rule = churn_rule(tables, churn)
     population = churn_population(tables, as_of, churn, rule)
     if _by_subscription(tables, rule):
@@ -151,4 +157,4 @@ def churn_label(tables: Tables, as_of: pd.Timestamp, churn: ChurnConfig) -> pd.S
 
 def churn_label_end(as_of: pd.Timestamp, churn: ChurnConfig) -> pd.Timestamp:
     """The last instant the churn label of a cutoff reads."""
-    return day_end(pd.Timestamp(as_of) + pd.Timedelta(days=churn.horizon_days))
+    return days_after(as_of, churn.horizon_days)

@@ -30,7 +30,7 @@ import pandas as pd
 from predictor.config import Config, SegmentConfig
 from predictor.contract.tables import Tables
 from predictor.labels import order_value
-from predictor.timeline import add_months, day_end
+from predictor.timeline import day_end, known_at, months_after
 
 VALUE_SEGMENTS = ("below_average", "average", "above_average")
 NEGATIVE_SEGMENT = "negative"
@@ -337,7 +337,7 @@ def customer_facts(tables: Tables, as_of: pd.Timestamp, config: Config) -> pd.Da
     """
     cutoff = day_end(pd.Timestamp(as_of))
     customers = tables.customers
-    known = customers[customers["signup_date"] <= cutoff]
+    known = customers[known_at(customers["signup_date"], cutoff)]
     ids = pd.Index(known["customer_id"], name="customer_id")
     new = (known["signup_date"] > cutoff - pd.Timedelta(days=NEW_CUSTOMER_DAYS)).to_numpy()
     out = pd.DataFrame({"new": new}, index=ids)
@@ -345,8 +345,8 @@ def customer_facts(tables: Tables, as_of: pd.Timestamp, config: Config) -> pd.Da
     if tables.support_tickets is not None:
         out["poor_support"] = out["poor_support"].fillna(False).astype(bool)
     orders = tables.orders
-    start = day_end(add_months(pd.Timestamp(as_of), -config.value.horizon_months))
-    window = orders[(orders["order_date"] > start) & (orders["order_date"] <= cutoff)]
+    start = months_after(as_of, -config.value.horizon_months)
+    window = orders[(orders["order_date"] > start) & known_at(orders["order_date"], cutoff)]
     value = order_value(window, config.value).groupby(window["customer_id"]).sum()
     out["value_last_13m"] = value.reindex(ids, fill_value=0.0).astype(float)
     return out

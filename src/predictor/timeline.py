@@ -6,9 +6,15 @@ are known, rows dated later are not. Dates later than the cutoff inside a visibl
 masked to ``NaT``, so a subscription that ends after the cutoff looks active, as it did then;
 values that only follow such a date (the CSAT of a ticket resolved after the cutoff) are masked
 too.
+
+The module also owns the other time rules that every layer shares: the unit constants
+(``DAYS_PER_MONTH``, ``WEEK_DAYS``), the label windows that follow a cutoff
+(``months_after``, ``days_after``) and what counts as a *purchase* (``is_purchase``).
 """
 
 from __future__ import annotations
+
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -24,11 +30,72 @@ _LATER_DATES: dict[str, tuple[str, ...]] = {
 _KNOWN_WITH: dict[str, tuple[str, ...]] = {"resolved_at": ("csat",)}
 """Values that only exist once a later date has passed (a CSAT answer follows the resolution)."""
 
+DAYS_PER_MONTH: float = 365.25 / 12
+"""Average length of a calendar month in days (tenures and horizons expressed in months)."""
+WEEK_DAYS: float = 7.0
+"""Days per week: the time unit of the BG/NBD statistics."""
+
+Dates = TypeVar("Dates", pd.Series, np.ndarray)
+Amounts = TypeVar("Amounts", pd.Series, np.ndarray)
+
 
 def day_end(as_of: pd.Timestamp | str) -> pd.Timestamp:
     """The last instant of the cutoff day (cutoffs are inclusive of the whole day)."""
     ts = pd.Timestamp(as_of).normalize()
     return ts + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+
+
+def known_at(dates: Dates, limit: pd.Timestamp | np.ndarray) -> Dates:
+    """Which rows are known at ``limit`` (a ``day_end`` instant, or one per row).
+
+    The one point-in-time test: a row is known when its date is on or before the limit; a
+    missing date is never known. Works on a Series or a ``datetime64`` array.
+    """
+    return dates <= limit
+
+
+def hide_later(dates: np.ndarray, limit: pd.Timestamp | np.ndarray) -> np.ndarray:
+    """``dates`` with every date after ``limit`` set to ``NaT``: not yet known at the limit.
+
+    A subscription that ends after the cutoff looked active at the cutoff, so its end date is
+    unknown there; the same holds for a ticket resolved after the cutoff.
+    """
+    return np.where(_later(dates, limit), np.datetime64("NaT"), dates)
+
+
+def _later(dates: np.ndarray, limit: pd.Timestamp | np.ndarray) -> np.ndarray:
+    """Which dates lie after ``limit`` (missing dates do not)."""
+    return np.asarray(dates > limit, dtype=bool)
+
+
+def is_purchase(amount: Amounts) -> Amounts:
+    """Which order rows are purchases: every row whose ``amount`` is not negative.
+
+    The contract records a refund as an order row with a negative amount; every other row,
+    including a zero-amount order (a free item, a fully discounted order) and a row whose
+    amount is unknown, is a purchase. Counts of purchases, recency, purchase days (BG/NBD),
+    the churn labels' "no order" rule and the report's purchase levers all use this rule,
+    while spend and value sum every row, refunds included (net revenue).
+    """
+    return ~(amount < 0)
+
+
+def purchases(orders: pd.DataFrame) -> pd.DataFrame:
+    """The purchase rows of an orders frame (``is_purchase``); all rows without ``amount``."""
+    if "amount" not in orders.columns:
+        return orders
+    keep = is_purchase(orders["amount"]).to_numpy(dtype=bool)
+    return orders if keep.all() else orders.loc[keep]
+
+
+def months_after(as_of: pd.Timestamp | str, months: int) -> pd.Timestamp:
+    """End of a window of whole calendar months after the cutoff day (a value label's end)."""
+    return day_end(add_months(pd.Timestamp(as_of), months))
+
+
+def days_after(as_of: pd.Timestamp | str, days: int) -> pd.Timestamp:
+    """End of a window of ``days`` days after the cutoff day (a churn label's end)."""
+    return day_end(pd.Timestamp(as_of) + pd.Timedelta(days=days))
 
 
 def truncate(tables: Tables, as_of: pd.Timestamp | str) -> Tables:
@@ -38,13 +105,13 @@ def truncate(tables: Tables, as_of: pd.Timestamp | str) -> Tables:
     """
     limit = day_end(as_of)
     customers = tables.customers
-    known = (customers["signup_date"] <= limit).to_numpy()
+    known = known_at(customers["signup_date"], limit).to_numpy()
     late = customers.loc[~known, "customer_id"]
     out: dict[str, pd.DataFrame] = {"customers": _take(customers, known)}
     for name, frame in tables.items():
         if name == "customers":
             continue
-        keep = (frame[SPECS[name].event_date] <= limit).to_numpy()
+        keep = known_at(frame[SPECS[name].event_date], limit).to_numpy()
         if len(late):
             keep = keep & ~contains(late, frame["customer_id"])
         out[name] = _mask_later_dates(name, _take(frame, keep), limit)
@@ -70,7 +137,7 @@ def truncate_day_one(tables: Tables, window_days: int) -> Tables:
         pos = positions(limits.index, frame["customer_id"])
         limit = limits.to_numpy()[np.where(pos >= 0, pos, 0)]
         limit[pos < 0] = np.datetime64("NaT")
-        keep = (frame[SPECS[name].event_date].to_numpy() <= limit) & (pos >= 0)
+        keep = known_at(frame[SPECS[name].event_date].to_numpy(), limit) & (pos >= 0)
         out[name] = _mask_later_dates(name, _take(frame, keep), limit[keep])
     return Tables(**out)
 
@@ -87,8 +154,7 @@ def _mask_later_dates(
     later = {}
     for col in _LATER_DATES.get(name, ()):
         if col in frame.columns:
-            values = frame[col].to_numpy()
-            hidden = values > limit
+            hidden = _later(frame[col].to_numpy(), limit)
             if hidden.any():
                 later[col] = frame[col].where(~hidden)
                 for dependent in _KNOWN_WITH.get(col, ()):

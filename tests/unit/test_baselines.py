@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 
 from predictor.modeling.baselines import (
-    DAYS_PER_MONTH,
     formula_clv,
     mean_value,
     monthly_churn_rate,
     recency_churn_score,
     trailing_value,
 )
+from predictor.timeline import DAYS_PER_MONTH
 
 AS_OF = "2024-06-30"
 
@@ -195,3 +195,13 @@ def test_mean_value_is_constant():
     assert list(result.index) == ELIGIBLE
     assert (result == 30.0).all()
     assert (mean_value(target.iloc[:0], _customers(), AS_OF) == 0.0).all()
+
+
+def test_recency_churn_score_ignores_refunds():
+    """A refund is not a purchase: it neither ends a silence nor shortens the usual gap."""
+    refund = pd.DataFrame(
+        {"customer_id": ["old"], "order_date": pd.to_datetime(["2024-06-20"]), "amount": [-100.0]}
+    )
+    orders = pd.concat([_orders(), refund], ignore_index=True)
+    with_refund = recency_churn_score(orders, _customers(), AS_OF)
+    pd.testing.assert_series_equal(with_refund, recency_churn_score(_orders(), _customers(), AS_OF))

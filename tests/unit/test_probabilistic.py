@@ -262,6 +262,24 @@ def test_rfm_summary_first_dates_adds_silent_customers():
     assert summary.loc["A", "T"] == pytest.approx(69 / 7)
 
 
+def test_rfm_summary_leaves_refunds_out():
+    """A refund (negative amount) is not a purchase day; a zero-amount order is one."""
+    orders = _orders()
+    extra = pd.DataFrame(
+        {
+            "customer_id": ["B", "B"],
+            "order_date": pd.to_datetime(["2024-02-20 10:00", "2024-03-01 10:00"]),
+            "amount": [-40.0, 0.0],
+        }
+    )
+    summary = rfm_summary(pd.concat([orders, extra], ignore_index=True), AS_OF)
+    b = summary.loc["B"]
+    assert b["frequency"] == 1  # 2024-03-01 (zero amount) repeats; the refund day does not
+    assert b["recency"] == pytest.approx(29 / 7)  # 2024-02-01 -> 2024-03-01
+    assert b["monetary_value"] == 0.0
+    assert b["n_orders"] == 2
+
+
 def test_rfm_summary_empty_and_missing_column():
     empty = rfm_summary(_orders(), "2023-01-01")
     assert empty.empty and list(empty.columns)[:4] == [
@@ -336,8 +354,8 @@ def test_bgnbd_gg_value_with_all_zero_values():
 def test_bgnbd_gg_value_with_non_positive_values():
     orders = _repeaters(seed=1)
     repeaters = orders.groupby("customer_id").size().loc[lambda s: s > 1].index[:3]
-    refunded = orders["customer_id"].isin(repeaters)
-    orders.loc[refunded, "amount"] = -orders.loc[refunded, "amount"]
+    free = orders["customer_id"].isin(repeaters)
+    orders.loc[free, "amount"] = 0.0  # zero-value orders are purchases worth nothing
     with pytest.warns(RuntimeWarning, match="non-positive"):
         value = bgnbd_gg_value(orders, "2023-12-31", horizon_days=365)
     assert value["expected_avg_value"].notna().all()

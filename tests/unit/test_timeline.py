@@ -6,7 +6,16 @@ import pandas as pd
 from tests.unit.conftest import frame
 
 from predictor.contract.tables import Tables
-from predictor.timeline import truncate, truncate_day_one
+from predictor.timeline import (
+    day_end,
+    days_after,
+    is_purchase,
+    known_at,
+    months_after,
+    purchases,
+    truncate,
+    truncate_day_one,
+)
 
 CUSTOMERS = frame(
     [("a", "2024-01-01"), ("b", "2024-01-10"), ("late", "2024-03-01")],
@@ -50,3 +59,18 @@ def test_day_one_window_is_per_customer():
     assert list(seen.support_tickets["customer_id"]) == ["a", "late"]
     # a's order is on day 31; late's order predates its signup, so it is known on Day One
     assert list(seen.orders["customer_id"]) == ["b", "late"]
+
+
+def test_purchase_rule_counts_zero_and_unknown_amounts_but_not_refunds():
+    amounts = pd.Series([12.0, 0.0, float("nan"), -5.0])
+    assert is_purchase(amounts).tolist() == [True, True, True, False]
+    assert is_purchase(amounts.to_numpy()).tolist() == [True, True, True, False]
+    orders = ORDERS.assign(amount=[10.0, -5.0, 0.0])
+    assert list(purchases(orders)["customer_id"]) == ["a", "late"]
+
+
+def test_label_windows_end_at_the_end_of_a_day():
+    assert months_after("2024-01-31", 1) == pd.Timestamp("2024-02-29 23:59:59.999999")
+    assert days_after("2024-01-31", 90) == pd.Timestamp("2024-04-30 23:59:59.999999")
+    dates = pd.Series(pd.to_datetime(["2024-01-31 23:59", "2024-02-01 00:00", None]))
+    assert known_at(dates, day_end("2024-01-31")).tolist() == [True, False, False]

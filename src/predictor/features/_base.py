@@ -6,8 +6,9 @@ time, so they live here:
 1. ``Population``: the customers (in ``tables.customers`` order) and their own reference time
    ``as_of`` (the end-of-day instant of the cutoff, or of the customer's Day One window).
 2. ``Events``: the rows of a table that belong to a known customer and are dated on or before
-   that customer's ``as_of`` (the cutoff is inclusive). Rows dated later are dropped here even
-   when the caller forgot to truncate, so no family can see past ``as_of``.
+   that customer's ``as_of`` (the cutoff is inclusive; ``timeline.known_at`` is the test). Rows
+   dated later are dropped here even when the caller forgot to truncate, so no family can see
+   past ``as_of``.
 3. Aggregations over integer customer positions (``np.bincount``, ``np.maximum.at``), which run
    in seconds on tens of millions of rows; there is no Python loop per customer.
 
@@ -28,6 +29,7 @@ import pandas as pd
 from predictor.config import Config
 from predictor.contract.tables import Tables
 from predictor.keys import positions
+from predictor.timeline import hide_later, known_at
 
 MAX_LABELS = 20
 """At most this many distinct values of a free-text column (channel, kind, ...) become columns;
@@ -125,7 +127,7 @@ class Events:
         pos = positions(pop.ids, frame["customer_id"])
         times = to_datetime64(frame[date_column])
         if pop.n:
-            keep = (pos >= 0) & (times <= pop.as_of[np.where(pos >= 0, pos, 0)])
+            keep = (pos >= 0) & known_at(times, pop.as_of[np.where(pos >= 0, pos, 0)])
         else:
             keep = np.zeros(len(pos), dtype=bool)
         self.pop = pop
@@ -191,8 +193,7 @@ class Events:
         unknown (``NaT``) there.
         """
         times = to_datetime64(self.frame[column])[self.keep]
-        limit = self.pop.as_of[self.code]
-        return np.where(times <= limit, times, np.datetime64("NaT"))
+        return hide_later(times, self.pop.as_of[self.code])
 
     def labels(self, column: str, cap: int = MAX_LABELS) -> tuple[np.ndarray, list[str]]:
         """Encode a free-text column of the kept rows as codes into sorted, cleaned labels.

@@ -1,7 +1,7 @@
 """Orders family: recency, frequency, monetary value and their trends (``orders__`` prefix).
 
-A *purchase* is an order row with ``amount >= 0`` (or an unknown amount); a *refund* is a row
-with ``amount < 0``. *Spend* is net revenue: purchases plus refunds. All windows end on the
+A *purchase* is an order row with ``amount >= 0`` (or an unknown amount; ``timeline.is_purchase``);
+a *refund* is a row with ``amount < 0``. *Spend* is net revenue: purchases plus refunds. All windows end on the
 ``as_of`` day and include it: ``_30d`` covers the cutoff day and the 29 days before it. Day
 counts are whole calendar days (an order on the cutoff day is 0 days ago).
 
@@ -28,6 +28,7 @@ import pandas as pd
 from predictor.config import Config
 from predictor.contract.tables import Tables
 from predictor.features._base import Events, balance, population, ratio
+from predictor.timeline import is_purchase
 
 PREFIX = "orders__"
 WINDOWS = (30, 90, 365)
@@ -42,8 +43,8 @@ def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
         return pop.empty()
     ev = Events(pop, tables.orders, "order_date")
     amount = ev.numbers("amount")
-    refund = amount < 0
-    buy = ~refund
+    buy = is_purchase(amount)
+    refund = ~buy
     cols: dict[str, object] = {}
     count = ev.count(buy)
     cols["count"] = count

@@ -11,8 +11,8 @@ cutoff fits its own, from rows dated on or before it) or handed in (scoring: the
 model was trained with, so a customer's features depend only on their own rows and chunked
 scoring equals one-shot scoring). Customers without a purchase get missing values.
 
-A *purchase* is an order row with ``amount >= 0`` (or an unknown amount), as in the orders
-family; orders on one calendar day are one transaction (the CDNOW convention).
+A *purchase* is an order row with ``amount >= 0`` (or an unknown amount; ``timeline.is_purchase``),
+as in the orders family; orders on one calendar day are one transaction (the CDNOW convention).
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ from predictor.config import Config
 from predictor.contract.tables import Tables
 from predictor.features._base import Events, population
 from predictor.modeling.probabilistic import BetaGeoModel
+from predictor.timeline import DAYS_PER_MONTH, WEEK_DAYS, is_purchase
 
 PREFIX = "bgnbd__"
-WEEK_DAYS = 7.0
-DAYS_PER_MONTH = 365.25 / 12
 FIT_SAMPLE = 10_000
 """At most this many purchasers (drawn by a seeded hash of their ids) enter a parameter fit."""
 
@@ -45,7 +44,7 @@ def rfm_stats(tables: Tables, as_of: pd.Series) -> pd.DataFrame:
         return pop.frame({"x": nan, "t_x": nan, "T": nan})
     ev = Events(pop, tables.orders, "order_date")
     amount = ev.numbers("amount")
-    buy = ~(amount < 0)
+    buy = is_purchase(amount)
     first = ev.first_day(buy)
     last = ev.last_day(buy)
     distinct = ev.distinct(ev.day - ev.day.min(), buy) if buy.any() else np.zeros(pop.n)

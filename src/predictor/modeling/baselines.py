@@ -12,10 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from predictor.timeline import add_months, day_end
-
-DAYS_PER_MONTH: float = 365.25 / 12
-"""Average length of a calendar month in days, to express tenures in months."""
+from predictor.timeline import DAYS_PER_MONTH, add_months, day_end, known_at, purchases
 
 __all__ = [
     "formula_clv",
@@ -28,14 +25,14 @@ __all__ = [
 
 def _population(customers: pd.DataFrame, as_of: pd.Timestamp | str) -> pd.Series:
     """Signup dates of the customers known at the cutoff, indexed by ``customer_id``."""
-    known = customers.loc[customers["signup_date"] <= day_end(as_of)]
+    known = customers.loc[known_at(customers["signup_date"], day_end(as_of))]
     signup = known.set_index("customer_id")["signup_date"]
     return signup[~signup.index.duplicated()]
 
 
 def _visible_orders(orders: pd.DataFrame, as_of: pd.Timestamp | str) -> pd.DataFrame:
     """Orders dated on or before the end of the ``as_of`` day."""
-    return orders.loc[orders["order_date"] <= day_end(as_of)]
+    return orders.loc[known_at(orders["order_date"], day_end(as_of))]
 
 
 def trailing_value(
@@ -69,15 +66,15 @@ def monthly_churn_rate(
     """Estimate the population's monthly churn rate from its history up to ``as_of`` (or NaN).
 
     A period-over-period retention estimate, as a marketer would compute it: with periods of
-    ``P`` calendar months, the customers who ordered in the previous period
-    ``(as_of - 2P, as_of - P]`` are the active base, and the retained ones ordered again in
-    the latest period ``(as_of - P, as_of]``. With retention ``R`` = retained / active, the
+    ``P`` calendar months, the customers who purchased in the previous period
+    ``(as_of - 2P, as_of - P]`` are the active base, and the retained ones purchased again in
+    the latest period ``(as_of - P, as_of]`` (a refund is not a purchase: ``is_purchase``). With retention ``R`` = retained / active, the
     monthly churn rate is ``1 - R ** (1 / P)``. ``P`` is 12 months when two full years of
     history exist and shrinks to half the available history otherwise (at least one month),
     so the estimate works on short histories too. Returns NaN when the previous period holds
     no active customer.
     """
-    visible = _visible_orders(orders, as_of)
+    visible = purchases(_visible_orders(orders, as_of))
     visible = visible.loc[visible["customer_id"].isin(_population(customers, as_of).index)]
     if visible.empty:
         return float("nan")
@@ -104,7 +101,8 @@ def formula_clv(
 ) -> pd.Series:
     """Compute the textbook CLV = AOV x purchase frequency x expected lifespan, per customer.
 
-    * AOV: the customer's mean order value (order rows up to ``as_of``); customers without
+    * AOV: the customer's mean order value (order rows up to ``as_of``, refund rows included,
+      so AOV x frequency is the customer's net spend per month); customers without
       orders get the population's mean order value (irrelevant for them, see frequency).
     * Purchase frequency: the customer's orders per month over their observed tenure, from
       signup to the end of ``as_of``, with a minimum tenure of one month (so a customer who
@@ -142,8 +140,8 @@ def recency_churn_score(
     """Churn risk in [0, 1] from how long a customer has been silent relative to their habit.
 
     The rule: ``score = 1 - exp(-silence / usual_gap)``, where ``silence`` is the number of
-    days from the customer's last order day to ``as_of`` and ``usual_gap`` is their mean gap
-    between distinct order days. If purchase gaps were exponential with that mean,
+    days from the customer's last purchase day to ``as_of`` and ``usual_gap`` is their mean gap
+    between distinct purchase days (refunds are not purchases: ``timeline.is_purchase``). If purchase gaps were exponential with that mean,
     ``exp(-silence / usual_gap)`` would be the chance that a still-active customer is silent
     this long, so the score is how unusual the silence is: 0 right after an order, 0.63 after
     one usual gap, 0.95 after three.
@@ -154,7 +152,7 @@ def recency_churn_score(
     least one day.
     """
     population = _population(customers, as_of)
-    visible = _visible_orders(orders, as_of)
+    visible = purchases(_visible_orders(orders, as_of))
     visible = visible.loc[visible["customer_id"].isin(population.index)]
     days = (
         visible.assign(day=visible["order_date"].dt.normalize())

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from predictor.features.probabilistic import DAYS_PER_MONTH, PREFIX, WEEK_DAYS, model_from
+from predictor.features.probabilistic import PREFIX, model_from
+from predictor.timeline import DAYS_PER_MONTH, WEEK_DAYS
 
 STATS = (PREFIX + "frequency", PREFIX + "recency_weeks", PREFIX + "age_weeks")
 

@@ -35,7 +35,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, gammaln, hyp2f1
 
 from predictor.errors import PredictorError
-from predictor.timeline import day_end
+from predictor.timeline import day_end, known_at, purchases
 
 ArrayLike = pd.Series | np.ndarray | list[float] | float
 
@@ -76,8 +76,9 @@ def rfm_summary(
 ) -> pd.DataFrame:
     """Per-customer sufficient statistics ``(frequency, recency, T, monetary_value)`` at a cutoff.
 
-    Only orders with ``order_date <= end of the as_of day`` are used (cutoff inclusive); later
-    rows are ignored, so appending future orders changes nothing. Orders of one customer on
+    Only purchases (``timeline.is_purchase``: refund rows, with a negative ``amount``, are left
+    out) with ``order_date <= end of the as_of day`` are used (cutoff inclusive); later rows
+    are ignored, so appending future orders changes nothing. Orders of one customer on
     the same calendar day are merged into one transaction (their values summed), as in
     Fader & Hardie's CDNOW analyses and in ``lifetimes``.
 
@@ -88,7 +89,7 @@ def rfm_summary(
     * ``T`` - first purchase day to the ``as_of`` day, in time units (the customer's age).
     * ``monetary_value`` - mean value of the repeat purchase days (the first day excluded),
       0 when ``frequency == 0`` (the ``lifetimes`` convention; Gamma-Gamma uses repeat spend).
-    * ``n_orders`` - number of order rows up to the cutoff (before same-day merging).
+    * ``n_orders`` - number of purchase rows up to the cutoff (before same-day merging).
     * ``first_purchase`` - date of the first purchase (``NaT`` for customers without one).
 
     Customers without any order up to ``as_of`` are **absent** unless ``first_dates`` is given:
@@ -105,8 +106,9 @@ def rfm_summary(
         raise ValueError(f"orders lacks column(s) {sorted(missing)} needed by rfm_summary")
 
     cutoff_day = pd.Timestamp(as_of).normalize()
-    visible = orders.loc[
-        orders["order_date"] <= day_end(cutoff_day), ["customer_id", "order_date", value_col]
+    bought = purchases(orders)
+    visible = bought.loc[
+        known_at(bought["order_date"], day_end(cutoff_day)), ["customer_id", "order_date", value_col]
     ]
     days = (
         visible.assign(day=visible["order_date"].dt.normalize())
@@ -631,8 +633,9 @@ def bgnbd_gg_value(
         if len(repeat):
             fallback = float(repeat.mean())
         else:
+            bought = purchases(orders)
             fallback = float(
-                orders.loc[orders["order_date"] <= day_end(as_of), value_col].sum()
+                bought.loc[known_at(bought["order_date"], day_end(as_of)), value_col].sum()
                 / max(summary["n_orders"].gt(0).sum(), 1)
             )
         fallback = max(fallback, 0.0)

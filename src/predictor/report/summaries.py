@@ -23,7 +23,7 @@ from predictor.segments import (
     VALUE_SEGMENTS,
     assign_levers,
 )
-from predictor.timeline import day_end
+from predictor.timeline import day_end, is_purchase
 
 FAMILY_NAMES: dict[str, str] = {
     "customer": "Customer attributes",
@@ -57,7 +57,7 @@ def customer_levers(orders: pd.DataFrame, as_of: pd.Timestamp, value: ValueConfi
     frame = pd.DataFrame(
         {
             "customer_id": recent["customer_id"].to_numpy(),
-            "orders": (recent["amount"] > 0).to_numpy(dtype=int),
+            "orders": is_purchase(recent["amount"]).to_numpy(dtype=int),
             "spend": recent["amount"].to_numpy(dtype=float),
             "margin": margin.to_numpy(dtype=float),
         }
