@@ -6,7 +6,8 @@ Usage::
         [--cutoff YYYY-MM-DD] [--fallback] [--tracemalloc]
 
 Builds the sample with ``predictor.sample.generate_sample(n, seed=0, mode=...)`` (or, if that
-module cannot be imported, with a small vectorised generator defined here), then times, for the
+module cannot be imported or with ``--fallback``, with the plain seeded generator the tests
+share, ``predictor.testing.synthetic_tables``), then times, for the
 cutoff view and the Day One view: the truncation (``predictor.timeline``), every family's
 ``compute`` and the join. Memory per step is the peak resident set size during the step minus
 the RSS when it started (sampled every 5 ms from ``/proc/self/statm``, so Arrow buffers count
@@ -25,14 +26,15 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from predictor import timeline
 from predictor.config import Config
 from predictor.contract.tables import Tables
 from predictor.features import DAY_ONE_DROPPED, FAMILIES, _normalise, probabilistic
+from predictor.testing import synthetic_tables
 
+FALLBACK_RATES = {"orders": 10.0, "interactions": 45.0, "support_tickets": 1.5, "nps": 0.5}
 MB = 1024 * 1024
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -72,78 +74,14 @@ class _PeakRss:
 
 
 def _fallback_tables(n: int, seed: int) -> tuple[Tables, pd.Timestamp]:
-    """A plain random table set of realistic size (about 60 events per customer)."""
-    rng = np.random.default_rng(seed)
+    """The shared plain generator (``predictor.testing``) at benchmark density (~80 rows each).
+
+    Signups and events spread over three years from 2022-01-01; the cutoff is the last day of
+    those three years (events of late signups run past it and are cut by the truncation).
+    """
     start, days = pd.Timestamp("2022-01-01"), 3 * 365
-    ids = pd.Series([f"C{i:08d}" for i in range(n)], dtype="str")
-    signup = start + pd.to_timedelta(rng.integers(0, days, n), unit="D")
-    customers = pd.DataFrame(
-        {
-            "customer_id": ids,
-            "signup_date": signup,
-            "acquisition_channel": rng.choice(["ads", "organic", "referral", "social"], n),
-            "country": rng.choice(["FR", "DE", "US", "UK", "ES"], n),
-        }
-    )
-
-    def events(rate: float) -> dict[str, Any]:
-        owner = np.repeat(np.arange(n), rng.poisson(rate, n))
-        left = (start + pd.Timedelta(days=days) - signup[owner]) / pd.Timedelta(minutes=1)
-        when = signup[owner] + pd.to_timedelta(rng.random(len(owner)) * left, unit="min")
-        return {"customer_id": ids.to_numpy()[owner], "when": when, "m": len(owner)}
-
-    o = events(10)
-    orders = pd.DataFrame(
-        {
-            "customer_id": o["customer_id"],
-            "order_date": o["when"],
-            "amount": rng.lognormal(3.5, 0.7, o["m"]),
-            "channel": rng.choice(["web", "app", "store"], o["m"]),
-            "items": rng.integers(1, 5, o["m"]).astype(float),
-        }
-    )
-    i = events(45)
-    interactions = pd.DataFrame(
-        {
-            "customer_id": i["customer_id"],
-            "occurred_at": i["when"],
-            "channel": rng.choice(["email", "sms", "push", "web", "app"], i["m"]),
-            "kind": rng.choice(["sent", "open", "click", "visit", "session"], i["m"]),
-        }
-    )
-    t = events(1.5)
-    support = pd.DataFrame(
-        {
-            "customer_id": t["customer_id"],
-            "opened_at": t["when"],
-            "resolved_at": t["when"] + pd.to_timedelta(rng.integers(1, 200, t["m"]), unit="h"),
-            "csat": rng.integers(1, 6, t["m"]).astype(float),
-        }
-    )
-    s = events(3)
-    steps = np.array(Config().onboarding.steps)
-    onboarding = pd.DataFrame(
-        {
-            "customer_id": s["customer_id"],
-            "step": rng.choice(steps, s["m"]),
-            "completed_at": s["when"],
-        }
-    )
-    v = events(0.5)
-    nps = pd.DataFrame(
-        {
-            "customer_id": v["customer_id"],
-            "responded_at": v["when"],
-            "score": rng.integers(0, 11, v["m"]),
-        }
-    )
-    tables = Tables(
-        customers=customers,
-        orders=orders,
-        onboarding=onboarding,
-        support_tickets=support,
-        interactions=interactions,
-        nps=nps,
+    tables = synthetic_tables(
+        n, seed, start=start, signup_days=days, event_days=days, rates=FALLBACK_RATES
     )
     return tables, start + pd.Timedelta(days=days - 1)
 
@@ -211,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cutoff", default=None, help="Default: the last day of the data.")
     parser.add_argument(
-        "--fallback", action="store_true", help="Use the benchmark's own plain generator."
+        "--fallback",
+        action="store_true",
+        help="Use the plain generator (predictor.testing) instead of the sample.",
     )
     parser.add_argument(
         "--tracemalloc", action="store_true", help="Report traced allocations (slow) not RSS."
@@ -225,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ImportError("--fallback")
         from predictor.sample import generate_sample
     except ImportError:
-        print("using the benchmark's fallback generator (not predictor.sample)")
+        print("using predictor.testing.synthetic_tables (not predictor.sample)")
         tables, end = _fallback_tables(args.customers, args.seed)
     else:
         sample = generate_sample(args.customers, seed=args.seed, mode=args.mode)

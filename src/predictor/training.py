@@ -54,6 +54,7 @@ from predictor.labels import (
 )
 from predictor.model_types import Evaluation, TaskResult, TrainedModel
 from predictor.modeling.baselines import formula_clv, recency_churn_score, trailing_value
+from predictor.modeling.boosting import boosting_params
 from predictor.modeling.churn import ChurnModel
 from predictor.modeling.horizon import HorizonExtension
 from predictor.modeling.intervals import interval_metrics
@@ -113,20 +114,7 @@ class UnsupportedTargetError(ShortHistoryError):
 
 def model_params(config: Config) -> dict[str, Any]:
     """Estimator keyword arguments shared by the three models."""
-    m = config.model
-    return {
-        "n_estimators": m.n_estimators,
-        "learning_rate": m.learning_rate,
-        "max_depth": m.max_depth,
-        "min_child_weight": m.min_child_weight,
-        "subsample": m.subsample,
-        "colsample_bytree": m.colsample_bytree,
-        "reg_lambda": m.reg_lambda,
-        "early_stopping_rounds": m.early_stopping_rounds,
-        "device": m.device,
-        "n_jobs": m.n_jobs,
-        "random_state": m.random_state,
-    }
+    return boosting_params(config.model)
 
 
 class _FeatureCache:

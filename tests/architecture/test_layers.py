@@ -2,7 +2,8 @@
 
 - Only the tracking edge imports MLflow, so a run without tracking never loads it.
 - The pure core (contract, timeline, features, labels, modeling, evaluation, segments, datasets,
-  keys, model_types) imports none of the edges: file I/O, jobs, the CLI, the API facade or tracking.
+  keys, model_types; and the shared synthetic-table factory, testing) imports none of the edges:
+  file I/O, jobs, the CLI, the API facade or tracking.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "predictor"
 CORE = ("contract", "timeline", "features", "labels", "modeling", "evaluation", "segments",
-        "datasets", "keys", "model_types")
+        "datasets", "keys", "model_types", "testing")
 EDGES = ("io", "jobs", "cli", "api", "tracking", "training")
 MLFLOW_HOMES = ("tracking", "pyfunc_model")
 

@@ -15,6 +15,7 @@ import pytest
 from predictor.config import Config, DayOneConfig
 from predictor.contract.tables import Tables
 from predictor.features import FAMILIES, build_day_one_features, build_features, compute_features
+from predictor.testing import synthetic_tables
 from predictor.timeline import day_end, day_one_windows, truncate, truncate_day_one
 
 CUTOFFS = ["2023-09-30", "2024-03-31"]
@@ -27,6 +28,8 @@ EVENT_DATES = {
     "nps": "responded_at",
 }
 LATER_DATES = {"subscriptions": "end_date", "support_tickets": "resolved_at"}
+RATES = {"orders": 8.0, "support_tickets": 3.0, "interactions": 25.0, "nps": 2.0}
+"""Rows per customer: dense enough that every family has rows on both sides of both cutoffs."""
 NEW_VALUES = {
     "orders": {"channel": "tiktok_shop", "product_line": "gadgets"},
     "subscriptions": {"plan": "platinum"},
@@ -34,94 +37,6 @@ NEW_VALUES = {
     "support_tickets": {"channel": "carrier_pigeon", "category": "fraud"},
     "interactions": {"channel": "whatsapp", "kind": "unsubscribe"},
 }
-
-
-def _tables(n: int = 150, seed: int = 0) -> Tables:
-    """Every table and optional column; events from 2023-01 to 2024-12, around both cutoffs."""
-    rng = np.random.default_rng(seed)
-    ids = np.array([f"c{i:03d}" for i in range(n)], dtype=object)
-    signup = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 600, n), unit="D")
-
-    def rows(rate: float) -> tuple[np.ndarray, pd.Series]:
-        owner = np.repeat(np.arange(n), rng.poisson(rate, n))
-        minutes = rng.integers(0, 400 * 24 * 60, len(owner))
-        return owner, pd.Series(signup[owner] + pd.to_timedelta(minutes, unit="min"))
-
-    def later(start: pd.Series, max_hours: int) -> pd.Series:
-        end = start + pd.to_timedelta(rng.integers(1, max_hours, len(start)), unit="h")
-        return end.where(rng.random(len(start)) > 0.2)
-
-    customers = pd.DataFrame(
-        {
-            "customer_id": ids,
-            "signup_date": signup,
-            "acquisition_channel": rng.choice(["ads", "organic", "referral"], n),
-            "region": rng.choice(["north", "south"], n),
-            "age": rng.integers(18, 80, n).astype(float),
-        }
-    )
-    o, t = rows(8)
-    amount = np.round(rng.lognormal(3, 0.5, len(o)), 2) * np.where(rng.random(len(o)) < 0.05, -1, 1)
-    orders = pd.DataFrame(
-        {
-            "customer_id": ids[o],
-            "order_date": t,
-            "amount": amount,
-            "margin": np.where(rng.random(len(o)) < 0.5, np.nan, amount * 0.3),
-            "channel": rng.choice(["web", "app", "store"], len(o)),
-            "items": rng.integers(1, 5, len(o)).astype(float),
-            "product_line": rng.choice(["a", "b", "c"], len(o)),
-        }
-    )
-    s, t = rows(1.5)
-    subscriptions = pd.DataFrame(
-        {
-            "customer_id": ids[s],
-            "start_date": t,
-            "end_date": later(t, 24 * 300),
-            "plan": rng.choice(["basic", "plus"], len(s)),
-            "mrr": rng.choice([10.0, 20.0], len(s)),
-        }
-    )
-    b, t = rows(4)
-    steps = np.array(Config().onboarding.steps)
-    onboarding = pd.DataFrame(
-        {"customer_id": ids[b], "step": rng.choice(steps[:3], len(b)), "completed_at": t}
-    )
-    k, t = rows(3)
-    support = pd.DataFrame(
-        {
-            "customer_id": ids[k],
-            "opened_at": t,
-            "resolved_at": later(t, 200),
-            "channel": rng.choice(["email", "live_chat"], len(k)),
-            "csat": np.where(rng.random(len(k)) < 0.3, np.nan, rng.integers(1, 6, len(k))),
-            "category": rng.choice(["billing", "delivery"], len(k)),
-            "escalated": rng.random(len(k)) < 0.2,
-        }
-    )
-    i, t = rows(25)
-    interactions = pd.DataFrame(
-        {
-            "customer_id": ids[i],
-            "occurred_at": t,
-            "channel": rng.choice(["email", "sms", "app"], len(i)),
-            "kind": rng.choice(["sent", "open", "click", "session"], len(i)),
-        }
-    )
-    v, t = rows(2)
-    nps = pd.DataFrame(
-        {"customer_id": ids[v], "responded_at": t, "score": rng.integers(0, 11, len(v))}
-    )
-    return Tables(
-        customers=customers,
-        orders=orders,
-        subscriptions=subscriptions,
-        onboarding=onboarding,
-        support_tickets=support,
-        interactions=interactions,
-        nps=nps,
-    )
 
 
 def _append_future(tables: Tables, limits: pd.Series, seed: int) -> Tables:
@@ -157,7 +72,8 @@ def _rewrite_later_dates(tables: Tables, limits: pd.Series) -> Tables:
 
 @pytest.fixture(scope="module")
 def tables() -> Tables:
-    return _tables()
+    """Every table and optional column; signups 2023-01 .. 2024-08, events around both cutoffs."""
+    return synthetic_tables(150, seed=0, signup_days=600, event_days=400, rates=RATES)
 
 
 @pytest.mark.parametrize("cutoff", CUTOFFS)
@@ -170,7 +86,7 @@ def test_future_rows_change_nothing_at_a_cutoff(tables, cutoff):
     newcomers = tables.customers.head(5).assign(
         customer_id=[f"new{i}" for i in range(5)],
         signup_date=pd.Timestamp(cutoff) + pd.Timedelta(days=1),
-        region="east",
+        country="XX",
     )
     future = future.replace(customers=pd.concat([tables.customers, newcomers], ignore_index=True))
     pd.testing.assert_frame_equal(base, build_features(future, cutoff, config), check_exact=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from tests.unit.conftest import make_rich_tables
 
 from predictor.config import Config
 from predictor.datasets import Frame
 from predictor.modeling.value import ValueModel
+from predictor.testing import synthetic_tables
 from predictor.timeline import add_months
 from predictor.training import _FeatureCache, _recent_level
 
@@ -21,7 +21,7 @@ def _level(tables, model: ValueModel, config: Config, reference: Frame) -> float
 
 def test_orders_after_now_do_not_move_the_recent_level():
     config = Config()
-    tables = make_rich_tables(80, seed=3)
+    tables = synthetic_tables(80, seed=3)
     features = _FeatureCache(tables, config)
     X = features(REFERENCE)
     y = np.random.default_rng(0).gamma(1.0, 50.0, len(X))

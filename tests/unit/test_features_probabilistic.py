@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tests.unit.conftest import make_rich_tables
 
 from predictor.features import build_features
 from predictor.features.probabilistic import fit_params, rfm_stats
 from predictor.modeling.probabilistic import rfm_summary
+from predictor.testing import synthetic_tables
 from predictor.timeline import day_end
 
 CUTOFF = pd.Timestamp("2024-03-31")
@@ -17,7 +17,7 @@ CUTOFF = pd.Timestamp("2024-03-31")
 
 @pytest.fixture(scope="module")
 def rich():
-    return make_rich_tables(400, seed=3)
+    return synthetic_tables(400, seed=3)
 
 
 def _limits(tables, as_of):

@@ -1,4 +1,10 @@
-"""Shared XGBoost plumbing: parameters, fitting with early stopping, additive contributions.
+"""Shared XGBoost plumbing: the boosted-estimator base, fitting, additive contributions.
+
+``BoostedModel`` is the base of every gradient-boosted model (``ValueModel``, ``ChurnModel``;
+the Day One model is a ``ValueModel``). It holds the hyperparameters they share, written once
+here and read from the config's ``model`` section once (``from_config``), the feature schema
+(``FeatureSchema``: the columns and categories seen in training), and the part of the saved
+state that every model has (the schema and the parameters).
 
 Models keep plain ``xgboost.Booster`` objects trimmed to the best iteration, so predictions
 after fit and after a save/load round-trip go through the same code and are identical.
@@ -6,14 +12,89 @@ after fit and after a save/load round-trip go through the same code and are iden
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+from sklearn.base import BaseEstimator
+
+from predictor.config import ModelConfig
+from predictor.modeling.preprocess import FeatureSchema
+
+BOOSTING_PARAMS: tuple[str, ...] = (
+    "n_estimators",
+    "learning_rate",
+    "max_depth",
+    "min_child_weight",
+    "subsample",
+    "colsample_bytree",
+    "reg_lambda",
+    "early_stopping_rounds",
+    "device",
+    "n_jobs",
+    "random_state",
+)
+"""The hyperparameters every boosted model shares; defaults and meaning: ``config.ModelConfig``."""
 
 
-def booster_params(est: Any) -> dict[str, Any]:
+def boosting_params(model: ModelConfig) -> dict[str, Any]:
+    """The shared hyperparameters, as estimator keyword arguments, from the config's model section."""
+    return {name: getattr(model, name) for name in BOOSTING_PARAMS}
+
+
+_DEFAULTS: dict[str, Any] = boosting_params(ModelConfig())
+
+
+class BoostedModel(BaseEstimator):
+    """Base of the gradient-boosted models: shared hyperparameters, feature schema, state.
+
+    Subclasses declare their own parameters in ``__init__`` and pass ``**boosting`` on; the
+    shared ones (``BOOSTING_PARAMS``) are still ordinary scikit-learn parameters
+    (``get_params``, ``clone``) and are saved with the model's state.
+    """
+
+    def __init__(self, **boosting: Any) -> None:
+        unknown = sorted(set(boosting) - set(BOOSTING_PARAMS))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unknown parameter(s) {unknown}")
+        for name, default in _DEFAULTS.items():
+            setattr(self, name, boosting.get(name, default))
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """The subclass's own parameters and the shared ones (scikit-learn reads this)."""
+        return sorted(set(super()._get_param_names()) | set(BOOSTING_PARAMS))
+
+    @classmethod
+    def from_config(cls, model: ModelConfig, **own: Any) -> Self:
+        """An unfitted model with the shared hyperparameters of the config's model section."""
+        return cls(**own, **boosting_params(model))
+
+    def _fit_schema(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Learn the feature schema from the training rows and return them transformed."""
+        self.schema_ = FeatureSchema().fit(X)
+        self._set_features()
+        return self.schema_.transform(X)
+
+    def _set_features(self) -> None:
+        self.n_features_in_ = len(self.schema_.features_)
+        self.feature_names_in_ = np.asarray(self.schema_.features_, dtype=object)
+
+    def _base_state(self) -> dict[str, Any]:
+        """The saved state every boosted model has: its feature schema and its parameters."""
+        return {"schema": self.schema_.to_dict(), "params": self.get_params()}
+
+    @classmethod
+    def _from_base_state(cls, state: dict[str, Any]) -> Self:
+        """A model with the parameters and schema of a saved state (the subclass adds the rest)."""
+        model = cls(**state["params"])
+        model.schema_ = FeatureSchema.from_dict(state["schema"])
+        model._set_features()
+        return model
+
+
+def booster_params(est: BoostedModel) -> dict[str, Any]:
     """XGBoost keyword arguments shared by every learner of an estimator."""
     return {
         "n_estimators": est.n_estimators,

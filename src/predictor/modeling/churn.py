@@ -17,11 +17,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from predictor.config import ModelConfig
 from predictor.evaluation import calibration_error
 from predictor.modeling.boosting import (
+    BoostedModel,
     booster_params,
     contributions,
     fit_booster,
@@ -37,12 +39,11 @@ from predictor.modeling.calibration import (
     choose_calibration,
     fit_calibration,
 )
-from predictor.modeling.preprocess import FeatureSchema
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
 
 
-class ChurnModel(ClassifierMixin, BaseEstimator):
+class ChurnModel(ClassifierMixin, BoostedModel):
     """XGBoost churn classifier with a calibration chosen on held-out cutoffs."""
 
     def __init__(
@@ -50,31 +51,20 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         *,
         calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto",
         calibration_min_positives: int = MIN_POSITIVES,
-        n_estimators: int = 600,
-        learning_rate: float = 0.05,
-        max_depth: int = 5,
-        min_child_weight: float = 5.0,
-        subsample: float = 0.8,
-        colsample_bytree: float = 0.8,
-        reg_lambda: float = 1.0,
-        early_stopping_rounds: int = 40,
-        device: str = "cpu",
-        n_jobs: int = 2,
-        random_state: int = 0,
+        **boosting: Any,
     ) -> None:
+        super().__init__(**boosting)
         self.calibration = calibration
         self.calibration_min_positives = calibration_min_positives
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.max_depth = max_depth
-        self.min_child_weight = min_child_weight
-        self.subsample = subsample
-        self.colsample_bytree = colsample_bytree
-        self.reg_lambda = reg_lambda
-        self.early_stopping_rounds = early_stopping_rounds
-        self.device = device
-        self.n_jobs = n_jobs
-        self.random_state = random_state
+
+    @classmethod
+    def from_config(cls, model: ModelConfig, **own: Any) -> ChurnModel:
+        """An unfitted model with the churn and shared settings of the config's model section."""
+        own = {
+            "calibration": model.calibration,
+            "calibration_min_positives": model.calibration_min_positives,
+        } | own
+        return super().from_config(model, **own)
 
     def fit(
         self,
@@ -92,8 +82,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         """
         y = np.asarray(y, dtype=int)
         self.classes_ = np.array([0, 1])
-        self.schema_ = FeatureSchema().fit(X)
-        Xt = self.schema_.transform(X)
+        Xt = self._fit_schema(X)
         valid = None
         if eval_set is not None:
             valid = (self.schema_.transform(eval_set[0]), np.asarray(eval_set[1], dtype=int))
@@ -103,8 +92,6 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         )
         held = self._held_out_scores(params, Xt, y, valid, calibration_folds)
         self.calibrator_ = self._fit_calibration(held)
-        self.n_features_in_ = Xt.shape[1]
-        self.feature_names_in_ = np.asarray(self.schema_.features_, dtype=object)
         return self
 
     def _held_out_scores(
@@ -207,19 +194,15 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         return {
             "calibrator": self.calibrator_,
             "calibration_check": self.calibration_check_,
-            "schema": self.schema_.to_dict(),
-            "params": self.get_params(),
+            **self._base_state(),
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any], booster: xgb.Booster) -> ChurnModel:
         """Rebuild a fitted model from ``get_state`` and its booster."""
-        model = cls(**state["params"])
+        model = cls._from_base_state(state)
         model.classes_ = np.array([0, 1])
         model.calibrator_ = state["calibrator"]
         model.calibration_check_ = state["calibration_check"]
-        model.schema_ = FeatureSchema.from_dict(state["schema"])
         model.booster_ = booster
-        model.n_features_in_ = len(model.schema_.features_)
-        model.feature_names_in_ = np.asarray(model.schema_.features_, dtype=object)
         return model

@@ -15,11 +15,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from predictor.config import ModelConfig
 from predictor.evaluation import normalized_gini
 from predictor.modeling.boosting import (
+    BoostedModel,
     booster_params,
     contributions,
     fit_booster,
@@ -31,10 +33,9 @@ from predictor.modeling.boosting import (
 from predictor.modeling.horizon import HorizonExtension
 from predictor.modeling.intervals import ConformalInterval
 from predictor.modeling.level import total_ratio
-from predictor.modeling.preprocess import FeatureSchema
 
 
-class ValueModel(RegressorMixin, BaseEstimator):
+class ValueModel(RegressorMixin, BoostedModel):
     """XGBoost value regression with a Tweedie vs two-part choice made on validation data."""
 
     def __init__(
@@ -42,33 +43,22 @@ class ValueModel(RegressorMixin, BaseEstimator):
         *,
         objective: Literal["auto", "tweedie", "two_part", "squared_error"] = "auto",
         tweedie_variance_power: float = 1.5,
-        n_estimators: int = 600,
-        learning_rate: float = 0.05,
-        max_depth: int = 5,
-        min_child_weight: float = 5.0,
-        subsample: float = 0.8,
-        colsample_bytree: float = 0.8,
-        reg_lambda: float = 1.0,
-        early_stopping_rounds: int = 40,
         level_correction: bool = True,
-        device: str = "cpu",
-        n_jobs: int = 2,
-        random_state: int = 0,
+        **boosting: Any,
     ) -> None:
+        super().__init__(**boosting)
         self.objective = objective
         self.tweedie_variance_power = tweedie_variance_power
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.max_depth = max_depth
-        self.min_child_weight = min_child_weight
-        self.subsample = subsample
-        self.colsample_bytree = colsample_bytree
-        self.reg_lambda = reg_lambda
-        self.early_stopping_rounds = early_stopping_rounds
         self.level_correction = level_correction
-        self.device = device
-        self.n_jobs = n_jobs
-        self.random_state = random_state
+
+    @classmethod
+    def from_config(cls, model: ModelConfig, **own: Any) -> ValueModel:
+        """An unfitted model with the value and shared settings of the config's model section."""
+        own = {
+            "objective": model.value_objective,
+            "tweedie_variance_power": model.tweedie_variance_power,
+        } | own
+        return super().from_config(model, **own)
 
     def _candidates(self, y: np.ndarray) -> list[str]:
         """Objectives to try; the two-part model needs both spenders and non-spenders.
@@ -99,8 +89,7 @@ class ValueModel(RegressorMixin, BaseEstimator):
             y = np.clip(y, 0, None)
             if eval_set is not None:
                 eval_set = (eval_set[0], np.clip(np.asarray(eval_set[1], dtype=float), 0, None))
-        self.schema_ = FeatureSchema().fit(X)
-        Xt = self.schema_.transform(X)
+        Xt = self._fit_schema(X)
         valid = None
         if eval_set is not None:
             valid = (self.schema_.transform(eval_set[0]), np.asarray(eval_set[1], dtype=float))
@@ -126,8 +115,6 @@ class ValueModel(RegressorMixin, BaseEstimator):
             if self.level_correction:
                 self.level_ = total_ratio(valid[1], raw)
             self.interval_ = ConformalInterval.fit(valid[1] / self.level_, raw)
-        self.n_features_in_ = Xt.shape[1]
-        self.feature_names_in_ = np.asarray(self.schema_.features_, dtype=object)
         return self
 
     def _fit_kind(
@@ -260,8 +247,7 @@ class ValueModel(RegressorMixin, BaseEstimator):
         return {
             "kind": self.kind_,
             "validation_scores": self.validation_scores_,
-            "schema": self.schema_.to_dict(),
-            "params": self.get_params(),
+            **self._base_state(),
             "level": self.level_,
             "interval": None if self.interval_ is None else self.interval_.to_dict(),
             "horizon_extension": (
@@ -272,16 +258,13 @@ class ValueModel(RegressorMixin, BaseEstimator):
     @classmethod
     def from_state(cls, state: dict[str, Any], boosters: dict[str, xgb.Booster]) -> ValueModel:
         """Rebuild a fitted model from ``get_state`` and its boosters."""
-        model = cls(**state["params"])
+        model = cls._from_base_state(state)
         model.kind_ = state["kind"]
         model.validation_scores_ = state["validation_scores"]
-        model.schema_ = FeatureSchema.from_dict(state["schema"])
         model.boosters_ = boosters
         model.level_ = float(state.get("level", 1.0))
         interval = state.get("interval")
         model.interval_ = None if interval is None else ConformalInterval.from_dict(interval)
         ext = state.get("horizon_extension")
         model.horizon_extension_ = None if ext is None else HorizonExtension.from_dict(ext)
-        model.n_features_in_ = len(model.schema_.features_)
-        model.feature_names_in_ = np.asarray(model.schema_.features_, dtype=object)
         return model
