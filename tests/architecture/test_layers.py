@@ -1,6 +1,7 @@
 """Architecture rules, checked on the source's import statements (AST, nothing is imported).
 
 - Only the tracking edge imports MLflow, so a run without tracking never loads it.
+- Features may import modeling (the BG/NBD model), never the other way round.
 - The pure core (contract, timeline, features, labels, modeling, evaluation, segments, datasets,
   keys, model_types; and the shared synthetic-table factory, testing) imports none of the edges:
   file I/O, jobs, the CLI, the API facade or tracking.
@@ -66,3 +67,13 @@ def test_the_pure_core_imports_no_edge(path: Path) -> None:
 def test_the_rules_see_the_package() -> None:
     names = {_top(_module_name(p)) for p in SOURCES}
     assert {"tracking", "features", "modeling", "cli"} <= names
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in SOURCES if _top(_module_name(p)) == "modeling"],
+    ids=lambda p: _module_name(p),
+)
+def test_modeling_does_not_import_features(path: Path) -> None:
+    """Features may use models (BG/NBD); models never reach back into the feature families."""
+    back = {m for m in _imports(path) if m.startswith("predictor.features")}
+    assert not back, f"{_module_name(path)} imports {sorted(back)}"

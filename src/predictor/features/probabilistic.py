@@ -26,10 +26,10 @@ import pandas as pd
 from predictor.config import Config
 from predictor.contract.tables import Tables
 from predictor.features._base import Events, population
-from predictor.modeling.probabilistic import BetaGeoModel
+from predictor.modeling.probabilistic import FEATURE_PREFIX, BetaGeoModel, bgnbd_from_params
 from predictor.timeline import DAYS_PER_MONTH, WEEK_DAYS, is_purchase
 
-PREFIX = "bgnbd__"
+PREFIX = FEATURE_PREFIX
 FIT_SAMPLE = 10_000
 """At most this many purchasers (drawn by a seeded hash of their ids) enter a parameter fit."""
 
@@ -80,13 +80,6 @@ def fit_stats(stats: pd.DataFrame, seed: int = 0) -> dict[str, float] | None:
             return None
 
 
-def model_from(params: Params) -> BetaGeoModel:
-    """A BG/NBD model carrying ``params`` (as fitted by ``fit_params``)."""
-    model = BetaGeoModel()
-    model.params_ = {k: float(params[k]) for k in ("r", "alpha", "a", "b")}
-    return model
-
-
 def compute(
     tables: Tables, as_of: pd.Series, config: Config, params: Params | None = None
 ) -> pd.DataFrame:
@@ -117,7 +110,7 @@ def _predictions(
     known = stats["x"].notna().to_numpy()
     if params is None or not known.any():
         return out
-    model = model_from(params)
+    model = bgnbd_from_params(params)
     x, t_x, age = (stats.loc[known, c].to_numpy() for c in ("x", "t_x", "T"))
     with np.errstate(all="ignore"):
         out["p_alive"][known] = model.probability_alive(x, t_x, age)

@@ -68,8 +68,11 @@ class BoostedModel(BaseEstimator):
 
     @classmethod
     def from_config(cls, model: ModelConfig, **own: Any) -> Self:
-        """An unfitted model with the shared hyperparameters of the config's model section."""
-        return cls(**own, **boosting_params(model))
+        """An unfitted model with the shared hyperparameters of the config's model section.
+
+        ``own`` sets the model's own parameters and may override a shared one (``n_jobs=1``).
+        """
+        return cls(**(boosting_params(model) | own))
 
     def _fit_schema(self, X: pd.DataFrame) -> pd.DataFrame:
         """Learn the feature schema from the training rows and return them transformed."""

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from predictor.features.probabilistic import PREFIX, model_from
+from predictor.modeling.probabilistic import FEATURE_PREFIX as PREFIX
+from predictor.modeling.probabilistic import bgnbd_from_params
 from predictor.timeline import DAYS_PER_MONTH, WEEK_DAYS
 
 STATS = (PREFIX + "frequency", PREFIX + "recency_weeks", PREFIX + "age_weeks")
@@ -44,7 +45,7 @@ class HorizonExtension:
 
     def factor(self, X: pd.DataFrame) -> np.ndarray:
         """Per-row multiplier (>= 1): expected purchases over the long vs the short horizon."""
-        model = model_from(self.params)
+        model = bgnbd_from_params(self.params)
         short, long = months_to_weeks(self.short_months), months_to_weeks(self.long_months)
         new = model.expected_purchases_new_customer(long) / model.expected_purchases_new_customer(
             short

@@ -27,6 +27,7 @@ whole numbers of days divided by ``time_unit_days``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any, Self
 
 import numpy as np
@@ -40,12 +41,19 @@ from predictor.timeline import day_end, known_at, purchases
 ArrayLike = pd.Series | np.ndarray | list[float] | float
 
 __all__ = [
+    "FEATURE_PREFIX",
     "BetaGeoModel",
     "GammaGammaModel",
     "NotFittedError",
+    "bgnbd_from_params",
     "bgnbd_gg_value",
     "rfm_summary",
 ]
+
+FEATURE_PREFIX = "bgnbd__"
+"""Prefix of the BG/NBD feature columns: ``features.probabilistic`` writes them and
+``modeling.horizon`` reads them, so the name lives here, below both (features import modeling,
+never the other way round)."""
 
 
 class NotFittedError(PredictorError, RuntimeError):
@@ -431,6 +439,13 @@ class BetaGeoModel:
 
 # --------------------------------------------------------------------------------------------
 # Gamma-Gamma
+def bgnbd_from_params(params: Mapping[str, float]) -> BetaGeoModel:
+    """A fitted BG/NBD model carrying saved ``params`` (``r``, ``alpha``, ``a``, ``b``)."""
+    model = BetaGeoModel()
+    model.params_ = {k: float(params[k]) for k in ("r", "alpha", "a", "b")}
+    return model
+
+
 # --------------------------------------------------------------------------------------------
 
 
