@@ -25,7 +25,7 @@ from predictor.config import Config, CutoffConfig
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import Tables
 from predictor.errors import PredictorError
-from predictor.timeline import day_end
+from predictor.timeline import day_end, monthly_cutoffs
 
 
 class ShortHistoryError(PredictorError, ValueError):
@@ -89,11 +89,7 @@ def candidate_cutoffs(
         earliest = pd.Timestamp(first_date).normalize() + pd.Timedelta(days=cfg.min_history_days)
         if cfg.start is not None:
             earliest = max(earliest, pd.Timestamp(cfg.start))
-        dates = []
-        cur = latest
-        while cur >= earliest:
-            dates.append(cur)
-            cur -= pd.Timedelta(days=cfg.step_days)
+        dates = monthly_cutoffs(earliest, latest, cfg.step_days)
     return sorted(d for d in set(dates) if label_end(d) <= limit)
 
 

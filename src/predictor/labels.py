@@ -21,6 +21,7 @@ from predictor.timeline import (
     is_purchase,
     known_at,
     months_after,
+    months_later,
 )
 
 
@@ -81,7 +82,7 @@ def day_one_label(
     Only customers whose whole label window ends on or before ``data_end`` get a label.
     """
     window_end = day_one_windows(tables.customers, window_days)
-    label_end = window_end + pd.DateOffset(months=value.horizon_months)
+    label_end = months_later(window_end, value.horizon_months)
     complete = label_end <= day_end(data_end)
     if not complete.any():
         return pd.Series(dtype=float, name="day_one_value", index=pd.Index([], name="customer_id"))

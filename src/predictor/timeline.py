@@ -93,6 +93,11 @@ def months_after(as_of: pd.Timestamp | str, months: int) -> pd.Timestamp:
     return day_end(add_months(pd.Timestamp(as_of), months))
 
 
+def months_later(instants: pd.Series, months: int) -> pd.Series:
+    """Each instant moved by whole calendar months (the end of each Day One label window)."""
+    return instants + pd.DateOffset(months=months)
+
+
 def days_after(as_of: pd.Timestamp | str, days: int) -> pd.Timestamp:
     """End of a window of ``days`` days after the cutoff day (a churn label's end)."""
     return day_end(pd.Timestamp(as_of) + pd.Timedelta(days=days))
@@ -169,7 +174,10 @@ def add_months(ts: pd.Timestamp, months: int) -> pd.Timestamp:
 
 
 def monthly_cutoffs(start: pd.Timestamp, end: pd.Timestamp, step_days: int) -> list[pd.Timestamp]:
-    """Cutoffs from ``end`` backwards every ``step_days`` days, not before ``start``, ascending."""
+    """Cutoffs from ``end`` backwards every ``step_days`` days, not before ``start``, ascending.
+
+    The automatic cutoff plan (``datasets.candidate_cutoffs``) steps back this way.
+    """
     cutoffs = []
     cur = pd.Timestamp(end).normalize()
     while cur >= pd.Timestamp(start).normalize():
