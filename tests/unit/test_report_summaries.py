@@ -50,6 +50,19 @@ def test_customer_levers_count_the_last_365_days():
     assert levers.loc["a"].to_dict() == {"orders": 2, "spend": 150.0, "margin": 50.0}
 
 
+def test_customer_levers_count_purchases_as_the_models_do():
+    """A refund is net spend but not a purchase; a zero-amount order is a purchase."""
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a"],
+            "order_date": pd.to_datetime(["2024-05-01", "2024-05-02", "2024-05-03"]),
+            "amount": [100.0, -40.0, 0.0],
+        }
+    )
+    levers = customer_levers(orders, pd.Timestamp("2024-06-30"), ValueConfig(margin_rate=0.5))
+    assert levers.loc["a"].to_dict() == {"orders": 2, "spend": 60.0, "margin": 30.0}
+
+
 def test_segment_summary_levers_and_active_only_risk():
     levers = pd.DataFrame(
         {"orders": [4, 2], "spend": [400.0, 100.0], "margin": [100.0, 30.0]},
