@@ -74,7 +74,7 @@ class _PeakRss:
 
 
 def _fallback_tables(n: int, seed: int) -> tuple[Tables, pd.Timestamp]:
-    """The shared plain generator (``predictor.testing``) at benchmark density (~60 rows per customer).
+    """The shared plain generator (``predictor.testing``), about 60 event rows per customer.
 
     Signups and events spread over three years from 2022-01-01; the cutoff is the last day of
     those three years (events of late signups run past it and are cut by the truncation).
