@@ -12,7 +12,7 @@ after fit and after a save/load round-trip go through the same code and are iden
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -54,6 +54,9 @@ class BoostedModel(BaseEstimator):
     (``get_params``, ``clone``) and are saved with the model's state.
     """
 
+    _FROM_CONFIG: ClassVar[dict[str, str]] = {}
+    """The model's own parameters read from the config's model section: parameter -> setting."""
+
     def __init__(self, **boosting: Any) -> None:
         unknown = sorted(set(boosting) - set(BOOSTING_PARAMS))
         if unknown:
@@ -68,11 +71,13 @@ class BoostedModel(BaseEstimator):
 
     @classmethod
     def from_config(cls, model: ModelConfig, **own: Any) -> Self:
-        """An unfitted model with the shared hyperparameters of the config's model section.
+        """An unfitted model with its settings from the config's model section, read once.
 
-        ``own`` sets the model's own parameters and may override a shared one (``n_jobs=1``).
+        The shared hyperparameters and the model's own settings (``_FROM_CONFIG``) come from
+        ``model``; ``own`` overrides any of them (``n_jobs=1``, ``level_correction=False``).
         """
-        return cls(**(boosting_params(model) | own))
+        settings = {param: getattr(model, name) for param, name in cls._FROM_CONFIG.items()}
+        return cls(**(boosting_params(model) | settings | own))
 
     def _fit_schema(self, X: pd.DataFrame) -> pd.DataFrame:
         """Learn the feature schema from the training rows and return them transformed."""

@@ -12,7 +12,7 @@ Risks are never exactly 0 or 1.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,6 @@ import xgboost as xgb
 from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from predictor.config import ModelConfig
 from predictor.evaluation import calibration_error
 from predictor.modeling.boosting import (
     BoostedModel,
@@ -46,6 +45,11 @@ Folds = list[tuple[np.ndarray, np.ndarray]]
 class ChurnModel(ClassifierMixin, BoostedModel):
     """XGBoost churn classifier with a calibration chosen on held-out cutoffs."""
 
+    _FROM_CONFIG: ClassVar[dict[str, str]] = {
+        "calibration": "calibration",
+        "calibration_min_positives": "calibration_min_positives",
+    }
+
     def __init__(
         self,
         *,
@@ -56,15 +60,6 @@ class ChurnModel(ClassifierMixin, BoostedModel):
         super().__init__(**boosting)
         self.calibration = calibration
         self.calibration_min_positives = calibration_min_positives
-
-    @classmethod
-    def from_config(cls, model: ModelConfig, **own: Any) -> ChurnModel:
-        """An unfitted model with the churn and shared settings of the config's model section."""
-        own = {
-            "calibration": model.calibration,
-            "calibration_min_positives": model.calibration_min_positives,
-        } | own
-        return super().from_config(model, **own)
 
     def fit(
         self,

@@ -320,13 +320,7 @@ class BetaGeoModel:
         self.params_ = {"r": float(r), "alpha": float(alpha / scale), "a": float(a), "b": float(b)}
         self.log_likelihood_ = float(self._log_likelihood(self._params(), x, t_x, age).sum())
         self.n_customers_ = int(x.size)
-        self.converged_ = converged
-        if not converged:
-            warnings.warn(
-                "BetaGeoModel: optimiser did not report convergence; check params_",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        self.converged_ = _warn_unless(converged, type(self).__name__)
         return self
 
     def _params(self) -> np.ndarray:
@@ -439,6 +433,17 @@ class BetaGeoModel:
 
 # --------------------------------------------------------------------------------------------
 # Gamma-Gamma
+def _warn_unless(converged: bool, model: str) -> bool:
+    """Warn (``RuntimeWarning``) when the optimiser did not converge; return ``converged``."""
+    if not converged:
+        warnings.warn(
+            f"{model}: optimiser did not report convergence; check params_",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return converged
+
+
 def bgnbd_from_params(params: Mapping[str, float]) -> BetaGeoModel:
     """A fitted BG/NBD model carrying saved ``params`` (``r``, ``alpha``, ``a``, ``b``)."""
     model = BetaGeoModel()
@@ -523,13 +528,7 @@ class GammaGammaModel:
         self.log_likelihood_ = float(self._log_likelihood(self._params(), x, m).sum())
         self.n_customers_ = int(x.size)
         self.mean_value_ = scale
-        self.converged_ = converged
-        if not converged:
-            warnings.warn(
-                "GammaGammaModel: optimiser did not report convergence; check params_",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        self.converged_ = _warn_unless(converged, type(self).__name__)
         return self
 
     def _params(self) -> np.ndarray:

@@ -10,7 +10,7 @@ neither applies and a squared-error regression is used; otherwise the rare negat
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,6 @@ import xgboost as xgb
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from predictor.config import ModelConfig
 from predictor.evaluation import normalized_gini
 from predictor.modeling.boosting import (
     BoostedModel,
@@ -38,6 +37,11 @@ from predictor.modeling.level import total_ratio
 class ValueModel(RegressorMixin, BoostedModel):
     """XGBoost value regression with a Tweedie vs two-part choice made on validation data."""
 
+    _FROM_CONFIG: ClassVar[dict[str, str]] = {
+        "objective": "value_objective",
+        "tweedie_variance_power": "tweedie_variance_power",
+    }
+
     def __init__(
         self,
         *,
@@ -50,15 +54,6 @@ class ValueModel(RegressorMixin, BoostedModel):
         self.objective = objective
         self.tweedie_variance_power = tweedie_variance_power
         self.level_correction = level_correction
-
-    @classmethod
-    def from_config(cls, model: ModelConfig, **own: Any) -> ValueModel:
-        """An unfitted model with the value and shared settings of the config's model section."""
-        own = {
-            "objective": model.value_objective,
-            "tweedie_variance_power": model.tweedie_variance_power,
-        } | own
-        return super().from_config(model, **own)
 
     def _candidates(self, y: np.ndarray) -> list[str]:
         """Objectives to try; the two-part model needs both spenders and non-spenders.
