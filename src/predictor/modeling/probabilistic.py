@@ -324,10 +324,7 @@ class BetaGeoModel:
         return self
 
     def _params(self) -> np.ndarray:
-        if not hasattr(self, "params_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit() first")
-        p = self.params_
-        return np.array([p["r"], p["alpha"], p["a"], p["b"]])
+        return _fitted(self, ("r", "alpha", "a", "b"))
 
     # -- prediction ----------------------------------------------------------------------
 
@@ -433,6 +430,13 @@ class BetaGeoModel:
 
 # --------------------------------------------------------------------------------------------
 # Gamma-Gamma
+def _fitted(model: Any, names: tuple[str, ...]) -> np.ndarray:
+    """The fitted ``params_`` of a model in ``names`` order; ``NotFittedError`` before ``fit``."""
+    if not hasattr(model, "params_"):
+        raise NotFittedError(f"{type(model).__name__} is not fitted yet: call fit() first")
+    return np.array([model.params_[k] for k in names])
+
+
 def _warn_unless(converged: bool, model: str) -> bool:
     """Warn (``RuntimeWarning``) when the optimiser did not converge; return ``converged``."""
     if not converged:
@@ -532,10 +536,7 @@ class GammaGammaModel:
         return self
 
     def _params(self) -> np.ndarray:
-        if not hasattr(self, "params_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit() first")
-        p = self.params_
-        return np.array([p["p"], p["q"], p["v"]])
+        return _fitted(self, ("p", "q", "v"))
 
     @property
     def population_mean_(self) -> float:
