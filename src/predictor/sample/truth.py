@@ -42,6 +42,7 @@ from predictor.sample.weeks import (
     _week_draws,
 )
 from predictor.sample.world import _World
+from predictor.timeline import is_purchase
 
 
 def ground_truth(
@@ -423,7 +424,8 @@ def _population(sample: SampleBusiness, a: int, lookback: int, n_in: int) -> np.
         return ids.isin(subs.loc[cover, "customer_id"]).to_numpy()
     orders = sample.tables.orders
     lo = limit - pd.Timedelta(days=lookback)
-    recent = (orders["order_date"] >= lo) & (orders["order_date"] < limit) & (orders["amount"] > 0)
+    recent = (orders["order_date"] >= lo) & (orders["order_date"] < limit)
+    recent &= is_purchase(orders["amount"])
     return ids.isin(orders.loc[recent, "customer_id"]).to_numpy()
 
 
