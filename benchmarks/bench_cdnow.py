@@ -49,7 +49,7 @@ from predictor.modeling.probabilistic import (
 )
 from predictor.modeling.value import ValueModel
 from predictor.timeline import truncate
-from predictor.training import model_params, train
+from predictor.training import train
 
 CAL_END = pd.Timestamp("1997-09-30")
 DATA_END = pd.Timestamp("1998-06-30")
@@ -250,11 +250,7 @@ def _fit_day_one(
     rng = np.random.default_rng(seed)
     valid = rng.random(len(train_idx)) < 0.2
     tr, va = train_idx[~valid], train_idx[valid]
-    return ValueModel(
-        objective=config.model.value_objective,
-        tweedie_variance_power=config.model.tweedie_variance_power,
-        **model_params(config),
-    ).fit(X.iloc[tr], y[tr], eval_set=(X.iloc[va], y[va]))
+    return ValueModel.from_config(config.model).fit(X.iloc[tr], y[tr], eval_set=(X.iloc[va], y[va]))
 
 
 def _splits(signup: pd.Series, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:

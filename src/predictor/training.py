@@ -54,7 +54,6 @@ from predictor.labels import (
 )
 from predictor.model_types import Evaluation, TaskResult, TrainedModel
 from predictor.modeling.baselines import formula_clv, recency_churn_score, trailing_value
-from predictor.modeling.boosting import boosting_params
 from predictor.modeling.churn import ChurnModel
 from predictor.modeling.horizon import HorizonExtension
 from predictor.modeling.intervals import interval_metrics
@@ -110,11 +109,6 @@ class UnsupportedTargetError(ShortHistoryError):
     def __init__(self, target: str, reason: str) -> None:
         super().__init__(f"{target}: {reason}")
         self.target, self.reason = target, reason
-
-
-def model_params(config: Config) -> dict[str, Any]:
-    """Estimator keyword arguments shared by the three models."""
-    return boosting_params(config.model)
 
 
 class _FeatureCache:
@@ -244,11 +238,7 @@ def _train_value(
     check_rows("value_13m", train.y, MIN_TRAIN_ROWS, "training")
     check_rows("value_13m", test.y, MIN_TEST_ROWS, "held-out")
     progress(f"value_13m: fitting on {len(train):,} rows")
-    model = ValueModel(
-        objective=config.model.value_objective,
-        tweedie_variance_power=config.model.tweedie_variance_power,
-        **model_params(config),
-    ).fit(train.X, train.y, eval_set=(valid.X, valid.y))
+    model = ValueModel.from_config(config.model).fit(train.X, train.y, eval_set=(valid.X, valid.y))
     steps.tick()
     recent = lambda ref, now: _recent_level(model, tables, features, config, months, ref, now)  # noqa: E731
     level_at_test = validation_level = model.level_
@@ -419,11 +409,7 @@ def _fit_churn(
     check_class_rows("churn", train.y, MIN_TRAIN_ROWS, MIN_TRAIN_CLASS_ROWS, "training")
     check_class_rows("churn", test.y, MIN_TEST_ROWS, MIN_TEST_CLASS_ROWS, "held-out")
     progress(f"churn: fitting on {len(train):,} rows")
-    model = ChurnModel(
-        calibration=config.model.calibration,
-        calibration_min_positives=config.model.calibration_min_positives,
-        **model_params(config),
-    ).fit(train.X, train.y, eval_set=(valid.X, valid.y), calibration_folds=folds or None)
+    model = ChurnModel.from_config(config.model).fit(train.X, train.y, eval_set=(valid.X, valid.y), calibration_folds=folds or None)
     (steps or _no_steps()).tick()
     preds = {"model": model.predict_proba(test.X)[:, 1]}
     recency = np.zeros(len(test))
@@ -538,11 +524,7 @@ def _train_day_one(
     check_rows("day_one", y[tr], MIN_TRAIN_ROWS, "training")
     check_rows("day_one", y[te], MIN_TEST_ROWS, "held-out")
     progress(f"day_one: fitting on {len(tr):,} customers")
-    model = ValueModel(
-        objective=config.model.value_objective,
-        tweedie_variance_power=config.model.tweedie_variance_power,
-        **model_params(config),
-    ).fit(X.iloc[tr], y[tr], eval_set=(X.iloc[va], y[va]))
+    model = ValueModel.from_config(config.model).fit(X.iloc[tr], y[tr], eval_set=(X.iloc[va], y[va]))
     steps.tick()
     preds = {
         "model": model.predict(X.iloc[te]),
