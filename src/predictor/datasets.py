@@ -216,10 +216,16 @@ def data_span(tables: Tables, config: Config) -> tuple[pd.Timestamp, pd.Timestam
     first = tables.customers["signup_date"].min().normalize()
     if config.data.end_date is not None:
         return first, pd.Timestamp(config.data.end_date)
-    latest = max(
-        frame[SPECS[name].event_date].max() for name, frame in tables.items() if len(frame)
-    )
-    return first, pd.Timestamp(latest).normalize()
+    return first, latest_event(tables).normalize()
+
+
+def latest_event(tables: Tables) -> pd.Timestamp:
+    """The latest event date (signup, order, ticket, ...) in any table: where the data end.
+
+    NaT when no table holds a dated row.
+    """
+    tops = [frame[SPECS[name].event_date].max() for name, frame in tables.items() if len(frame)]
+    return pd.Timestamp(max((t for t in tops if pd.notna(t)), default=pd.NaT))
 
 
 # -- Day One cohorts, calibration folds, drift windows (moved here from training) -------------

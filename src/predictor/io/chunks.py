@@ -24,6 +24,7 @@ from predictor.contract.columns import match_columns
 from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.schema import SPECS
 from predictor.contract.validate import DateRules, ValidationResult, validate
+from predictor.datasets import latest_event
 from predictor.io.files import _open_dataset, _source_kind
 from predictor.io.formats import _plain_schema, _plain_types
 from predictor.io.tables import (
@@ -157,11 +158,9 @@ class CustomerChunks:
         for k in sorted(raw, key=raw.__getitem__, reverse=True):
             if best is not None and raw[k] <= best:
                 break
-            tables = self.validated(k).raise_for_errors()
-            for name, frame in tables.items():
-                top = frame[SPECS[name].event_date].max()
-                if pd.notna(top) and (best is None or top > best):
-                    best = pd.Timestamp(top)
+            top = latest_event(self.validated(k).raise_for_errors())
+            if pd.notna(top) and (best is None or top > best):
+                best = top
         if best is None:
             raise ContractError("no row passed validation: the data have no latest date")
         return best.normalize()
