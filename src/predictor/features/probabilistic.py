@@ -87,6 +87,14 @@ def compute(
     stats = rfm_stats(tables, as_of)
     if params is None:
         params = fit_stats(stats, config.model.random_state)
+    return from_stats(stats, config, params)
+
+
+def from_stats(stats: pd.DataFrame, config: Config, params: Params | None) -> pd.DataFrame:
+    """BG/NBD features from ``rfm_stats`` output and fitted ``params`` (None: not identified).
+
+    Split from ``compute`` so the Spark engine can fit on the population and apply per bucket.
+    """
     cols = {
         "frequency": stats["x"].to_numpy(),
         "recency_weeks": stats["t_x"].to_numpy(),
