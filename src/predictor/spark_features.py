@@ -230,7 +230,8 @@ def features_with_spark(
     try:
         cutoff = pd.Timestamp(as_of) if as_of is not None else _latest(packed, job)
         job = FeatureJob(config, end, columns, cutoff.normalize(), view)
-        staged = packed.groupBy(BUCKET).applyInPandas(lambda group: job.stage(group), _STAGE_SCHEMA).persist()
+        stage = lambda group: job.stage(group)  # noqa: E731 - applyInPandas wants a plain function
+        staged = packed.groupBy(BUCKET).applyInPandas(stage, _STAGE_SCHEMA).persist()
         try:
             written = _finish(staged, job, out)
         finally:
@@ -245,7 +246,8 @@ def features_with_spark(
 def _latest(packed: DataFrame, job: FeatureJob) -> pd.Timestamp:
     if job.config.data.end_date is not None:
         return pd.Timestamp(job.config.data.end_date)
-    rows = packed.groupBy(BUCKET).applyInPandas(lambda group: job.latest(group), "latest timestamp").collect()
+    latest = lambda group: job.latest(group)  # noqa: E731
+    rows = packed.groupBy(BUCKET).applyInPandas(latest, "latest timestamp").collect()
     dates = [pd.Timestamp(r["latest"]) for r in rows if r["latest"] is not None]
     if not dates:
         raise ContractError("no customer with valid rows: no features to build")

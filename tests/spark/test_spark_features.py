@@ -54,8 +54,9 @@ def test_spark_features_equal_the_pandas_engine(spark, folder, tmp_path, monkeyp
     assert list(theirs["customer_id"]) == list(ours["customer_id"])
     assert len(ours) > N_CUSTOMERS // 2
     assert (pd.to_datetime(theirs["as_of"]) == pd.Timestamp("2025-06-01")).all()
-    text = [c for c in ours.columns if ours[c].dtype == object and c not in ("customer_id", "as_of")]
-    numbers = [c for c in ours.columns if c not in text and c not in ("customer_id", "as_of")]
+    features = [c for c in ours.columns if c not in ("customer_id", "as_of")]
+    numbers = [c for c in features if pd.api.types.is_numeric_dtype(ours[c])]
+    text = [c for c in features if c not in numbers]
     assert {"bgnbd__p_alive", "orders__count"} <= set(numbers)
     assert ours["bgnbd__p_alive"].notna().sum() > FIT_SAMPLE
     for col in text:
