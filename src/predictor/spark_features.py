@@ -137,15 +137,21 @@ class FeatureJob:
 
 
 def _fit_rows(stats: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """The purchasers of a bucket with their seeded fit key (``probabilistic.fit_stats``' order).
+    """The bucket's candidates for the BG/NBD fit, with their seeded key.
 
-    The key is the same 64-bit hash ``fit_stats`` sorts by, as zero-padded text so Spark's
-    string order is the numeric order.
+    ``probabilistic.fit_stats`` fits on the ``FIT_SAMPLE`` purchasers with the smallest 64-bit
+    hash of their ids; those are among each bucket's ``FIT_SAMPLE`` smallest, so no more
+    reach the driver (at most buckets x ``FIT_SAMPLE`` rows of four numbers). The key is
+    zero-padded text, so its text order is the numeric order.
     """
     if not len(stats):
         return pd.DataFrame()
+    from predictor.features.probabilistic import FIT_SAMPLE
+
     stats = stats.dropna()
     keys = pd.util.hash_array(stats.index.to_numpy(dtype=str), hash_key=f"{seed:016d}")
+    keep = np.sort(np.argsort(keys, kind="stable")[:FIT_SAMPLE])
+    stats, keys = stats.iloc[keep], keys[keep]
     return pd.DataFrame({
         KIND: "fit", "customer_id": stats.index.astype(str), "_key": [f"{k:020d}" for k in keys],
         **{c: stats[c].to_numpy(dtype=float) for c in _RFM},
@@ -261,7 +267,10 @@ def _finish(staged: DataFrame, job: FeatureJob, out: str) -> tuple[int, list[str
     from predictor.api import merge_warnings
     from predictor.features.probabilistic import FIT_SAMPLE, fit_stats
 
-    small = staged.filter(F.col(KIND).isin("issue", "columns")).select(KIND, DETAIL).collect()
+    wanted = ["issue", "columns", "fit"] if job.fits_bgnbd else ["issue", "columns"]
+    small = staged.filter(F.col(KIND).isin(*wanted)).drop("_payload").toPandas()  # one job
+    candidates = small[small[KIND] == "fit"]
+    small = [row for _, row in small[small[KIND] != "fit"].iterrows()]
     issues = [_issue(r[DETAIL]) for r in small if r[KIND] == "issue"]
     if any(i.severity == "error" for i in issues):
         raise ContractError.from_issues(issues)
@@ -272,9 +281,9 @@ def _finish(staged: DataFrame, job: FeatureJob, out: str) -> tuple[int, list[str
     names = union_columns([list(s["kinds"]) for s in shapes])
     params = None
     if job.fits_bgnbd:
-        fit = staged.filter(F.col(KIND) == "fit").orderBy("_key").limit(FIT_SAMPLE)
-        rows = fit.select("customer_id", *_RFM).toPandas().set_index("customer_id")
-        params = fit_stats(rows, job.config.model.random_state)
+        chosen = candidates.sort_values("_key", kind="stable").head(FIT_SAMPLE)
+        stats = chosen.set_index("customer_id")[list(_RFM)].astype(float)
+        params = fit_stats(stats, job.config.model.random_state)
     finish = _Finish(job, names, params, kinds)
     schema = finish.schema()
     result = staged.filter(F.col(KIND) == "frame").select("_payload").mapInPandas(finish, schema)
