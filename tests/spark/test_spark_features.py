@@ -31,7 +31,7 @@ def folder(business, tmp_path_factory) -> Path:
 
     ids = sorted(business.tables.customers["customer_id"])[:N_CUSTOMERS]
     folder = tmp_path_factory.mktemp("spark_features") / "data"
-    write_tables(business.tables.subset(ids), folder, fmt="csv")
+    write_tables(business.tables.subset(ids), folder, fmt="parquet")
     return folder
 
 
@@ -77,3 +77,14 @@ def test_union_of_bucket_columns_keeps_each_bucket_order():
         "customer__age", "channels__channel_90d__app", "channels__channel_90d__email",
         "channels__channel_90d__sms", "nps__last",
     ]  # fmt: skip
+
+
+def test_labels_are_refused_on_spark_before_any_work(folder, tmp_path):
+    from predictor.cli import app
+
+    args = ["features", "--data", str(folder), "--out", str(tmp_path / "s"), "--engine", "spark",
+            "--labels"]  # fmt: skip
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2
+    assert "--labels is not available with --engine spark" in refused.output
+    assert not (tmp_path / "s").exists()
