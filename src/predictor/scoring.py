@@ -229,6 +229,14 @@ def score(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score every customer of ``tables`` as of a date; the others go to rejects with a reason."""
     as_of = pd.Timestamp(as_of).normalize()
+    frame = scoring_frame(tables, as_of, model)
+    scores = predict_frame(model, frame, as_of, drivers)
+    return scores, late_rejects(tables, as_of)
+
+
+def late_rejects(tables: Tables, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The customers who signed up after ``as_of`` (no scoring frame row), with the reason."""
+    as_of = pd.Timestamp(as_of).normalize()
     customers = tables.customers
     late = customers["signup_date"] > day_end(as_of)
     rejects = pd.DataFrame(
@@ -237,9 +245,7 @@ def score(
             "reason": f"signed up after the as-of date {as_of.date()}",
         }
     )
-    frame = scoring_frame(tables, as_of, model)
-    scores = predict_frame(model, frame, as_of, drivers)
-    return scores, rejects.reset_index(drop=True)
+    return rejects.reset_index(drop=True)
 
 
 FAMILY_TABLES: dict[str, str] = {

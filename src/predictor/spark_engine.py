@@ -308,7 +308,7 @@ class BucketJob:
     def run(self, group: pd.DataFrame) -> pd.DataFrame:
         """Score rows, rejects and contract issues of one bucket, in one frame."""
         from predictor.jobs import input_rejects
-        from predictor.scoring import score, scoring_frame
+        from predictor.scoring import late_rejects, score, scoring_frame
 
         result = self.validated(group)
         issues = _issue_rows(result.issues)
@@ -317,7 +317,8 @@ class BucketJob:
         if self.output == "features":
             frame = scoring_frame(result.tables, self.as_of, self.predictor.model)
             body = _features_out(frame)
-            rejects = input_rejects(result)
+            late = late_rejects(result.tables, self.as_of)
+            rejects = pd.concat([input_rejects(result), late], ignore_index=True)
         else:
             body, late = score(self.predictor.model, result.tables, self.as_of, self.drivers)
             body = body.assign(as_of=pd.to_datetime(body["as_of"]).dt.date)

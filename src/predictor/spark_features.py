@@ -264,7 +264,7 @@ def _finish(staged: DataFrame, job: FeatureJob, out: str) -> tuple[int, list[str
     """Check the issues, fit ``bgnbd`` on the population, write the aligned frames."""
     from pyspark.sql import functions as F
 
-    from predictor.api import merge_warnings
+    from predictor.jobs import merge_warnings
     from predictor.features.probabilistic import FIT_SAMPLE, fit_stats
 
     wanted = ["issue", "columns", "fit"] if job.fits_bgnbd else ["issue", "columns"]

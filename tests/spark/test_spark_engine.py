@@ -100,3 +100,27 @@ def test_cli_spark_engine_replaces_only_its_own_dataset(cli_run):
     refused = CliRunner().invoke(app, [str(stranger) if a == str(root / "scores") else a for a in args])
     assert refused.exit_code != 0
     assert (stranger / "keep.txt").read_text() == "mine"
+
+
+def test_spark_scoring_frame_equals_predictor_features(spark, predictor, folder, tmp_path):
+    """``output="features"`` writes the scoring frame (the input of mlflow's spark_udf)."""
+    from predictor.spark_engine import score_with_spark
+
+    as_of = pd.Timestamp("2025-06-01")
+    run = score_with_spark(predictor, folder, str(tmp_path / "frame"), str(tmp_path / "rejects"),
+                           as_of=as_of, output="features", buckets=2, spark=spark)  # fmt: skip
+    assert (run.customers, run.scored, run.rejected) == (N_CUSTOMERS, N_CUSTOMERS - 1, 1)
+    from predictor.scoring import pyfunc_frame
+
+    ours = _sorted(pyfunc_frame(predictor.features(folder, as_of)))
+    theirs = _sorted(spark.read.parquet(str(tmp_path / "frame")).toPandas())
+    assert list(theirs.columns) == list(ours.columns)
+    assert list(theirs["customer_id"]) == list(ours["customer_id"])
+    numbers = [c for c in ours.columns if pd.api.types.is_float_dtype(ours[c])]
+    assert len(numbers) > 50
+    np.testing.assert_allclose(
+        theirs[numbers].to_numpy(dtype=float), ours[numbers].to_numpy(dtype=float),
+        atol=1e-6, rtol=0, equal_nan=True,
+    )  # fmt: skip
+    for col in [c for c in ours.columns if c not in numbers]:
+        assert list(theirs[col]) == list(ours[col]), col
