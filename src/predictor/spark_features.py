@@ -264,8 +264,8 @@ def _finish(staged: DataFrame, job: FeatureJob, out: str) -> tuple[int, list[str
     """Check the issues, fit ``bgnbd`` on the population, write the aligned frames."""
     from pyspark.sql import functions as F
 
-    from predictor.jobs import merge_warnings
     from predictor.features.probabilistic import FIT_SAMPLE, fit_stats
+    from predictor.jobs import merge_warnings
 
     wanted = ["issue", "columns", "fit"] if job.fits_bgnbd else ["issue", "columns"]
     small = staged.filter(F.col(KIND).isin(*wanted)).drop("_payload").toPandas()  # one job

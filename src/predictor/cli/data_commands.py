@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from predictor.cli.app import (
     DEFAULT_SAMPLE_DIR,
@@ -21,10 +22,12 @@ from predictor.cli.app import (
     config_from,
     console,
     cutoff_of,
+    fail,
     load_data,
     out,
     render_issues,
 )
+from predictor.cli.score_commands import Engine
 
 
 @app.command()
@@ -88,8 +91,10 @@ def validate(
 
 @app.command()
 def features(
-    data: Annotated[Path, typer.Option(help="Data folder.")],
-    out_path: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
+    data: Annotated[str, typer.Option(help="Data folder (Spark: any URI it reads).")],
+    out_path: Annotated[
+        str, typer.Option("--out", help="Output file (.parquet or .csv); Spark: a dataset URI.")
+    ],
     as_of: Annotated[
         str | None,
         typer.Option(callback=check_date, help="Cutoff date, YYYY-MM-DD (default: latest date in the data)."),
@@ -101,6 +106,11 @@ def features(
     config: ConfigOpt = None,
     set_: SetOpt = None,
     verbose: VerboseOpt = False,
+    engine: Annotated[
+        Engine, typer.Option(help="pandas (one process) or spark (a Parquet dataset).")
+    ] = Engine.pandas,
+    spark_master: Annotated[str | None, typer.Option(help="Spark master (see score).")] = None,
+    buckets: Annotated[int | None, typer.Option(min=1, help="Spark: customer buckets.")] = None,
 ) -> None:
     """Write the point-in-time feature table (optionally with labels)."""
     from rich.progress import Progress
@@ -110,6 +120,10 @@ def features(
     from predictor.output_schema import FEATURES
 
     cfg = config_from(config, set_, data)
+    if engine is Engine.spark:  # URIs (s3a://...) stay text: a Path would fold the "//"
+        _features_on_spark(cfg, out_path, as_of, View(view).value, labels, spark_master, buckets)
+        return
+    out_path = Path(out_path)
     tables = load_data(cfg).tables
     cutoff = cutoff_of(as_of, tables, cfg)
     with captured_output(verbose), Progress(console=console, transient=True) as bar:
@@ -120,3 +134,17 @@ def features(
         write_frame_atomic(frame.reset_index(), out_path, schema=FEATURES, metadata=stamp)
         bar.advance(task)
     out.print(f"wrote {len(frame):,} customers x {frame.shape[1] - 1} features to {out_path}")
+
+
+def _features_on_spark(cfg, out_path, as_of, view, labels, master, buckets) -> None:
+    """``predictor features --engine spark``: the feature table as a Parquet dataset."""
+    from predictor.spark_features import features_with_spark
+
+    if labels:
+        raise fail("--labels is not available with --engine spark yet; build labels with pandas")
+    run = features_with_spark(cfg, out_path, as_of=as_of, view=view, buckets=buckets,
+                              master=master)  # fmt: skip
+    for issue in run.warnings:
+        console.print(f"[yellow]warning:[/] {escape(issue.message)}", soft_wrap=True)
+    out.print(f"wrote {run.customers:,} customers x {len(run.columns)} features (as of "
+              f"{run.as_of.date()}, {run.buckets} buckets on Spark) to {out_path}")  # fmt: skip

@@ -40,7 +40,7 @@ def score(
         str, typer.Option(help="Data folder to score (Spark: any URI it reads, e.g. s3a://...).")
     ],
     out_path: Annotated[
-        Path, typer.Option("--out", help="Scores file (.parquet or .csv); Spark: a dataset.")
+        str, typer.Option("--out", help="Scores file (.parquet or .csv); Spark: a dataset URI.")
     ],
     as_of: Annotated[
         str | None,
@@ -89,11 +89,12 @@ def score(
 
     with captured_output(verbose):
         predictor = load_model(model, tracking_uri)
-    rejects_path = rejects or default_rejects_path(out_path)
-    if engine is Engine.spark:
-        _score_on_spark(predictor, data, str(out_path), rejects, as_of, drivers,
+    if engine is Engine.spark:  # URIs (s3a://...) stay text: a Path would fold the "//"
+        _score_on_spark(predictor, data, out_path, rejects, as_of, drivers,
                         spark_master, buckets, allow_missing or [])  # fmt: skip
         return
+    out_path = Path(out_path)
+    rejects_path = rejects or default_rejects_path(out_path)
     with captured_output(verbose), Progress(console=console, transient=True) as bar:
         task = bar.add_task("scoring", total=None)
         run = score_files(
