@@ -64,7 +64,10 @@ class ModelExample:
 
 @runtime_checkable
 class Tracker(Protocol):
-    """What the training job records, and how the model folder is written and logged."""
+    """What the training job records, and how the model folder is written and logged.
+
+    The recording methods here do nothing: a subclass (``NullTracker``) may keep them.
+    """
 
     run_id: str | None
     """The run's id (``None`` without tracking); stamped into the model version."""
@@ -96,8 +99,11 @@ class Tracker(Protocol):
         """
 
 
-class NullTracker(AbstractContextManager):
-    """A tracker that records nothing; the model folder is the bundle alone (no MLflow)."""
+class NullTracker(Tracker, AbstractContextManager):
+    """A tracker that records nothing; the model folder is the bundle alone (no MLflow).
+
+    The recording methods are the protocol's own, which do nothing.
+    """
 
     run_id: str | None = None
 
@@ -106,21 +112,6 @@ class NullTracker(AbstractContextManager):
 
     def __exit__(self, exc_type, exc, tb) -> None:
         return None
-
-    def log_params(self, params: dict[str, Any]) -> None:
-        """Ignore params."""
-
-    def log_metrics(self, metrics: dict[str, float]) -> None:
-        """Ignore metrics."""
-
-    def log_artifact(self, path: Path, folder: str | None = None) -> None:
-        """Ignore artifacts."""
-
-    def set_tags(self, tags: dict[str, str]) -> None:
-        """Ignore tags."""
-
-    def log_table_inputs(self, inputs: list[TableInput]) -> None:
-        """Ignore datasets."""
 
     def save_model(self, bundle_dir: Path, target: Path, example: ModelExample) -> None:
         """Copy the bundle (plain JSON and XGBoost JSON, content-hashed) into ``target``."""

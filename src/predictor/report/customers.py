@@ -11,18 +11,7 @@ from predictor.plots import (
     distribution_figure,
     segment_levers_figure,
 )
-from predictor.report.markup import (
-    _and,
-    facts,
-    image,
-    missing,
-    money,
-    num,
-    panel,
-    pct,
-    section,
-    table,
-)
+from predictor.report import markup
 from predictor.report.summaries import (
     action_table,
     customer_lever,
@@ -53,7 +42,7 @@ def empty_band_notes(scores: pd.DataFrame, segmenter: Segmenter) -> list[str]:
     rule = ""
     if segmenter.risk_rule == "relative" and segmenter.risk_params and segmenter.base_rate:
         a, b = segmenter.risk_params
-        base = f"the churn rate of active customers, {pct(segmenter.base_rate, 1)}"
+        base = f"the churn rate of active customers, {markup.pct(segmenter.base_rate, 1)}"
         rule = {"low": f" ({a:g}x {base})", "high": f" ({b:g}x {base})"}
     notes = []
     if "high" not in present:
@@ -61,22 +50,22 @@ def empty_band_notes(scores: pd.DataFrame, segmenter: Segmenter) -> list[str]:
             "a limit above 100% that no probability can reach; lower segments.risk_multiples "
             "or set segments.risk_rule: absolute"
             if hi > 1
-            else f"the high-risk limit of {pct(hi, 1)}{rule and rule['high']}"
+            else f"the high-risk limit of {markup.pct(hi, 1)}{rule and rule['high']}"
         )
         notes.append(
             f"No active customer is in the high-risk band: the highest risk is "
-            f"{pct(risk.max(), 1)}, below {why}."
+            f"{markup.pct(risk.max(), 1)}, below {why}."
         )
     if "low" not in present:
         notes.append(
             f"No active customer is in the low-risk band: the lowest risk is "
-            f"{pct(risk.min(), 1)}, above the low-risk limit of {pct(lo, 1)}"
+            f"{markup.pct(risk.min(), 1)}, above the low-risk limit of {markup.pct(lo, 1)}"
             f"{rule and rule['low']}."
         )
     if "medium" not in present:
         notes.append(
             f"No active customer is in the medium-risk band: every risk is at most "
-            f"{pct(lo, 1)} or at least {pct(hi, 1)}."
+            f"{markup.pct(lo, 1)} or at least {markup.pct(hi, 1)}."
         )
     return notes
 
@@ -86,12 +75,12 @@ def _cell(row: pd.Series, currency: str, months: int) -> str:
     lines = [f"<b>{int(row['customers']):,}</b> customers"]
     if row.name[1] == INACTIVE_BAND:
         lines.append(
-            f"{money(row['value_last_13m'])} {escape(currency)} in their last {months} months"
+            f"{markup.money(row['value_last_13m'])} {escape(currency)} in their last {months} months"
         )
     elif row.name[0] == NEGATIVE_SEGMENT:
-        lines.append(f"{money(row['predicted_value'])} {escape(currency)} predicted")
+        lines.append(f"{markup.money(row['predicted_value'])} {escape(currency)} predicted")
     else:
-        lines.append(f"{money(row['value_at_risk'])} {escape(currency)} at risk")
+        lines.append(f"{markup.money(row['value_at_risk'])} {escape(currency)} at risk")
     lines.append(f'<span class="lever">{escape(LEVERS[row["lever"]].name)}</span>')
     others = [(k, n) for k, n in row["lever_counts"].items() if k and k != row["lever"]]
     if others:
@@ -135,7 +124,7 @@ def lever_legend(actions: pd.DataFrame) -> str:
         {"what to do": [LEVERS[k].action for k in LEVER_ORDER if k in used]},
         index=pd.Index([LEVERS[k].name for k in LEVER_ORDER if k in used], name="lever"),
     )
-    return table(frame, {})
+    return markup.table(frame, {})
 
 
 LEVER_ORDER = tuple(dict.fromkeys(rule.lever for rule in LEVER_RULES))
@@ -150,7 +139,7 @@ def _skipped_rules_note(facts_: pd.DataFrame | None) -> str:
         lacking.append("the 'poor support' rule (service recovery) needs the support table")
     if not lacking:
         return ""
-    text = _and(lacking) + "; without them those customers get their cell's lever."
+    text = markup._and(lacking) + "; without them those customers get their cell's lever."
     return f'<p class="note">{escape(text[0].upper() + text[1:])}</p>'
 
 
@@ -163,7 +152,7 @@ def customers_section(
 ) -> str:
     """Value and risk of the customer base: segments, bands, their levers and what to do."""
     if scores is None or scores.empty:
-        return section("customers", missing(hint))
+        return markup.section("customers", markup.missing(hint))
     currency = model.config.report.currency
     active = is_active(scores)
     cuts = model.segmenter
@@ -174,31 +163,31 @@ def customers_section(
     actions = action_table(scores, lever, facts_)
     lapsed = actions.xs(INACTIVE_BAND, level="band")
     past = lapsed["value_last_13m"].sum()
-    base_facts = facts(
+    base_facts = markup.facts(
         [
             ("Customers scored", f"{len(scores):,}", f"as of {as_of.date()}"),
             ("Active customers", f"{int(active.sum()):,}", "segments and risk bands below"),
             (
                 "Lapsed (already gone)",
                 f"{int((~active).sum()):,}",
-                f"{money(past)} {currency} in their last {months} months"
+                f"{markup.money(past)} {currency} in their last {months} months"
                 if pd.notna(past) and facts_ is not None
                 else "their past value needs the order data (--data)",
             ),
             (
                 f"Predicted value of active customers, next {months} months",
-                f"{money(scores.loc[active, 'value_13m'].sum())} {currency}",
+                f"{markup.money(scores.loc[active, 'value_13m'].sum())} {currency}",
                 "",
             ),
             (
                 "Mean churn risk of active customers",
-                pct(scores.loc[active, "churn_risk"].mean()),
+                markup.pct(scores.loc[active, "churn_risk"].mean()),
                 f"within {model.config.churn.horizon_days} days",
             ),
             (
                 "High-risk active customers",
                 f"{int((scores.loc[active, 'risk_band'] == 'high').sum()):,}",
-                f"risk {pct(cuts.risk_cuts[1], 1)} or more",
+                f"risk {markup.pct(cuts.risk_cuts[1], 1)} or more",
             ),
         ]
     )
@@ -228,14 +217,14 @@ def customers_section(
     shown.index.name = "value segment"
     formats = {
         "customers": lambda x: f"{int(x):,}",
-        "share": pct,
-        f"total predicted value ({currency})": money,
-        f"mean predicted value ({currency})": money,
-        f"average order value ({currency})": money,
-        "purchases per customer": lambda x: num(x, 1),
-        "margin": pct,
-        "mean churn risk": lambda x: pct(x, 1),
-        "high-risk share": pct,
+        "share": markup.pct,
+        f"total predicted value ({currency})": markup.money,
+        f"mean predicted value ({currency})": markup.money,
+        f"average order value ({currency})": markup.money,
+        "purchases per customer": lambda x: markup.num(x, 1),
+        "margin": markup.pct,
+        "mean churn risk": lambda x: markup.pct(x, 1),
+        "high-risk share": markup.pct,
     }
     lever_note = (
         "Average order value, purchases per customer and margin are over the 12 months up to "
@@ -251,12 +240,12 @@ def customers_section(
     empty = "".join(f'<p class="warn">{escape(n)}</p>' for n in empty_band_notes(scores, cuts))
     skipped = _skipped_rules_note(facts_)
     active_summary = summary.loc[[s for s in summary.index if s != LAPSED_SEGMENT]]
-    return section(
+    return markup.section(
         "customers",
         rules
         + empty
-        + panel(
-            image(dist, "distribution of predicted value and churn risk"),
+        + markup.panel(
+            markup.image(dist, "distribution of predicted value and churn risk"),
             base_facts,
             "Dashed lines: where the value segments and risk bands start.",
         )
@@ -272,9 +261,9 @@ def customers_section(
         + "<h3>Value segments and their CLV levers</h3>"
         + '<p class="note">Customer value grows with order value, purchase frequency, margin '
         "and retention: the four levers below.</p>"
-        + table(shown, formats)
-        + panel(
-            image(
+        + markup.table(shown, formats)
+        + markup.panel(
+            markup.image(
                 segment_levers_figure(active_summary, currency),
                 "CLV levers by value segment",
             )

@@ -17,18 +17,7 @@ from predictor.plots import (
     gains_figure,
     roc_figure,
 )
-from predictor.report.markup import (
-    _and,
-    facts,
-    image,
-    missing,
-    money,
-    num,
-    panel,
-    pct,
-    section,
-    table,
-)
+from predictor.report import markup
 
 PREDICTOR_NAMES: dict[str, str] = {
     "model": "Model",
@@ -88,8 +77,8 @@ def _headline_format(metric: str) -> Callable[[object], str]:
     if metric == "aggregate_bias":
         return lambda x: "-" if pd.isna(x) else f"{float(x) * 100:+.1f}%"
     if metric == "calibration_error":
-        return lambda x: pct(x, 1)
-    return num
+        return lambda x: markup.pct(x, 1)
+    return markup.num
 
 
 def headline_comparison(metrics: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -129,7 +118,7 @@ def verdict(comparison: pd.DataFrame) -> str:
             f"{_headline_format(metric)(row['model'])} for the model)"
             for metric, row in rows.iterrows()
         ]
-        parts.append(f"{PREDICTOR_NAMES.get(str(baseline), baseline)} on {_and(claims)}")
+        parts.append(f"{PREDICTOR_NAMES.get(str(baseline), baseline)} on {markup._and(claims)}")
     return "A baseline beats the model: " + "; ".join(parts) + "."
 
 
@@ -153,7 +142,7 @@ def _coverage_fact(plan: dict) -> list[tuple[str, str, str]]:
     return [
         (
             "Customers inside their 80% interval (P10-P90)",
-            pct(plan["interval_coverage"]),
+            markup.pct(plan["interval_coverage"]),
             "of the held-out test (a calibrated interval holds about 80%)",
         )
     ]
@@ -170,23 +159,23 @@ def _value_quality(
     best_row = metrics.loc[best] if best else model
     gini, gini_vs = _versus(comparison, "normalized_gini")
     bias, bias_vs = _versus(comparison, "aggregate_bias")
-    gains_facts = facts(
+    gains_facts = markup.facts(
         [
             ("Ranking quality (normalized Gini, 1 = perfect)", gini, gini_vs),
             (
                 "Top 10% by the model hold",
-                pct(model["top_decile_capture"]),
+                markup.pct(model["top_decile_capture"]),
                 f"of actual value ({PREDICTOR_NAMES.get(best, best)}: "
-                f"{pct(best_row['top_decile_capture'])})",
+                f"{markup.pct(best_row['top_decile_capture'])})",
             ),
             ("Customers in the held-out test", f"{len(y):,}", period),
         ]
     )
-    decile_facts = facts(
+    decile_facts = markup.facts(
         [
             ("Total predicted vs actual (aggregate bias)", bias, bias_vs),
-            ("Typical error per decile", pct(model["decile_mape"]), "decile MAPE"),
-            ("Mean absolute error per customer", money(model["mae"]), unit),
+            ("Typical error per decile", markup.pct(model["decile_mape"]), "decile MAPE"),
+            ("Mean absolute error per customer", markup.money(model["mae"]), unit),
             *_coverage_fact(plan or {}),
         ]
     )
@@ -203,14 +192,14 @@ def _value_quality(
     return (
         f"<h3>{escape(title)}</h3>"
         + _verdict_html(comparison)
-        + panel(
-            image(gains_figure(y, _named(preds), "Gains (held-out test)"), f"gains curve, {task}"),
+        + markup.panel(
+            markup.image(gains_figure(y, _named(preds), "Gains (held-out test)"), f"gains curve, {task}"),
             gains_facts,
             "Read: the higher the curve, the more of next year's value you reach by contacting "
             "the customers the predictor ranks first.",
         )
-        + panel(
-            image(
+        + markup.panel(
+            markup.image(
                 decile_figure(y, preds["model"], "Predicted vs actual by decile", unit),
                 f"decile chart, {task}",
             ),
@@ -218,13 +207,13 @@ def _value_quality(
             "Read: customers are cut into ten equal groups by predicted value; bars side by "
             "side should match.",
         )
-        + table(
+        + markup.table(
             shown,
             {
-                "normalized Gini": num,
-                "top-10% capture": pct,
-                f"MAE ({unit})": money,
-                "aggregate bias": lambda x: pct(x, 1),
+                "normalized Gini": markup.num,
+                "top-10% capture": markup.pct,
+                f"MAE ({unit})": markup.money,
+                "aggregate bias": lambda x: markup.pct(x, 1),
             },
         )
     )
@@ -238,22 +227,22 @@ def _churn_quality(frame: pd.DataFrame, period: str) -> str:
     auc, auc_vs = _versus(comparison, "roc_auc")
     brier, brier_vs = _versus(comparison, "brier")
     cal, cal_vs = _versus(comparison, "calibration_error")
-    roc_facts = facts(
+    roc_facts = markup.facts(
         [
             ("ROC AUC (0.5 = guessing, 1 = perfect)", auc, auc_vs),
-            ("Riskiest 10% churn at", f"{num(model['lift_top10'], 1)}x", "the average rate (lift)"),
+            ("Riskiest 10% churn at", f"{markup.num(model['lift_top10'], 1)}x", "the average rate (lift)"),
             ("Customers in the held-out test", f"{len(y):,}", period),
             *_constant_verdict(metrics),
         ]
     )
-    calibration_facts = facts(
+    calibration_facts = markup.facts(
         [
             ("Brier score (lower is better)", brier, brier_vs),
             ("Calibration error", cal, cal_vs),
             (
                 "Observed churn rate",
-                pct(model["churn_rate"], 1),
-                f"mean predicted risk {pct(model['mean_predicted'], 1)}",
+                markup.pct(model["churn_rate"], 1),
+                f"mean predicted risk {markup.pct(model['mean_predicted'], 1)}",
             ),
         ]
     )
@@ -273,29 +262,29 @@ def _churn_quality(frame: pd.DataFrame, period: str) -> str:
     return (
         "<h3>Churn risk</h3>"
         + _verdict_html(comparison)
-        + panel(
-            image(roc_figure(y, _named(preds), "Churn ROC (held-out cutoff)"), "churn ROC curve"),
+        + markup.panel(
+            markup.image(roc_figure(y, _named(preds), "Churn ROC (held-out cutoff)"), "churn ROC curve"),
             roc_facts,
             "Read: the further the curve bows to the top left, the better the model tells "
             "leavers from stayers.",
         )
-        + panel(
-            image(
+        + markup.panel(
+            markup.image(
                 calibration_figure(y, preds["model"], "Churn calibration (held-out cutoff)"),
                 "churn calibration plot",
             ),
             calibration_facts,
             "Read: points on the diagonal mean a predicted 30% risk really churns 30% of the time.",
         )
-        + table(
+        + markup.table(
             shown,
             {
-                "ROC AUC": num,
-                "PR AUC": num,
-                "Brier": num,
-                "log loss": num,
-                "calibration error": lambda x: pct(x, 1),
-                "top-10% lift": lambda x: num(x, 2),
+                "ROC AUC": markup.num,
+                "PR AUC": markup.num,
+                "Brier": markup.num,
+                "log loss": markup.num,
+                "calibration error": lambda x: markup.pct(x, 1),
+                "top-10% lift": lambda x: markup.num(x, 2),
             },
         )
     )
@@ -308,8 +297,8 @@ def _constant_verdict(metrics: pd.DataFrame) -> list[tuple[str, str, str]]:
     model, base = metrics.loc["model"], metrics.loc["base_rate"]
     better = model["brier"] < base["brier"] and model["log_loss"] < base["log_loss"]
     detail = (
-        f"Brier {num(model['brier'])} vs {num(base['brier'])}, log loss "
-        f"{num(model['log_loss'])} vs {num(base['log_loss'])} for the base rate"
+        f"Brier {markup.num(model['brier'])} vs {markup.num(base['brier'])}, log loss "
+        f"{markup.num(model['log_loss'])} vs {markup.num(base['log_loss'])} for the base rate"
     )
     value = "yes" if better else "NO: the risks are no better than a constant"
     return [("Better than the same risk for everyone", value, detail)]
@@ -329,9 +318,9 @@ def quality_section(
 ) -> str:
     """Gains, deciles, ROC and calibration on the held-out test, with the headline numbers."""
     if not evaluation:
-        return section(
+        return markup.section(
             "quality",
-            missing(
+            markup.missing(
                 "The held-out evaluation is not available: this model folder was saved before "
                 "predictor kept its evaluation predictions. Retrain it to get these charts; the "
                 "metrics are still in its metadata.json and in the MLflow run."
@@ -367,7 +356,7 @@ def quality_section(
     if "churn" in evaluation:
         body.append(_churn_quality(evaluation["churn"], _period(plans.get("churn", {}), "test")))
     body.append(skipped_note(model.info))
-    return section("quality", "".join(body))
+    return markup.section("quality", "".join(body))
 
 
 def skipped_note(info: dict) -> str:

@@ -56,39 +56,12 @@ single-snapshot data set with a logistic truth).
 """
 
 from predictor.sample.generator import SampleBusiness, generate_sample
-from predictor.sample.params import (
-    ACQ_CHANNELS,
-    AGE_BANDS,
-    COUNTRIES,
-    DEVICES,
-    ENGAGE_CHANNELS,
-    INTERACTION_KINDS,
-    NEVER,
-    ORDER_CHANNELS,
-    PLANS,
-    PRODUCT_LINES,
-    STEPS,
-    TICKET_CATEGORIES,
-    TICKET_CHANNELS,
-    Mode,
-)
+from predictor.sample.params import PLANS, Mode
 from predictor.sample.snapshot import SnapshotSample, generate_snapshot
 from predictor.sample.truth import day_one_truth, ground_truth
 
 __all__ = [
-    "ACQ_CHANNELS",
-    "AGE_BANDS",
-    "COUNTRIES",
-    "DEVICES",
-    "ENGAGE_CHANNELS",
-    "INTERACTION_KINDS",
-    "NEVER",
-    "ORDER_CHANNELS",
     "PLANS",
-    "PRODUCT_LINES",
-    "STEPS",
-    "TICKET_CATEGORIES",
-    "TICKET_CHANNELS",
     "Mode",
     "SampleBusiness",
     "SnapshotSample",

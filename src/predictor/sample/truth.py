@@ -12,24 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from predictor.sample import params as P
 from predictor.sample.generator import SampleBusiness
-from predictor.sample.params import (
-    _LOYAL_AOV,
-    _MC_ELEMENTS,
-    _MODE_KEY,
-    _PL_MARGIN,
-    _PL_OWN,
-    _PL_P,
-    _PL_PRICE,
-    _PL_REFUND,
-    _PLAN_PRICE,
-    _REFUND_COST,
-    _REFUND_FRAC,
-    _SUB_MARGIN,
-    F32,
-    I32,
-    NEVER,
-)
 from predictor.sample.weeks import (
     _TICKET_KEYS,
     _Agg,
@@ -143,7 +127,7 @@ def _replay(world: _World, a_days: np.ndarray) -> _Snapshot:
     def hook(w: int, co: _Cohort, lo: np.ndarray, dr: _Draws, nxt: _Cohort) -> bool:
         mine = co.idx < m
         pos = np.minimum(co.idx, m - 1)
-        limit = np.where(mine, a_days[pos], -1).astype(I32)
+        limit = np.where(mine, a_days[pos], -1).astype(P.I32)
         sel = mine & (week_of[pos] == w) & (co.signup <= limit)
         if sel.any():
             alive = sel & (~dr.died | (dr.end > limit))
@@ -159,8 +143,8 @@ def _snapshot_part(
 ) -> tuple[_Cohort, _Agg, np.ndarray]:
     """The elements alive at their cutoff, with their realised events of the week so far."""
     keep = np.flatnonzero(alive)
-    pos = np.full(len(co), -1, dtype=I32)
-    pos[keep] = np.arange(len(keep), dtype=I32)
+    pos = np.full(len(co), -1, dtype=P.I32)
+    pos[keep] = np.arange(len(keep), dtype=P.I32)
     t_new = pos[agg.t_elem]
     mine = t_new >= 0
     tickets = [t_new[mine]] + [getattr(agg, k)[mine] for k in _TICKET_KEYS[1:]]
@@ -174,7 +158,7 @@ def _snapshot(parts: list[tuple[_Cohort, _Agg, np.ndarray]], m: int) -> _Snapsho
     """Stack the per-week pieces of a replay (ticket rows renumbered)."""
     alive = np.zeros(m, dtype=bool)
     if not parts:
-        return _Snapshot(None, None, np.zeros(0, I32), alive)  # type: ignore[arg-type]
+        return _Snapshot(None, None, np.zeros(0, P.I32), alive)  # type: ignore[arg-type]
     co = _Cohort.concat([p[0] for p in parts])
     offsets = np.cumsum([0] + [len(p[0]) for p in parts[:-1]])
     carry = _Agg(
@@ -192,12 +176,12 @@ def _expected_order(world: _World, idx: np.ndarray) -> tuple[np.ndarray, np.ndar
     Customers who never make a first purchase never order: their expected order is zero.
     """
     tr = world.tr
-    share = (1 - _PL_OWN) * _PL_P[None, :] + _PL_OWN * np.eye(len(_PL_P))[tr.pl_pref[idx]]
-    refund = _PL_REFUND * _REFUND_FRAC
-    amount = share @ (_PL_PRICE * (1 - refund))
-    margin = share @ (_PL_PRICE * (_PL_MARGIN - refund * (_PL_MARGIN + _REFUND_COST)))
-    scale = np.exp(tr.log_spend[idx]) * (tr.steps[idx, 1] < NEVER)
-    return (scale * amount).astype(F32), (scale * margin).astype(F32)
+    share = (1 - P._PL_OWN) * P._PL_P[None, :] + P._PL_OWN * np.eye(len(P._PL_P))[tr.pl_pref[idx]]
+    refund = P._PL_REFUND * P._REFUND_FRAC
+    amount = share @ (P._PL_PRICE * (1 - refund))
+    margin = share @ (P._PL_PRICE * (P._PL_MARGIN - refund * (P._PL_MARGIN + P._REFUND_COST)))
+    scale = np.exp(tr.log_spend[idx]) * (tr.steps[idx, 1] < P.NEVER)
+    return (scale * amount).astype(P.F32), (scale * margin).astype(P.F32)
 
 
 def _futures(
@@ -211,13 +195,13 @@ def _futures(
     n = len(snap.co)
     length = np.maximum(vend[snap.co.idx], cend[snap.co.idx]) - snap.a
     world_x = world.extend(int(snap.a.max() + length.max()) + 14)
-    block = min(n, _MC_ELEMENTS)
-    per = max(1, min(n_sims, _MC_ELEMENTS // block))
+    block = min(n, P._MC_ELEMENTS)
+    per = max(1, min(n_sims, P._MC_ELEMENTS // block))
     for b0 in range(0, n, block):
         rows = np.arange(b0, min(n, b0 + block))
         for s0 in range(0, n_sims, per):
             s = min(per, n_sims - s0)
-            rng = np.random.default_rng([seed, world.seed, _MODE_KEY[world.mode], b0, s0, 99])
+            rng = np.random.default_rng([seed, world.seed, P._MODE_KEY[world.mode], b0, s0, 99])
             res = _future_chunk(world_x, snap, rows, s, (vend, cend), rng)
             cust = snap.co.idx[rows]
             for k, v in res.items():
@@ -259,9 +243,9 @@ def _chunk_carry(carry: _Agg, rows: np.ndarray, sims: int) -> _Agg:
     b0, size = int(rows[0]), len(rows)
     mine = (carry.t_elem >= b0) & (carry.t_elem < b0 + size)
     local = carry.t_elem[mine] - b0
-    elem = (np.arange(sims, dtype=I32)[:, None] * size + local[None, :]).ravel()
+    elem = (np.arange(sims, dtype=P.I32)[:, None] * size + local[None, :]).ravel()
     rest = (np.tile(getattr(carry, k)[mine], sims) for k in _TICKET_KEYS[1:])
-    return _Agg(np.tile(carry.n_ord[rows], sims), elem.astype(I32), *rest)
+    return _Agg(np.tile(carry.n_ord[rows], sims), elem.astype(P.I32), *rest)
 
 
 def _future_chunk(
@@ -270,13 +254,13 @@ def _future_chunk(
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """Simulate ``sims`` futures of the snapshot rows ``rows`` (contiguous) to their horizons."""
     co = snap.co.take(np.tile(rows, sims))
-    a = snap.a[np.tile(rows, sims)].astype(I32)
+    a = snap.a[np.tile(rows, sims)].astype(P.I32)
     ev_amt, ev_mar = _expected_order(world, co.idx)
     fixed = _Fixed(ev_amt, ev_mar, world.tr.anchor[co.idx],
-                   (1 - world.tr.discount[co.idx]).astype(F32),
-                   ends[0][co.idx].astype(I32), ends[1][co.idx].astype(I32))  # fmt: skip
+                   (1 - world.tr.discount[co.idx]).astype(P.F32),
+                   ends[0][co.idx].astype(P.I32), ends[1][co.idx].astype(P.I32))  # fmt: skip
     n = len(co)
-    paths = _Paths(*(np.zeros(n, F32) for _ in range(6)), np.zeros(n, dtype=bool))
+    paths = _Paths(*(np.zeros(n, P.F32) for _ in range(6)), np.zeros(n, dtype=bool))
     paths.surv[:] = 1
     paths.surv_churn[:] = 1
     w0 = a // 7
@@ -285,7 +269,7 @@ def _future_chunk(
     carry = _chunk_carry(snap.carry, rows, sims)
     for r in range(weeks):
         w = w0 + r
-        lo = a + I32(1) if r == 0 else np.broadcast_to(np.asarray(7 * w, dtype=I32), a.shape)
+        lo = a + P.I32(1) if r == 0 else np.broadcast_to(np.asarray(7 * w, dtype=P.I32), a.shape)
         dr = _week_draws(world, co, w, lo, rng, kill=False)
         _accrue(world, co, w, lo, dr, paths, fixed)
         agg = _aggregate(dr, n)
@@ -308,9 +292,9 @@ def _qpow(h: np.ndarray, days: np.ndarray) -> np.ndarray:
 
 def _geo_week(h: np.ndarray) -> np.ndarray:
     """``sum_{j < 7} (1 - h)^j`` as its exact polynomial in ``h`` (accurate for tiny ``h``)."""
-    g = h - F32(7)
+    g = h - P.F32(7)
     for c in (21, -35, 35, -21, 7):
-        g = g * h + F32(c)
+        g = g * h + P.F32(c)
     return g
 
 
@@ -323,10 +307,10 @@ def _accrue(
     Weeks are exact: an event on day ``d`` counts with ``surv * (1-h)^(d - lo)``. Full weeks
     use a polynomial; logs and exps are only taken where a window is partial.
     """
-    h, hi = dr.h, np.asarray(7 * w + 6, dtype=I32)
+    h, hi = dr.h, np.asarray(7 * w + 6, dtype=P.I32)
     full = np.all(hi - lo == 6)
-    g = _geo_week(h) if full else _geo(h, hi - lo + 1).astype(F32)
-    q_week = F32(1) - h * g
+    g = _geo_week(h) if full else _geo(h, hi - lo + 1).astype(P.F32)
+    q_week = P.F32(1) - h * g
     vhi = np.minimum(hi, fx.vend)
     part = np.flatnonzero(vhi < hi)
     g_value = g.copy()
@@ -348,12 +332,12 @@ def _accrue_orders(
 ) -> None:  # fmt: skip
     """Expected order value: regular orders after the first purchase, and the first purchase."""
     h = dr.h
-    pend = np.flatnonzero((co.fp + 1 > lo) & (co.fp < NEVER))
+    pend = np.flatnonzero((co.fp + 1 > lo) & (co.fp < P.NEVER))
     if len(pend):
         g = g.copy()
         start = co.fp[pend] + 1
         g[pend] = _qpow(h[pend], start - lo[pend]) * _geo(h[pend], vhi[pend] - start + 1)
-    reg = p.surv * dr.lam * g * (_loyalty(co.n_orders) * F32(_LOYAL_AOV) + F32(1))
+    reg = p.surv * dr.lam * g * (_loyalty(co.n_orders) * P.F32(P._LOYAL_AOV) + P.F32(1))
     p.value += reg * fx.ev_amt
     p.margin += reg * fx.ev_mar
     sel = np.flatnonzero((co.fp >= lo) & (co.fp <= vhi))
@@ -369,10 +353,10 @@ def _accrue_charges(
     """Expected subscription charges on the billing days inside the window."""
     b = world.bill[w][fx.anchor] if np.ndim(w) == 0 else world.bill[w, fx.anchor]
     sel = np.flatnonzero((b >= lo) & (b <= vhi))
-    fee = _PLAN_PRICE[co.plan[sel]] * fx.price[sel]
+    fee = P._PLAN_PRICE[co.plan[sel]] * fx.price[sel]
     charge = p.surv[sel] * _qpow(h[sel], b[sel] - lo[sel]) * fee
     p.value[sel] += charge
-    p.margin[sel] += _SUB_MARGIN * charge
+    p.margin[sel] += P._SUB_MARGIN * charge
 
 
 def _accrue_first_purchase(
@@ -381,7 +365,7 @@ def _accrue_first_purchase(
     """Retail churn: probability of a purchase in the window, at the path's first order day."""
     assert dr.tau is not None
     fp_in = (co.fp >= lo) & (co.fp <= chi)
-    cand = np.minimum(np.where(fp_in, co.fp, NEVER), dr.tau)
+    cand = np.minimum(np.where(fp_in, co.fp, P.NEVER), dr.tau)
     sel = np.flatnonzero(~p.found & (cand <= chi))
     p.p_order[sel] += p.surv[sel] * _qpow(dr.h[sel], cand[sel] - lo[sel])
     p.found[sel] = True
