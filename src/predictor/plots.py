@@ -17,6 +17,17 @@ from matplotlib.figure import Figure  # noqa: E402
 from predictor.evaluation import calibration_table, decile_table  # noqa: E402
 
 
+def _finish(
+    fig: Figure, ax: Axes, legend_loc: str | None = None, grid_axis: str = "both", **labels: object
+) -> Figure:
+    """The common end of a chart: axis labels and title, small legend, light grid, tight layout."""
+    ax.set(**labels)
+    ax.legend(fontsize=8, **({"loc": legend_loc} if legend_loc else {}))
+    ax.grid(alpha=0.3, axis=grid_axis)
+    fig.tight_layout()
+    return fig
+
+
 def gains_figure(y_true: np.ndarray, predictions: dict[str, np.ndarray], title: str) -> Figure:
     """Cumulative share of actual value captured when customers are ranked by each predictor."""
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -28,15 +39,14 @@ def gains_figure(y_true: np.ndarray, predictions: dict[str, np.ndarray], title: 
         ax.plot(share, np.cumsum(y_true[order]) / total * 100, label=name, lw=1.6)
     ax.plot(share, np.cumsum(np.sort(y_true)[::-1]) / total * 100, "k:", label="perfect", lw=1)
     ax.plot([0, 100], [0, 100], color="grey", lw=0.8, ls="--", label="random")
-    ax.set(
+    return _finish(
+        fig,
+        ax,
+        legend_loc="lower right",
         xlabel="Customers targeted, ranked by prediction (%)",
         ylabel="Actual value captured (%)",
         title=title,
     )
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
 
 
 def calibration_figure(y_true: np.ndarray, p: np.ndarray, title: str) -> Figure:
@@ -45,17 +55,15 @@ def calibration_figure(y_true: np.ndarray, p: np.ndarray, title: str) -> Figure:
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=0.8, label="perfectly calibrated")
     ax.plot(table["predicted"], table["observed"], "o-", label="model")
-    ax.set(
+    return _finish(
+        fig,
+        ax,
         xlabel="Predicted churn probability (decile mean)",
         ylabel="Observed churn rate",
         title=title,
         xlim=(0, 1),
         ylim=(0, 1),
     )
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
 
 
 def decile_figure(y_true: np.ndarray, y_pred: np.ndarray, title: str, unit: str) -> Figure:
@@ -66,15 +74,14 @@ def decile_figure(y_true: np.ndarray, y_pred: np.ndarray, title: str, unit: str)
     ax.bar(x - 0.2, table["predicted"], width=0.4, label="predicted")
     ax.bar(x + 0.2, table["actual"], width=0.4, label="actual")
     ax.set_xticks(x, [str(i) for i in table.index])
-    ax.set(
+    return _finish(
+        fig,
+        ax,
+        grid_axis="y",
         xlabel="Decile of prediction (1 = lowest)",
         ylabel=f"Mean value per customer ({unit})",
         title=title,
     )
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
-    return fig
 
 
 def roc_figure(y_true: np.ndarray, predictions: dict[str, np.ndarray], title: str) -> Figure:
@@ -88,15 +95,14 @@ def roc_figure(y_true: np.ndarray, predictions: dict[str, np.ndarray], title: st
         fpr, tpr, _ = roc_curve(y_true, p)
         ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y_true, p):.3f})")
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=0.8)
-    ax.set(
+    return _finish(
+        fig,
+        ax,
+        legend_loc="lower right",
         xlabel="False positive rate (share of stayers flagged)",
         ylabel="True positive rate (share of churners caught)",
         title=title,
     )
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
 
 
 def importance_figure(importance: dict[str, float], title: str) -> Figure:
@@ -240,11 +246,14 @@ def family_importance_figure(shares: pd.DataFrame, title: str) -> Figure:
         values = shares.loc[families, model].to_numpy(dtype=float) * 100
         ax.barh(y + (len(models) - 1 - i) * height - 0.4 + height / 2, values, height, label=model)
     ax.set_yticks(y, families)
-    ax.set(xlabel="Share of what the model learned (% of total gain)", title=title)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3, axis="x")
-    fig.tight_layout()
-    return fig
+    return _finish(
+        fig,
+        ax,
+        legend_loc="lower right",
+        grid_axis="x",
+        xlabel="Share of what the model learned (% of total gain)",
+        title=title,
+    )
 
 
 def value_at_risk_figure(
@@ -294,13 +303,12 @@ def value_at_risk_figure(
                 va="bottom",
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
             )
-    ax.set(
+    return _finish(
+        fig,
+        ax,
+        legend_loc="upper right",
         xlabel=value_label,
         ylabel="Churn risk (%)",
         ylim=(0, min(100.0, float(np.nanmax(risk, initial=0.0)) * 115 + 5)),
         title="Value at risk: predicted value x churn risk",
     )
-    ax.legend(fontsize=8, loc="upper right")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig

@@ -484,25 +484,27 @@ def _check_customers(work: _Work, limit: pd.Timestamp, report: _Report) -> None:
         )  # fmt: skip
 
 
+def _set_aside_out_of_range(
+    work: _Work, report: _Report, column: str, low: int, high: int, plural: str
+) -> None:
+    """Set aside the rows whose ``column`` is outside ``low..high`` (``plural``: the problem's noun)."""
+    value, raw, span = work.typed[column], work.raw[column], f"{low}..{high}"
+    report.set_aside(
+        work, (value < low) | (value > high), check="out_of_range", column=column,
+        problem=f"have {plural} outside {span}", shown=raw,
+        reason=_quoting(f"{column} ", raw, f" is outside {span}"),
+    )  # fmt: skip
+
+
 def _check_events(
     work: _Work, limit: pd.Timestamp, customers: _Work | None, report: _Report
 ) -> None:
     """Event tables: value ranges, date order, data end, and the link to customers."""
     typed, name = work.typed, work.name
     if name == "support_tickets" and "csat" in typed:
-        csat = typed["csat"]
-        report.set_aside(
-            work, (csat < 1) | (csat > 5), check="out_of_range", column="csat",
-            problem="have csat outside 1..5", shown=work.raw["csat"],
-            reason=_quoting("csat ", work.raw["csat"], " is outside 1..5"),
-        )  # fmt: skip
+        _set_aside_out_of_range(work, report, "csat", 1, 5, "csat")
     if name == "nps":
-        score = typed["score"]
-        report.set_aside(
-            work, (score < 0) | (score > 10), check="out_of_range", column="score",
-            problem="have scores outside 0..10", shown=work.raw["score"],
-            reason=_quoting("score ", work.raw["score"], " is outside 0..10"),
-        )  # fmt: skip
+        _set_aside_out_of_range(work, report, "score", 0, 10, "scores")
     if name == "support_tickets" and "resolved_at" in typed:
         opened, resolved = typed["opened_at"], typed["resolved_at"]
         report.set_aside(
