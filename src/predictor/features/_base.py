@@ -20,6 +20,7 @@ day and the ``w - 1`` days before it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -367,3 +368,23 @@ def hours(later: np.ndarray, earlier: np.ndarray) -> np.ndarray:
 def categorical(codes: np.ndarray, categories: list[str]) -> pd.Categorical:
     """A ``category`` column from integer codes (``-1`` = missing) and ordered category names."""
     return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))
+
+
+def event_family(
+    table: str, date_column: str, features: Callable[[Events, Config], pd.DataFrame]
+) -> Family:
+    """A family over one event table: ``features`` sees the rows of ``table`` known at ``as_of``.
+
+    The rows are those dated (``date_column``) on or before each customer's ``as_of``; when the
+    optional table is absent the family gives every customer and no columns.
+    """
+
+    def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+        pop = population(tables, as_of)
+        frame = getattr(tables, table)
+        if frame is None:
+            return pop.empty()
+        return features(Events(pop, frame, date_column), config)
+
+    compute.__doc__ = features.__doc__
+    return compute

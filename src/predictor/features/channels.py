@@ -32,8 +32,7 @@ import numpy as np
 import pandas as pd
 
 from predictor.config import Config
-from predictor.contract.tables import Tables
-from predictor.features._base import Events, balance, day_number, population, ratio
+from predictor.features._base import Events, balance, day_number, event_family, ratio
 
 PREFIX = "channels__"
 WINDOWS = (30, 90, 365)
@@ -54,12 +53,9 @@ PASSIVE_KINDS = SENT | {
 }
 
 
-def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+def _features(ev: Events, config: Config) -> pd.DataFrame:
     """Engagement features for every customer as of their own ``as_of`` (inclusive)."""
-    pop = population(tables, as_of)
-    if tables.interactions is None:
-        return pop.empty()
-    ev = Events(pop, tables.interactions, "occurred_at")
+    pop = ev.pop
     kind_codes, kinds = ev.labels("kind")
     channel_codes, channels = ev.labels("channel")
     engaged = ~_membership(kind_codes, kinds)(PASSIVE_KINDS)
@@ -96,6 +92,9 @@ def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
     for i, name in enumerate(kinds):
         cols[f"kind_90d__{name}"] = per_kind[:, i]
     return pop.frame({PREFIX + k: v for k, v in cols.items()})
+
+
+compute = event_family("interactions", "occurred_at", _features)
 
 
 def _engaged_days(recent: Events, engaged: np.ndarray) -> np.ndarray:

@@ -15,19 +15,15 @@ import numpy as np
 import pandas as pd
 
 from predictor.config import Config
-from predictor.contract.tables import Tables
-from predictor.features._base import Events, categorical, micros, population
+from predictor.features._base import Events, categorical, event_family, micros
 
 PREFIX = "nps__"
 CATEGORIES = ["detractor", "no_response", "passive", "promoter"]
 
 
-def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+def _features(ev: Events, config: Config) -> pd.DataFrame:
     """NPS features for every customer as of their own ``as_of`` (inclusive)."""
-    pop = population(tables, as_of)
-    if tables.nps is None:
-        return pop.empty()
-    ev = Events(pop, tables.nps, "responded_at")
+    pop = ev.pop
     score = ev.numbers("score")
     answered = ~np.isnan(score)
     last, previous = _last_two(ev, score, answered)
@@ -40,6 +36,9 @@ def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
         "category": _category(last),
     }
     return pop.frame({PREFIX + k: v for k, v in cols.items()})
+
+
+compute = event_family("nps", "responded_at", _features)
 
 
 def _last_two(ev: Events, score: np.ndarray, answered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -26,8 +26,7 @@ import numpy as np
 import pandas as pd
 
 from predictor.config import Config
-from predictor.contract.tables import Tables
-from predictor.features._base import Events, balance, population, ratio
+from predictor.features._base import Events, balance, event_family, ratio
 from predictor.timeline import is_purchase
 
 PREFIX = "orders__"
@@ -36,12 +35,9 @@ EARLY_DAYS = 30
 """``count_first_30d`` counts purchases made on days 0-29 after the signup day."""
 
 
-def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+def _features(ev: Events, config: Config) -> pd.DataFrame:
     """Order features for every customer as of their own ``as_of`` (inclusive)."""
-    pop = population(tables, as_of)
-    if tables.orders is None:
-        return pop.empty()
-    ev = Events(pop, tables.orders, "order_date")
+    pop = ev.pop
     amount = ev.numbers("amount")
     buy = is_purchase(amount)
     refund = ~buy
@@ -79,6 +75,9 @@ def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
     if ev.has("channel"):
         cols.update(_channels(ev, buy, count))
     return pop.frame({PREFIX + k: v for k, v in cols.items()})
+
+
+compute = event_family("orders", "order_date", _features)
 
 
 def _first_order_total(ev: Events, values: np.ndarray, buy: np.ndarray) -> np.ndarray:

@@ -27,8 +27,13 @@ import numpy as np
 import pandas as pd
 
 from predictor.config import Config
-from predictor.contract.tables import Tables
-from predictor.features._base import Events, balance, categorical, day_number, population
+from predictor.features._base import (
+    Events,
+    balance,
+    categorical,
+    day_number,
+    event_family,
+)
 
 PREFIX = "subscriptions__"
 RENEWAL_DAYS = 1
@@ -37,12 +42,9 @@ plan or a renewal, not a cancellation."""
 NO_PLAN = "none"
 
 
-def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+def _features(ev: Events, config: Config) -> pd.DataFrame:
     """Subscription features for every customer as of their own ``as_of`` (inclusive)."""
-    pop = population(tables, as_of)
-    if tables.subscriptions is None:
-        return pop.empty()
-    ev = Events(pop, tables.subscriptions, "start_date")
+    pop = ev.pop
     if ev.has("end_date"):
         end = ev.later_dates("end_date")
     else:
@@ -89,6 +91,9 @@ def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
         then = (ev.day <= before[ev.code]) & (end_day > before[ev.code])
         cols["mrr_change_90d"] = balance(cols["current_mrr"], ev.total(mrr, then))
     return pop.frame({PREFIX + k: v for k, v in cols.items()})
+
+
+compute = event_family("subscriptions", "start_date", _features)
 
 
 def _sorted_rows(

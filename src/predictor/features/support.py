@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 
 from predictor.config import Config
-from predictor.contract.tables import Tables
-from predictor.features._base import Events, hours, population, ratio
+from predictor.features._base import Events, event_family, hours, ratio
 
 PREFIX = "support__"
 WINDOWS = (30, 90, 365)
@@ -32,12 +31,9 @@ MAX_CATEGORIES = 10
 LIVE_CHAT = "live_chat"
 
 
-def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+def _features(ev: Events, config: Config) -> pd.DataFrame:
     """Support features for every customer as of their own ``as_of`` (inclusive)."""
-    pop = population(tables, as_of)
-    if tables.support_tickets is None:
-        return pop.empty()
-    ev = Events(pop, tables.support_tickets, "opened_at")
+    pop = ev.pop
     tickets = ev.count()
     cols: dict[str, object] = {"tickets": tickets}
     for w in WINDOWS:
@@ -69,6 +65,9 @@ def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
         for i, name in enumerate(names):
             cols[f"tickets__{name}"] = per[:, i]
     return pop.frame({PREFIX + k: v for k, v in cols.items()})
+
+
+compute = event_family("support_tickets", "opened_at", _features)
 
 
 def _resolution(
