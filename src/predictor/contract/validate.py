@@ -487,7 +487,7 @@ def _check_customers(work: _Work, limit: pd.Timestamp, report: _Report) -> None:
 def _set_aside_out_of_range(
     work: _Work, report: _Report, column: str, low: int, high: int, plural: str
 ) -> None:
-    """Set aside the rows whose ``column`` is outside ``low..high`` (``plural``: the problem's noun)."""
+    """Set aside the rows whose ``column`` is outside ``low..high`` (``plural``: its noun)."""
     value, raw, span = work.typed[column], work.raw[column], f"{low}..{high}"
     report.set_aside(
         work, (value < low) | (value > high), check="out_of_range", column=column,

@@ -75,7 +75,8 @@ def _cell(row: pd.Series, currency: str, months: int) -> str:
     lines = [f"<b>{int(row['customers']):,}</b> customers"]
     if row.name[1] == INACTIVE_BAND:
         lines.append(
-            f"{markup.money(row['value_last_13m'])} {escape(currency)} in their last {months} months"
+            f"{markup.money(row['value_last_13m'])} {escape(currency)} "
+            f"in their last {months} months"
         )
     elif row.name[0] == NEGATIVE_SEGMENT:
         lines.append(f"{markup.money(row['predicted_value'])} {escape(currency)} predicted")

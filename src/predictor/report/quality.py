@@ -193,7 +193,9 @@ def _value_quality(
         f"<h3>{escape(title)}</h3>"
         + _verdict_html(comparison)
         + markup.panel(
-            markup.image(gains_figure(y, _named(preds), "Gains (held-out test)"), f"gains curve, {task}"),
+            markup.image(
+                gains_figure(y, _named(preds), "Gains (held-out test)"), f"gains curve, {task}"
+            ),
             gains_facts,
             "Read: the higher the curve, the more of next year's value you reach by contacting "
             "the customers the predictor ranks first.",
@@ -230,7 +232,11 @@ def _churn_quality(frame: pd.DataFrame, period: str) -> str:
     roc_facts = markup.facts(
         [
             ("ROC AUC (0.5 = guessing, 1 = perfect)", auc, auc_vs),
-            ("Riskiest 10% churn at", f"{markup.num(model['lift_top10'], 1)}x", "the average rate (lift)"),
+            (
+                "Riskiest 10% churn at",
+                f"{markup.num(model['lift_top10'], 1)}x",
+                "the average rate (lift)",
+            ),
             ("Customers in the held-out test", f"{len(y):,}", period),
             *_constant_verdict(metrics),
         ]
@@ -263,7 +269,9 @@ def _churn_quality(frame: pd.DataFrame, period: str) -> str:
         "<h3>Churn risk</h3>"
         + _verdict_html(comparison)
         + markup.panel(
-            markup.image(roc_figure(y, _named(preds), "Churn ROC (held-out cutoff)"), "churn ROC curve"),
+            markup.image(
+                roc_figure(y, _named(preds), "Churn ROC (held-out cutoff)"), "churn ROC curve"
+            ),
             roc_facts,
             "Read: the further the curve bows to the top left, the better the model tells "
             "leavers from stayers.",
