@@ -9,7 +9,8 @@ of ``predictor.jobs``).
 The modules: ``summaries`` (pure frames and numbers: levers, segment and action tables, value
 at risk, feature-family shares), ``markup`` (HTML building blocks and number formats),
 ``quality`` and ``customers`` (the first two sections), and ``build`` (the drivers and
-act-first sections, and ``build_report``, which joins them into the page).
+act-first sections, and ``build_report``, which joins them into the page). This package
+re-exports only the names used outside it; the rest are imported from their module.
 """
 
 from predictor.report.build import build_report

@@ -52,7 +52,8 @@ The modules: ``generator`` (``generate_sample``), ``params`` (the process's para
 ``world`` (customers, acquisition and hidden traits), ``weeks`` (the weekly process: hazard,
 draws, state), ``emit`` (event rows from the draws), ``frames`` (the contract tables),
 ``truth`` (``ground_truth``, ``day_one_truth``) and ``snapshot`` (``generate_snapshot``: the
-single-snapshot data set with a logistic truth).
+single-snapshot data set with a logistic truth). The vocabularies (``STEPS``, ``ORDER_CHANNELS``,
+...) are in ``params``.
 """
 
 from predictor.sample.generator import SampleBusiness, generate_sample
