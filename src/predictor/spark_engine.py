@@ -36,7 +36,7 @@ import pyarrow as pa
 from predictor.contract.columns import clash_error, match_columns
 from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.schema import SPECS
-from predictor.contract.validate import validate
+from predictor.contract.validate import DateRules, validate
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -279,6 +279,8 @@ class BucketJob:
     """The bundle files, or a Spark broadcast of them (shipped to each executor once)."""
     end_date: pd.Timestamp
     columns: dict[str, list[str]]
+    dates: DateRules | None = None
+    """The model's date formats and time zone (``data.date_format(s)``, ``data.timezone``)."""
     as_of: pd.Timestamp | None = None
     drivers: int = 0
     output: str = "scores"
@@ -292,7 +294,9 @@ class BucketJob:
 
     def validated(self, group: pd.DataFrame):
         """The bucket's tables, typed and checked as the pandas engine does for a chunk."""
-        return validate(unpack(group, self.columns), end_date=self.end_date, chunk=True)
+        return validate(
+            unpack(group, self.columns), end_date=self.end_date, chunk=True, dates=self.dates
+        )
 
     def latest(self, group: pd.DataFrame) -> pd.DataFrame:
         """The latest valid event date of the bucket (for the default as-of date)."""
@@ -404,8 +408,11 @@ def score_with_spark(
     """
     spark = spark or spark_session(master)
     config = predictor.data_config(str(data))
-    end = pd.Timestamp(config.data.end_date or pd.Timestamp.today().normalize())
+    from predictor.io.tables import date_rules
+    from predictor.jobs.data_job import resolve_data_end
     from predictor.missing_inputs import check_inputs
+
+    end = resolve_data_end(config)
 
     located = locate_tables(spark, str(data), dict(config.data.tables))
     notes = check_inputs(predictor.model, located, allow_missing)
@@ -422,6 +429,7 @@ def score_with_spark(
             model=spark.sparkContext.broadcast(bundle_files(predictor)),
             end_date=end,
             columns={name: list(frame.columns) for name, frame in frames.items()},
+            dates=date_rules(config),
             drivers=drivers,
             output=output,
         )

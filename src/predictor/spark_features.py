@@ -219,9 +219,11 @@ def features_with_spark(
         ContractError: the data break the contract (its ``issues`` list every error).
 
     """
+    from predictor.jobs.data_job import resolve_data_end
+
     spark = spark or spark_session(master)
     data = str(config.data.path) if config.data.path is not None else ""
-    end = pd.Timestamp(config.data.end_date or pd.Timestamp.today().normalize())
+    end = resolve_data_end(config)
     located = locate_tables(spark, data, {k: str(v) for k, v in config.data.tables.items()})
     frames = {
         name: read_table(spark, name, uri, config.data.columns.get(name, {}))

@@ -144,6 +144,16 @@ def check_date(value: str | None) -> str | None:
     return value.strip()
 
 
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        callback=check_date,
+        help="As-of date (the cutoff), YYYY-MM-DD (default: the latest date in the data).",
+    ),
+]
+"""The ``--as-of`` option every command that reads data at a date shares."""
+
+
 def check_tables(values: list[str] | None) -> list[str] | None:
     """Parse-time check of table names (``--allow-missing``)."""
     from predictor.contract.tables import TABLE_NAMES

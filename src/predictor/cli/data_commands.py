@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from predictor.cli.app import (
     DEFAULT_SAMPLE_DIR,
+    AsOfOption,
     ConfigOpt,
     FileFormat,
     Mode,
@@ -95,10 +96,7 @@ def features(
     out_path: Annotated[
         str, typer.Option("--out", help="Output file (.parquet or .csv); Spark: a dataset URI.")
     ],
-    as_of: Annotated[
-        str | None,
-        typer.Option(callback=check_date, help="Cutoff date, YYYY-MM-DD (default: latest date in the data)."),
-    ] = None,
+    as_of: AsOfOption = None,
     view: Annotated[View, typer.Option(help="Feature view.")] = View.current,
     labels: Annotated[
         bool, typer.Option(help="Add labels where their window is complete.")

@@ -11,10 +11,10 @@ import typer
 from rich.markup import escape
 
 from predictor.cli.app import (
+    AsOfOption,
     VerboseOpt,
     app,
     captured_output,
-    check_date,
     check_tables,
     console,
     cutoff_of,
@@ -42,10 +42,7 @@ def score(
     out_path: Annotated[
         str, typer.Option("--out", help="Scores file (.parquet or .csv); Spark: a dataset URI.")
     ],
-    as_of: Annotated[
-        str | None,
-        typer.Option(callback=check_date, help="As-of date, YYYY-MM-DD (default: latest date in the data)."),
-    ] = None,
+    as_of: AsOfOption = None,
     drivers: Annotated[int, typer.Option(min=0, help="Top K drivers per score.")] = 0,
     rejects: Annotated[
         Path | None, typer.Option(help="Rejects file (default: beside --out).")
@@ -187,13 +184,7 @@ def report(
         Path | None,
         typer.Option(help="Data folder: scores its customers (without --scores) and adds levers."),
     ] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option(
-            callback=check_date,
-            help="As-of date for scoring --data, YYYY-MM-DD (default: data's end).",
-        ),
-    ] = None,
+    as_of: AsOfOption = None,
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")
     ] = None,
@@ -226,10 +217,7 @@ def explain(
     model: Annotated[str, typer.Option(help="Model folder (models/<name>) or MLflow URI.")],
     data: Annotated[Path, typer.Option(help="Data folder holding the customer.")],
     customer: Annotated[str, typer.Option(help="The customer_id to explain.")],
-    as_of: Annotated[
-        str | None,
-        typer.Option(callback=check_date, help="As-of date, YYYY-MM-DD (default: latest date in the data)."),
-    ] = None,
+    as_of: AsOfOption = None,
     drivers: Annotated[int, typer.Option(min=0, help="Drivers listed per score.")] = 5,
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow tracking URI for models:/ URIs.")
