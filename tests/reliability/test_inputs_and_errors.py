@@ -117,20 +117,22 @@ def test_every_error_class_derives_from_predictor_error():
 
 
 def test_read_only_output_folder(model_dir, small_csv, tmp_path, monkeypatch):
-    import tempfile
+    import os
 
-    real = tempfile.mkstemp
+    real = os.open
+    ro = tmp_path / "ro"
 
-    def read_only(*args, dir=None, **kwargs):  # noqa: A002 - tempfile's own name
-        if dir is not None and Path(dir) == tmp_path / "ro":
-            raise OSError(errno.EROFS, "Read-only file system", str(dir))
-        return real(*args, dir=dir, **kwargs)
+    def read_only(path, flags, *args, **kwargs):
+        """A read-only mount: creating any file in ``ro`` fails as the kernel would say."""
+        if flags & os.O_CREAT and Path(path).parent == ro:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real(path, flags, *args, **kwargs)
 
-    (tmp_path / "ro").mkdir()
-    monkeypatch.setattr(tempfile, "mkstemp", read_only)
-    out = tmp_path / "ro" / "scores.parquet"
+    ro.mkdir()
+    monkeypatch.setattr(os, "open", read_only)
+    out = ro / "scores.parquet"
     one_line_error(score(model_dir, small_csv, out), str(out), "Read-only file system")
-    assert sorted(p.name for p in (tmp_path / "ro").iterdir()) == []
+    assert sorted(p.name for p in ro.iterdir()) == []
 
 
 def test_full_disk_leaves_the_previous_output(model_dir, small_csv, tmp_path, monkeypatch):
