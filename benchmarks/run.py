@@ -65,7 +65,7 @@ class Mode:
 MODES = {
     "full": Mode("full", 10_000, (), 200, True, (10_000, 100_000, 1_000_000), 3),
     "quick": Mode("quick", 4_000, (), 100, True, (2_000, 10_000), 1),
-    "tiny": Mode("tiny", 500, FAST, 10, False, (400, 800), 1),
+    "tiny": Mode("tiny", 500, FAST, 10, False, (400,), 1),
 }
 
 
