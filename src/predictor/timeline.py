@@ -14,6 +14,7 @@ The module also owns the other time rules that every layer shares: the unit cons
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TypeVar
 
 import numpy as np
@@ -37,6 +38,15 @@ WEEK_DAYS: float = 7.0
 
 Dates = TypeVar("Dates", pd.Series, np.ndarray)
 Amounts = TypeVar("Amounts", pd.Series, np.ndarray)
+
+
+def data_end(configured: dt.date | str | pd.Timestamp | None) -> pd.Timestamp:
+    """The data's last day: the configured ``data.end_date``, else today.
+
+    The only place predictor reads the clock; runs resolve it once at their entry
+    (``jobs.resolve_data_end``) and pass the date down.
+    """
+    return pd.Timestamp(configured) if configured else pd.Timestamp(dt.date.today())
 
 
 def day_end(as_of: pd.Timestamp | str) -> pd.Timestamp:

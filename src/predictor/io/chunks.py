@@ -32,7 +32,7 @@ from predictor.io.tables import (
     date_rules,
     find_table_files,
 )
-from predictor.timeline import day_end
+from predictor.timeline import data_end, day_end
 
 SPILL_BATCH_ROWS = 1_000_000
 """Rows read from an input file at a time while splitting it by chunk (bounds memory)."""
@@ -242,7 +242,7 @@ def open_customer_chunks(
     source = _parquet_source(data, folder)
     if source is None:
         return None
-    end = pd.Timestamp(end_date or data.end_date or dt.date.today())
+    end = pd.Timestamp(end_date) if end_date else data_end(data.end_date)
     tmp = Path(tempfile.mkdtemp(prefix="predictor-chunks-", dir=workdir))
     try:
         return CustomerChunks(source, chunk_size, end, tmp)

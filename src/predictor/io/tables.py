@@ -21,6 +21,7 @@ from predictor.contract.tables import TABLE_NAMES
 from predictor.contract.validate import DateRules, ValidationResult, validate
 from predictor.io.files import _source_kind, read_table_file, table_columns
 from predictor.io.formats import TABLE_SUFFIXES, _shown
+from predictor.timeline import data_end
 
 
 def read_raw_tables(
@@ -132,7 +133,7 @@ def load_tables(
     """
     data = _data_config(config)
     if end_date is None:
-        end_date = data.end_date or dt.date.today()
+        end_date = data_end(data.end_date)
     raw = read_raw_tables(data, folder)
     return validate(raw, end_date=pd.Timestamp(end_date), dates=date_rules(data))
 

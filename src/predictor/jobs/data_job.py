@@ -1,6 +1,6 @@
 """Data jobs: the run's defaults, resolved once at the entry, and the data commands' work.
 
-``resolve_data_end`` (the configured ``data.end_date``, else today: the only clock read) and
+``resolve_data_end`` (the configured ``data.end_date``, else today) and
 ``resolve_as_of`` (the given as-of date, else the data's last date) are where the CLI and the
 ``Predictor`` façade resolve their defaults. ``validate_data`` (``predictor validate``),
 ``feature_table`` (``predictor features``) and ``write_sample`` (``predictor sample``).
@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from predictor.contract.tables import Tables
 from predictor.contract.validate import ValidationResult
 from predictor.datasets import data_span
 from predictor.errors import PredictorError
+from predictor.timeline import data_end
 
 
 class InvalidDataError(PredictorError):
@@ -31,10 +31,10 @@ class InvalidDataError(PredictorError):
 def resolve_data_end(config: Config) -> pd.Timestamp:
     """The data's end: ``data.end_date`` when set, else today (rows dated later are refused).
 
-    The one place a run reads the clock; the core always takes the date as an argument.
+    Resolved once at a run's entry (``timeline.data_end`` is the only clock read); the core
+    always takes the date as an argument.
     """
-    end = config.data.end_date
-    return pd.Timestamp(end) if end else pd.Timestamp(dt.date.today())
+    return data_end(config.data.end_date)
 
 
 def resolve_as_of(
