@@ -20,6 +20,8 @@ FAST = [
     "--set",
     "model.n_estimators=80",
     "--set",
+    "model.n_jobs=1",
+    "--set",
     "model.learning_rate=0.15",
     "--set",
     "cutoffs.max_cutoffs=3",
