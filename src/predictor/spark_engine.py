@@ -94,20 +94,19 @@ def spark_session(master: str | None = None) -> SparkSession:
 def locate_tables(spark: SparkSession, data: str, explicit: dict[str, str]) -> dict[str, str]:
     """One location per table: ``explicit`` first, then ``<data>/<table>[.parquet|.csv|.csv.gz]``.
 
-    Works for any URI Spark's file systems know (local, s3a, abfss, gs, hdfs). A required
-    table with no location, or a table with two, is a clear error.
+    Works for any URI Spark's file systems know (local, s3a, abfss, gs, hdfs). Names match
+    in any case (``CUSTOMERS/`` as a warehouse unload writes it), as for the pandas engine. A
+    required table with no location, or a table with two, is a clear error.
     """
     found: dict[str, str] = {}
+    base = str(data).rstrip("/")
+    entries = _entries(spark, base) if len(explicit) < len(SPECS) else []
     for name in SPECS:
         if name in explicit:
             found[name] = str(explicit[name])
             continue
-        base = str(data).rstrip("/")
-        hits = [
-            f"{base}/{name}{suffix}"
-            for suffix in ("", ".parquet", ".csv", ".csv.gz")
-            if _exists(spark, f"{base}/{name}{suffix}")
-        ]
+        wanted = {f"{name}{suffix}" for suffix in ("", ".parquet", ".csv", ".csv.gz")}
+        hits = [f"{base}/{entry}" for entry in entries if entry.lower() in wanted]
         if len(hits) > 1:
             raise ContractError(f"{name}: {len(hits)} sources for one table ({', '.join(hits)})")
         if hits:
@@ -117,12 +116,17 @@ def locate_tables(spark: SparkSession, data: str, explicit: dict[str, str]) -> d
     return found
 
 
-def _exists(spark: SparkSession, uri: str) -> bool:
-    if "://" not in uri:
-        return Path(uri).exists()
+def _entries(spark: SparkSession, folder: str) -> list[str]:
+    """The names of the files and folders directly in ``folder`` (none if it does not exist)."""
+    if "://" not in folder:
+        path = Path(folder)
+        return sorted(p.name for p in path.iterdir()) if path.is_dir() else []
     jvm = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    return bool(path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(path))
+    path = jvm.org.apache.hadoop.fs.Path(folder)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(path):
+        return []
+    return sorted(str(status.getPath().getName()) for status in fs.listStatus(path))
 
 
 def read_table(spark: SparkSession, name: str, uri: str, mapping: dict[str, str]) -> DataFrame:
@@ -132,12 +136,18 @@ def read_table(spark: SparkSession, name: str, uri: str, mapping: dict[str, str]
     Parquet keeps its own types. Column names are matched as the pandas engine matches them
     (``contract.columns.match_columns``: mapping first, then case).
     """
+    from pyspark.errors import AnalysisException
+
     kind = _kind(uri)
     reader = spark.read
-    if kind == "parquet":
-        frame = reader.option("recursiveFileLookup", "false").parquet(uri)
-    else:
-        frame = reader.option("header", True).option("inferSchema", False).csv(uri)
+    try:
+        if kind == "parquet":
+            frame = reader.option("recursiveFileLookup", "false").parquet(uri)
+        else:
+            frame = reader.option("header", True).option("inferSchema", False).csv(uri)
+    except AnalysisException as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise ContractError(f"{name}: Spark cannot read {uri}: {reason}", table=name) from None
     header = [c.strip() for c in frame.columns]
     matched = match_columns(name, header, mapping)
     if matched.unmapped is not None:

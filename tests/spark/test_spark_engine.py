@@ -124,3 +124,16 @@ def test_spark_scoring_frame_equals_predictor_features(spark, predictor, folder,
     )  # fmt: skip
     for col in [c for c in ours.columns if c not in numbers]:
         assert list(theirs[col]) == list(ours[col]), col
+
+
+def test_tables_are_found_in_any_case_as_warehouse_exports_name_them(tmp_path):
+    from predictor.contract.errors import ContractError
+    from predictor.spark_engine import locate_tables
+
+    (tmp_path / "CUSTOMERS").mkdir()
+    (tmp_path / "Orders.parquet").write_bytes(b"")
+    found = locate_tables(None, str(tmp_path), {})  # local folders need no Spark session
+    assert found == {"customers": f"{tmp_path}/CUSTOMERS", "orders": f"{tmp_path}/Orders.parquet"}
+    (tmp_path / "orders.csv").write_text("customer_id\n")
+    with pytest.raises(ContractError, match="orders: 2 sources for one table"):
+        locate_tables(None, str(tmp_path), {})
