@@ -23,7 +23,8 @@ import os
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from predictor.contract.columns import clash_error, match_columns
+from predictor.contract.columns import checked_columns
 from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.schema import SPECS
 from predictor.contract.validate import DateRules, validate
@@ -149,16 +150,7 @@ def read_table(spark: SparkSession, name: str, uri: str, mapping: dict[str, str]
         reason = str(exc).strip().splitlines()[0]
         raise ContractError(f"{name}: Spark cannot read {uri}: {reason}", table=name) from None
     header = [c.strip() for c in frame.columns]
-    matched = match_columns(name, header, mapping)
-    if matched.unmapped is not None:
-        raise ContractError(
-            f"{name}: data.columns.{name} maps column {matched.unmapped!r}, which is not in "
-            f"{uri} (available columns: {', '.join(header)})",
-            table=name,
-            column=matched.unmapped,
-        )
-    if matched.clash is not None:
-        raise clash_error(name, *matched.clash, where=uri)
+    matched = checked_columns(name, header, mapping, uri)
     frame = frame.toDF(*matched.names)
     if "customer_id" not in frame.columns:
         raise ContractError(
@@ -387,6 +379,34 @@ class SparkRun:
     warnings: list[ContractIssue] = field(default_factory=list)
 
 
+def read_tables(spark: SparkSession, located: dict[str, str], config: Any) -> dict[str, DataFrame]:
+    """Every located table as Spark reads it, columns renamed by the config's mapping."""
+    return {
+        name: read_table(spark, name, uri, config.data.columns.get(name, {}))
+        for name, uri in located.items()
+    }
+
+
+@contextmanager
+def bucketed(
+    spark: SparkSession, frames: dict[str, DataFrame], buckets: int | None
+) -> Iterator[tuple[DataFrame, int]]:
+    """The tables packed per bucket (cached) and the bucket count, for the ``with`` block.
+
+    Shuffles use one partition per bucket meanwhile; the setting and the cache are restored
+    and released on the way out.
+    """
+    n_buckets = buckets or max(2, spark.sparkContext.defaultParallelism * 2)
+    previous = spark.conf.get("spark.sql.shuffle.partitions")
+    spark.conf.set("spark.sql.shuffle.partitions", str(n_buckets))
+    packed = payloads(frames, n_buckets).persist()
+    try:
+        yield packed, n_buckets
+    finally:
+        packed.unpersist()
+        spark.conf.set("spark.sql.shuffle.partitions", previous)
+
+
 def score_with_spark(
     predictor: Predictor,
     data: str | Path,
@@ -426,15 +446,8 @@ def score_with_spark(
 
     located = locate_tables(spark, str(data), dict(config.data.tables))
     notes = check_inputs(predictor.model, located, allow_missing)
-    frames = {
-        name: read_table(spark, name, uri, config.data.columns.get(name, {}))
-        for name, uri in located.items()
-    }
-    n_buckets = buckets or max(2, spark.sparkContext.defaultParallelism * 2)
-    previous = spark.conf.get("spark.sql.shuffle.partitions")
-    spark.conf.set("spark.sql.shuffle.partitions", str(n_buckets))
-    packed = payloads(frames, n_buckets).persist()
-    try:
+    frames = read_tables(spark, located, config)
+    with bucketed(spark, frames, buckets) as (packed, n_buckets):
         job = BucketJob(
             model=spark.sparkContext.broadcast(bundle_files(predictor)),
             end_date=end,
@@ -453,9 +466,6 @@ def score_with_spark(
         finally:
             result.unpersist()
         customers = frames["customers"].count()
-    finally:
-        packed.unpersist()
-        spark.conf.set("spark.sql.shuffle.partitions", previous)
     return SparkRun(
         as_of=cutoff.normalize(),
         customers=customers,

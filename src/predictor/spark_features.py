@@ -41,9 +41,9 @@ from predictor.spark_engine import (
     _issue_rows,
     _plain,
     _to_ipc,
+    bucketed,
     locate_tables,
-    payloads,
-    read_table,
+    read_tables,
     spark_session,
     unpack,
 )
@@ -225,17 +225,10 @@ def features_with_spark(
     data = str(config.data.path) if config.data.path is not None else ""
     end = resolve_data_end(config)
     located = locate_tables(spark, data, {k: str(v) for k, v in config.data.tables.items()})
-    frames = {
-        name: read_table(spark, name, uri, config.data.columns.get(name, {}))
-        for name, uri in located.items()
-    }
-    n_buckets = buckets or max(2, spark.sparkContext.defaultParallelism * 2)
-    previous = spark.conf.get("spark.sql.shuffle.partitions")
-    spark.conf.set("spark.sql.shuffle.partitions", str(n_buckets))
-    packed = payloads(frames, n_buckets).persist()
+    frames = read_tables(spark, located, config)
     columns = {name: list(frame.columns) for name, frame in frames.items()}
     job = FeatureJob(config, end, columns, view=view)
-    try:
+    with bucketed(spark, frames, buckets) as (packed, n_buckets):
         cutoff = pd.Timestamp(as_of) if as_of is not None else _latest(packed, job)
         job = FeatureJob(config, end, columns, cutoff.normalize(), view)
         stage = lambda group: job.stage(group)  # noqa: E731 - applyInPandas wants a plain function
@@ -244,9 +237,6 @@ def features_with_spark(
             written = _finish(staged, job, out)
         finally:
             staged.unpersist()
-    finally:
-        packed.unpersist()
-        spark.conf.set("spark.sql.shuffle.partitions", previous)
     customers, names, warnings = written
     return SparkFeatures(cutoff.normalize(), customers, names, n_buckets, warnings)
 

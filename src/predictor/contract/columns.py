@@ -73,3 +73,23 @@ def clash_error(table: str, name: str, sources: Sequence[str], where: str) -> Co
     )
     issue = ContractIssue("duplicate_column", table, name, "error", len(sources), [], message)
     return ContractError(message, table=table, column=name, count=len(sources), issues=[issue])
+
+
+def checked_columns(
+    table: str, columns: Sequence[str], mapping: Mapping[str, str], where: str
+) -> ColumnNames:
+    """``match_columns``, raising the user's error for a mapping to an absent column or a clash.
+
+    ``where`` names the source in the message (a file, a folder, a Spark URI).
+    """
+    matched = match_columns(table, columns, mapping)
+    if matched.unmapped is not None:
+        raise ContractError(
+            f"{table}: data.columns.{table} maps column {matched.unmapped!r}, which is not in "
+            f"{where} (available columns: {', '.join(columns)})",
+            table=table,
+            column=matched.unmapped,
+        )
+    if matched.clash is not None:
+        raise clash_error(table, *matched.clash, where=where)
+    return matched

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from predictor.config import Config, DataConfig
-from predictor.contract.columns import clash_error, match_columns
+from predictor.contract.columns import checked_columns
 from predictor.contract.errors import ContractError
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import TABLE_NAMES
@@ -64,16 +64,7 @@ def _read_table(name: str, path: Path, mapping: Mapping[str, str]) -> pd.DataFra
     header = [h.strip() for h in table_columns(path)]
     if not header:
         return read_table_file(path)
-    matched = match_columns(name, header, mapping)
-    if matched.unmapped is not None:
-        raise ContractError(
-            f"{name}: data.columns.{name} maps column {matched.unmapped!r}, which is not in "
-            f"{_shown(path)} (available columns: {', '.join(header)})",
-            table=name,
-            column=matched.unmapped,
-        )
-    if matched.clash is not None:
-        raise clash_error(name, *matched.clash, where=_shown(path))
+    matched = checked_columns(name, header, mapping, _shown(path))
     spec = SPECS[name]
     keep = None
     if name != "customers" and all(c in matched.names for c in spec.required_columns):
