@@ -30,6 +30,7 @@ from predictor.cli.app import (
     print_table,
 )
 from predictor.cli.data_commands import sample
+from predictor.cli.score_commands import Engine
 
 
 def _ensure_sample(data: Path) -> Path:
@@ -46,7 +47,8 @@ def _ensure_sample(data: Path) -> Path:
 def train(
     config: ConfigOpt = None,
     data: Annotated[
-        Path | None, typer.Option(help="Data folder (default: the built-in sample).")
+        str | None,
+        typer.Option(help="Data folder (default: the built-in sample); Spark: any URI it reads."),
     ] = None,
     set_: SetOpt = None,
     tracking_uri: Annotated[
@@ -72,6 +74,19 @@ def train(
             "data supports). A target named here that the data cannot support is an error.",
         ),
     ] = None,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="pandas (one process) or spark: Spark reads and validates all the data and "
+            "the driver trains on a seeded sample of --sample-customers customers."
+        ),
+    ] = Engine.pandas,
+    sample_customers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Spark: customers collected to the driver [default: 200,000]."),
+    ] = None,
+    spark_master: Annotated[str | None, typer.Option(help="Spark master (see score).")] = None,
+    buckets: Annotated[int | None, typer.Option(min=1, help="Spark: customer buckets.")] = None,
 ) -> None:
     """Train the Day One, 13-month value and churn models; record the run in MLflow.
 
@@ -90,13 +105,18 @@ def train(
     set_ = [*(set_ or []), *_models_override(models)]
     cfg = config_from(config, set_)
     if cfg.data.path is None and data is None and not cfg.data.tables:
-        data = _ensure_sample(DEFAULT_SAMPLE_DIR)
+        data = str(_ensure_sample(DEFAULT_SAMPLE_DIR))
     if data is not None:
         cfg = config_from(config, set_, data)
     if cfg.tracking.system_metrics:
         check_system_metrics()
-    tables = load_data(cfg).tables
-    sources = find_table_files(cfg.data, None)
+    engine_tags = {"predictor.engine": Engine(engine).value}
+    if engine is Engine.spark:
+        tables, sources, more = _sample_on_spark(cfg, sample_customers, spark_master, buckets)
+        engine_tags |= more
+    else:
+        tables = load_data(cfg).tables
+        sources = find_table_files(cfg.data, None)
     uri = tracking_uri or cfg.tracking.uri or default_tracking_uri(PROJECT_DIR)
     tracker = MlflowTracker(
         uri, cfg.tracking.experiment, cfg.model_name, system_metrics=cfg.tracking.system_metrics
@@ -105,7 +125,7 @@ def train(
         log_file = Path(tmp) / "train.log"
         with captured_output(verbose, log_file), _training_bar() as (say, on_step), tracker:
             try:
-                tracker.set_tags(lineage_tags(PROJECT_DIR, cfg.digest()))
+                tracker.set_tags(lineage_tags(PROJECT_DIR, cfg.digest()) | engine_tags)
                 outcome = run_training(
                     tables,
                     cfg,
@@ -127,6 +147,22 @@ def train(
     version = outcome.registered_version
     if version:
         _after_registration(cfg, uri, version, promote, tables, verbose)
+
+
+def _sample_on_spark(cfg, customers: int | None, master: str | None, buckets: int | None):
+    """Validate all the data on Spark; the tables of the training sample and their sources."""
+    from predictor.spark_training import DEFAULT_SAMPLE_CUSTOMERS, sample_with_spark
+
+    customers = customers or DEFAULT_SAMPLE_CUSTOMERS
+    run = sample_with_spark(cfg, customers=customers, buckets=buckets, master=master)
+    for issue in run.warnings:
+        console.print(f"[yellow]warning:[/] {escape(issue.message)}", soft_wrap=True)
+    share = "every customer" if run.kept == run.customers else "a seeded sample"
+    out.print(f"Spark validated {run.customers:,} customers ({run.buckets} buckets); training "
+              f"on {run.kept:,} of them ({share})")  # fmt: skip
+    tags = {"predictor.data_customers": str(run.customers),
+            "predictor.training_customers": str(run.kept)}  # fmt: skip
+    return run.tables, run.sources, tags
 
 
 @contextmanager

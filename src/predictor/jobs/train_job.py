@@ -88,21 +88,29 @@ def _frame_hash(frame: pd.DataFrame) -> bytes:
     return hashed.to_numpy().tobytes()
 
 
-def table_inputs(tables: Tables, sources: dict[str, Path] | None = None) -> list[TableInput]:
-    """The lineage record of each input table: its file, content hash and column types."""
+def table_inputs(
+    tables: Tables, sources: dict[str, Path] | dict[str, str] | None = None
+) -> list[TableInput]:
+    """The lineage record of each input table: its file or URI, content hash and column types."""
     sources = sources or {}
     out = []
     for name, frame in tables.items():
-        where = sources.get(name)
         out.append(
             TableInput(
                 name=name,
-                source=str(Path(where).resolve()) if where is not None else "in-memory",
+                source=_source(sources.get(name)),
                 digest=hashlib.sha256(_frame_hash(frame)).hexdigest(),
                 columns={str(c): column_kind(frame[c]) for c in frame.columns},
             )
         )
     return out
+
+
+def _source(where: Path | str | None) -> str:
+    """Where a table was read: an absolute path, a URI as given (``s3a://...``), or in-memory."""
+    if where is None:
+        return "in-memory"
+    return str(where) if "://" in str(where) else str(Path(where).resolve())
 
 
 def _save_figures(evaluation: Evaluation, folder: Path, currency: str) -> list[Path]:
@@ -194,7 +202,7 @@ def run_training(
     tracker: Tracker,
     progress: Progress | None = None,
     created_at: str = "",
-    sources: dict[str, Path] | None = None,
+    sources: dict[str, Path] | dict[str, str] | None = None,
     on_step: StepProgress | None = None,
 ) -> TrainingOutcome:
     """Train, evaluate, save ``models_dir/<model_name>`` and record everything in the tracker.

@@ -1,0 +1,183 @@
+"""Training on Apache Spark: Spark reads and checks all the data, the driver fits on a sample.
+
+``predictor train --engine spark`` reads every table where it lives (any URI Spark reads,
+folders of part files included), packs the rows per bucket of customers and runs predictor's
+own validation on each bucket, so a contract error anywhere in the data stops the run as it
+does with the pandas engine. Each bucket keeps the customers whose seeded hash falls in the
+sample share (at most ``customers`` customers in all, every row of each), and only those rows
+reach the driver. There the pandas training runs unchanged: the same cutoff plans, feature
+code, models, evaluation, MLflow run and model folder.
+
+When the data hold no more customers than the sample size, every customer is kept and the
+driver trains on exactly the tables the pandas engine reads (sorted canonically, so the run
+does not depend on Spark's shuffle order).
+
+What is not built: the feature frames of the training cutoffs are computed on the driver from
+the sample, not in Spark, and XGBoost does not train distributed (``xgboost.spark``).
+
+Spark is optional (``pip install 'predictor[spark]'``); this module imports it lazily.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from predictor.config import Config
+from predictor.contract.errors import ContractError, ContractIssue
+from predictor.contract.tables import Tables
+from predictor.spark_engine import (
+    BUCKET,
+    DETAIL,
+    KIND,
+    _from_ipc,
+    _issue,
+    _issue_rows,
+    _plain,
+    _to_ipc,
+    bucketed,
+    locate_tables,
+    read_tables,
+    spark_session,
+    unpack,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+DEFAULT_SAMPLE_CUSTOMERS = 200_000
+"""Customers collected to the driver by default: every churn and value cutoff then has far
+more rows than ``cutoffs.max_customers_per_cutoff`` lets the fit use."""
+
+_SCHEMA = f"{BUCKET} int, {KIND} string, _table string, {DETAIL} string, _payload binary"
+
+
+def sample_keys(ids: pd.Series, seed: int) -> np.ndarray:
+    """A uniform number in [0, 1) per customer id, fixed by the id and ``seed`` alone.
+
+    The same customer gets the same number in every process and on every run, so the sample
+    does not depend on how Spark splits the data.
+    """
+    key = hashlib.sha256(f"predictor-sample-{seed}".encode()).hexdigest()[:16]
+    hashed = pd.util.hash_array(ids.astype(str).to_numpy(dtype=object), hash_key=key)
+    return (hashed >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+@dataclass(frozen=True)
+class SampleJob:
+    """What each bucket runs: validate its tables and keep the sampled customers' rows."""
+
+    config: Config
+    end_date: pd.Timestamp
+    columns: dict[str, list[str]]
+    share: float
+    """Share of customers kept (1.0 keeps everyone)."""
+
+    def run(self, group: pd.DataFrame) -> pd.DataFrame:
+        """The bucket's issues, its customer counts and the kept rows of every table."""
+        from predictor.contract.validate import validate
+        from predictor.io.tables import date_rules
+
+        bucket = int(group[BUCKET].iloc[0])
+        raw = unpack(group, self.columns)
+        result = validate(raw, end_date=self.end_date, chunk=True, dates=date_rules(self.config))
+        rows = [_issue_rows(result.issues)]
+        if not result.errors and result.tables is not None:
+            customers = result.tables.customers["customer_id"]
+            keep = sample_keys(customers, self.config.model.random_state) < self.share
+            kept = result.tables.subset(pd.Index(customers[keep]))
+            count = {"customers": len(customers), "kept": int(keep.sum())}
+            rows.append(pd.DataFrame({KIND: ["count"], DETAIL: [json.dumps(count)]}))
+            rows.append(pd.DataFrame({
+                KIND: "table",
+                "_table": [name for name, _ in kept.items()],
+                "_payload": [_to_ipc(frame) for _, frame in kept.items()],
+            }))  # fmt: skip
+        out = pd.concat(rows, ignore_index=True).assign(**{BUCKET: bucket})
+        return _plain(out.reindex(columns=[c.split()[0] for c in _SCHEMA.split(", ")]))
+
+
+@dataclass
+class SparkSample:
+    """The training sample collected to the driver and what it stands for."""
+
+    tables: Tables
+    customers: int
+    """Valid customers in the whole data."""
+    kept: int
+    """Customers in the sample (all of them when ``kept == customers``)."""
+    buckets: int
+    sources: dict[str, str] = field(default_factory=dict)
+    """Table name -> the URI Spark read it from."""
+    warnings: list[ContractIssue] = field(default_factory=list)
+
+
+def sample_with_spark(
+    config: Config,
+    *,
+    customers: int = DEFAULT_SAMPLE_CUSTOMERS,
+    buckets: int | None = None,
+    master: str | None = None,
+    spark: SparkSession | None = None,
+) -> SparkSample:
+    """Validate all the data of ``config.data`` on Spark and collect a seeded customer sample.
+
+    At most about ``customers`` customers (a seeded hash share of the valid ones, each with
+    all their rows) reach the driver, as ``Tables`` ready for ``training.train``.
+
+    Raises:
+        ContractError: the data break the contract (its ``issues`` list every error).
+
+    """
+    from predictor.jobs import merge_warnings
+    from predictor.jobs.data_job import resolve_data_end
+
+    if customers < 1:
+        raise ContractError(f"the training sample needs at least 1 customer, not {customers}")
+    spark = spark or spark_session(master)
+    data = str(config.data.path) if config.data.path is not None else ""
+    located = locate_tables(spark, data, {k: str(v) for k, v in config.data.tables.items()})
+    frames = read_tables(spark, located, config)
+    share = min(1.0, customers / max(1, frames["customers"].count()))
+    columns = {name: list(frame.columns) for name, frame in frames.items()}
+    job = SampleJob(config, resolve_data_end(config), columns, share)
+    with bucketed(spark, frames, buckets) as (packed, n_buckets):
+        run = lambda group: job.run(group)  # noqa: E731 - applyInPandas wants a plain function
+        rows = packed.groupBy(BUCKET).applyInPandas(run, _SCHEMA).collect()
+    issues = [_issue(r[DETAIL]) for r in rows if r[KIND] == "issue"]
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise ContractError.from_issues(errors)
+    counts = [json.loads(r[DETAIL]) for r in rows if r[KIND] == "count"]
+    tables = _assemble(rows, list(frames))
+    return SparkSample(
+        tables,
+        customers=sum(c["customers"] for c in counts),
+        kept=sum(c["kept"] for c in counts),
+        buckets=n_buckets,
+        sources=dict(located),
+        warnings=merge_warnings(issues),
+    )
+
+
+def _assemble(rows: list, names: list[str]) -> Tables:
+    """One frame per table from the buckets' payloads, in a canonical row order."""
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in names}
+    for r in rows:
+        if r[KIND] == "table":
+            parts[r["_table"]].append(_from_ipc(r["_payload"]))
+    if not parts.get("customers"):
+        raise ContractError("no customer with valid rows: nothing to train on")
+    frames = {name: _canonical(pd.concat(p, ignore_index=True)) for name, p in parts.items() if p}
+    return Tables(**frames)
+
+
+def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted by every column (customer first), so Spark's shuffle order never matters."""
+    order = ["customer_id", *[c for c in frame.columns if c != "customer_id"]]
+    return frame.sort_values(order, kind="mergesort", na_position="last").reset_index(drop=True)
