@@ -137,3 +137,25 @@ def test_tables_are_found_in_any_case_as_warehouse_exports_name_them(tmp_path):
     (tmp_path / "orders.csv").write_text("customer_id\n")
     with pytest.raises(ContractError, match="orders: 2 sources for one table"):
         locate_tables(None, str(tmp_path), {})
+
+
+def test_cli_passes_dataset_uris_to_spark_as_written(predictor, tmp_path, monkeypatch):
+    """``--out``/``--rejects`` URIs reach Spark untouched (a path would fold ``s3a://`` to ``s3a:/``)."""
+    from predictor.cli import app
+    from predictor.spark_engine import SparkRun
+
+    seen = {}
+
+    def fake(_predictor, data, out, rejects, **_kw):
+        seen.update(data=data, out=out, rejects=rejects)
+        return SparkRun(pd.Timestamp("2025-06-01"), 3, 2, 1, 2)
+
+    monkeypatch.setattr("predictor.spark_engine.score_with_spark", fake)
+    args = _cli_args(predictor, tmp_path, tmp_path)
+    args[args.index("--out") + 1] = "s3a://bucket/scores"
+    args[args.index("--data") + 1] = "s3a://bucket/in/"
+    result = CliRunner().invoke(app, [*args, "--rejects", "s3a://bucket/rejects"])
+    assert result.exit_code == 0, result.output
+    assert seen == {"data": "s3a://bucket/in/", "out": "s3a://bucket/scores",
+                    "rejects": "s3a://bucket/rejects"}  # fmt: skip
+    assert "input customers 3 = scored 2 + rejected 1" in result.output

@@ -45,7 +45,8 @@ def score(
     as_of: AsOfOption = None,
     drivers: Annotated[int, typer.Option(min=0, help="Top K drivers per score.")] = 0,
     rejects: Annotated[
-        Path | None, typer.Option(help="Rejects file (default: beside --out).")
+        str | None,
+        typer.Option(help="Rejects file (default: beside --out); Spark: a dataset URI."),
     ] = None,
     chunk_size: Annotated[int, typer.Option(min=1, help="Customers per chunk.")] = 100_000,
     tracking_uri: Annotated[
@@ -91,7 +92,7 @@ def score(
                         spark_master, buckets, allow_missing or [])  # fmt: skip
         return
     out_path = Path(out_path)
-    rejects_path = rejects or default_rejects_path(out_path)
+    rejects_path = Path(rejects) if rejects else default_rejects_path(out_path)
     with captured_output(verbose), Progress(console=console, transient=True) as bar:
         task = bar.add_task("scoring", total=None)
         run = score_files(
@@ -126,7 +127,7 @@ def _score_on_spark(
     predictor: Any,
     data: str,
     out_path: str,
-    rejects: Path | None,
+    rejects: str | None,
     as_of: str | None,
     drivers: int,
     master: str | None,
@@ -136,7 +137,7 @@ def _score_on_spark(
     """``predictor score --engine spark``: Parquet datasets of scores and rejects, via Spark."""
     from predictor.spark_engine import score_with_spark
 
-    rejects_path = str(rejects) if rejects else f"{out_path.rstrip('/')}_rejects"
+    rejects_path = rejects or f"{out_path.rstrip('/')}_rejects"
     run = score_with_spark(
         predictor, data, out_path, rejects_path, as_of=as_of, drivers=drivers,
         allow_missing=allow_missing, buckets=buckets, master=master,
