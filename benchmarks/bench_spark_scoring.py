@@ -1,6 +1,7 @@
 """File-to-file scoring: Spark ``local[N]`` against the pandas chunked path (docs/spark.md).
 
-Usage: ``python benchmarks/bench_spark_scoring.py N_CUSTOMERS BUCKETS [MASTER]``. Generates the
+Usage: ``python benchmarks/bench_spark_scoring.py N_CUSTOMERS BUCKETS [MASTER]`` (``BUCKETS`` 0:
+predictor's default, one bucket per 20,000 customers). Generates the
 seeded subscription sample (seed 1) as Parquet, trains a small model on a separate 5,000-customer
 sample (its quality does not matter here), then runs ``predictor score`` twice as child
 processes, pandas (chunked Parquet path) and ``--engine spark``, and prints for each the wall
@@ -75,7 +76,8 @@ def main(n: int, buckets: int, master: str) -> None:
     load = os.getloadavg()
     pandas_run = run([*cli, *common, "--out", str(root / "p.parquet")], root / "pandas.log")
     spark_cmd = [*cli, *common, "--out", str(root / "s"), "--engine", "spark",
-                 "--buckets", str(buckets), "--spark-master", master]  # fmt: skip
+                 "--spark-master", master]  # fmt: skip
+    spark_cmd += ["--buckets", str(buckets)] if buckets else []
     spark_run = run(spark_cmd, root / "spark.log")
     ours = pd.read_parquet(root / "p.parquet").set_index("customer_id").sort_index()
     theirs = pd.read_parquet(root / "s").set_index("customer_id").sort_index()

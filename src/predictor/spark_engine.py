@@ -38,6 +38,7 @@ from predictor.contract.columns import checked_columns
 from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.schema import SPECS
 from predictor.contract.validate import DateRules, validate
+from predictor.errors import PredictorError
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -49,11 +50,22 @@ KIND = "_kind"
 DETAIL = "_detail"
 DEFAULT_MASTER = "local[*]"
 MASTER_ENV = "PREDICTOR_SPARK_MASTER"
+DRIVER_MEMORY_ENV = "PREDICTOR_SPARK_DRIVER_MEMORY"
+DEFAULT_DRIVER_MEMORY = "4g"
+"""Heap of a driver JVM predictor starts itself (in ``local[*]`` it also runs every task);
+Spark's own default of 1g runs out on a bucket's payloads past about 50,000 customers."""
+CUSTOMERS_PER_BUCKET = 20_000
+"""Default bucket size: a bucket's rows travel as one Arrow payload per table, so buckets are
+kept to tens of megabytes, and large enough that the fixed cost per bucket stays small."""
 _PAYLOAD_SCHEMA = f"{BUCKET} int, _table string, _payload binary"
 
 
 class SparkUnavailableError(ContractError):
     """Spark (the ``predictor[spark]`` extra) or Java is not installed."""
+
+
+class SparkMemoryError(PredictorError):
+    """A Spark job ran out of Java heap; the message says which settings give it room."""
 
 
 # -- the session ---------------------------------------------------------------------------
@@ -63,7 +75,8 @@ def spark_session(master: str | None = None) -> SparkSession:
     """The active session (spark-submit, Databricks), or a new one on ``master``.
 
     ``master`` defaults to ``$PREDICTOR_SPARK_MASTER``, then ``local[*]``. Sessions are pinned
-    to UTC so Spark never shifts the naive, business-local timestamps predictor works with.
+    to UTC so Spark never shifts the naive, business-local timestamps predictor works with. A
+    session started here gets ``$PREDICTOR_SPARK_DRIVER_MEMORY`` (default 4g) of driver heap.
     """
     try:
         from pyspark.sql import SparkSession
@@ -80,6 +93,7 @@ def spark_session(master: str | None = None) -> SparkSession:
     )
     session = (
         builder.config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", os.environ.get(DRIVER_MEMORY_ENV, DEFAULT_DRIVER_MEMORY))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
@@ -391,20 +405,38 @@ def read_tables(spark: SparkSession, located: dict[str, str], config: Any) -> di
 def bucketed(
     spark: SparkSession, frames: dict[str, DataFrame], buckets: int | None
 ) -> Iterator[tuple[DataFrame, int]]:
-    """The tables packed per bucket (cached) and the bucket count, for the ``with`` block.
+    """The tables packed per bucket (kept on disk) and the bucket count, for the ``with`` block.
 
-    Shuffles use one partition per bucket meanwhile; the setting and the cache are restored
-    and released on the way out.
+    Without ``buckets``, one bucket per ``CUSTOMERS_PER_BUCKET`` customers (at least two per
+    core). Shuffles use one partition per bucket meanwhile; the setting and the cache are
+    restored and released on the way out. A job of the block that runs out of Java heap is a
+    ``SparkMemoryError`` naming the remedies, not a JVM stack trace.
     """
-    n_buckets = buckets or max(2, spark.sparkContext.defaultParallelism * 2)
+    from pyspark import StorageLevel
+
+    n_buckets = buckets or default_buckets(spark, frames["customers"].count())
     previous = spark.conf.get("spark.sql.shuffle.partitions")
     spark.conf.set("spark.sql.shuffle.partitions", str(n_buckets))
-    packed = payloads(frames, n_buckets).persist()
+    packed = payloads(frames, n_buckets).persist(StorageLevel.DISK_ONLY)
     try:
         yield packed, n_buckets
+    except Exception as exc:
+        if "OutOfMemoryError" in str(exc):
+            raise SparkMemoryError(
+                f"Spark ran out of Java heap with {n_buckets} buckets: give it more buckets "
+                f"(--buckets) or more memory (${DRIVER_MEMORY_ENV} for a session predictor "
+                "starts, default 4g; spark.executor.memory on a cluster)"
+            ) from None
+        raise
     finally:
         packed.unpersist()
         spark.conf.set("spark.sql.shuffle.partitions", previous)
+
+
+def default_buckets(spark: SparkSession, customers: int) -> int:
+    """Buckets for ``customers``: ``CUSTOMERS_PER_BUCKET`` each, at least two per core."""
+    floor = max(2, spark.sparkContext.defaultParallelism * 2)
+    return max(floor, -(-customers // CUSTOMERS_PER_BUCKET))
 
 
 def score_with_spark(

@@ -159,3 +159,14 @@ def test_cli_passes_dataset_uris_to_spark_as_written(predictor, tmp_path, monkey
     assert seen == {"data": "s3a://bucket/in/", "out": "s3a://bucket/scores",
                     "rejects": "s3a://bucket/rejects"}  # fmt: skip
     assert "input customers 3 = scored 2 + rejected 1" in result.output
+
+
+def test_a_job_out_of_java_heap_is_one_line_naming_the_remedies(spark):
+    from predictor.spark_engine import SparkMemoryError, bucketed, default_buckets
+
+    frames = {"customers": spark.createDataFrame(pd.DataFrame({"customer_id": ["a", "b"]}))}
+    with pytest.raises(SparkMemoryError, match="--buckets") as caught, bucketed(spark, frames, 2):
+        raise RuntimeError("py4j...: java.lang.OutOfMemoryError: Java heap space")
+    assert "PREDICTOR_SPARK_DRIVER_MEMORY" in str(caught.value)
+    assert default_buckets(spark, 10) == 4  # two per core of local[2]
+    assert default_buckets(spark, 1_000_000) == 50  # 20,000 customers per bucket
