@@ -158,12 +158,14 @@ class ValueConfig(_Section):
     cost_per_ticket: float = Field(
         0.0, ge=0, description="Cost to serve per support ticket (subtracted when kind=margin)."
     )
-    level: Literal["recent", "validation"] = Field(
-        "recent",
+    level: Literal["blend", "recent", "structural", "validation"] = Field(
+        "blend",
         description=(
-            "Level of the 13-month value: 'recent' carries the actual/predicted total of the "
-            "latest complete cutoff forward by the drift seen in the latest 3 complete months "
-            "(full-horizon models only); 'validation' keeps the validation cutoff's ratio."
+            "Level of the 13-month value (full-horizon models only; a short-history model keeps "
+            "'validation'): 'recent' carries the actual/predicted total of the latest complete "
+            "cutoff forward by the drift seen in the latest 3 complete months; 'structural' "
+            "takes the total of BG/NBD x Gamma-Gamma refitted at the date; 'blend' the "
+            "geometric mean of the two; 'validation' keeps the validation cutoff's ratio."
         ),
     )
 

@@ -57,7 +57,15 @@ from predictor.modeling.baselines import formula_clv, recency_churn_score, trail
 from predictor.modeling.churn import ChurnModel
 from predictor.modeling.horizon import HorizonExtension
 from predictor.modeling.intervals import interval_metrics
-from predictor.modeling.level import RECENT_MONTHS, WindowTotals, drift, total_ratio
+from predictor.modeling.level import (
+    RECENT_MONTHS,
+    LevelRule,
+    WindowTotals,
+    combine,
+    drift,
+    prior_ratio,
+    total_ratio,
+)
 from predictor.modeling.probabilistic import bgnbd_gg_value
 from predictor.modeling.value import ValueModel
 from predictor.segments import Segmenter
@@ -240,32 +248,76 @@ def _train_value(
     progress(f"value_13m: fitting on {len(train):,} rows")
     model = ValueModel.from_config(config.model).fit(train.X, train.y, eval_set=(valid.X, valid.y))
     steps.tick()
-    recent = lambda ref, now: _recent_level(model, tables, features, config, months, ref, now)  # noqa: E731
-    level_at_test = validation_level = model.level_
-    # the validation level is stale only when it is a full horizon old (not in the short-history
-    # case, where the validation cutoff is a few months back and 3-month drift is mostly noise)
-    use_recent = config.value.level == "recent" and model.level_correction
-    use_recent = use_recent and months == config.value.horizon_months
-    if use_recent:
-        level_at_test = model.level_ * recent(valid, plan.test[0])
-    model.set_level(level_at_test)
     orders = _value_orders(tables, config)
-    preds = {"model": model.predict(test.X)}
+    baselines: dict[str, np.ndarray] = {}
     for as_of in plan.test:
         mask = (test.meta["as_of"] == as_of).to_numpy()
         ids = pd.Index(test.meta.loc[mask, "customer_id"])
         for name, values in _value_baselines(tables, orders, as_of, ids, months).items():
-            preds.setdefault(name, np.zeros(len(test)))[mask] = values
+            baselines.setdefault(name, np.zeros(len(test)))[mask] = values
+    # the validation level is stale only when it is a full horizon old (not in the short-history
+    # case, where the validation cutoff is a few months back and 3-month drift is mostly noise)
+    full = model.level_correction and months == config.value.horizon_months
+    rule = config.value.level if full else "validation"
+    validation_level = model.level_
+    raw_test = model.predict_raw(test.X)
+    level_at_test = _level(
+        rule,
+        validation_level,
+        lambda: _recent_level(model, tables, features, config, months, valid, plan.test[0]),
+        lambda: prior_ratio(baselines["bgnbd_gamma_gamma"], raw_test),
+    )
+    model.set_level(level_at_test)
+    preds = {"model": model.predict(test.X)} | baselines
     preds["constant_mean"] = np.full(len(test), train.y.mean())
     result = _task_result(test, preds, "value", plan, train, valid)
     result.plan |= _add_interval_metrics(result.table, test.y, *model.predict_interval(test.X))
     result.plan["horizon_months"] = months
     result.plan["level"] = level_at_test
     result.plan["level_validation"] = validation_level
-    if use_recent:
-        model.set_level(total_ratio(test.y, model.predict_raw(test.X)) * recent(test, end))
+    result.plan["level_rule"] = rule
+    if rule != "validation":
+        # the saved model: the test cutoff's level, carried to the data's end the same way
+        model.set_level(
+            _level(
+                rule,
+                total_ratio(test.y, raw_test),
+                lambda: _recent_level(model, tables, features, config, months, test, end),
+                lambda: _prior_level(model, tables, orders, features, end, months),
+            )
+        )
     check_finite("value_13m", result.table, ("normalized_gini", "mae"))
     return model, result
+
+
+def _level(
+    rule: LevelRule,
+    reference: float,
+    recent_drift: Callable[[], float],
+    prior: Callable[[], float],
+) -> float:
+    """The level under ``rule`` (``modeling.level.combine``); computes only the parts it needs."""
+    drift_ = recent_drift() if rule in ("recent", "blend") else 1.0
+    prior_ = prior() if rule in ("structural", "blend") else float("nan")
+    return combine(rule, reference, drift_, prior_)
+
+
+def _prior_level(
+    model: ValueModel,
+    tables: Tables,
+    orders: pd.DataFrame,
+    features: _FeatureCache,
+    now: pd.Timestamp,
+    months: int,
+) -> float:
+    """BG/NBD x Gamma-Gamma's expected total over the model's unscaled one, at ``now``.
+
+    For the customers signed up by ``now`` (the scoring population), with BG/NBD and
+    Gamma-Gamma fitted on the data up to ``now`` only.
+    """
+    X = features(now)
+    prior = _value_baselines(tables, orders, now, X.index, months)["bgnbd_gamma_gamma"]
+    return prior_ratio(prior, model.predict_raw(X)) if len(X) else float("nan")
 
 
 def _recent_level(

@@ -1,4 +1,4 @@
-"""The recent value level reads nothing after the date it is computed for."""
+"""The recent and structural value levels read nothing after the date they are computed for."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from predictor.datasets import Frame
 from predictor.modeling.value import ValueModel
 from predictor.testing import synthetic_tables
 from predictor.timeline import add_months
-from predictor.training import _FeatureCache, _recent_level
+from predictor.training import _FeatureCache, _prior_level, _recent_level, _value_orders
 
 REFERENCE, NOW = pd.Timestamp("2023-09-30"), pd.Timestamp("2024-06-30")
 
@@ -44,3 +44,22 @@ def test_orders_after_now_do_not_move_the_recent_level():
     richer = orders.copy()
     richer.loc[recent.index, "amount"] *= 3
     assert _level(tables.replace(orders=richer), model, config, reference) > base
+
+
+def test_orders_after_now_do_not_move_the_structural_level():
+    config = Config()
+    tables = synthetic_tables(80, seed=3)
+    X = _FeatureCache(tables, config)(REFERENCE)
+    y = np.random.default_rng(0).gamma(1.0, 50.0, len(X))
+    model = ValueModel(objective="tweedie", n_estimators=20, level_correction=False).fit(X, y)
+    level = lambda t: _prior_level(  # noqa: E731
+        model, t, _value_orders(t, config), _FeatureCache(t, config), NOW, 13
+    )
+    base = level(tables)
+    assert np.isfinite(base) and base > 0
+    future = tables.orders.sample(60, random_state=0).copy()
+    future["order_date"] = NOW + pd.Timedelta(days=1)
+    future["order_id"] = future["order_id"].astype(str) + "_future"
+    future["amount"] = future["amount"] * 100
+    later = tables.replace(orders=pd.concat([tables.orders, future], ignore_index=True))
+    assert level(later) == base

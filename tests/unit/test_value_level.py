@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from predictor.modeling.level import WindowTotals, drift, total_ratio
+from predictor.modeling.level import WindowTotals, combine, drift, prior_ratio, total_ratio
 
 
 def test_drift_is_the_change_in_actual_over_predicted():
@@ -23,3 +23,22 @@ def test_total_ratio_keeps_the_total_within_limits():
     assert total_ratio(y, pred) == 2.0
     assert total_ratio(y, pred * 1.6) == 1.25
     assert total_ratio(np.zeros(2), pred) == 1.0
+
+
+def test_prior_ratio_is_the_structural_total_over_the_model_total():
+    pred = np.array([10.0, 30.0])
+    assert prior_ratio(np.array([30.0, 50.0]), pred) == 2.0
+    assert prior_ratio(np.array([1000.0, 0.0]), pred) == 4.0  # clipped
+    assert np.isnan(prior_ratio(np.zeros(2), pred))
+    assert np.isnan(prior_ratio(np.array([1.0, np.nan]) * 0, pred))
+
+
+def test_each_level_rule_combines_its_parts():
+    reference, drift_, prior = 1.5, 1.2, 2.0
+    assert combine("validation", reference, drift_, prior) == 1.5
+    assert np.isclose(combine("recent", reference, drift_, prior), 1.8)
+    assert combine("structural", reference, drift_, prior) == 2.0
+    assert np.isclose(combine("blend", reference, drift_, prior), np.sqrt(1.8 * 2.0))
+    # without a structural estimate the blend is the recent level
+    assert np.isclose(combine("blend", reference, drift_, float("nan")), 1.8)
+    assert np.isclose(combine("structural", reference, drift_, float("nan")), 1.8)
