@@ -158,11 +158,21 @@ class ValueConfig(_Section):
     cost_per_ticket: float = Field(
         0.0, ge=0, description="Cost to serve per support ticket (subtracted when kind=margin)."
     )
+    learn_months: int | None = Field(
+        3,
+        ge=1,
+        description=(
+            "Months of value the 13-month model learns when the data hold a complete "
+            "horizon: a shorter label lets it learn from the latest cutoffs (the business as it "
+            "is now, not as it was 13+ months ago), extended to the horizon by the BG/NBD time "
+            "profile; null (or >= horizon_months) learns the whole horizon on older cutoffs."
+        ),
+    )
     level: Literal["blend", "recent", "structural", "validation"] = Field(
         "blend",
         description=(
-            "Level of the 13-month value (full-horizon models only; a short-history model keeps "
-            "'validation'): 'recent' carries the actual/predicted total of the latest complete "
+            "Level of the 13-month value when the whole horizon is learned (learn_months null; "
+            "a model learned over fewer months keeps 'validation'): 'recent' carries the actual/predicted total of the latest complete "
             "cutoff forward by the drift seen in the latest 3 complete months; 'structural' "
             "takes the total of BG/NBD x Gamma-Gamma refitted at the date; 'blend' the "
             "geometric mean of the two; 'validation' keeps the validation cutoff's ratio."

@@ -235,6 +235,11 @@ def _train_value(
             f"window before {end.date()}; learning {months}-month value and extending it with "
             "the BG/NBD time profile"
         )
+    learn = config.value.learn_months
+    if learn is not None and learn < months:
+        fresh = _train_fresh_value(tables, config, features, progress, on_step, plan, learn)
+        if fresh is not None:
+            return fresh
     label = lambda c: value_label(tables, c, vcfg)  # noqa: E731
     progress(f"value_13m: building frames for {len(plan.train) + len(plan.valid)} cutoffs")
     steps = _Steps(on_step, "value_13m", len(plan.train) + len(plan.valid) + len(plan.test) + 1)
@@ -290,6 +295,117 @@ def _train_value(
     return model, result
 
 
+def _fresh_cutoffs(
+    first: pd.Timestamp, limit: pd.Timestamp, config: Config, cfg: ValueConfig
+) -> tuple[list[pd.Timestamp], list[pd.Timestamp]]:
+    """The latest training cutoffs (and one for validation) whose label ends by ``limit``."""
+    label_end = lambda c: value_label_end(c, cfg)  # noqa: E731
+    cutoffs = candidate_cutoffs(first, limit, label_end, config.cutoffs)
+    cutoffs = cutoffs[-(config.cutoffs.max_cutoffs + 1) :]
+    return cutoffs[:-1], cutoffs[-1:]
+
+
+def _train_fresh_value(
+    tables: Tables,
+    config: Config,
+    features: _FeatureCache,
+    progress: Progress,
+    on_step: StepProgress | None,
+    plan: CutoffPlan,
+    learn: int,
+) -> tuple[ValueModel, TaskResult] | None:
+    """Learn ``learn``-month value on the latest cutoffs; judged on the full horizon.
+
+    The full-horizon label of a cutoff closes a whole horizon later, so a model of it learns
+    from a business at least that much older than the one it scores; on an ageing base it ranks
+    worse and runs low (benchmarks/analysis.md, "Value level"). A short label lets the model
+    learn from the latest cutoffs; ``train`` extends it by the BG/NBD time profile.
+
+    Held-out evaluation: a model fitted only on cutoffs whose short label ends by the test
+    cutoff, extended with BG/NBD fitted at the test cutoff, against the full-horizon label there.
+    The returned model is refitted the same way on the latest cutoffs before the data's end.
+    None (the caller learns the whole horizon) when there are too few cutoffs or BG/NBD
+    cannot be fitted at a test cutoff.
+    """
+    first, end = data_span(tables, config)
+    full = config.value.horizon_months
+    short = config.value.model_copy(update={"horizon_months": learn})
+    test_cut = plan.test[0]
+    ev_train, ev_valid = _fresh_cutoffs(first, test_cut, config, short)
+    fit_train, fit_valid = _fresh_cutoffs(first, end, config, short)
+    params = {c: _final_bgnbd_params(tables, c, config) for c in [*plan.test, end]}
+    if not (ev_train and fit_train) or any(p is None for p in params.values()):
+        return None
+    end_params = params[end]
+    progress(
+        f"value_13m: learning {learn}-month value on the latest cutoffs, extended to {full} "
+        "months by the BG/NBD time profile"
+    )
+    label_short = lambda c: value_label(tables, c, short)  # noqa: E731
+    label_full = lambda c: value_label(tables, c, config.value)  # noqa: E731
+    n_steps = len(ev_train) + len(fit_train) + len(plan.test) + 5
+    steps = _Steps(on_step, "value_13m", n_steps)
+    train = _frame(ev_train, features, label_short, config, steps)
+    valid = _frame(ev_valid, features, label_short, config, steps)
+    test = _frame(plan.test, features, label_full, config, steps)
+    check_rows("value_13m", train.y, MIN_TRAIN_ROWS, "training")
+    check_rows("value_13m", test.y, MIN_TEST_ROWS, "held-out")
+    progress(f"value_13m: fitting the held-out check on {len(train):,} rows")
+    model = ValueModel.from_config(config.model).fit(train.X, train.y, eval_set=(valid.X, valid.y))
+    steps.tick()
+    orders = _value_orders(tables, config)
+    baselines: dict[str, np.ndarray] = {}
+    extended = np.zeros(len(test))  # the model's unscaled prediction, extended to the horizon
+    for as_of in plan.test:
+        mask = (test.meta["as_of"] == as_of).to_numpy()
+        ids = pd.Index(test.meta.loc[mask, "customer_id"])
+        ext = HorizonExtension(dict(params[as_of]), learn, full)
+        extended[mask] = model.predict_raw(test.X[mask]) * ext.factor(test.X[mask])
+        for name, values in _value_baselines(tables, orders, as_of, ids, full).items():
+            baselines.setdefault(name, np.zeros(len(test)))[mask] = values
+    # the validation cutoff is only ``learn`` months old: no drift; 'blend' and 'structural'
+    # still weigh in BG/NBD x Gamma-Gamma's total (``modeling.level``)
+    rule = config.value.level
+    prior = lambda: prior_ratio(baselines["bgnbd_gamma_gamma"], extended)  # noqa: E731
+    validation_level = model.level_
+    model.set_level(_level(rule, validation_level, lambda: 1.0, prior))
+    preds = {"model": np.zeros(len(test))}
+    lo, hi = np.zeros(len(test)), np.zeros(len(test))
+    for as_of in plan.test:
+        mask = (test.meta["as_of"] == as_of).to_numpy()
+        model.extend_horizon(HorizonExtension(dict(params[as_of]), learn, full))
+        preds["model"][mask] = model.predict(test.X[mask])
+        lo[mask], hi[mask] = model.predict_interval(test.X[mask])
+    preds |= baselines
+    preds["constant_mean"] = np.full(len(test), np.mean(test.y))
+    used = CutoffPlan(train=ev_train, valid=ev_valid, test=plan.test)
+    result = _task_result(test, preds, "value", used, train, valid)
+    result.plan |= _add_interval_metrics(result.table, test.y, lo, hi)
+    result.plan |= {"horizon_months": learn, "level": model.level_, "level_rule": rule}
+    result.plan["level_validation"] = validation_level
+    result.plan["refit"] = {
+        "train": [str(c.date()) for c in fit_train],
+        "valid": [str(c.date()) for c in fit_valid],
+    }
+    check_finite("value_13m", result.table, ("normalized_gini", "mae"))
+    steps.tick()
+    train = _frame(fit_train, features, label_short, config, steps)
+    valid = _frame(fit_valid, features, label_short, config, steps)
+    progress(f"value_13m: fitting on the latest {len(train):,} rows")
+    final = ValueModel.from_config(config.model).fit(train.X, train.y, eval_set=(valid.X, valid.y))
+    ext_end = HorizonExtension(dict(end_params), learn, full)
+    final.set_level(
+        _level(
+            rule,
+            final.level_,
+            lambda: 1.0,
+            lambda: _prior_level(final, tables, orders, features, end, full, ext_end),
+        )
+    )
+    steps.tick()
+    return final, result
+
+
 def _level(
     rule: LevelRule,
     reference: float,
@@ -309,15 +425,22 @@ def _prior_level(
     features: _FeatureCache,
     now: pd.Timestamp,
     months: int,
+    extension: HorizonExtension | None = None,
 ) -> float:
     """BG/NBD x Gamma-Gamma's expected total over the model's unscaled one, at ``now``.
 
     For the customers signed up by ``now`` (the scoring population), with BG/NBD and
-    Gamma-Gamma fitted on the data up to ``now`` only.
+    Gamma-Gamma fitted on the data up to ``now`` only; a model learned over fewer months is
+    first extended to ``months`` (``extension``).
     """
     X = features(now)
+    if not len(X):
+        return float("nan")
     prior = _value_baselines(tables, orders, now, X.index, months)["bgnbd_gamma_gamma"]
-    return prior_ratio(prior, model.predict_raw(X)) if len(X) else float("nan")
+    raw = model.predict_raw(X)
+    if extension is not None:
+        raw = raw * extension.factor(X)
+    return prior_ratio(prior, raw)
 
 
 def _recent_level(
