@@ -88,9 +88,14 @@ def _value_block(
     X = build_features(tables, cutoff, config)
     ids = _cutoff_rows(labels, X, config)
     y = labels.loc[ids].to_numpy(dtype=float)
-    # the held-out predictions carry the level known at the test cutoff, the model the latest
-    rescale = result.plan.get("level", model.value.level_) / model.value.level_
-    _check(y, result, model.value.predict(X.loc[ids]) * rescale, "value_13m")
+    if "refit" in result.plan:
+        # held out by a model fitted before the test cutoff; the saved one is refitted on the
+        # latest cutoffs (``value.learn_months``), so only the rows can be compared
+        _check(y, result, result.predictions[MODEL], "value_13m")
+    else:
+        # the held-out predictions carry the level known at the test cutoff, the model the latest
+        rescale = result.plan.get("level", model.value.level_) / model.value.level_
+        _check(y, result, model.value.predict(X.loc[ids]) * rescale, "value_13m")
     truth = ground_truth(
         business,
         cutoff,

@@ -1,0 +1,45 @@
+"""The 13-month value learned over a short horizon on the latest cutoffs (value.learn_months)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from tests.conftest import fast_config
+
+from predictor.timeline import add_months
+from predictor.training import train
+
+
+def test_value_learns_three_months_on_the_latest_cutoffs_and_is_judged_on_thirteen(trained):
+    model, evaluation = trained
+    result = evaluation.tasks["value_13m"]
+    assert model.info["value_method"] == "xgboost_3m_extended_by_bgnbd"
+    assert result.plan["horizon_months"] == 3
+    test_cutoff = pd.Timestamp(result.plan["test"][0])
+    # the held-out model's short labels all closed by the test cutoff
+    for cutoff in result.plan["train"] + result.plan["valid"]:
+        assert add_months(pd.Timestamp(cutoff), 3) <= test_cutoff
+    # the saved model is refitted on later cutoffs than the held-out one
+    refit = [pd.Timestamp(c) for c in result.plan["refit"]["train"] + result.plan["refit"]["valid"]]
+    assert max(refit) > test_cutoff
+    assert result.table.loc["model", "normalized_gini"] > 0.5
+    assert 0.5 < result.predictions["model"].sum() / result.y_true.sum() < 2.0
+
+
+def test_held_out_value_model_reads_nothing_after_the_test_cutoff(business):
+    config = fast_config(cutoffs={"max_cutoffs": 2}).model_copy(update={"models": ["value_13m"]})
+    tables = business.tables
+    _, evaluation = train(tables, config)
+    result = evaluation.tasks["value_13m"]
+    test_cutoff = pd.Timestamp(result.plan["test"][0])
+
+    orders = tables.orders.copy()
+    later = orders["order_date"] > test_cutoff + pd.Timedelta(days=1)
+    assert later.any()
+    orders.loc[later, "amount"] *= 3
+    _, evaluation2 = train(tables.replace(orders=orders), config)
+    result2 = evaluation2.tasks["value_13m"]
+    assert result2.plan["test"] == result.plan["test"]
+    np.testing.assert_allclose(result2.predictions["model"], result.predictions["model"])
+    # the labels (and the refitted model) do see the later orders
+    assert result2.y_true.sum() > result.y_true.sum()
