@@ -236,7 +236,8 @@ def _train_value(
             "the BG/NBD time profile"
         )
     learn = config.value.learn_months
-    if learn is not None and learn < months:
+    # only with a complete full-horizon label to judge it on (else: the short-history path)
+    if learn is not None and learn < months == config.value.horizon_months:
         fresh = _train_fresh_value(tables, config, features, progress, on_step, plan, learn)
         if fresh is not None:
             return fresh
