@@ -146,8 +146,13 @@ def margin(booster: xgb.Booster, X: pd.DataFrame) -> np.ndarray:
 
 
 def contributions(booster: xgb.Booster, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """TreeSHAP contributions in margin space: (per-feature matrix, bias vector)."""
+    """TreeSHAP contributions in margin space: (per-feature matrix, bias vector).
+
+    In float64: rescaled to currency they can be large against a small prediction (a horizon
+    extension multiplies them), and float32 sums would then lose their exact additivity.
+    """
     raw = booster.predict(xgb.DMatrix(X, enable_categorical=True), pred_contribs=True)
+    raw = np.asarray(raw, dtype=np.float64)
     return raw[:, :-1], raw[:, -1]
 
 
