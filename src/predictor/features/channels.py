@@ -22,6 +22,11 @@ share of their mean per week; negative = declining); ``engagement_vs_peak`` (the
 against the busiest 28-day block of the last 364 days, in [0, 1]; 1 = at its peak);
 ``active_days_share_90d`` (days with an engagement over the days of the last 90 the customer
 had signed up for); and ``days_since__<channel>`` (days since the last engagement per channel).
+
+Accounts (B2B products): when the subscriptions carry ``seats``, ``engagements_per_seat_7d``,
+``_30d`` and ``_90d`` (engagements per seat of the running subscriptions at ``as_of``). When the
+interactions record failed payments (a kind in ``PAYMENT_FAILED``, e.g. ``payment_failed``; not
+an engagement): ``payment_failures_30d``/``90d`` and ``days_since_payment_failure``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ import numpy as np
 import pandas as pd
 
 from predictor.config import Config
+from predictor.contract.tables import Tables
+from predictor.features import subscriptions
 from predictor.features._base import Events, balance, day_number, event_family, ratio
 
 PREFIX = "channels__"
@@ -43,7 +50,11 @@ PEAK_BLOCKS = 13
 SENT = frozenset({"sent", "send"})
 OPEN = frozenset({"open", "opened"})
 CLICK = frozenset({"click", "clicked"})
-PASSIVE_KINDS = SENT | {
+PAYMENT_FAILED = frozenset(
+    {"payment_failed", "payment_failure", "charge_failed", "invoice_payment_failed"}
+)
+"""Kinds that record a failed payment (billing events logged as interactions)."""
+PASSIVE_KINDS = SENT | PAYMENT_FAILED | {
     "delivered",
     "bounce",
     "bounced",
@@ -51,6 +62,7 @@ PASSIVE_KINDS = SENT | {
     "unsubscribed",
     "failed",
 }
+PER_SEAT_WINDOWS = (7, 30, 90)
 
 
 def _features(ev: Events, config: Config) -> pd.DataFrame:
@@ -91,10 +103,33 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     per_kind = recent.per_label(recent_kind, len(kinds))
     for i, name in enumerate(kinds):
         cols[f"kind_90d__{name}"] = per_kind[:, i]
+    failed = _membership(kind_codes, kinds)(PAYMENT_FAILED)
+    if failed.any():
+        cols["payment_failures_30d"] = ev.count(failed & (ev.age < 30))
+        cols["payment_failures_90d"] = ev.count(failed & d90)
+        cols["days_since_payment_failure"] = ev.days_since_last(failed)
     return pop.frame({PREFIX + k: v for k, v in cols.items()})
 
 
-compute = event_family("interactions", "occurred_at", _features)
+_interaction_features = event_family("interactions", "occurred_at", _features)
+
+
+def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+    """The interaction features, plus per-seat engagement rates when seats are known.
+
+    ``engagements_per_seat_7d/30d/90d``: engagements in the window divided by the seats of the
+    running subscriptions at ``as_of`` (``subscriptions.seats``; NaN without seats).
+    """
+    frame = _interaction_features(tables, as_of, config)
+    subs = tables.subscriptions
+    if not len(frame.columns) or subs is None or "seats" not in subs.columns:
+        return frame
+    seats = subscriptions.compute(tables, as_of, config)[subscriptions.PREFIX + "current_seats"]
+    seats = seats.reindex(frame.index).to_numpy(dtype=np.float64)
+    for days in PER_SEAT_WINDOWS:
+        engaged = frame[f"{PREFIX}engagements_{days}d"].to_numpy(dtype=np.float64)
+        frame[f"{PREFIX}engagements_per_seat_{days}d"] = ratio(engaged, seats)
+    return frame
 
 
 def _engaged_days(recent: Events, engaged: np.ndarray) -> np.ndarray:
