@@ -57,6 +57,14 @@ _CAT_P = np.array([0.35, 0.15, 0.12, 0.13, 0.25])
 _BILLING = 2
 _NPS_FIRST, _NPS_EVERY, _NPS_RESPONSE = 30, 90, 0.4
 _DAY_S = 86_400
+_ROWS: dict[str, dict[str, type]] = {
+    "usage": {"cust": I32, "sec": I32, "type": np.int8},
+    "orders": {"cust": I32, "day": I32, "sec": I32, "plan": I32, "seats": I32},
+    "tickets": {"cust": I32, "day": I32, "sec": I32, "hours": np.float64, "chan": np.int64,
+                "category": np.int64, "csat": np.float64, "esc": bool},
+    "nps": {"cust": I32, "day": I32, "sec": I32, "score": np.int64},
+    "changes": {"cust": I32, "day": I32, "plan": I32, "seats": I32},
+}  # fmt: skip
 
 
 class _Collector:
@@ -66,8 +74,9 @@ class _Collector:
         self.acc, self.seed, self.n_days, self.activity = acc, seed, n_days, activity
         self.weekday = _WEEKDAY[(acc.start.dayofweek + np.arange(n_days)) % 7]
         self.rows: dict[str, list[dict[str, np.ndarray]]] = {
-            k: [] for k in ("usage", "orders", "tickets", "nps", "changes")
-        }
+            name: [{k: np.zeros(0, dtype) for k, dtype in columns.items()}]
+            for name, columns in _ROWS.items()
+        }  # an empty chunk first: every table has its columns even when no row is drawn
         self.usage_days: list[tuple[int, int]] = []  # (day, rows) of each usage chunk
 
     def day(self, d: int, draws: _Day, nxt: _State) -> None:
@@ -76,18 +85,20 @@ class _Collector:
         st, idx = draws.alive, draws.alive.idx
         self._usage(d, rng, draws)
         paid = np.flatnonzero(draws.paid)
-        self.rows["orders"].append({
-            "cust": idx[paid], "day": np.full(len(paid), d, I32),
-            "sec": _business_seconds(rng, len(paid)), "plan": st.plan[paid],
-            "seats": st.seats[paid],
-        })  # fmt: skip
+        if len(paid):
+            self.rows["orders"].append({
+                "cust": idx[paid], "day": np.full(len(paid), d, I32),
+                "sec": _business_seconds(rng, len(paid)), "plan": st.plan[paid],
+                "seats": st.seats[paid],
+            })  # fmt: skip
         self._tickets(d, rng, draws)
         self._nps(d, rng, st)
         ch = np.flatnonzero(draws.changed)
-        self.rows["changes"].append({
-            "cust": idx[ch], "day": np.full(len(ch), d + 1, I32), "plan": nxt.plan[ch],
-            "seats": nxt.seats[ch],
-        })  # fmt: skip
+        if len(ch):
+            self.rows["changes"].append({
+                "cust": idx[ch], "day": np.full(len(ch), d + 1, I32), "plan": nxt.plan[ch],
+                "seats": nxt.seats[ch],
+            })  # fmt: skip
 
     def _usage(self, d: int, rng: np.random.Generator, draws: _Day) -> None:
         """Usage events (Poisson per account) and failed payments, sorted by time of day."""
@@ -117,6 +128,8 @@ class _Collector:
         """Ticket details: bad tickets take long, get low CSAT and escalate more often."""
         e, bad = draws.t_elem, draws.t_bad
         n = len(e)
+        if not n:
+            return
         hours = np.where(bad, 50.0, 4.0) * np.exp(0.8 * rng.standard_normal(n))
         billing = (draws.alive.dunning[e] > 0) & (rng.random(n) < 0.6)
         category = np.where(billing, _BILLING, rng.choice(len(_CAT_P), n, p=_CAT_P))
@@ -133,6 +146,8 @@ class _Collector:
         """Surveys from day 30 every 90 days; 40% answer, lower with low health, fade, grievance."""
         age = d - self.acc.signup[st.idx]
         asked = (age >= _NPS_FIRST) & ((age - _NPS_FIRST) % _NPS_EVERY == 0)
+        if not asked.any():
+            return
         n = len(st)
         score = 7.2 + 1.3 * st.health - 1.3 * st.fade - 0.6 * st.griev
         score = score + 1.3 * rng.standard_normal(n)
