@@ -48,7 +48,7 @@ PROFILE_P = np.array([0.4, 0.3, 0.1, 0.2])
 _N_USE = _PROFILES.shape[1]
 _CUM = (np.cumsum(_PROFILES, axis=1) / _PROFILES.sum(axis=1, keepdims=True)).ravel()
 _CUM += np.repeat(np.arange(len(_PROFILES)), _N_USE)  # profile k's cumulative shares: (k, k + 1]
-_USE_HEALTH, _USE_FADE = 0.5, 0.9
+_USE_HEALTH, _USE_FADE = 0.8, 0.9
 _WEEKDAY = np.array([1.12, 1.12, 1.12, 1.12, 1.12, 0.35, 0.35])  # Monday .. Sunday
 TICKET_CHANNELS = ("email", "chat", "phone", "in_app")
 _TCH_P = np.array([0.4, 0.35, 0.1, 0.15])
@@ -104,7 +104,7 @@ class _Collector:
         """Usage events (Poisson per account) and failed payments, sorted by time of day."""
         st, acc = draws.alive, self.acc
         idx = st.idx
-        mood = np.exp(_USE_HEALTH * (st.health - acc.mu_health[idx]) - _USE_FADE * st.fade)
+        mood = np.exp(_USE_HEALTH * st.health - _USE_FADE * st.fade)
         lam = st.seats * acc.rate[idx] * mood * (self.weekday[d] * self.activity)
         k = rng.poisson(lam)
         elem = np.repeat(np.arange(len(st), dtype=I32), k)
