@@ -112,7 +112,7 @@ def _draw_accounts(
         start=start, signup=signup.astype(np.int64), size=size, acq=acq,
         country=rng.choice(len(COUNTRIES), n, p=_COUNTRY_P), industry=industry,
         plan0=np.digitize(plan_score, [0.3, 1.6, 3.0]), seats0=seats0.astype(np.int64),
-        rate=0.78 * np.exp(0.4 * rng.standard_normal(n)), base_h=_H0 * np.exp(base),
+        rate=0.85 * np.exp(0.4 * rng.standard_normal(n)), base_h=_H0 * np.exp(base),
         mu_health=_ACQ_HEALTH[acq] + 0.45 * rng.standard_normal(n),
         speed=_FADE_SPEED * np.exp(_FADE_SPEED_SD * rng.standard_normal(n)),
         need=_TICKETS_DAY * rng.gamma(1.5, 1 / 1.5, n) * (1 + 0.15 * size),
