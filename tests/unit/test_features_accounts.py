@@ -67,9 +67,14 @@ def _future(tables: Tables, make_frame) -> Tables:
         INTERACTION_COLUMNS,
         dates=("occurred_at",),
     )  # fmt: skip
+    orders = make_frame(
+        [("A", "2024-04-01 10:00", 120.0)], ["customer_id", "order_date", "amount"],
+        dates=("order_date",),
+    )  # a later payment must not settle the failure as of the cutoff
     return tables.replace(
         subscriptions=pd.concat([tables.subscriptions, subs], ignore_index=True),
         interactions=pd.concat([tables.interactions, events], ignore_index=True),
+        orders=pd.concat([tables.orders, orders], ignore_index=True),
     )
 
 
@@ -97,6 +102,23 @@ def test_per_seat_rates_and_payment_failures(tables, as_of_at, feature_config):
     assert a["channels__days_since_payment_failure"] == 26
     assert b["channels__payment_failures_90d"] == 0
     assert np.isnan(b["channels__days_since_payment_failure"])
+    assert a["channels__payment_failure_unpaid"] == 1  # no payment after 2024-03-05 03:00
+    assert b["channels__payment_failure_unpaid"] == 0  # never failed
+
+
+def test_a_payment_after_the_failure_settles_it(tables, make_frame, as_of_at, feature_config):
+    paid = make_frame(
+        [("A", "2024-03-05 03:00", 120.0), ("A", "2024-03-07 10:00", 120.0),
+         ("A", "2024-03-20 10:00", -120.0)],  # a refund is not a payment
+        ["customer_id", "order_date", "amount"],
+        dates=("order_date",),
+    )  # fmt: skip
+    as_of = as_of_at(tables.customers, CUTOFF)
+    settled = channels.compute(tables.replace(orders=paid), as_of, feature_config)
+    assert settled.loc["A", "channels__payment_failure_unpaid"] == 0
+    same_time = tables.replace(orders=paid.iloc[[0]])  # paid at the failure's instant: not after
+    unpaid = channels.compute(same_time, as_of, feature_config)
+    assert unpaid.loc["A", "channels__payment_failure_unpaid"] == 1
 
 
 def test_no_seat_or_payment_columns_without_such_data(tables, as_of_at, feature_config):

@@ -26,7 +26,9 @@ had signed up for); and ``days_since__<channel>`` (days since the last engagemen
 Accounts (B2B products): when the subscriptions carry ``seats``, ``engagements_per_seat_7d``,
 ``_30d`` and ``_90d`` (engagements per seat of the running subscriptions at ``as_of``). When the
 interactions record failed payments (a kind in ``PAYMENT_FAILED``, e.g. ``payment_failed``; not
-an engagement): ``payment_failures_30d``/``90d`` and ``days_since_payment_failure``.
+an engagement): ``payment_failures_30d``/``90d``, ``days_since_payment_failure`` and
+``payment_failure_unpaid`` (1 when no purchase, e.g. a paid invoice, came after the latest failed
+payment: the account is in dunning, a common road to involuntary churn).
 """
 
 from __future__ import annotations
@@ -39,7 +41,15 @@ import pandas as pd
 from predictor.config import Config
 from predictor.contract.tables import Tables
 from predictor.features import subscriptions
-from predictor.features._base import Events, balance, day_number, event_family, ratio
+from predictor.features._base import (
+    Events,
+    balance,
+    day_number,
+    event_family,
+    micros,
+    population,
+    ratio,
+)
 
 PREFIX = "channels__"
 WINDOWS = (30, 90, 365)
@@ -63,6 +73,7 @@ PASSIVE_KINDS = SENT | PAYMENT_FAILED | {
     "failed",
 }
 PER_SEAT_WINDOWS = (7, 30, 90)
+_LAST_FAILURE = "_last_payment_failure_us"  # internal: dropped by ``compute``
 
 
 def _features(ev: Events, config: Config) -> pd.DataFrame:
@@ -108,6 +119,7 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
         cols["payment_failures_30d"] = ev.count(failed & (ev.age < 30))
         cols["payment_failures_90d"] = ev.count(failed & d90)
         cols["days_since_payment_failure"] = ev.days_since_last(failed)
+        cols[_LAST_FAILURE] = ev.maximum(micros(ev.time).astype(np.float64), failed)
     return pop.frame({PREFIX + k: v for k, v in cols.items()})
 
 
@@ -121,6 +133,9 @@ def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
     running subscriptions at ``as_of`` (``subscriptions.seats``; NaN without seats).
     """
     frame = _interaction_features(tables, as_of, config)
+    if PREFIX + _LAST_FAILURE in frame.columns:
+        last_failure = frame.pop(PREFIX + _LAST_FAILURE).to_numpy(dtype=np.float64)
+        frame[PREFIX + "payment_failure_unpaid"] = _unpaid(tables, as_of, last_failure)
     subs = tables.subscriptions
     if not len(frame.columns) or subs is None or "seats" not in subs.columns:
         return frame
@@ -130,6 +145,20 @@ def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
         engaged = frame[f"{PREFIX}engagements_{days}d"].to_numpy(dtype=np.float64)
         frame[f"{PREFIX}engagements_per_seat_{days}d"] = ratio(engaged, seats)
     return frame
+
+
+def _unpaid(tables: Tables, as_of: pd.Series, last_failure_us: np.ndarray) -> np.ndarray:
+    """1 when the latest failed payment has no purchase (order with amount > 0) after it.
+
+    0 when the customer has no failed payment; ``last_failure_us``: its instant (microseconds,
+    NaN when none), per customer in ``tables.customers`` order.
+    """
+    orders = Events(population(tables, as_of), tables.orders, "order_date")
+    paid = orders.numbers("amount") > 0
+    last_paid = orders.maximum(micros(orders.time).astype(np.float64), paid)
+    failed = ~np.isnan(last_failure_us)
+    settled = failed & ~np.isnan(last_paid) & (last_paid > np.nan_to_num(last_failure_us))
+    return (failed & ~settled).astype(np.float64)
 
 
 def _engaged_days(recent: Events, engaged: np.ndarray) -> np.ndarray:

@@ -135,6 +135,8 @@ DESCRIPTIONS: dict[str, str] = {
     "channels__payment_failures_30d": "Failed payments in the last 30 days.",
     "channels__payment_failures_90d": "Failed payments in the last 90 days.",
     "channels__days_since_payment_failure": "Days since the last failed payment.",
+    "channels__payment_failure_unpaid": "Whether the last failed payment is still unpaid (no "
+    "payment after it; 1 = yes).",
     "channels__engagements_7d": "Times the customer engaged in the last 7 days.",
     "channels__engagements_30d": "Times the customer engaged in the last 30 days.",
     "channels__engagement_trend_7d_60d": "Engagement in the last 7 days against the 60 days "
