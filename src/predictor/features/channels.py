@@ -21,7 +21,10 @@ rate of the last 7 / 30 days against the 60 / 90 days before them, in [-1, 1]);
 share of their mean per week; negative = declining); ``engagement_vs_peak`` (the last 28 days
 against the busiest 28-day block of the last 364 days, in [0, 1]; 1 = at its peak);
 ``active_days_share_90d`` (days with an engagement over the days of the last 90 the customer
-had signed up for); and ``days_since__<channel>`` (days since the last engagement per channel).
+had signed up for); ``engagement_vs_baseline_7d`` (daily rate of the last 7 days against the
+customer's own baseline: the daily rate from 28 to 363 days back, over the days signed up then,
+in [-1, 1]; a fade that has lasted weeks has already lowered the shorter windows before it);
+and ``days_since__<channel>`` (days since the last engagement per channel).
 
 Accounts (B2B products): when the subscriptions carry ``seats``, ``engagements_per_seat_7d``,
 ``_30d`` and ``_90d`` (engagements per seat of the running subscriptions at ``as_of``). When the
@@ -56,6 +59,8 @@ WINDOWS = (30, 90, 365)
 SLOPE_WEEKS = 12
 """Weeks of weekly engagement counts behind ``engagement_slope_12w``."""
 PEAK_BLOCKS = 13
+BASELINE_GAP = 28
+"""``engagement_vs_baseline_7d`` compares with the days from this many days back to 364."""
 """28-day blocks (364 days) searched for the customer's own peak."""
 SENT = frozenset({"sent", "send"})
 OPEN = frozenset({"open", "opened"})
@@ -187,6 +192,9 @@ def _usage_trends(ev: Events, active_days: np.ndarray) -> dict[str, np.ndarray]:
     cols["engagement_vs_peak"] = ratio(blocks[:, 0], blocks.max(axis=1))
     age_days = pop.as_of_day - day_number(pop.signup) + 1
     cols["active_days_share_90d"] = ratio(active_days, np.clip(age_days, 1, 90))
+    baseline_days = np.clip(age_days - BASELINE_GAP, 0, 364 - BASELINE_GAP)
+    baseline = ratio(in_days(BASELINE_GAP, 364), baseline_days)
+    cols["engagement_vs_baseline_7d"] = balance(cols["engagements_7d"] / 7, baseline)
     return cols
 
 

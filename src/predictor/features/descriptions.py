@@ -126,6 +126,8 @@ DESCRIPTIONS: dict[str, str] = {
     "channels__days_since_engagement": "Days since the customer last engaged with any channel.",
     "channels__engagement_trend": "Engagement trend: last 30 days against the 60 days before "
     "(+1 rising, -1 fading).",
+    "channels__engagement_vs_baseline_7d": "Engagement in the last 7 days against the "
+    "customer's usual level (28 to 363 days back): +1 all recent, -1 none recently, 0 as usual.",
     "channels__engagements_per_seat_7d": "Engagements per seat of the current subscription, "
     "last 7 days.",
     "channels__engagements_per_seat_30d": "Engagements per seat of the current subscription, "
