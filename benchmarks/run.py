@@ -67,7 +67,7 @@ class Mode:
 MODES = {
     "full": Mode("full", 10_000, (), 200, True, (10_000, 100_000, 1_000_000), 3),
     "quick": Mode("quick", 4_000, (), 100, True, (2_000, 10_000), 1, 1_000),
-    "tiny": Mode("tiny", 500, FAST, 10, False, (400,), 1, 200, 0.1),
+    "tiny": Mode("tiny", 500, FAST, 10, False, (400,), 1, 600, 0.05),
 }
 
 
