@@ -61,7 +61,7 @@ class QualitySettings:
     usage_accounts: int = 2_000
     """Accounts of the usage-heavy sample (churn only; 0 leaves it out)."""
     usage_activity: float = 1.0
-    """Its usage event rate (1.0: about 4,000 events per account and year)."""
+    """Its usage event rate (1.0: about 4,000 events per account over the three years)."""
 
 
 def _check(y: np.ndarray, result: TaskResult, model_pred: np.ndarray, task: str) -> None:

@@ -22,7 +22,7 @@ The process (``predictor.sample.usage_process``), one calendar day at a time:
   Fading is what precedes most cancellations: usage decays over the weeks before them, at a
   speed that differs between accounts.
 * Observed, each day an account is active: usage events ~ Poisson(seats x rate x
-  exp(0.5 health - 0.9 fade) x weekday factor) (healthier accounts use more per seat), each with a channel (web,
+  exp(0.8 health - 0.9 fade) x weekday factor) (healthier accounts use more per seat), each with a channel (web,
   app, mobile, api) and a kind (login, session, feature_use, report, admin, api_call) drawn
   from the account's usage profile; support tickets (more frequent when fading or aggrieved;
   badly handled ones are slow with low CSAT); NPS surveys every 90 days from day 30 (40%
