@@ -1,6 +1,6 @@
 """Quality on the built-in sample business: model vs baselines vs the generator's ground truth.
 
-For each mode (subscription, retail) the sample is generated, ``predictor.training.train`` fits
+For each mode (subscription, retail; and churn on the usage-heavy sample) the sample is generated, ``predictor.training.train`` fits
 the three models with the given config, and the held-out rows of each target are rebuilt here
 (same cutoff, same customers, checked against the training's own ``TaskResult``) so that every
 row can be joined to the hidden truth as of the same date: ``ground_truth`` (true expected
@@ -10,7 +10,8 @@ prediction: no model that sees only the data can do better in expectation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,7 @@ from predictor.features import build_day_one_features, build_features
 from predictor.labels import churn_label, day_one_label, value_label
 from predictor.model_types import TaskResult
 from predictor.sample import SampleBusiness, day_one_truth, generate_sample, ground_truth
+from predictor.sample.usage import UsageSample, generate_usage, usage_truth
 from predictor.timeline import day_one_windows
 from predictor.training import churn_plan, train
 
@@ -56,6 +58,10 @@ class QualitySettings:
     config_note: str
     seed: int = 1
     n_boot: int = 200
+    usage_accounts: int = 2_000
+    """Accounts of the usage-heavy sample (churn only; 0 leaves it out)."""
+    usage_activity: float = 1.0
+    """Its usage event rate (1.0: about 4,000 events per account over the three years)."""
 
 
 def _check(y: np.ndarray, result: TaskResult, model_pred: np.ndarray, task: str) -> None:
@@ -113,8 +119,14 @@ def _value_block(
 
 
 def _churn_block(
-    business: SampleBusiness, model, result: TaskResult, settings: QualitySettings
+    business: SampleBusiness | UsageSample,
+    model,
+    result: TaskResult,
+    settings: QualitySettings,
+    truth_of: Callable[[pd.Timestamp], pd.Series] | None = None,
 ) -> tuple[pd.DataFrame, dict]:
+    """Churn on the test cutoff; ``truth_of(cutoff)``: the true churn probabilities (default:
+    the event sample's ``ground_truth``)."""
     config, tables = settings.config, business.tables
     cutoff = _test_cutoff(result)
     labels = churn_label(tables, cutoff, config.churn)
@@ -122,13 +134,16 @@ def _churn_block(
     ids = _cutoff_rows(labels, X, config)
     y = labels.loc[ids].to_numpy(dtype=float)
     _check(y, result, model.churn.predict_proba(X.loc[ids])[:, 1], "churn")
-    truth = ground_truth(
-        business,
-        cutoff,
-        churn_horizon_days=config.churn.horizon_days,
-        churn_lookback_days=config.churn.lookback_days,
-        value_horizon_months=config.value.horizon_months,
-    )["true_churn_prob"].reindex(ids)
+    if truth_of is None:
+        truth = ground_truth(
+            business,
+            cutoff,
+            churn_horizon_days=config.churn.horizon_days,
+            churn_lookback_days=config.churn.lookback_days,
+            value_horizon_months=config.value.horizon_months,
+        )["true_churn_prob"].reindex(ids)
+    else:
+        truth = truth_of(cutoff).reindex(ids)
     keep = truth.notna().to_numpy()
     preds = dict(result.predictions)
     preds[LOGISTIC] = _logistic_churn(business, model, X.loc[ids], settings)
@@ -148,7 +163,7 @@ def _churn_block(
 
 
 def _logistic_churn(
-    business: SampleBusiness, model, X_test: pd.DataFrame, settings: QualitySettings
+    business: SampleBusiness | UsageSample, model, X_test: pd.DataFrame, settings: QualitySettings
 ) -> np.ndarray:
     """A logistic regression on the churn model's own features (latest training cutoffs).
 
@@ -265,6 +280,40 @@ def _mode(mode: str, settings: QualitySettings, say: Progress) -> tuple[str, lis
     return "\n".join(parts), lost, data
 
 
+def _usage_mode(settings: QualitySettings, say: Progress) -> tuple[str, list[str], dict]:
+    """Churn on the usage-heavy subscription sample (``predictor.sample.usage``)."""
+    clock = Timer()
+    n = settings.usage_accounts
+    business = generate_usage(n, seed=settings.seed, activity=settings.usage_activity)
+    events = len(business.tables.interactions)
+    say(f"quality/usage: generated {n:,} accounts ({events:,} usage events), training churn")
+    config = settings.config.model_copy(update={"models": ["churn"]})
+    usage_settings = replace(settings, config=config)
+    model, evaluation = train(business.tables, config)
+    train_s = clock.seconds
+    result = evaluation.tasks["churn"]
+
+    def truth_of(cutoff: pd.Timestamp) -> pd.Series:
+        horizon = config.churn.horizon_days
+        return usage_truth(business, cutoff, churn_horizon_days=horizon)["true_churn_prob"]
+
+    parts = [
+        f"### Usage-heavy subscription sample\n\n{n:,} accounts, {events:,} daily usage events "
+        f"(activity {settings.usage_activity:g}); churn only.\n"
+    ]
+    data: dict = {"train_seconds": train_s, "accounts": n, "events": events}
+    try:
+        tab, info = _churn_block(business, model, result, usage_settings, truth_of)
+    except AlignmentError as err:
+        parts.append(f"**Churn risk:** not compared with the truth ({err}).\n")
+        return "\n".join(parts), [], data
+    parts.append(f"**Churn risk** — held-out {_describe(info, result)}\n")
+    parts.append(table(tab) + "\n")
+    data["churn"] = {"table": tab.reset_index().to_dict(orient="records"), "info": info}
+    parts.append(f"Training took {train_s:.0f} s (generation included).\n")
+    return "\n".join(parts), losses(tab, "sample usage, Churn risk"), data
+
+
 def _describe(info: dict, result: TaskResult) -> str:
     rows = result.n_rows
     where = (
@@ -308,6 +357,10 @@ def run(settings: QualitySettings, say: Progress) -> SectionResult:
         parts.append(text)
         lost += mode_losses
         data[mode] = mode_data
+    if settings.usage_accounts:
+        text, mode_losses, data["usage"] = _usage_mode(settings, say)
+        parts.append(text)
+        lost += mode_losses
     return SectionResult(
         "Quality on the sample business", "\n".join(parts), lost, data, clock.seconds
     )

@@ -60,12 +60,14 @@ class Mode:
     cdnow_master: bool
     speed_sizes: tuple[int, ...]
     speed_repeats: int
+    usage_accounts: int = 2_000
+    usage_activity: float = 1.0
 
 
 MODES = {
     "full": Mode("full", 10_000, (), 200, True, (10_000, 100_000, 1_000_000), 3),
-    "quick": Mode("quick", 4_000, (), 100, True, (2_000, 10_000), 1),
-    "tiny": Mode("tiny", 500, FAST, 10, False, (400,), 1),
+    "quick": Mode("quick", 4_000, (), 100, True, (2_000, 10_000), 1, 1_000),
+    "tiny": Mode("tiny", 500, FAST, 10, False, (400,), 1, 600, 0.05),
 }
 
 
@@ -86,7 +88,10 @@ def _run_section(name: str, mode: Mode, args: argparse.Namespace) -> SectionResu
         from bench_quality import QualitySettings, run
 
         size = args.quality_customers or mode.quality_customers
-        settings = QualitySettings(size, config, _config_note(mode), n_boot=mode.n_boot)
+        settings = QualitySettings(
+            size, config, _config_note(mode), n_boot=mode.n_boot,
+            usage_accounts=mode.usage_accounts, usage_activity=mode.usage_activity,
+        )  # fmt: skip
         return run(settings, _say)
     if name == "cdnow":
         from bench_cdnow import CdnowSettings, run

@@ -57,7 +57,7 @@ def test_tiny_mode_writes_every_section_with_numeric_tables(tiny_run):
 def test_tiny_mode_compares_with_truth_and_reproduces_cdnow(tiny_run):
     markdown, results = tiny_run
     quality = markdown.split("\n## 2. ")[0]  # the generated section, not the hand-written analysis
-    assert quality.count("| best achievable (truth) |") == 6  # 3 targets x 2 modes
+    assert quality.count("| best achievable (truth) |") == 7  # 3 targets x 2 modes + usage churn
     published = results["sections"][1]["data"]["parameters"]["published"]
     by_name = {row["quantity"]: row for row in published}
     for name in ("r", "alpha", "a", "b", "p"):

@@ -337,6 +337,7 @@ ROW_CASES = [
     ("orders", "margin", ["1", "x", "", "2"], "unparseable_number", [1]),
     ("subscriptions", "end_date", ["soon", ""], "unparseable_date", [0]),
     ("subscriptions", "end_date", ["2022-12-01", ""], "date_order", [0]),
+    ("subscriptions", "seats", ["-1", "3"], "out_of_range", [0]),
     ("support_tickets", "csat", ["6", "0", "3"], "out_of_range", [0, 1]),
     ("support_tickets", "resolved_at", ["2023-02-01 09:00", "", ""], "date_order", [0]),
     ("support_tickets", "escalated", ["maybe", "no", "TRUE"], "unparseable_bool", [0]),

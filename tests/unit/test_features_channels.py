@@ -106,12 +106,17 @@ def test_usage_trends(result):
     )
     assert a["channels__engagement_vs_peak"] == 1.0  # the last 28 days (2) are the busiest
     assert a["channels__active_days_share_90d"] == pytest.approx(4 / 90)
+    # the open today against ages 28..363 (session at 45, visit at 86, click at 182) per day
+    assert a["channels__engagement_vs_baseline_7d"] == pytest.approx(
+        (1 / 7 - 3 / 336) / (1 / 7 + 3 / 336)
+    )
     assert a["channels__days_since__email"] == 0
     assert a["channels__days_since__app"] == 45
     assert a["channels__days_since__sms"] == 182
     b = result.loc["B"]
     assert b["channels__engagements_7d"] == 0 and b["channels__active_days_share_90d"] == 0
-    for name in ["engagement_slope_12w", "engagement_vs_peak", "days_since__email"]:
+    for name in ["engagement_slope_12w", "engagement_vs_peak", "engagement_vs_baseline_7d",
+                 "days_since__email"]:  # fmt: skip
         assert np.isnan(b[f"channels__{name}"])
 
 
@@ -132,3 +137,4 @@ def test_fading_customer_has_negative_slope_and_is_below_peak(
     a = channels.compute(tables, as_of_at(customers, CUTOFF), feature_config).loc["A"]
     assert a["channels__engagement_slope_12w"] < -0.1
     assert a["channels__engagement_vs_peak"] < 0.2
+    assert a["channels__engagement_vs_baseline_7d"] == -1  # nothing in the last week

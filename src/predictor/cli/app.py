@@ -188,6 +188,7 @@ class Mode(StrEnum):
     subscription = "subscription"
     retail = "retail"
     snapshot = "snapshot"
+    usage = "usage"
 
 
 class FileFormat(StrEnum):

@@ -53,9 +53,9 @@ SPECS: dict[str, TableSpec] = {
             "subscriptions",
             required=False,
             required_columns=("customer_id", "start_date"),
-            optional_columns=("end_date", "plan", "mrr"),
+            optional_columns=("end_date", "plan", "mrr", "seats"),
             date_columns=("start_date", "end_date"),
-            numeric_columns=("mrr",),
+            numeric_columns=("mrr", "seats"),
             event_date="start_date",
         ),
         TableSpec(

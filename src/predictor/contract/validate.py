@@ -29,7 +29,8 @@ unparseable_date        warning   date that cannot be read: row set aside (any d
 unparseable_number      warning   number that cannot be read (or is infinite): row set aside
 unparseable_bool        warning   ``escalated`` not one of true/false/1/0/yes/no: row set aside
 duplicate_customer_id   error     an id appears more than once in customers (ids listed)
-out_of_range            warning   csat outside 1..5, nps score outside 0..10: row set aside
+out_of_range            warning   csat outside 1..5, nps score outside 0..10, negative seats:
+                                  row set aside
 date_order              warning   resolved_at before opened_at (timestamps), or end_date
                                   before start_date (calendar days): row set aside
 after_end_date          warning   row dated after the data end: set aside
@@ -505,6 +506,13 @@ def _check_events(
         _set_aside_out_of_range(work, report, "csat", 1, 5, "csat")
     if name == "nps":
         _set_aside_out_of_range(work, report, "score", 0, 10, "scores")
+    if name == "subscriptions" and "seats" in typed:
+        seats, raw = typed["seats"], work.raw["seats"]
+        report.set_aside(
+            work, seats < 0, check="out_of_range", column="seats",
+            problem="have negative seats", shown=raw,
+            reason=_quoting("seats ", raw, " is negative"),
+        )  # fmt: skip
     if name == "support_tickets" and "resolved_at" in typed:
         opened, resolved = typed["opened_at"], typed["resolved_at"]
         report.set_aside(

@@ -21,7 +21,17 @@ rate of the last 7 / 30 days against the 60 / 90 days before them, in [-1, 1]);
 share of their mean per week; negative = declining); ``engagement_vs_peak`` (the last 28 days
 against the busiest 28-day block of the last 364 days, in [0, 1]; 1 = at its peak);
 ``active_days_share_90d`` (days with an engagement over the days of the last 90 the customer
-had signed up for); and ``days_since__<channel>`` (days since the last engagement per channel).
+had signed up for); ``engagement_vs_baseline_7d`` (daily rate of the last 7 days against the
+customer's own baseline: the daily rate from 28 to 363 days back, over the days signed up then,
+in [-1, 1]; a fade that has lasted weeks has already lowered the shorter windows before it);
+and ``days_since__<channel>`` (days since the last engagement per channel).
+
+Accounts (B2B products): when the subscriptions carry ``seats``, ``engagements_per_seat_7d``,
+``_30d`` and ``_90d`` (engagements per seat of the running subscriptions at ``as_of``). When the
+interactions record failed payments (a kind in ``PAYMENT_FAILED``, e.g. ``payment_failed``; not
+an engagement): ``payment_failures_30d``/``90d``, ``days_since_payment_failure`` and
+``payment_failure_unpaid`` (1 when no purchase, e.g. a paid invoice, came after the latest failed
+payment: the account is in dunning, a common road to involuntary churn).
 """
 
 from __future__ import annotations
@@ -32,18 +42,34 @@ import numpy as np
 import pandas as pd
 
 from predictor.config import Config
-from predictor.features._base import Events, balance, day_number, event_family, ratio
+from predictor.contract.tables import Tables
+from predictor.features import subscriptions
+from predictor.features._base import (
+    Events,
+    balance,
+    day_number,
+    event_family,
+    micros,
+    population,
+    ratio,
+)
 
 PREFIX = "channels__"
 WINDOWS = (30, 90, 365)
 SLOPE_WEEKS = 12
 """Weeks of weekly engagement counts behind ``engagement_slope_12w``."""
 PEAK_BLOCKS = 13
+BASELINE_GAP = 28
+"""``engagement_vs_baseline_7d`` compares with the days from this many days back to 364."""
 """28-day blocks (364 days) searched for the customer's own peak."""
 SENT = frozenset({"sent", "send"})
 OPEN = frozenset({"open", "opened"})
 CLICK = frozenset({"click", "clicked"})
-PASSIVE_KINDS = SENT | {
+PAYMENT_FAILED = frozenset(
+    {"payment_failed", "payment_failure", "charge_failed", "invoice_payment_failed"}
+)
+"""Kinds that record a failed payment (billing events logged as interactions)."""
+PASSIVE_KINDS = SENT | PAYMENT_FAILED | {
     "delivered",
     "bounce",
     "bounced",
@@ -51,6 +77,8 @@ PASSIVE_KINDS = SENT | {
     "unsubscribed",
     "failed",
 }
+PER_SEAT_WINDOWS = (7, 30, 90)
+_LAST_FAILURE = "_last_payment_failure_us"  # internal: dropped by ``compute``
 
 
 def _features(ev: Events, config: Config) -> pd.DataFrame:
@@ -91,10 +119,51 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     per_kind = recent.per_label(recent_kind, len(kinds))
     for i, name in enumerate(kinds):
         cols[f"kind_90d__{name}"] = per_kind[:, i]
+    failed = _membership(kind_codes, kinds)(PAYMENT_FAILED)
+    if failed.any():
+        cols["payment_failures_30d"] = ev.count(failed & (ev.age < 30))
+        cols["payment_failures_90d"] = ev.count(failed & d90)
+        cols["days_since_payment_failure"] = ev.days_since_last(failed)
+        cols[_LAST_FAILURE] = ev.maximum(micros(ev.time).astype(np.float64), failed)
     return pop.frame({PREFIX + k: v for k, v in cols.items()})
 
 
-compute = event_family("interactions", "occurred_at", _features)
+_interaction_features = event_family("interactions", "occurred_at", _features)
+
+
+def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+    """The interaction features, plus per-seat engagement rates when seats are known.
+
+    ``engagements_per_seat_7d/30d/90d``: engagements in the window divided by the seats of the
+    running subscriptions at ``as_of`` (``subscriptions.seats``; NaN without seats).
+    """
+    frame = _interaction_features(tables, as_of, config)
+    if PREFIX + _LAST_FAILURE in frame.columns:
+        last_failure = frame.pop(PREFIX + _LAST_FAILURE).to_numpy(dtype=np.float64)
+        frame[PREFIX + "payment_failure_unpaid"] = _unpaid(tables, as_of, last_failure)
+    subs = tables.subscriptions
+    if not len(frame.columns) or subs is None or "seats" not in subs.columns:
+        return frame
+    seats = subscriptions.compute(tables, as_of, config)[subscriptions.PREFIX + "current_seats"]
+    seats = seats.reindex(frame.index).to_numpy(dtype=np.float64)
+    for days in PER_SEAT_WINDOWS:
+        engaged = frame[f"{PREFIX}engagements_{days}d"].to_numpy(dtype=np.float64)
+        frame[f"{PREFIX}engagements_per_seat_{days}d"] = ratio(engaged, seats)
+    return frame
+
+
+def _unpaid(tables: Tables, as_of: pd.Series, last_failure_us: np.ndarray) -> np.ndarray:
+    """1 when the latest failed payment has no purchase (order with amount > 0) after it.
+
+    0 when the customer has no failed payment; ``last_failure_us``: its instant (microseconds,
+    NaN when none), per customer in ``tables.customers`` order.
+    """
+    orders = Events(population(tables, as_of), tables.orders, "order_date")
+    paid = orders.numbers("amount") > 0
+    last_paid = orders.maximum(micros(orders.time).astype(np.float64), paid)
+    failed = ~np.isnan(last_failure_us)
+    settled = failed & ~np.isnan(last_paid) & (last_paid > np.nan_to_num(last_failure_us))
+    return (failed & ~settled).astype(np.float64)
 
 
 def _engaged_days(recent: Events, engaged: np.ndarray) -> np.ndarray:
@@ -123,6 +192,9 @@ def _usage_trends(ev: Events, active_days: np.ndarray) -> dict[str, np.ndarray]:
     cols["engagement_vs_peak"] = ratio(blocks[:, 0], blocks.max(axis=1))
     age_days = pop.as_of_day - day_number(pop.signup) + 1
     cols["active_days_share_90d"] = ratio(active_days, np.clip(age_days, 1, 90))
+    baseline_days = np.clip(age_days - BASELINE_GAP, 0, 364 - BASELINE_GAP)
+    baseline = ratio(in_days(BASELINE_GAP, 364), baseline_days)
+    cols["engagement_vs_baseline_7d"] = balance(cols["engagements_7d"] / 7, baseline)
     return cols
 
 

@@ -81,6 +81,10 @@ DESCRIPTIONS: dict[str, str] = {
     "subscriptions__downgrades_90d": "Moves to a cheaper subscription in the last 90 days.",
     "subscriptions__mrr_change_90d": "Change of monthly recurring revenue against 90 days ago "
     "(+1 all new, -1 all lost, 0 unchanged).",
+    "subscriptions__current_seats": "Seats (licensed users) of the current subscription(s).",
+    "subscriptions__seat_change_90d": "Change of seats against 90 days ago (+1 all new, -1 all "
+    "gone, 0 unchanged).",
+    "subscriptions__seat_decreases_90d": "Times the seat count went down in the last 90 days.",
     # onboarding
     "onboarding__steps_completed": "Number of onboarding steps completed.",
     "onboarding__completion_ratio": "Share of the onboarding steps completed.",
@@ -122,6 +126,19 @@ DESCRIPTIONS: dict[str, str] = {
     "channels__days_since_engagement": "Days since the customer last engaged with any channel.",
     "channels__engagement_trend": "Engagement trend: last 30 days against the 60 days before "
     "(+1 rising, -1 fading).",
+    "channels__engagement_vs_baseline_7d": "Engagement in the last 7 days against the "
+    "customer's usual level (28 to 363 days back): +1 all recent, -1 none recently, 0 as usual.",
+    "channels__engagements_per_seat_7d": "Engagements per seat of the current subscription, "
+    "last 7 days.",
+    "channels__engagements_per_seat_30d": "Engagements per seat of the current subscription, "
+    "last 30 days.",
+    "channels__engagements_per_seat_90d": "Engagements per seat of the current subscription, "
+    "last 90 days.",
+    "channels__payment_failures_30d": "Failed payments in the last 30 days.",
+    "channels__payment_failures_90d": "Failed payments in the last 90 days.",
+    "channels__days_since_payment_failure": "Days since the last failed payment.",
+    "channels__payment_failure_unpaid": "Whether the last failed payment is still unpaid (no "
+    "payment after it; 1 = yes).",
     "channels__engagements_7d": "Times the customer engaged in the last 7 days.",
     "channels__engagements_30d": "Times the customer engaged in the last 30 days.",
     "channels__engagement_trend_7d_60d": "Engagement in the last 7 days against the 60 days "

@@ -19,6 +19,12 @@ usual renewal and billing day; NaN when nothing runs), ``days_since_plan_change`
 ``plan``: days since the latest subscription whose plan differs from the one before it), and
 with ``mrr``: ``downgrades_90d`` (MRR decreases started in the last 90 days) and
 ``mrr_change_90d`` (running MRR now against running MRR 90 days earlier, in [-1, 1]).
+
+With ``seats`` (licensed seats or users of a subscription; a change of seats is a new row, like
+a change of plan): ``current_seats`` (summed over running subscriptions), ``seat_change_90d``
+(running seats now against 90 days earlier, in [-1, 1]) and ``seat_decreases_90d``
+(subscriptions started in the last 90 days with fewer seats than the one before). Seats dropping
+often come before a cancellation; per-seat usage rates are in the channels family.
 """
 
 from __future__ import annotations
@@ -90,7 +96,33 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
         before = pop.as_of_day - 90
         then = (ev.day <= before[ev.code]) & (end_day > before[ev.code])
         cols["mrr_change_90d"] = balance(cols["current_mrr"], ev.total(mrr, then))
+    if ev.has("seats"):
+        cols.update(_seat_features(ev, rows, follows, running, end_day))
     return pop.frame({PREFIX + k: v for k, v in cols.items()})
+
+
+def _seat_features(
+    ev: Events, rows: np.ndarray, follows: np.ndarray, running: np.ndarray, end_day: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Seats (licensed users) now, their change over 90 days and recent seat reductions.
+
+    A subscription whose ``seats`` is missing counts no seats; reductions compare consecutive
+    subscriptions (in start order) of one customer.
+    """
+    seats = np.nan_to_num(ev.numbers("seats"), nan=0.0)
+    pop = ev.pop
+    current = ev.total(seats, running)
+    before = pop.as_of_day - 90
+    then = (ev.day <= before[ev.code]) & (end_day > before[ev.code])
+    step = np.zeros(len(rows))
+    step[1:] = seats[rows][1:] - seats[rows][:-1]
+    code = ev.code[rows]
+    recent = follows & (step < 0) & (pop.as_of_day[code] - ev.day[rows] < 90)
+    return {
+        "current_seats": current,
+        "seat_change_90d": balance(current, ev.total(seats, then)),
+        "seat_decreases_90d": _count_rows(ev, code[recent]),
+    }
 
 
 compute = event_family("subscriptions", "start_date", _features)

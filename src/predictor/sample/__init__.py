@@ -53,7 +53,9 @@ The modules: ``generator`` (``generate_sample``), ``params`` (the process's para
 draws, state), ``emit`` (event rows from the draws), ``frames`` (the contract tables),
 ``truth`` (``ground_truth``, ``day_one_truth``) and ``snapshot`` (``generate_snapshot``: the
 single-snapshot data set with a logistic truth). The vocabularies (``STEPS``, ``ORDER_CHANNELS``,
-...) are in ``params``.
+...) are in ``params``. ``usage`` (``generate_usage``, ``usage_truth``), with ``usage_process``
+and ``usage_frames``, is a separate usage-heavy B2B subscription sample: daily product usage
+driven by a hidden account health (its mechanism is in ``predictor.sample.usage``).
 """
 
 from predictor.sample.generator import SampleBusiness, generate_sample
