@@ -171,10 +171,10 @@ class ValueConfig(_Section):
     level: Literal["blend", "recent", "structural", "validation"] = Field(
         "blend",
         description=(
-            "Level of the 13-month value when the whole horizon is learned (learn_months null; "
-            "a model learned over fewer months keeps 'validation'): 'recent' carries the actual/predicted total of the latest complete "
-            "cutoff forward by the drift seen in the latest 3 complete months; 'structural' "
-            "takes the total of BG/NBD x Gamma-Gamma refitted at the date; 'blend' the "
+            "Level (total) of the 13-month value: 'recent' carries the actual/predicted "
+            "total of the latest complete cutoff forward by the drift seen in the latest 3 "
+            "complete months (with learn_months the validation cutoff is recent: no drift); "
+            "'structural' takes the total of BG/NBD x Gamma-Gamma refitted at the date; 'blend' the "
             "geometric mean of the two; 'validation' keeps the validation cutoff's ratio."
         ),
     )

@@ -47,9 +47,14 @@ class HorizonExtension:
         """Per-row multiplier (>= 1): expected purchases over the long vs the short horizon."""
         model = bgnbd_from_params(self.params)
         short, long = months_to_weeks(self.short_months), months_to_weeks(self.long_months)
-        new = model.expected_purchases_new_customer(long) / model.expected_purchases_new_customer(
-            short
-        )
+        with np.errstate(all="ignore"):
+            new = model.expected_purchases_new_customer(long) / (
+                model.expected_purchases_new_customer(short)
+            )
+        if not np.isfinite(new):
+            # the closed form overflows at degenerate fits (r, alpha -> inf, a -> 0: a fixed
+            # purchase rate and no dropout), whose limit is purchases growing with time
+            new = long / short
         out = np.full(len(X), new)
         if not all(c in X.columns for c in STATS):
             return out
