@@ -8,7 +8,9 @@ time, so they live here:
 2. ``Events``: the rows of a table that belong to a known customer and are dated on or before
    that customer's ``as_of`` (the cutoff is inclusive; ``timeline.known_at`` is the test). Rows
    dated later are dropped here even when the caller forgot to truncate, so no family can see
-   past ``as_of``.
+   past ``as_of``. The table's customer positions, dates and column conversions come from an
+   ``EncodedTable`` (``_encoding``): made once per ``Tables`` when the caller hands a
+   ``Visible`` (several cutoffs of the same tables), else for this call.
 3. Aggregations over integer customer positions (``np.bincount``, ``np.maximum.at``), which run
    in seconds on tens of millions of rows; there is no Python loop per customer.
 
@@ -29,7 +31,13 @@ import pandas as pd
 
 from predictor.config import Config
 from predictor.contract.tables import Tables
-from predictor.keys import positions
+from predictor.features._encoding import (
+    EncodedTable,
+    Visible,
+    day_number,
+    micros,
+    to_datetime64,
+)
 from predictor.timeline import hide_later, known_at
 
 MAX_LABELS = 20
@@ -38,32 +46,16 @@ the rarer ones are pooled as ``other``."""
 
 _US_PER_HOUR = 3_600_000_000
 
+Source = Tables | Visible
+"""What a family reads: plain tables, or a cutoff's ``Visible`` view of encoded tables."""
+
 
 class Family(Protocol):
     """The signature every feature family implements."""
 
-    def __call__(self, tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+    def __call__(self, tables: Source, as_of: pd.Series, config: Config) -> pd.DataFrame:
         """Return one row per customer of ``tables.customers``, indexed by ``customer_id``."""
         ...
-
-
-def to_datetime64(values: pd.Series) -> np.ndarray:
-    """Return a ``datetime64`` NumPy array (time-zone-aware values are converted to naive UTC)."""
-    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
-        values = pd.to_datetime(values, errors="coerce")
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    return values.to_numpy()
-
-
-def day_number(times: np.ndarray) -> np.ndarray:
-    """Calendar day of each instant as days since 1970-01-01 (``int64``; NaT gives a huge negative)."""
-    return times.astype("datetime64[D]").astype(np.int64)
-
-
-def micros(times: np.ndarray) -> np.ndarray:
-    """Instants as ``int64`` microseconds since the epoch."""
-    return times.astype("datetime64[us]").astype(np.int64)
 
 
 def clean_label(value: object) -> str:
@@ -99,7 +91,7 @@ class Population:
         return pd.DataFrame(index=self.ids)
 
 
-def population(tables: Tables, as_of: pd.Series) -> Population:
+def population(tables: Source, as_of: pd.Series) -> Population:
     """Align ``as_of`` (indexed by ``customer_id``) to ``tables.customers``.
 
     Customers missing from ``as_of`` get ``NaT`` and therefore see no events.
@@ -117,22 +109,35 @@ def population(tables: Tables, as_of: pd.Series) -> Population:
     )
 
 
+def events(pop: Population, tables: Source, name: str, date_column: str) -> Events | None:
+    """The rows of table ``name`` known at each customer's ``as_of``; None when it is absent."""
+    if isinstance(tables, Visible):
+        table = tables.encoded.table(name, date_column)
+        return None if table is None else Events(pop, table, tables.codes(table))
+    frame = tables.get(name)
+    if frame is None:
+        return None
+    table = EncodedTable(frame, date_column, pop.ids)
+    return Events(pop, table, table.pos.astype(np.int64))
+
+
 class Events:
     """The rows of one table visible to their customer at ``as_of``, as NumPy arrays.
 
     Only rows of known customers dated on or before the customer's ``as_of`` are kept; rows
-    with a missing date are dropped. Columns are read lazily and only for the kept rows.
+    with a missing date are dropped. ``pos`` is each row of ``table``'s position among the
+    population's customers (``-1``: not one of them). Columns are read lazily and only for the
+    kept rows.
     """
 
-    def __init__(self, pop: Population, frame: pd.DataFrame, date_column: str) -> None:
-        pos = positions(pop.ids, frame["customer_id"])
-        times = to_datetime64(frame[date_column])
+    def __init__(self, pop: Population, table: EncodedTable, pos: np.ndarray) -> None:
+        times = table.time
         if pop.n:
-            keep = (pos >= 0) & known_at(times, pop.as_of[np.where(pos >= 0, pos, 0)])
+            keep = (pos >= 0) & _known(times, pop.as_of, pos)
         else:
             keep = np.zeros(len(pos), dtype=bool)
         self.pop = pop
-        self.frame = frame
+        self.table = table
         self.keep = keep
         self.code: np.ndarray = pos[keep]
         self.time: np.ndarray = times[keep]
@@ -156,7 +161,7 @@ class Events:
         """
         out = object.__new__(Events)
         out.pop = self.pop
-        out.frame = self.frame
+        out.table = self.table
         keep = np.zeros(len(self.keep), dtype=bool)
         keep[np.flatnonzero(self.keep)[mask]] = True
         out.keep = keep
@@ -168,24 +173,15 @@ class Events:
 
     def has(self, column: str) -> bool:
         """Whether the table carries ``column``."""
-        return column in self.frame.columns
+        return self.table.has(column)
 
     def numbers(self, column: str) -> np.ndarray:
         """A numeric column for the kept rows as ``float64`` (unparseable values become NaN)."""
-        values = pd.to_numeric(self.frame[column], errors="coerce")
-        return values.to_numpy(dtype=np.float64, na_value=np.nan)[self.keep]
+        return self.table.numbers(column)[self.keep]
 
     def flags(self, column: str) -> np.ndarray:
         """A yes/no column for the kept rows (missing counts as no)."""
-        raw = self.frame[column]
-        if pd.api.types.is_bool_dtype(raw.dtype):
-            values = raw.fillna(False).to_numpy(dtype=bool)
-        elif pd.api.types.is_numeric_dtype(raw.dtype):
-            values = raw.fillna(0).to_numpy(dtype=np.float64) != 0
-        else:
-            text = raw.astype("str").str.strip().str.lower()
-            values = text.isin(["true", "1", "yes", "y", "t"]).to_numpy(dtype=bool)
-        return values[self.keep]
+        return self.table.flags(column)[self.keep]
 
     def later_dates(self, column: str) -> np.ndarray:
         """A second date column (``end_date``, ``resolved_at``) with dates after ``as_of`` masked.
@@ -193,7 +189,7 @@ class Events:
         A subscription that ends after the cutoff looked active at the cutoff, so its end is
         unknown (``NaT``) there.
         """
-        times = to_datetime64(self.frame[column])[self.keep]
+        times = self.table.dates(column)[self.keep]
         return hide_later(times, self.pop.as_of[self.code])
 
     def labels(self, column: str, cap: int = MAX_LABELS) -> tuple[np.ndarray, list[str]]:
@@ -203,10 +199,9 @@ class Events:
         are pooled as ``other`` (ties broken by name), so the column count stays bounded.
         Labels come from visible rows only, so future rows cannot add a column.
         """
-        raw_codes, uniques = pd.factorize(self.frame[column], use_na_sentinel=True)
+        raw_codes, uniques = self.table.factorized(column)
         raw_codes = raw_codes[self.keep]
         names = [clean_label(u) for u in uniques] + ["unknown"]
-        raw_codes = np.where(raw_codes < 0, len(uniques), raw_codes)
         counts = np.bincount(raw_codes, minlength=len(names))
         per_name: dict[str, int] = {}
         for name, count in zip(names, counts, strict=True):
@@ -353,6 +348,18 @@ def _distinct_sorted(values: np.ndarray) -> np.ndarray:
     return values[first]
 
 
+def _known(times: np.ndarray, as_of: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Which rows are known at their customer's ``as_of`` (``pos``: the customer of each row).
+
+    One cutoff for everyone (the usual case) is a comparison with one instant, with no
+    per-row gather of the customer's limit.
+    """
+    first = as_of[0]
+    if not np.isnat(first) and (as_of == first).all():
+        return known_at(times, first)
+    return known_at(times, as_of[np.where(pos >= 0, pos, 0)])
+
+
 def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """``num / den`` as ``float64``, NaN where ``den`` is 0 or missing."""
     num = np.asarray(num, dtype=np.float64)
@@ -390,12 +397,10 @@ def event_family(
     optional table is absent the family gives every customer and no columns.
     """
 
-    def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+    def compute(tables: Source, as_of: pd.Series, config: Config) -> pd.DataFrame:
         pop = population(tables, as_of)
-        frame = getattr(tables, table)
-        if frame is None:
-            return pop.empty()
-        return features(Events(pop, frame, date_column), config)
+        ev = events(pop, tables, table, date_column)
+        return pop.empty() if ev is None else features(ev, config)
 
     compute.__doc__ = features.__doc__
     return compute
