@@ -113,34 +113,31 @@ def events(pop: Population, tables: Source, name: str, date_column: str) -> Even
     """The rows of table ``name`` known at each customer's ``as_of``; None when it is absent."""
     if isinstance(tables, Visible):
         table = tables.encoded.table(name, date_column)
-        return None if table is None else Events(pop, table, tables.codes(table))
+        return None if table is None else Events(pop, table, tables.remap)
     frame = tables.get(name)
     if frame is None:
         return None
-    table = EncodedTable(frame, date_column, pop.ids)
-    return Events(pop, table, table.pos.astype(np.int64))
+    return Events(pop, EncodedTable(frame, date_column, pop.ids))
 
 
 class Events:
     """The rows of one table visible to their customer at ``as_of``, as NumPy arrays.
 
     Only rows of known customers dated on or before the customer's ``as_of`` are kept; rows
-    with a missing date are dropped. ``pos`` is each row of ``table``'s position among the
-    population's customers (``-1``: not one of them). Columns are read lazily and only for the
-    kept rows.
+    with a missing date are dropped. ``remap`` takes ``table``'s customer positions to the
+    population's (``Visible.remap``; None when ``table`` was encoded against the population).
+    Columns are read lazily and only for the kept rows.
     """
 
-    def __init__(self, pop: Population, table: EncodedTable, pos: np.ndarray) -> None:
-        times = table.time
-        if pop.n:
-            keep = (pos >= 0) & _known(times, pop.as_of, pos)
-        else:
-            keep = np.zeros(len(pos), dtype=bool)
+    def __init__(
+        self, pop: Population, table: EncodedTable, remap: np.ndarray | None = None
+    ) -> None:
+        keep, code = _visible_rows(pop, table, remap)
         self.pop = pop
         self.table = table
         self.keep = keep
-        self.code: np.ndarray = pos[keep]
-        self.time: np.ndarray = times[keep]
+        self.code: np.ndarray = code
+        self.time: np.ndarray = table.time[keep]
         self.day: np.ndarray = day_number(self.time)
         self.age: np.ndarray = pop.as_of_day[self.code] - self.day
         """Whole days between the event's day and the ``as_of`` day (0 = on the cutoff day)."""
@@ -348,16 +345,26 @@ def _distinct_sorted(values: np.ndarray) -> np.ndarray:
     return values[first]
 
 
-def _known(times: np.ndarray, as_of: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Which rows are known at their customer's ``as_of`` (``pos``: the customer of each row).
+def _visible_rows(
+    pop: Population, table: EncodedTable, remap: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows of ``table`` are known at their customer's ``as_of``, and their customers.
 
-    One cutoff for everyone (the usual case) is a comparison with one instant, with no
-    per-row gather of the customer's limit.
+    Returns the row mask and, for the kept rows, the customer's position in ``pop`` (``int64``).
+    With one cutoff for everyone (the usual case) the dates are compared with one instant and
+    only the kept rows' customers are looked up.
     """
-    first = as_of[0]
-    if not np.isnat(first) and (as_of == first).all():
-        return known_at(times, first)
-    return known_at(times, as_of[np.where(pos >= 0, pos, 0)])
+    pos = table.pos
+    if not pop.n:
+        return np.zeros(len(pos), dtype=bool), np.zeros(0, dtype=np.int64)
+    first = pop.as_of[0]
+    if not np.isnat(first) and (pop.as_of == first).all():
+        in_view = pos >= 0 if remap is None else (remap >= 0)[pos]
+        keep = known_at(table.time, first) & in_view
+        return keep, (pos[keep].astype(np.int64) if remap is None else remap[pos[keep]])
+    code = pos.astype(np.int64) if remap is None else remap[pos]
+    keep = (code >= 0) & known_at(table.time, pop.as_of[np.where(code >= 0, code, 0)])
+    return keep, code[keep]
 
 
 def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -159,9 +159,3 @@ class Visible:
     def get(self, name: str) -> pd.DataFrame | None:
         """The full (uncut) frame of table ``name``, or None when it is absent."""
         return self.encoded.tables.get(name)
-
-    def codes(self, table: EncodedTable) -> np.ndarray:
-        """Each row's customer position among ``customers`` (``-1``: unknown or not in view)."""
-        if self.remap is None:
-            return table.pos.astype(np.int64)
-        return self.remap[table.pos]
