@@ -132,12 +132,13 @@ class Events:
     def __init__(
         self, pop: Population, table: EncodedTable, remap: np.ndarray | None = None
     ) -> None:
-        keep, code = _visible_rows(pop, table, remap)
+        rows, code = _visible_rows(pop, table, remap)
         self.pop = pop
         self.table = table
-        self.keep = keep
+        self.rows: np.ndarray = rows
+        """Positions of the kept rows in ``table``."""
         self.code: np.ndarray = code
-        self.time: np.ndarray = table.time[keep]
+        self.time: np.ndarray = table.time.take(self.rows)
         self.day: np.ndarray = day_number(self.time)
         self.age: np.ndarray = pop.as_of_day[self.code] - self.day
         """Whole days between the event's day and the ``as_of`` day (0 = on the cutoff day)."""
@@ -159,13 +160,12 @@ class Events:
         out = object.__new__(Events)
         out.pop = self.pop
         out.table = self.table
-        keep = np.zeros(len(self.keep), dtype=bool)
-        keep[np.flatnonzero(self.keep)[mask]] = True
-        out.keep = keep
-        out.code = self.code[mask]
-        out.time = self.time[mask]
-        out.day = self.day[mask]
-        out.age = self.age[mask]
+        idx = np.flatnonzero(mask)
+        out.rows = self.rows.take(idx)
+        out.code = self.code.take(idx)
+        out.time = self.time.take(idx)
+        out.day = self.day.take(idx)
+        out.age = self.age.take(idx)
         return out
 
     def has(self, column: str) -> bool:
@@ -174,11 +174,11 @@ class Events:
 
     def numbers(self, column: str) -> np.ndarray:
         """A numeric column for the kept rows as ``float64`` (unparseable values become NaN)."""
-        return self.table.numbers(column)[self.keep]
+        return self.table.numbers(column).take(self.rows)
 
     def flags(self, column: str) -> np.ndarray:
         """A yes/no column for the kept rows (missing counts as no)."""
-        return self.table.flags(column)[self.keep]
+        return self.table.flags(column).take(self.rows)
 
     def later_dates(self, column: str) -> np.ndarray:
         """A second date column (``end_date``, ``resolved_at``) with dates after ``as_of`` masked.
@@ -186,7 +186,7 @@ class Events:
         A subscription that ends after the cutoff looked active at the cutoff, so its end is
         unknown (``NaT``) there.
         """
-        times = self.table.dates(column)[self.keep]
+        times = self.table.dates(column).take(self.rows)
         return hide_later(times, self.pop.as_of[self.code])
 
     def labels(self, column: str, cap: int = MAX_LABELS) -> tuple[np.ndarray, list[str]]:
@@ -197,7 +197,7 @@ class Events:
         Labels come from visible rows only, so future rows cannot add a column.
         """
         raw_codes, uniques = self.table.factorized(column)
-        raw_codes = raw_codes[self.keep]
+        raw_codes = raw_codes.take(self.rows)
         names = [clean_label(u) for u in uniques] + ["unknown"]
         counts = np.bincount(raw_codes, minlength=len(names))
         per_name: dict[str, int] = {}
@@ -219,7 +219,7 @@ class Events:
 
     def count(self, mask: np.ndarray | None = None) -> np.ndarray:
         """Number of kept rows per customer (``float64``; 0 when none)."""
-        code = self.code if mask is None else self.code[mask]
+        code = self.code if mask is None else pick(self.code, mask)
         return np.bincount(code, minlength=self.n).astype(np.float64)
 
     def total(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -232,8 +232,9 @@ class Events:
         """Mean of the non-missing ``values`` per customer (NaN when none)."""
         code, vals = self._select(values, mask)
         ok = ~np.isnan(vals)
-        num = np.bincount(code[ok], weights=vals[ok], minlength=self.n)
-        den = np.bincount(code[ok], minlength=self.n)
+        code, vals = pick(code, ok), pick(vals, ok)
+        num = np.bincount(code, weights=vals, minlength=self.n)
+        den = np.bincount(code, minlength=self.n)
         return ratio(num, den)
 
     def maximum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -268,15 +269,13 @@ class Events:
         self, label_codes: np.ndarray, n_labels: int, mask: np.ndarray | None = None
     ) -> np.ndarray:
         """Row counts per customer and label, shape ``(n_customers, n_labels)``."""
-        code = self.code if mask is None else self.code[mask]
-        labels = label_codes if mask is None else label_codes[mask]
+        code, labels = self._select(label_codes, mask)
         flat = np.bincount(code * n_labels + labels, minlength=self.n * n_labels)
         return flat.reshape(self.n, n_labels).astype(np.float64)
 
     def distinct(self, label_codes: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Number of distinct labels per customer (any number of labels)."""
-        code = self.code if mask is None else self.code[mask]
-        labels = label_codes if mask is None else label_codes[mask]
+        code, labels = self._select(label_codes, mask)
         width = int(labels.max()) + 1 if len(labels) else 1
         pairs = _distinct_sorted(np.sort(code * width + labels))
         return np.bincount(pairs // width, minlength=self.n).astype(np.float64)
@@ -288,8 +287,7 @@ class Events:
         first. Only the multiset of days matters, so a plain ``np.sort`` of one integer key
         (customer, day) is enough: much faster than an argsort, and independent of row order.
         """
-        code = self.code if mask is None else self.code[mask]
-        day = self.day if mask is None else self.day[mask]
+        code, day = self._select(self.day, mask)
         if len(code) == 0:
             return code, day.astype(np.float64)
         low = int(day.min())
@@ -307,7 +305,8 @@ class Events:
     def _select(self, values: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if mask is None:
             return self.code, values
-        return self.code[mask], values[mask]
+        idx = np.flatnonzero(mask)
+        return self.code.take(idx), values.take(idx)
 
     def _extreme(
         self, values: np.ndarray, mask: np.ndarray | None, ufunc: np.ufunc, start: float
@@ -315,7 +314,7 @@ class Events:
         code, vals = self._select(values, mask)
         ok = ~np.isnan(vals)
         out = np.full(self.n, start)
-        ufunc.at(out, code[ok], vals[ok])
+        ufunc.at(out, pick(code, ok), pick(vals, ok))
         out[np.isinf(out) & (out == start)] = np.nan
         return out
 
@@ -350,21 +349,31 @@ def _visible_rows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which rows of ``table`` are known at their customer's ``as_of``, and their customers.
 
-    Returns the row mask and, for the kept rows, the customer's position in ``pop`` (``int64``).
+    Returns the kept rows' positions and their customers' positions in ``pop`` (both ``int64``).
     With one cutoff for everyone (the usual case) the dates are compared with one instant and
     only the kept rows' customers are looked up.
     """
     pos = table.pos
     if not pop.n:
-        return np.zeros(len(pos), dtype=bool), np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     first = pop.as_of[0]
     if not np.isnat(first) and (pop.as_of == first).all():
         in_view = pos >= 0 if remap is None else (remap >= 0)[pos]
-        keep = known_at(table.time, first) & in_view
-        return keep, (pos[keep].astype(np.int64) if remap is None else remap[pos[keep]])
+        rows = np.flatnonzero(known_at(table.time, first) & in_view)
+        seen = pos.take(rows)
+        return rows, (seen.astype(np.int64) if remap is None else remap[seen])
     code = pos.astype(np.int64) if remap is None else remap[pos]
-    keep = (code >= 0) & known_at(table.time, pop.as_of[np.where(code >= 0, code, 0)])
-    return keep, code[keep]
+    rows = np.flatnonzero((code >= 0) & known_at(table.time, pop.as_of[np.where(code >= 0, code, 0)]))
+    return rows, code.take(rows)
+
+
+def pick(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``values[mask]``, computed as a ``take`` of the mask's positions.
+
+    About twice as fast on long arrays with scattered masks (12.5M rows, half kept: 87 ms against
+    172 ms for boolean indexing, which branches on every element); the result is the same.
+    """
+    return values.take(np.flatnonzero(mask))
 
 
 def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -200,8 +200,8 @@ def _usage_trends(ev: Events, active_days: np.ndarray) -> dict[str, np.ndarray]:
 
 def _binned(ev: Events, width: int, n_bins: int) -> np.ndarray:
     """Counts per customer and ``width``-day bin of age (bin 0 = the latest), shape (n, bins)."""
-    inside = ev.age < width * n_bins
-    code = ev.code[inside] * n_bins + ev.age[inside] // width
+    inside = np.flatnonzero(ev.age < width * n_bins)
+    code = ev.code.take(inside) * n_bins + ev.age.take(inside) // width
     flat = np.bincount(code, minlength=ev.n * n_bins).astype(np.float64)
     return flat.reshape(ev.n, n_bins)
 
