@@ -363,7 +363,8 @@ def _visible_rows(
         seen = pos.take(rows)
         return rows, (seen.astype(np.int64) if remap is None else remap[seen])
     code = pos.astype(np.int64) if remap is None else remap[pos]
-    rows = np.flatnonzero((code >= 0) & known_at(table.time, pop.as_of[np.where(code >= 0, code, 0)]))
+    limit = pop.as_of[np.where(code >= 0, code, 0)]
+    rows = np.flatnonzero((code >= 0) & known_at(table.time, limit))
     return rows, code.take(rows)
 
 

@@ -122,16 +122,17 @@ class EncodedTables:
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
         self.ids = pd.Index(tables.customers["customer_id"], name="customer_id")
-        self._tables: dict[str, EncodedTable] = {}
+        self._tables: dict[tuple[str, str], EncodedTable] = {}
 
     def table(self, name: str, date_column: str) -> EncodedTable | None:
         """The encoded table ``name`` (dated by ``date_column``); None when it is absent."""
         frame = self.tables.get(name)
         if frame is None:
             return None
-        if name not in self._tables:
-            self._tables[name] = EncodedTable(frame, date_column, self.ids)
-        return self._tables[name]
+        key = (name, date_column)
+        if key not in self._tables:
+            self._tables[key] = EncodedTable(frame, date_column, self.ids)
+        return self._tables[key]
 
     def view(self, customers: np.ndarray | None = None) -> Visible:
         """The families' input for the customers where ``customers`` holds (all when None)."""
@@ -154,7 +155,7 @@ class Visible:
 
     customers: pd.DataFrame
     encoded: EncodedTables
-    remap: np.ndarray | None = field(default=None, repr=False)
+    remap: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def get(self, name: str) -> pd.DataFrame | None:
         """The full (uncut) frame of table ``name``, or None when it is absent."""
