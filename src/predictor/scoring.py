@@ -14,7 +14,7 @@ import pandas as pd
 
 from predictor.contract.errors import ContractError
 from predictor.contract.tables import Tables
-from predictor.features import build_day_one_features, build_features
+from predictor.features import EncodedTables, build_day_one_features, build_features
 from predictor.features.descriptions import describe
 from predictor.labels import churn_population
 from predictor.model_types import TrainedModel
@@ -43,8 +43,10 @@ def scoring_frame(tables: Tables, as_of: pd.Timestamp, model: TrainedModel) -> p
     ``is_active`` flag (in the churn population at the cutoff).
     """
     known = truncate(tables, as_of)
-    current = build_features(known, as_of, model.config, model.info.get("bgnbd_params"))
-    day_one = build_day_one_features(known, model.config).add_prefix(DAY_ONE_PREFIX)
+    encoded = EncodedTables(known)  # one encoding of the event tables for both views
+    bgnbd = model.info.get("bgnbd_params")
+    current = build_features(known, as_of, model.config, bgnbd, encoded=encoded)
+    day_one = build_day_one_features(known, model.config, encoded).add_prefix(DAY_ONE_PREFIX)
     frame = current.join(day_one, how="left")
     active = pd.Series(frame.index.isin(active_customers(known, as_of, model)), index=frame.index)
     frame = pd.concat([frame, active.rename(ACTIVE_COLUMN)], axis=1)

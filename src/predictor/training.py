@@ -41,7 +41,7 @@ from predictor.datasets import (
     stack,
 )
 from predictor.evaluation import comparison_table
-from predictor.features import build_day_one_features, build_features
+from predictor.features import EncodedTables, build_day_one_features, build_features
 from predictor.features.probabilistic import fit_params
 from predictor.labels import (
     churn_label,
@@ -120,21 +120,28 @@ class UnsupportedTargetError(ShortHistoryError):
 
 
 class _FeatureCache:
-    """Features per cutoff, built once and shared by the value and churn targets."""
+    """Features per cutoff, built once and shared by the value and churn targets.
+
+    The event tables are encoded once (``EncodedTables``) for all cutoffs of the run.
+    """
 
     def __init__(self, tables: Tables, config: Config) -> None:
         self.tables, self.config, self._cache = tables, config, {}
+        self.encoded = EncodedTables(tables)
 
     def __call__(self, as_of: pd.Timestamp) -> pd.DataFrame:
         if as_of not in self._cache:
-            self._cache[as_of] = build_features(self.tables, as_of, self.config)
+            self._cache[as_of] = self._build(as_of)
         return self._cache[as_of]
 
     def transient(self, as_of: pd.Timestamp) -> pd.DataFrame:
         """Features of a cutoff, cached or built without being kept (bounded memory)."""
         if as_of in self._cache:
             return self._cache[as_of]
-        return build_features(self.tables, as_of, self.config)
+        return self._build(as_of)
+
+    def _build(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        return build_features(self.tables, as_of, self.config, encoded=self.encoded)
 
 
 def _frame(

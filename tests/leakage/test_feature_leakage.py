@@ -14,7 +14,13 @@ import pytest
 
 from predictor.config import Config, DayOneConfig
 from predictor.contract.tables import Tables
-from predictor.features import FAMILIES, build_day_one_features, build_features, compute_features
+from predictor.features import (
+    FAMILIES,
+    EncodedTables,
+    build_day_one_features,
+    build_features,
+    compute_features,
+)
 from predictor.testing import synthetic_tables
 from predictor.timeline import day_end, day_one_windows, truncate, truncate_day_one
 
@@ -134,3 +140,25 @@ def test_joined_frame_agrees_with_truncation(tables):
         compute_features(raw, as_of, Config()),
         check_exact=True,
     )
+
+
+def test_one_encoding_serves_every_cutoff_without_seeing_the_future(tables):
+    """Training encodes the tables once for all cutoffs: each cutoff's features still equal,
+    bit for bit, those built from the tables truncated to that cutoff, whatever the order."""
+    config = Config()
+    latest = pd.Series(day_end(CUTOFFS[-1]), index=tables.customers["customer_id"])
+    future = _append_future(tables, latest, seed=3)
+    encoded = EncodedTables(future)
+    for cutoff in [*reversed(CUTOFFS), CUTOFFS[-1]]:
+        expected = build_features(truncate(tables, cutoff), cutoff, config)
+        got = build_features(future, cutoff, config, encoded=encoded)
+        pd.testing.assert_frame_equal(expected, got, check_exact=True)
+    day_one = Config(day_one=DayOneConfig(window_days=7))
+    expected = build_day_one_features(truncate_day_one(future, 7), day_one)
+    got = build_day_one_features(future, day_one, encoded=encoded)
+    pd.testing.assert_frame_equal(expected, got, check_exact=True)
+
+
+def test_an_encoding_of_other_tables_is_refused(tables):
+    with pytest.raises(ValueError, match="other tables"):
+        build_features(tables, CUTOFFS[0], Config(), encoded=EncodedTables(truncate(tables, "2024-01-31")))

@@ -14,6 +14,12 @@ Two views share the same code:
 - ``build_day_one_features(tables, config)``: each customer as of the end of their own Day One
   window (``day_one.window_days`` days from the signup day).
 
+Training builds features for many cutoffs of the same tables: it makes one
+``EncodedTables(tables)`` (each event table's customer positions, dates and column codes,
+computed once) and passes it as ``encoded=`` to every call, so a cutoff costs integer
+comparisons and bincounts, not hash look-ups and copies of the event tables. Without it each call
+encodes what it needs itself. The results are the same either way.
+
 Output schema: index ``customer_id`` (sorted), columns in ``FAMILIES`` order then in each
 family's fixed order (per-value columns sorted by value), numeric columns ``float64`` and
 categorical ones ``category`` (see ``categorical_columns``). Columns derived from values in the
@@ -39,7 +45,8 @@ from predictor.features import (
     subscriptions,
     support,
 )
-from predictor.features._base import Family
+from predictor.features._base import Family, Source
+from predictor.features._encoding import EncodedTables
 from predictor.features.descriptions import describe
 
 FAMILIES: dict[str, Family] = {
@@ -60,11 +67,12 @@ DAY_ONE_DROPPED: tuple[str, ...] = ("customer__tenure_days",)
 """Constant by construction in the Day One view (every customer is seen at the same age)."""
 
 
-def compute_features(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+def compute_features(tables: Source, as_of: pd.Series, config: Config) -> pd.DataFrame:
     """Join every family for per-customer reference times ``as_of`` (indexed by customer_id).
 
-    The tables should already be truncated to what each customer's ``as_of`` allows; the
-    families still drop anything later. Returns the normalised schema described above.
+    The families drop every row dated after its customer's ``as_of`` and hide later dates inside
+    visible rows, so the event tables need not be truncated first. Returns the normalised schema
+    described above.
     """
     parts = [family(tables, as_of, config) for family in FAMILIES.values()]
     return _normalise(pd.concat(parts, axis=1))
@@ -79,6 +87,7 @@ def build_features(
     as_of: pd.Timestamp | str,
     config: Config,
     bgnbd_params: probabilistic.Params | str | None = FIT,
+    encoded: EncodedTables | None = None,
 ) -> pd.DataFrame:
     """Features of every customer signed up by the end of the day ``as_of``.
 
@@ -86,11 +95,14 @@ def build_features(
     future ``end_date`` or ``resolved_at``), are invisible. Customers who signed up after the
     cutoff are excluded. The probabilistic ``bgnbd__`` family (when
     ``model.probabilistic_features``) uses ``bgnbd_params``: ``FIT`` fits them on the visible
-    data, a mapping is used as given (scoring), ``None`` leaves the family out.
+    data, a mapping is used as given (scoring), ``None`` leaves the family out. ``encoded``
+    (``EncodedTables(tables)``) reuses the encoding of earlier calls on the same tables.
     """
-    visible = timeline.truncate(tables, as_of)
+    end = timeline.day_end(as_of)
+    known = timeline.known_at(tables.customers["signup_date"], end).to_numpy(dtype=bool)
+    visible = _encoded(tables, encoded).view(known)
     ids = pd.Index(visible.customers["customer_id"], name="customer_id")
-    limit = pd.Series(timeline.day_end(as_of), index=ids, name="as_of")
+    limit = pd.Series(end, index=ids, name="as_of")
     frame = compute_features(visible, limit, config)
     if bgnbd_params is None or not config.model.probabilistic_features:
         return frame
@@ -99,18 +111,34 @@ def build_features(
     return pd.concat([frame, extra.reindex(frame.index)], axis=1)
 
 
-def build_day_one_features(tables: Tables, config: Config) -> pd.DataFrame:
+def build_day_one_features(
+    tables: Tables, config: Config, encoded: EncodedTables | None = None
+) -> pd.DataFrame:
     """Features of every customer as of the end of their own Day One window.
 
     The window is the signup day and the following ``day_one.window_days - 1`` days; rows after
-    it are invisible. Columns constant in this view (``DAY_ONE_DROPPED``) are left out.
+    it are invisible. Columns constant in this view (``DAY_ONE_DROPPED``) are left out. Without
+    ``encoded`` the tables are cut to the windows first: they hold few rows, so encoding the
+    whole tables for this one view would cost more (1,000,000 customers: 34 s against 26 s).
     """
     window = config.day_one.window_days
-    visible = timeline.truncate_day_one(tables, window)
-    limits = timeline.day_one_windows(visible.customers, window)
+    limits = timeline.day_one_windows(tables.customers, window)
     limits.index.name = "customer_id"
-    frame = compute_features(visible, limits, config)
+    if encoded is None:
+        source: Source = timeline.truncate_day_one(tables, window)
+    else:
+        source = _encoded(tables, encoded).view()
+    frame = compute_features(source, limits, config)
     return frame.drop(columns=[c for c in DAY_ONE_DROPPED if c in frame.columns])
+
+
+def _encoded(tables: Tables, encoded: EncodedTables | None) -> EncodedTables:
+    """``encoded`` when it was made from ``tables``, a new encoding when None."""
+    if encoded is None:
+        return EncodedTables(tables)
+    if encoded.tables is not tables:
+        raise ValueError("encoded= was made from other tables than the ones given")
+    return encoded
 
 
 def categorical_columns(frame: pd.DataFrame) -> list[str]:
@@ -138,6 +166,7 @@ def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
 
 __all__ = [
     "DAY_ONE_DROPPED",
+    "EncodedTables",
     "FAMILIES",
     "FIT",
     "FITTED_FAMILIES",

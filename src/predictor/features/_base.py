@@ -8,7 +8,9 @@ time, so they live here:
 2. ``Events``: the rows of a table that belong to a known customer and are dated on or before
    that customer's ``as_of`` (the cutoff is inclusive; ``timeline.known_at`` is the test). Rows
    dated later are dropped here even when the caller forgot to truncate, so no family can see
-   past ``as_of``.
+   past ``as_of``. The table's customer positions, dates and column conversions come from an
+   ``EncodedTable`` (``_encoding``): made once per ``Tables`` when the caller hands a
+   ``Visible`` (several cutoffs of the same tables), else for this call.
 3. Aggregations over integer customer positions (``np.bincount``, ``np.maximum.at``), which run
    in seconds on tens of millions of rows; there is no Python loop per customer.
 
@@ -29,7 +31,13 @@ import pandas as pd
 
 from predictor.config import Config
 from predictor.contract.tables import Tables
-from predictor.keys import positions
+from predictor.features._encoding import (
+    EncodedTable,
+    Visible,
+    day_number,
+    micros,
+    to_datetime64,
+)
 from predictor.timeline import hide_later, known_at
 
 MAX_LABELS = 20
@@ -38,32 +46,16 @@ the rarer ones are pooled as ``other``."""
 
 _US_PER_HOUR = 3_600_000_000
 
+Source = Tables | Visible
+"""What a family reads: plain tables, or a cutoff's ``Visible`` view of encoded tables."""
+
 
 class Family(Protocol):
     """The signature every feature family implements."""
 
-    def __call__(self, tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+    def __call__(self, tables: Source, as_of: pd.Series, config: Config) -> pd.DataFrame:
         """Return one row per customer of ``tables.customers``, indexed by ``customer_id``."""
         ...
-
-
-def to_datetime64(values: pd.Series) -> np.ndarray:
-    """Return a ``datetime64`` NumPy array (time-zone-aware values are converted to naive UTC)."""
-    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
-        values = pd.to_datetime(values, errors="coerce")
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    return values.to_numpy()
-
-
-def day_number(times: np.ndarray) -> np.ndarray:
-    """Calendar day of each instant as days since 1970-01-01 (``int64``; NaT gives a huge negative)."""
-    return times.astype("datetime64[D]").astype(np.int64)
-
-
-def micros(times: np.ndarray) -> np.ndarray:
-    """Instants as ``int64`` microseconds since the epoch."""
-    return times.astype("datetime64[us]").astype(np.int64)
 
 
 def clean_label(value: object) -> str:
@@ -99,7 +91,7 @@ class Population:
         return pd.DataFrame(index=self.ids)
 
 
-def population(tables: Tables, as_of: pd.Series) -> Population:
+def population(tables: Source, as_of: pd.Series) -> Population:
     """Align ``as_of`` (indexed by ``customer_id``) to ``tables.customers``.
 
     Customers missing from ``as_of`` get ``NaT`` and therefore see no events.
@@ -117,25 +109,36 @@ def population(tables: Tables, as_of: pd.Series) -> Population:
     )
 
 
+def events(pop: Population, tables: Source, name: str, date_column: str) -> Events | None:
+    """The rows of table ``name`` known at each customer's ``as_of``; None when it is absent."""
+    if isinstance(tables, Visible):
+        table = tables.encoded.table(name, date_column)
+        return None if table is None else Events(pop, table, tables.remap)
+    frame = tables.get(name)
+    if frame is None:
+        return None
+    return Events(pop, EncodedTable(frame, date_column, pop.ids))
+
+
 class Events:
     """The rows of one table visible to their customer at ``as_of``, as NumPy arrays.
 
     Only rows of known customers dated on or before the customer's ``as_of`` are kept; rows
-    with a missing date are dropped. Columns are read lazily and only for the kept rows.
+    with a missing date are dropped. ``remap`` takes ``table``'s customer positions to the
+    population's (``Visible.remap``; None when ``table`` was encoded against the population).
+    Columns are read lazily and only for the kept rows.
     """
 
-    def __init__(self, pop: Population, frame: pd.DataFrame, date_column: str) -> None:
-        pos = positions(pop.ids, frame["customer_id"])
-        times = to_datetime64(frame[date_column])
-        if pop.n:
-            keep = (pos >= 0) & known_at(times, pop.as_of[np.where(pos >= 0, pos, 0)])
-        else:
-            keep = np.zeros(len(pos), dtype=bool)
+    def __init__(
+        self, pop: Population, table: EncodedTable, remap: np.ndarray | None = None
+    ) -> None:
+        rows, code = _visible_rows(pop, table, remap)
         self.pop = pop
-        self.frame = frame
-        self.keep = keep
-        self.code: np.ndarray = pos[keep]
-        self.time: np.ndarray = times[keep]
+        self.table = table
+        self.rows: np.ndarray = rows
+        """Positions of the kept rows in ``table``."""
+        self.code: np.ndarray = code
+        self.time: np.ndarray = table.time.take(self.rows)
         self.day: np.ndarray = day_number(self.time)
         self.age: np.ndarray = pop.as_of_day[self.code] - self.day
         """Whole days between the event's day and the ``as_of`` day (0 = on the cutoff day)."""
@@ -156,36 +159,26 @@ class Events:
         """
         out = object.__new__(Events)
         out.pop = self.pop
-        out.frame = self.frame
-        keep = np.zeros(len(self.keep), dtype=bool)
-        keep[np.flatnonzero(self.keep)[mask]] = True
-        out.keep = keep
-        out.code = self.code[mask]
-        out.time = self.time[mask]
-        out.day = self.day[mask]
-        out.age = self.age[mask]
+        out.table = self.table
+        idx = np.flatnonzero(mask)
+        out.rows = self.rows.take(idx)
+        out.code = self.code.take(idx)
+        out.time = self.time.take(idx)
+        out.day = self.day.take(idx)
+        out.age = self.age.take(idx)
         return out
 
     def has(self, column: str) -> bool:
         """Whether the table carries ``column``."""
-        return column in self.frame.columns
+        return self.table.has(column)
 
     def numbers(self, column: str) -> np.ndarray:
         """A numeric column for the kept rows as ``float64`` (unparseable values become NaN)."""
-        values = pd.to_numeric(self.frame[column], errors="coerce")
-        return values.to_numpy(dtype=np.float64, na_value=np.nan)[self.keep]
+        return self.table.numbers(column).take(self.rows)
 
     def flags(self, column: str) -> np.ndarray:
         """A yes/no column for the kept rows (missing counts as no)."""
-        raw = self.frame[column]
-        if pd.api.types.is_bool_dtype(raw.dtype):
-            values = raw.fillna(False).to_numpy(dtype=bool)
-        elif pd.api.types.is_numeric_dtype(raw.dtype):
-            values = raw.fillna(0).to_numpy(dtype=np.float64) != 0
-        else:
-            text = raw.astype("str").str.strip().str.lower()
-            values = text.isin(["true", "1", "yes", "y", "t"]).to_numpy(dtype=bool)
-        return values[self.keep]
+        return self.table.flags(column).take(self.rows)
 
     def later_dates(self, column: str) -> np.ndarray:
         """A second date column (``end_date``, ``resolved_at``) with dates after ``as_of`` masked.
@@ -193,7 +186,7 @@ class Events:
         A subscription that ends after the cutoff looked active at the cutoff, so its end is
         unknown (``NaT``) there.
         """
-        times = to_datetime64(self.frame[column])[self.keep]
+        times = self.table.dates(column).take(self.rows)
         return hide_later(times, self.pop.as_of[self.code])
 
     def labels(self, column: str, cap: int = MAX_LABELS) -> tuple[np.ndarray, list[str]]:
@@ -203,10 +196,9 @@ class Events:
         are pooled as ``other`` (ties broken by name), so the column count stays bounded.
         Labels come from visible rows only, so future rows cannot add a column.
         """
-        raw_codes, uniques = pd.factorize(self.frame[column], use_na_sentinel=True)
-        raw_codes = raw_codes[self.keep]
+        raw_codes, uniques = self.table.factorized(column)
+        raw_codes = raw_codes.take(self.rows)
         names = [clean_label(u) for u in uniques] + ["unknown"]
-        raw_codes = np.where(raw_codes < 0, len(uniques), raw_codes)
         counts = np.bincount(raw_codes, minlength=len(names))
         per_name: dict[str, int] = {}
         for name, count in zip(names, counts, strict=True):
@@ -227,7 +219,7 @@ class Events:
 
     def count(self, mask: np.ndarray | None = None) -> np.ndarray:
         """Number of kept rows per customer (``float64``; 0 when none)."""
-        code = self.code if mask is None else self.code[mask]
+        code = self.code if mask is None else pick(self.code, mask)
         return np.bincount(code, minlength=self.n).astype(np.float64)
 
     def total(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -240,8 +232,9 @@ class Events:
         """Mean of the non-missing ``values`` per customer (NaN when none)."""
         code, vals = self._select(values, mask)
         ok = ~np.isnan(vals)
-        num = np.bincount(code[ok], weights=vals[ok], minlength=self.n)
-        den = np.bincount(code[ok], minlength=self.n)
+        code, vals = pick(code, ok), pick(vals, ok)
+        num = np.bincount(code, weights=vals, minlength=self.n)
+        den = np.bincount(code, minlength=self.n)
         return ratio(num, den)
 
     def maximum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -276,17 +269,15 @@ class Events:
         self, label_codes: np.ndarray, n_labels: int, mask: np.ndarray | None = None
     ) -> np.ndarray:
         """Row counts per customer and label, shape ``(n_customers, n_labels)``."""
-        code = self.code if mask is None else self.code[mask]
-        labels = label_codes if mask is None else label_codes[mask]
+        code, labels = self._select(label_codes, mask)
         flat = np.bincount(code * n_labels + labels, minlength=self.n * n_labels)
         return flat.reshape(self.n, n_labels).astype(np.float64)
 
     def distinct(self, label_codes: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Number of distinct labels per customer (any number of labels)."""
-        code = self.code if mask is None else self.code[mask]
-        labels = label_codes if mask is None else label_codes[mask]
+        code, labels = self._select(label_codes, mask)
         width = int(labels.max()) + 1 if len(labels) else 1
-        pairs = np.unique(code * width + labels)
+        pairs = _distinct_sorted(np.sort(code * width + labels))
         return np.bincount(pairs // width, minlength=self.n).astype(np.float64)
 
     def gaps(self, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -296,8 +287,7 @@ class Events:
         first. Only the multiset of days matters, so a plain ``np.sort`` of one integer key
         (customer, day) is enough: much faster than an argsort, and independent of row order.
         """
-        code = self.code if mask is None else self.code[mask]
-        day = self.day if mask is None else self.day[mask]
+        code, day = self._select(self.day, mask)
         if len(code) == 0:
             return code, day.astype(np.float64)
         low = int(day.min())
@@ -315,7 +305,8 @@ class Events:
     def _select(self, values: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if mask is None:
             return self.code, values
-        return self.code[mask], values[mask]
+        idx = np.flatnonzero(mask)
+        return self.code.take(idx), values.take(idx)
 
     def _extreme(
         self, values: np.ndarray, mask: np.ndarray | None, ufunc: np.ufunc, start: float
@@ -323,7 +314,7 @@ class Events:
         code, vals = self._select(values, mask)
         ok = ~np.isnan(vals)
         out = np.full(self.n, start)
-        ufunc.at(out, code[ok], vals[ok])
+        ufunc.at(out, pick(code, ok), pick(vals, ok))
         out[np.isinf(out) & (out == start)] = np.nan
         return out
 
@@ -340,6 +331,50 @@ class Events:
         edge = self.maximum(t, sel) if latest else self.minimum(t, sel)
         at_edge = sel & (t == edge[self.code])
         return self.maximum(values, at_edge)
+
+
+def _distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """The distinct values of a sorted array (``np.unique`` without its hash table).
+
+    NumPy 2.4's ``np.unique`` hashes integer arrays, which on millions of wide keys is tens of
+    times slower than one ``np.sort`` (4M keys: 11.7 s against 0.14 s on the benchmark machine).
+    """
+    first = np.ones(len(values), dtype=bool)
+    first[1:] = values[1:] != values[:-1]
+    return values[first]
+
+
+def _visible_rows(
+    pop: Population, table: EncodedTable, remap: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows of ``table`` are known at their customer's ``as_of``, and their customers.
+
+    Returns the kept rows' positions and their customers' positions in ``pop`` (both ``int64``).
+    With one cutoff for everyone (the usual case) the dates are compared with one instant and
+    only the kept rows' customers are looked up.
+    """
+    pos = table.pos
+    if not pop.n:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    first = pop.as_of[0]
+    if not np.isnat(first) and (pop.as_of == first).all():
+        in_view = pos >= 0 if remap is None else (remap >= 0)[pos]
+        rows = np.flatnonzero(known_at(table.time, first) & in_view)
+        seen = pos.take(rows)
+        return rows, (seen.astype(np.int64) if remap is None else remap[seen])
+    code = pos.astype(np.int64) if remap is None else remap[pos]
+    limit = pop.as_of[np.where(code >= 0, code, 0)]
+    rows = np.flatnonzero((code >= 0) & known_at(table.time, limit))
+    return rows, code.take(rows)
+
+
+def pick(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``values[mask]``, computed as a ``take`` of the mask's positions.
+
+    About twice as fast on long arrays with scattered masks (12.5M rows, half kept: 87 ms against
+    172 ms for boolean indexing, which branches on every element); the result is the same.
+    """
+    return values.take(np.flatnonzero(mask))
 
 
 def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -379,12 +414,10 @@ def event_family(
     optional table is absent the family gives every customer and no columns.
     """
 
-    def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+    def compute(tables: Source, as_of: pd.Series, config: Config) -> pd.DataFrame:
         pop = population(tables, as_of)
-        frame = getattr(tables, table)
-        if frame is None:
-            return pop.empty()
-        return features(Events(pop, frame, date_column), config)
+        ev = events(pop, tables, table, date_column)
+        return pop.empty() if ev is None else features(ev, config)
 
     compute.__doc__ = features.__doc__
     return compute

@@ -42,13 +42,14 @@ import numpy as np
 import pandas as pd
 
 from predictor.config import Config
-from predictor.contract.tables import Tables
 from predictor.features import subscriptions
 from predictor.features._base import (
     Events,
+    Source,
     balance,
     day_number,
     event_family,
+    events,
     micros,
     population,
     ratio,
@@ -131,7 +132,7 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
 _interaction_features = event_family("interactions", "occurred_at", _features)
 
 
-def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+def compute(tables: Source, as_of: pd.Series, config: Config) -> pd.DataFrame:
     """The interaction features, plus per-seat engagement rates when seats are known.
 
     ``engagements_per_seat_7d/30d/90d``: engagements in the window divided by the seats of the
@@ -141,7 +142,7 @@ def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
     if PREFIX + _LAST_FAILURE in frame.columns:
         last_failure = frame.pop(PREFIX + _LAST_FAILURE).to_numpy(dtype=np.float64)
         frame[PREFIX + "payment_failure_unpaid"] = _unpaid(tables, as_of, last_failure)
-    subs = tables.subscriptions
+    subs = tables.get("subscriptions")
     if not len(frame.columns) or subs is None or "seats" not in subs.columns:
         return frame
     seats = subscriptions.compute(tables, as_of, config)[subscriptions.PREFIX + "current_seats"]
@@ -152,13 +153,15 @@ def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
     return frame
 
 
-def _unpaid(tables: Tables, as_of: pd.Series, last_failure_us: np.ndarray) -> np.ndarray:
+def _unpaid(tables: Source, as_of: pd.Series, last_failure_us: np.ndarray) -> np.ndarray:
     """1 when the latest failed payment has no purchase (order with amount > 0) after it.
 
     0 when the customer has no failed payment; ``last_failure_us``: its instant (microseconds,
     NaN when none), per customer in ``tables.customers`` order.
     """
-    orders = Events(population(tables, as_of), tables.orders, "order_date")
+    orders = events(population(tables, as_of), tables, "orders", "order_date")
+    if orders is None:
+        return (~np.isnan(last_failure_us)).astype(np.float64)
     paid = orders.numbers("amount") > 0
     last_paid = orders.maximum(micros(orders.time).astype(np.float64), paid)
     failed = ~np.isnan(last_failure_us)
@@ -200,8 +203,8 @@ def _usage_trends(ev: Events, active_days: np.ndarray) -> dict[str, np.ndarray]:
 
 def _binned(ev: Events, width: int, n_bins: int) -> np.ndarray:
     """Counts per customer and ``width``-day bin of age (bin 0 = the latest), shape (n, bins)."""
-    inside = ev.age < width * n_bins
-    code = ev.code[inside] * n_bins + ev.age[inside] // width
+    inside = np.flatnonzero(ev.age < width * n_bins)
+    code = ev.code.take(inside) * n_bins + ev.age.take(inside) // width
     flat = np.bincount(code, minlength=ev.n * n_bins).astype(np.float64)
     return flat.reshape(ev.n, n_bins)
 

@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 
 from predictor.config import Config
-from predictor.contract.tables import Tables
-from predictor.features._base import clean_label, day_number, population, to_datetime64
+from predictor.features._base import Source, clean_label, day_number, population, to_datetime64
 
 PREFIX = "customer__"
 MAX_CATEGORIES = 100
@@ -30,7 +29,7 @@ _RESERVED = ("customer_id", "signup_date")
 _OWN = ("tenure_days", "signup_month", "signup_weekday")
 
 
-def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+def compute(tables: Source, as_of: pd.Series, config: Config) -> pd.DataFrame:
     """Tenure at ``as_of``, signup season and the customer's attributes."""
     pop = population(tables, as_of)
     signup_day = day_number(pop.signup).astype(np.float64)

@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 
 from predictor.config import Config
-from predictor.contract.tables import Tables
 from predictor.features._base import (
     Events,
     Population,
+    Source,
     categorical,
     clean_label,
     day_number,
+    events,
     micros,
     population,
 )
@@ -34,13 +35,13 @@ COMPLETE = "none"
 """``stalled_at`` value of a customer who completed every step."""
 
 
-def compute(tables: Tables, as_of: pd.Series, config: Config) -> pd.DataFrame:
+def compute(tables: Source, as_of: pd.Series, config: Config) -> pd.DataFrame:
     """Onboarding progress for every customer as of their own ``as_of`` (inclusive)."""
     pop = population(tables, as_of)
     steps = step_names(config)
-    if tables.onboarding is None or not steps:
+    ev = events(pop, tables, "onboarding", "completed_at") if steps else None
+    if ev is None:
         return pop.empty()
-    ev = Events(pop, tables.onboarding, "completed_at")
     done_at = _first_completion(ev, steps)
     done = ~np.isnan(done_at)
     n_done = done.sum(axis=1).astype(np.float64)

@@ -24,8 +24,7 @@ import numpy as np
 import pandas as pd
 
 from predictor.config import Config
-from predictor.contract.tables import Tables
-from predictor.features._base import Events, population
+from predictor.features._base import Source, events, population
 from predictor.modeling.probabilistic import FEATURE_PREFIX, BetaGeoModel, bgnbd_from_params
 from predictor.timeline import DAYS_PER_MONTH, WEEK_DAYS, is_purchase
 
@@ -36,13 +35,13 @@ FIT_SAMPLE = 10_000
 Params = Mapping[str, float]
 
 
-def rfm_stats(tables: Tables, as_of: pd.Series) -> pd.DataFrame:
+def rfm_stats(tables: Source, as_of: pd.Series) -> pd.DataFrame:
     """``x``, ``t_x`` and ``T`` (weeks) per customer as of their own ``as_of``; NaN without purchase."""
     pop = population(tables, as_of)
     nan = np.full(pop.n, np.nan)
-    if tables.orders is None:
+    ev = events(pop, tables, "orders", "order_date")
+    if ev is None:
         return pop.frame({"x": nan, "t_x": nan, "T": nan})
-    ev = Events(pop, tables.orders, "order_date")
     amount = ev.numbers("amount")
     buy = is_purchase(amount)
     first = ev.first_day(buy)
@@ -55,7 +54,7 @@ def rfm_stats(tables: Tables, as_of: pd.Series) -> pd.DataFrame:
     return pop.frame({"x": x, "t_x": t_x, "T": age})
 
 
-def fit_params(tables: Tables, as_of: pd.Series, seed: int = 0) -> dict[str, float] | None:
+def fit_params(tables: Source, as_of: pd.Series, seed: int = 0) -> dict[str, float] | None:
     """BG/NBD parameters fitted on the purchasers visible as of ``as_of``; None if not identified.
 
     The fit uses at most ``FIT_SAMPLE`` purchasers, chosen by their ids and ``seed`` only, so row
@@ -81,7 +80,7 @@ def fit_stats(stats: pd.DataFrame, seed: int = 0) -> dict[str, float] | None:
 
 
 def compute(
-    tables: Tables, as_of: pd.Series, config: Config, params: Params | None = None
+    tables: Source, as_of: pd.Series, config: Config, params: Params | None = None
 ) -> pd.DataFrame:
     """BG/NBD features for every customer; ``params=None`` fits them on the visible data."""
     stats = rfm_stats(tables, as_of)

@@ -1,0 +1,162 @@
+"""Event tables encoded once and reused by every cutoff and every family (private).
+
+Building one cutoff's features needs, per event table, each row's customer (a hash look-up of
+``customer_id``), its date as an instant and, per free-text column, integer codes
+(``pd.factorize``). None of these depend on the cutoff, yet training builds features for up to
+two dozen cutoffs. ``EncodedTables`` does that work once per ``Tables`` and keeps the result
+as compact NumPy arrays; a cutoff then costs integer gathers, comparisons and bincounts only,
+and no event table is copied per cutoff (the rows after a cutoff are dropped by ``Events``,
+which every family reads through).
+
+Where it lives: the caller that builds features for several cutoffs of the same tables
+(training's feature cache) makes one ``EncodedTables`` and hands it to
+``features.build_features``; a single call builds its own. Nothing is global, and the object
+holds only the tables it was made from and what it derived from them.
+
+``Visible`` is what the families are handed: the customers known at a cutoff and the encoded
+tables, whose rows are not cut (the families keep only rows dated on or before each customer's
+``as_of``, and mask later dates inside visible rows, exactly as ``timeline.truncate`` would).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from predictor.contract.tables import Tables
+from predictor.keys import positions
+
+
+def to_datetime64(values: pd.Series) -> np.ndarray:
+    """Return a ``datetime64`` NumPy array (time-zone-aware values are converted to naive UTC)."""
+    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        values = pd.to_datetime(values, errors="coerce")
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.to_numpy()
+
+
+def day_number(times: np.ndarray) -> np.ndarray:
+    """Calendar day of each instant as days since 1970-01-01 (``int64``; NaT gives a huge negative)."""
+    return times.astype("datetime64[D]").astype(np.int64)
+
+
+def micros(times: np.ndarray) -> np.ndarray:
+    """Instants as ``int64`` microseconds since the epoch."""
+    return times.astype("datetime64[us]").astype(np.int64)
+
+
+def _compact(codes: np.ndarray, bound: int) -> np.ndarray:
+    """Integer codes in ``int32`` when every value fits (half the memory of ``int64``)."""
+    return codes.astype(np.int32) if bound < np.iinfo(np.int32).max else codes.astype(np.int64)
+
+
+class EncodedTable:
+    """One event table with its customer positions and dates, and lazily each column read.
+
+    ``pos`` is each row's position in ``ids`` (``-1``: unknown customer); ``time`` is the event
+    date as ``datetime64`` (``NaT`` when missing). Column conversions (numbers, yes/no flags,
+    second dates, factorized labels) are made on first use over the whole table and kept.
+    """
+
+    def __init__(self, frame: pd.DataFrame, date_column: str, ids: pd.Index) -> None:
+        self.frame = frame
+        self.ids = ids
+        self.pos = _compact(positions(ids, frame["customer_id"]), len(ids))
+        self.time = to_datetime64(frame[date_column])
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def has(self, column: str) -> bool:
+        """Whether the table carries ``column``."""
+        return column in self.frame.columns
+
+    def numbers(self, column: str) -> np.ndarray:
+        """A numeric column as ``float64`` (unparseable values become NaN)."""
+        return self._memo("numbers", column, self._numbers)
+
+    def flags(self, column: str) -> np.ndarray:
+        """A yes/no column (missing counts as no)."""
+        return self._memo("flags", column, self._flags)
+
+    def dates(self, column: str) -> np.ndarray:
+        """A second date column as ``datetime64``."""
+        return self._memo("dates", column, lambda c: to_datetime64(self.frame[c]))
+
+    def factorized(self, column: str) -> tuple[np.ndarray, list[object]]:
+        """Codes into the column's distinct raw values; missing values get ``len(uniques)``."""
+        return self._memo("factorized", column, self._factorize)
+
+    def _memo(self, kind: str, column: str, make: Callable[[str], Any]) -> Any:
+        """``make(column)``, computed on the first call for ``(kind, column)`` and kept."""
+        key = (kind, column)
+        if key not in self._cache:
+            self._cache[key] = make(column)
+        return self._cache[key]
+
+    def _numbers(self, column: str) -> np.ndarray:
+        values = pd.to_numeric(self.frame[column], errors="coerce")
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+    def _flags(self, column: str) -> np.ndarray:
+        raw = self.frame[column]
+        if pd.api.types.is_bool_dtype(raw.dtype):
+            return raw.fillna(False).to_numpy(dtype=bool)
+        if pd.api.types.is_numeric_dtype(raw.dtype):
+            return raw.fillna(0).to_numpy(dtype=np.float64) != 0
+        text = raw.astype("str").str.strip().str.lower()
+        return text.isin(["true", "1", "yes", "y", "t"]).to_numpy(dtype=bool)
+
+    def _factorize(self, column: str) -> tuple[np.ndarray, list[object]]:
+        codes, uniques = pd.factorize(self.frame[column], use_na_sentinel=True)
+        codes = np.where(codes < 0, len(uniques), codes)
+        return _compact(codes, len(uniques) + 1), list(uniques)
+
+
+class EncodedTables:
+    """Every event table of one ``Tables`` encoded against all its customers, once, on demand."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self.ids = pd.Index(tables.customers["customer_id"], name="customer_id")
+        self._tables: dict[tuple[str, str], EncodedTable] = {}
+
+    def table(self, name: str, date_column: str) -> EncodedTable | None:
+        """The encoded table ``name`` (dated by ``date_column``); None when it is absent."""
+        frame = self.tables.get(name)
+        if frame is None:
+            return None
+        key = (name, date_column)
+        if key not in self._tables:
+            self._tables[key] = EncodedTable(frame, date_column, self.ids)
+        return self._tables[key]
+
+    def view(self, customers: np.ndarray | None = None) -> Visible:
+        """The families' input for the customers where ``customers`` holds (all when None)."""
+        frame = self.tables.customers
+        if customers is None or customers.all():
+            return Visible(frame, self, None)
+        remap = np.full(len(customers) + 1, -1, dtype=np.int64)  # the last entry serves pos -1
+        remap[np.flatnonzero(customers)] = np.arange(int(customers.sum()))
+        return Visible(frame.take(np.flatnonzero(customers)), self, remap)
+
+
+@dataclass(frozen=True)
+class Visible:
+    """What the feature families read: the customers in view and every encoded event table.
+
+    ``customers`` is a subset of the encoded tables' customers, in their order; ``remap`` maps
+    a position among all customers to one among ``customers`` (``-1``: not in view; None: all
+    are in view). The event rows are not cut here: ``Events`` keeps those known at ``as_of``.
+    """
+
+    customers: pd.DataFrame
+    encoded: EncodedTables
+    remap: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def get(self, name: str) -> pd.DataFrame | None:
+        """The full (uncut) frame of table ``name``, or None when it is absent."""
+        return self.encoded.tables.get(name)
