@@ -114,8 +114,9 @@ def write_sample(
     """Write the built-in sample business and its hidden truth beside it; say what was written.
 
     ``mode`` ``snapshot`` writes the single-snapshot sample (``predictor.sample.snapshot``),
-    ``usage`` the usage-heavy subscription sample (``predictor.sample.usage``); the others the event sample (``predictor.sample``) with its traits and, for
-    ``truth_as_of``, the true churn probability and 13-month value as of that date.
+    ``usage`` the usage-heavy subscription sample (``predictor.sample.usage``; its truth is the
+    churn probability), the others the event sample (``predictor.sample``); each with its
+    traits and, for ``truth_as_of``, the truth as of that date.
     """
     from predictor.io.atomic import write_frame_atomic, write_tables
     from predictor.output_schema import SAMPLE_DAY_COLUMNS
@@ -134,32 +135,17 @@ def write_sample(
             f"churn.horizon_days={(snap.end_date - snap.as_of).days}); truth in {truth_path}"
         )
     if mode == "usage":
-        return _write_usage(out_dir, truth_dir, customers, seed, fmt, truth_as_of)
-    from predictor.sample import generate_sample, ground_truth
+        from predictor.sample.usage import generate_usage, usage_truth
 
-    business = generate_sample(n_customers=customers, seed=seed, mode=mode)
+        business, truth_of = generate_usage(n_accounts=customers, seed=seed), usage_truth
+    else:
+        from predictor.sample import generate_sample, ground_truth
+
+        business, truth_of = generate_sample(n_customers=customers, seed=seed, mode=mode), ground_truth
     write_tables(business.tables, out_dir, fmt=fmt, days=SAMPLE_DAY_COLUMNS)
     write_frame_atomic(business.traits.reset_index(), truth_dir / "traits.parquet")
     if truth_as_of:
-        truth = ground_truth(business, pd.Timestamp(truth_as_of))
-        write_frame_atomic(truth.reset_index(), truth_dir / f"truth_{truth_as_of}.parquet")
-    counts = ", ".join(f"{name} {len(frame):,}" for name, frame in business.tables.items())
-    return f"wrote {out_dir} ({counts}); ground truth in {truth_dir} (never an input)"
-
-
-def _write_usage(
-    out_dir: Path, truth_dir: Path, accounts: int, seed: int, fmt: str, truth_as_of: str | None
-) -> str:
-    """The usage-heavy sample, its hidden traits and (for ``truth_as_of``) its churn truth."""
-    from predictor.io.atomic import write_frame_atomic, write_tables
-    from predictor.output_schema import SAMPLE_DAY_COLUMNS
-    from predictor.sample.usage import generate_usage, usage_truth
-
-    business = generate_usage(n_accounts=accounts, seed=seed)
-    write_tables(business.tables, out_dir, fmt=fmt, days=SAMPLE_DAY_COLUMNS)
-    write_frame_atomic(business.traits.reset_index(), truth_dir / "traits.parquet")
-    if truth_as_of:
-        truth = usage_truth(business, pd.Timestamp(truth_as_of))
+        truth = truth_of(business, pd.Timestamp(truth_as_of))
         write_frame_atomic(truth.reset_index(), truth_dir / f"truth_{truth_as_of}.parquet")
     counts = ", ".join(f"{name} {len(frame):,}" for name, frame in business.tables.items())
     return f"wrote {out_dir} ({counts}); ground truth in {truth_dir} (never an input)"
