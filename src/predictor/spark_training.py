@@ -41,6 +41,7 @@ from predictor.spark_engine import (
     _plain,
     _to_ipc,
     bucketed,
+    default_buckets,
     locate_tables,
     read_tables,
     spark_session,
@@ -143,10 +144,11 @@ def sample_with_spark(
     data = str(config.data.path) if config.data.path is not None else ""
     located = locate_tables(spark, data, {k: str(v) for k, v in config.data.tables.items()})
     frames = read_tables(spark, located, config)
-    share = min(1.0, customers / max(1, frames["customers"].count()))
+    total = frames["customers"].count()
+    share = min(1.0, customers / max(1, total))
     columns = {name: list(frame.columns) for name, frame in frames.items()}
     job = SampleJob(config, resolve_data_end(config), columns, share)
-    with bucketed(spark, frames, buckets) as (packed, n_buckets):
+    with bucketed(spark, frames, buckets or default_buckets(spark, total)) as (packed, n_buckets):
         run = lambda group: job.run(group)  # noqa: E731 - applyInPandas wants a plain function
         rows = packed.groupBy(BUCKET).applyInPandas(run, _SCHEMA).collect()
     issues = [_issue(r[DETAIL]) for r in rows if r[KIND] == "issue"]
