@@ -254,6 +254,16 @@ def unpack(group: pd.DataFrame, columns: dict[str, list[str]]) -> dict[str, pd.D
 # -- work per bucket (pure pandas: the same code as the pandas engine) ---------------------
 
 
+def validate_bucket(
+    group: pd.DataFrame,
+    columns: dict[str, list[str]],
+    end_date: pd.Timestamp,
+    dates: DateRules | None,
+):
+    """A bucket's tables, typed and checked as the pandas engine checks a chunk of customers."""
+    return validate(unpack(group, columns), end_date=end_date, chunk=True, dates=dates)
+
+
 _LOADED: dict[str, Predictor] = {}
 """Models loaded in this worker process, by content hash: each worker loads a bundle once."""
 
@@ -309,10 +319,8 @@ class BucketJob:
         return load_files(files)
 
     def validated(self, group: pd.DataFrame):
-        """The bucket's tables, typed and checked as the pandas engine does for a chunk."""
-        return validate(
-            unpack(group, self.columns), end_date=self.end_date, chunk=True, dates=self.dates
-        )
+        """The bucket's tables, typed and checked with the model's date rules."""
+        return validate_bucket(group, self.columns, self.end_date, self.dates)
 
     def latest(self, group: pd.DataFrame) -> pd.DataFrame:
         """The latest valid event date of the bucket (for the default as-of date)."""

@@ -45,7 +45,7 @@ from predictor.spark_engine import (
     locate_tables,
     read_tables,
     spark_session,
-    unpack,
+    validate_bucket,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,12 +78,10 @@ class FeatureJob:
         return self.view == CURRENT and self.config.model.probabilistic_features
 
     def validated(self, group: pd.DataFrame):
-        """The bucket's tables, typed and checked as the pandas engine checks them."""
-        from predictor.contract.validate import validate
+        """The bucket's tables, typed and checked with the config's date rules."""
         from predictor.io.tables import date_rules
 
-        raw = unpack(group, self.columns)
-        return validate(raw, end_date=self.end_date, chunk=True, dates=date_rules(self.config))
+        return validate_bucket(group, self.columns, self.end_date, date_rules(self.config))
 
     def latest(self, group: pd.DataFrame) -> pd.DataFrame:
         """The latest valid event date of the bucket (the default cutoff is the maximum)."""

@@ -45,7 +45,7 @@ from predictor.spark_engine import (
     locate_tables,
     read_tables,
     spark_session,
-    unpack,
+    validate_bucket,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -81,12 +81,10 @@ class SampleJob:
 
     def run(self, group: pd.DataFrame) -> pd.DataFrame:
         """The bucket's issues, its customer counts and the kept rows of every table."""
-        from predictor.contract.validate import validate
         from predictor.io.tables import date_rules
 
         bucket = int(group[BUCKET].iloc[0])
-        raw = unpack(group, self.columns)
-        result = validate(raw, end_date=self.end_date, chunk=True, dates=date_rules(self.config))
+        result = validate_bucket(group, self.columns, self.end_date, date_rules(self.config))
         rows = [_issue_rows(result.issues)]
         if not result.errors and result.tables is not None:
             customers = result.tables.customers["customer_id"]
