@@ -26,13 +26,8 @@ FIT_SAMPLE = 12
 
 
 @pytest.fixture(scope="module")
-def folder(business, tmp_path_factory) -> Path:
-    from predictor.io import write_tables
-
-    ids = sorted(business.tables.customers["customer_id"])[:N_CUSTOMERS]
-    folder = tmp_path_factory.mktemp("spark_features") / "data"
-    write_tables(business.tables.subset(ids), folder, fmt="parquet")
-    return folder
+def folder(first_customers_folder) -> Path:
+    return first_customers_folder(N_CUSTOMERS, "spark_features")
 
 
 def test_spark_features_equal_the_pandas_engine(spark, folder, tmp_path, monkeypatch):

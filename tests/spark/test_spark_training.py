@@ -33,13 +33,8 @@ FAST = [
 
 
 @pytest.fixture(scope="module")
-def folder(business, tmp_path_factory) -> Path:
-    from predictor.io import write_tables
-
-    ids = sorted(business.tables.customers["customer_id"])[:N_CUSTOMERS]
-    folder = tmp_path_factory.mktemp("spark_training") / "data"
-    write_tables(business.tables.subset(ids), folder, fmt="parquet")
-    return folder
+def folder(first_customers_folder) -> Path:
+    return first_customers_folder(N_CUSTOMERS, "spark_training")
 
 
 def test_a_sample_of_everyone_is_exactly_what_pandas_reads(spark, folder):
