@@ -102,13 +102,7 @@ def _value_block(
         # the held-out predictions carry the level known at the test cutoff, the model the latest
         rescale = result.plan.get("level", model.value.level_) / model.value.level_
         _check(y, result, model.value.predict(X.loc[ids]) * rescale, "value_13m")
-    truth = ground_truth(
-        business,
-        cutoff,
-        value_horizon_months=config.value.horizon_months,
-        churn_horizon_days=config.churn.horizon_days,
-        churn_lookback_days=config.churn.lookback_days,
-    )["true_value_13m"]
+    truth = _event_truth(business, cutoff, config)["true_value_13m"]
     preds = dict(result.predictions)
     preds[TRUTH] = truth.reindex(ids).to_numpy(dtype=float)
     tab = value_table(y, preds, settings.n_boot)
@@ -116,6 +110,17 @@ def _value_block(
     tab = add_ratios(tab, ["normalized_gini", "spearman"])
     info = {"cutoff": str(cutoff.date()), "rows": len(y), "mean_value": float(y.mean())}
     return tab, info
+
+
+def _event_truth(business: SampleBusiness, cutoff: pd.Timestamp, config) -> pd.DataFrame:
+    """The event sample's truth at ``cutoff`` over the configured value and churn windows."""
+    return ground_truth(
+        business,
+        cutoff,
+        value_horizon_months=config.value.horizon_months,
+        churn_horizon_days=config.churn.horizon_days,
+        churn_lookback_days=config.churn.lookback_days,
+    )
 
 
 def _churn_block(
@@ -135,13 +140,7 @@ def _churn_block(
     y = labels.loc[ids].to_numpy(dtype=float)
     _check(y, result, model.churn.predict_proba(X.loc[ids])[:, 1], "churn")
     if truth_of is None:
-        truth = ground_truth(
-            business,
-            cutoff,
-            churn_horizon_days=config.churn.horizon_days,
-            churn_lookback_days=config.churn.lookback_days,
-            value_horizon_months=config.value.horizon_months,
-        )["true_churn_prob"].reindex(ids)
+        truth = _event_truth(business, cutoff, config)["true_churn_prob"].reindex(ids)
     else:
         truth = truth_of(cutoff).reindex(ids)
     keep = truth.notna().to_numpy()
