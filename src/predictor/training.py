@@ -331,7 +331,8 @@ def _train_fresh_value(
 
     Held-out evaluation: a model fitted only on cutoffs whose short label ends by the test
     cutoff, extended with BG/NBD fitted at the test cutoff, against the full-horizon label there.
-    The returned model is refitted the same way on the latest cutoffs before the data's end.
+    The returned model is refitted the same way on the latest cutoffs before the data's end,
+    with the objective the held-out check chose (``plan["objective"]``).
     None (the caller learns the whole horizon) when there are too few cutoffs or BG/NBD
     cannot be fitted at a test cutoff.
     """
@@ -390,6 +391,7 @@ def _train_fresh_value(
     result = _task_result(test, preds, "value", used, train, valid)
     result.plan |= _add_interval_metrics(result.table, test.y, lo, hi)
     result.plan |= {"horizon_months": learn, "level": model.level_, "level_rule": rule}
+    result.plan["objective"] = model.kind_
     result.plan["level_validation"] = validation_level
     result.plan["refit"] = {
         "train": [str(c.date()) for c in fit_train],
@@ -400,7 +402,9 @@ def _train_fresh_value(
     train = _frame(fit_train, features, label_short, config, steps)
     valid = _frame(fit_valid, features, label_short, config, steps)
     progress(f"value_13m: fitting on the latest {len(train):,} rows")
-    final = ValueModel.from_config(config.model).fit(train.X, train.y, eval_set=(valid.X, valid.y))
+    # the objective was chosen on the held-out check's validation cutoff: fit only that one
+    final = ValueModel.from_config(config.model, objective=model.kind_)
+    final.fit(train.X, train.y, eval_set=(valid.X, valid.y))
     ext_end = HorizonExtension(dict(end_params), learn, full)
     final.set_level(
         _level(

@@ -22,6 +22,8 @@ def test_value_learns_three_months_on_the_latest_cutoffs_and_is_judged_on_thirte
     # the saved model is refitted on later cutoffs than the held-out one
     refit = [pd.Timestamp(c) for c in result.plan["refit"]["train"] + result.plan["refit"]["valid"]]
     assert max(refit) > test_cutoff
+    # ... with the objective the held-out check chose, so the evaluation describes it
+    assert model.value.kind_ == result.plan["objective"]
     assert result.table.loc["model", "normalized_gini"] > 0.5
     assert 0.5 < result.predictions["model"].sum() / result.y_true.sum() < 2.0
 
