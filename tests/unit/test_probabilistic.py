@@ -373,3 +373,42 @@ def test_bgnbd_gg_value_with_no_orders_and_signups():
     assert list(value.index) == ["x"]
     assert value.loc["x", "expected_value"] == 0
     assert bgnbd_gg_value(orders, "2023-12-31", horizon_days=365).empty
+
+
+@pytest.mark.parametrize(
+    ("model", "params"),
+    [
+        (BetaGeoModel, [0.24, 4.4, 0.79, 2.4]),
+        (BetaGeoModel, [3.0, 0.5, 10.0, 0.3]),
+        (GammaGammaModel, [6.0, 3.9, 15.4]),
+        (GammaGammaModel, [0.5, 10.0, 2.0]),
+    ],
+)
+def test_likelihood_gradient_matches_finite_differences(model, params):
+    rng = np.random.default_rng(0)
+    n = 500
+    if model is BetaGeoModel:
+        age = rng.integers(1, 400, n).astype(float)
+        x = rng.poisson(2, n).astype(float)
+        data = (x, np.where(x > 0, np.floor(rng.random(n) * age), 0.0), age)
+    else:
+        data = (rng.integers(1, 8, n).astype(float), rng.gamma(2.0, 20.0, n))
+    theta = np.asarray(params)
+    analytic = model._log_likelihood_gradient(theta, *data).sum(axis=0)
+    for j in range(theta.size):
+        step = np.zeros_like(theta)
+        step[j] = 1e-6 * theta[j]
+        up = model._log_likelihood(theta + step, *data).sum()
+        down = model._log_likelihood(theta - step, *data).sum()
+        numeric = (up - down) / (2 * step[j])
+        assert numeric == pytest.approx(analytic[j], rel=1e-5, abs=1e-6)
+
+
+def test_bgnbd_fit_weighs_repeated_customers_like_the_full_list(calibration):
+    once = BetaGeoModel().fit(calibration["frequency"], calibration["recency"], calibration["T"])
+    twice = BetaGeoModel().fit(
+        *(np.tile(calibration[c].to_numpy(), 2) for c in ("frequency", "recency", "T"))
+    )
+    for name, value in once.params_.items():
+        assert twice.params_[name] == pytest.approx(value, rel=1e-5)
+    assert twice.log_likelihood_ == pytest.approx(2 * once.log_likelihood_, rel=1e-9)

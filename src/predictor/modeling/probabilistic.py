@@ -33,7 +33,8 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import expit, gammaln, hyp2f1
+from scipy.special import digamma, expit, gammaln, hyp2f1
+from threadpoolctl import threadpool_limits
 
 from predictor.errors import PredictorError
 from predictor.timeline import day_end, known_at, purchases
@@ -202,6 +203,28 @@ def _check_rft(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> tuple[
     return x, t_x, age
 
 
+def _distinct_rows(*columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The distinct rows of equal-length columns and each one's share of all rows.
+
+    A likelihood over many customers with the same sufficient statistics is evaluated once per
+    distinct row, weighted by how many customers share it.
+    """
+    stacked = np.column_stack(columns)
+    rows, counts = np.unique(stacked, axis=0, return_counts=True)
+    return tuple(rows.T), counts / len(stacked)
+
+
+GRADIENT_TOLERANCE: float = 1e-7
+"""A point where no log-parameter moves the mean log-likelihood per customer by more than this
+per unit is a maximum, even when L-BFGS-B's line search stopped there without reporting
+convergence (its relative tolerances sit at the limit of float precision)."""
+
+
+def _stationary(result: Any) -> bool:
+    """Whether an L-BFGS-B result with its own gradient stopped at a stationary point."""
+    return bool(np.all(np.isfinite(result.jac)) and np.max(np.abs(result.jac)) <= GRADIENT_TOLERANCE)
+
+
 LOG_BOUND: float = 20.0
 """Fitted log-parameters are kept in ``[-20, 20]`` (in rescaled units), so the optimiser cannot
 run off to infinity when the likelihood has no interior maximum."""
@@ -210,31 +233,35 @@ run off to infinity when the likelihood has no interior maximum."""
 def _minimize(objective: Any, n_params: int) -> tuple[np.ndarray, bool]:
     """Deterministic minimisation over log-parameters, starting from all parameters = 1.
 
-    L-BFGS-B (numerical gradient, tight tolerances) within ``[-LOG_BOUND, LOG_BOUND]``; when it
-    reports a failure, a bounded Nelder-Mead continues from its end point and the better of
-    the two is kept. Returns the log-parameters and whether the optimiser converged to an
-    interior point (``False`` when it failed or an estimate sits on the bound, i.e. the
-    likelihood keeps rising towards a degenerate model).
+    ``objective`` returns ``(value, gradient)``. L-BFGS-B (tight tolerances) within
+    ``[-LOG_BOUND, LOG_BOUND]``; when it stops short of a stationary point, a bounded
+    Nelder-Mead continues from its end point and the better of the two is kept. Returns the
+    log-parameters and whether the optimiser converged to an interior point (``False`` when it
+    failed or an estimate sits on the bound, i.e. the likelihood keeps rising towards a
+    degenerate model). BLAS runs on one thread: with 3-4 parameters its threads only add
+    waiting, and the result must not depend on their number.
     """
     bounds = [(-LOG_BOUND, LOG_BOUND)] * n_params
-    best = minimize(
-        objective,
-        np.zeros(n_params),
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 2000},
-    )
-    success = bool(best.success)
-    if not success:
-        polish = minimize(
+    with threadpool_limits(limits=1, user_api="blas"):
+        best = minimize(
             objective,
-            best.x,
-            method="Nelder-Mead",
+            np.zeros(n_params),
+            jac=True,
+            method="L-BFGS-B",
             bounds=bounds,
-            options={"maxiter": 1000, "xatol": 1e-8, "fatol": 1e-12},
+            options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 2000},
         )
-        if polish.fun <= best.fun:
-            best, success = polish, bool(polish.success)
+        success = bool(best.success) or _stationary(best)
+        if not success:
+            polish = minimize(
+                lambda z: objective(z)[0],
+                best.x,
+                method="Nelder-Mead",
+                bounds=bounds,
+                options={"maxiter": 1000, "xatol": 1e-8, "fatol": 1e-12},
+            )
+            if polish.fun <= best.fun:
+                best, success = polish, bool(polish.success)
     at_bound = bool(np.any(np.abs(best.x) >= LOG_BOUND - 1e-3))
     return best.x, success and not at_bound
 
@@ -290,6 +317,37 @@ class BetaGeoModel:
             )
         return a1 + a2 + np.logaddexp(a3, a4)
 
+    @staticmethod
+    def _log_likelihood_gradient(
+        params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray
+    ) -> np.ndarray:
+        """Per-customer gradient of ``_log_likelihood`` in ``(r, alpha, a, b)``: shape (n, 4).
+
+        Differentiates each term of eq. 6; the ``logaddexp`` of the last two terms passes
+        each side's gradient on with its share of the sum.
+        """
+        r, alpha, a, b = params
+        rx = r + x
+        repeat = x > 0
+        ln_t, ln_tx = np.log(alpha + age), np.log(alpha + t_x)
+        a3 = -rx * ln_t
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a4 = np.where(
+                repeat, np.log(a) - np.log(b + np.maximum(x, 1) - 1) - rx * ln_tx, -np.inf
+            )
+        share4 = np.exp(a4 - np.logaddexp(a3, a4))  # 0 without a repeat purchase
+        share3 = 1.0 - share4
+        dg_ab, dg_abx = digamma(a + b), digamma(a + b + x)
+        grad = np.empty((x.size, 4))
+        grad[:, 0] = digamma(rx) - digamma(r) + np.log(alpha) - share3 * ln_t - share4 * ln_tx
+        grad[:, 1] = r / alpha - share3 * rx / (alpha + age) - share4 * rx / (alpha + t_x)
+        grad[:, 2] = dg_ab - dg_abx + share4 / a
+        grad[:, 3] = (
+            dg_ab + digamma(b + x) - digamma(b) - dg_abx
+            - share4 / (b + np.maximum(x, 1) - 1)
+        )  # fmt: skip
+        return grad
+
     def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Self:
         """Estimate ``r, alpha, a, b`` by maximum likelihood and return ``self``.
 
@@ -306,14 +364,17 @@ class BetaGeoModel:
             raise ValueError("BetaGeoModel.fit needs customers observed for some time (T > 0)")
 
         scale = 10.0 / age.max()
-        xs, ts, ages = x, t_x * scale, age * scale
+        (xs, ts, ages), weight = _distinct_rows(x, t_x * scale, age * scale)
         penalizer = self.penalizer
 
-        def objective(log_params: np.ndarray) -> float:
+        def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
             params = np.exp(log_params)
             ll = self._log_likelihood(params, xs, ts, ages)
-            value = -ll.mean() + penalizer * float(np.sum(params**2))
-            return float(value) if np.isfinite(value) else 1e300
+            value = -float(np.sum(weight * ll)) + penalizer * float(np.sum(params**2))
+            if not np.isfinite(value):
+                return 1e300, np.zeros(4)
+            grad = -np.einsum("i,ij->j", weight, self._log_likelihood_gradient(params, xs, ts, ages))
+            return float(value), (grad + 2 * penalizer * params) * params
 
         log_params, converged = _minimize(objective, 4)
         r, alpha, a, b = np.exp(log_params)
@@ -498,6 +559,18 @@ class GammaGammaModel:
             - (px + q) * np.log(v + x * m)
         )
 
+    @staticmethod
+    def _log_likelihood_gradient(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """Per-customer gradient of ``_log_likelihood`` in ``(p, q, v)``: shape (n, 3)."""
+        p, q, v = params
+        px, ln_vxm = p * x, np.log(v + x * m)
+        dg = digamma(px + q)
+        grad = np.empty((x.size, 3))
+        grad[:, 0] = x * (dg - digamma(px) + np.log(m) + np.log(x) - ln_vxm)
+        grad[:, 1] = dg - digamma(q) + np.log(v) - ln_vxm
+        grad[:, 2] = q / v - (px + q) / (v + x * m)
+        return grad
+
     def fit(self, frequency: ArrayLike, monetary_value: ArrayLike) -> Self:
         """Estimate ``p, q, v`` by maximum likelihood on repeat customers; return ``self``.
 
@@ -516,15 +589,17 @@ class GammaGammaModel:
                 f"positive monetary value, got {x.size}"
             )
         scale = float(m.mean())
-        ms = m / scale
+        (xs, ms), weight = _distinct_rows(x, m / scale)
         penalizer = self.penalizer
 
-        def objective(log_params: np.ndarray) -> float:
+        def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
             params = np.exp(log_params)
-            value = -self._log_likelihood(params, x, ms).mean() + penalizer * float(
-                np.sum(params**2)
-            )
-            return float(value) if np.isfinite(value) else 1e300
+            ll = self._log_likelihood(params, xs, ms)
+            value = -float(np.sum(weight * ll)) + penalizer * float(np.sum(params**2))
+            if not np.isfinite(value):
+                return 1e300, np.zeros(3)
+            grad = -np.einsum("i,ij->j", weight, self._log_likelihood_gradient(params, xs, ms))
+            return value, (grad + 2 * penalizer * params) * params
 
         log_params, converged = _minimize(objective, 3)
         p, q, v = np.exp(log_params)
