@@ -157,12 +157,11 @@ def predict_frame(
     n = len(frame)
     out = pd.DataFrame(index=frame.index)
     out["as_of"] = pd.Timestamp(as_of).normalize() if as_of is not None else pd.NaT
-    out["day_one_value"] = (
-        model.day_one.predict(day_one)
-        if model.day_one is not None and len(day_one.columns)
-        else np.full(n, np.nan)
-    )
-    out["value_13m"] = model.value.predict(current) if model.value else np.full(n, np.nan)
+    nan = (np.full(n, np.nan),) * 3
+    with_day_one = model.day_one is not None and len(day_one.columns)
+    first_day = model.day_one.predict_with_interval(day_one) if with_day_one else nan
+    value = model.value.predict_with_interval(current) if model.value else nan
+    out["day_one_value"], out["value_13m"] = first_day[0], value[0]
     out["churn_risk"] = (
         np.where(active, model.churn.predict_proba(current)[:, 1], 1.0)
         if model.churn is not None
@@ -175,14 +174,8 @@ def predict_frame(
     if model.churn is None:
         out["risk_band"] = pd.Series(None, index=out.index, dtype=object)
     out["model_version"] = model.info.get("model_version", "unversioned")
-    if model.value is not None:
-        out["value_13m_p10"], out["value_13m_p90"] = model.value.predict_interval(current)
-    else:
-        out["value_13m_p10"] = out["value_13m_p90"] = np.nan
-    if model.day_one is not None and len(day_one.columns):
-        out["day_one_value_p10"], out["day_one_value_p90"] = model.day_one.predict_interval(day_one)
-    else:
-        out["day_one_value_p10"] = out["day_one_value_p90"] = np.nan
+    out["value_13m_p10"], out["value_13m_p90"] = value[1:]
+    out["day_one_value_p10"], out["day_one_value_p90"] = first_day[1:]
     if drivers > 0 and len(frame):
         parts = [
             top_drivers(est.contributions(x)[0], drivers, name)
@@ -311,12 +304,13 @@ def score_in_chunks(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score customers chunk by chunk (each chunk with all of its customers' rows)."""
     scores, rejects = [], []
-    for ids in chunk_ids(tables.customers["customer_id"], chunk_size):
-        s, r = score(model, tables.subset(ids), as_of, drivers)
+    groups = list(chunk_ids(tables.customers["customer_id"], chunk_size))
+    for part in tables.partition(groups):
+        s, r = score(model, part, as_of, drivers)
         scores.append(s)
         rejects.append(r)
         if on_chunk is not None:
-            on_chunk(len(ids))
+            on_chunk(len(part.customers))
     return pd.concat(scores, ignore_index=True), pd.concat(rejects, ignore_index=True)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
 
+import numpy as np
 import pandas as pd
 
 TABLE_NAMES: tuple[str, ...] = (
@@ -49,6 +50,36 @@ class Tables:
     def replace(self, **frames: pd.DataFrame | None) -> Tables:
         """Return a copy with some tables swapped."""
         return replace(self, **frames)
+
+    def partition(self, groups: list[pd.Index]) -> Iterator[Tables]:
+        """``self.subset(g)`` for each of ``groups`` in turn, from one pass over each table.
+
+        Each table's rows are ordered by group once (stably, so every part keeps its rows in
+        input order) instead of scanning every table once per group; parts are made one at a
+        time, so memory holds one part beside the tables.
+        """
+        ids = pd.Index(
+            np.concatenate([np.asarray(g, dtype=object) for g in groups]) if groups else []
+        )
+        if not ids.is_unique:
+            yield from (self.subset(g) for g in groups)
+            return
+        group_of = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+        ranges = {}
+        for name, frame in self.items():
+            found = ids.get_indexer(frame["customer_id"]) if len(ids) else np.full(len(frame), -1)
+            group = np.where(found >= 0, group_of[np.maximum(found, 0)], -1)
+            order = np.argsort(group, kind="stable")
+            ranges[name] = (order, np.searchsorted(group[order], np.arange(len(groups) + 1)))
+        for k in range(len(groups)):
+            yield Tables(
+                **{
+                    name: self.get(name)
+                    .take(order[bounds[k] : bounds[k + 1]])
+                    .reset_index(drop=True)
+                    for name, (order, bounds) in ranges.items()
+                }
+            )
 
     def subset(self, customer_ids: pd.Index | list[str]) -> Tables:
         """Return the tables restricted to the given customers (all their rows, every table)."""

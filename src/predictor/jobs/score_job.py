@@ -116,8 +116,8 @@ def score_files(
             step = progress_batch(len(ids))
             set_aside = input_rejects(result)
             rejected.append(set_aside)
-            for start in range(0, len(ids), step) or [0]:
-                batch = result.tables.subset(ids[start : start + step])
+            groups = [ids[start : start + step] for start in range(0, len(ids), step) or [0]]
+            for batch in result.tables.partition(groups):
                 scores, late = score(predictor.model, batch, cutoff, drivers)
                 writer.write(scores)
                 rejected.append(late)
@@ -279,10 +279,10 @@ def _open_input(
     groups = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)] or [ids]
 
     def split(as_of: pd.Timestamp) -> Iterator[ValidationResult]:
-        for k, group in enumerate(groups):
+        for k, part in enumerate(tables.partition(groups)):
             first = k == 0
             yield ValidationResult(
-                tables=tables.subset(group),
+                tables=part,
                 issues=whole.issues if first else [],
                 rejects=whole.rejects if first else whole.rejects.iloc[:0],
                 rejected_customers=whole.rejected_customers.iloc[: None if first else 0],

@@ -64,15 +64,16 @@ class FeatureSchema(TransformerMixin, BaseEstimator):
                 f"{len(missing)} of {len(self.features_)} model features are missing from the "
                 f"input (e.g. {', '.join(missing[:5])}); was it built for another model?"
             )
-        out = X.reindex(columns=self.features_)
+        columns = {}
         for col in self.features_:
+            values = X[col] if col in X.columns else pd.Series(np.nan, index=X.index)
             if col in self.categories_:
-                values = out[col].astype("string")
-                values = values.where(values.isin(self.categories_[col]))
-                out[col] = pd.Categorical(values, categories=self.categories_[col])
+                columns[col] = _as_categories(values, self.categories_[col])
+            elif values.dtype == np.float64:
+                columns[col] = values.to_numpy()
             else:
-                out[col] = pd.to_numeric(out[col], errors="coerce").astype(np.float64)
-        return out
+                columns[col] = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+        return pd.DataFrame(columns, index=X.index)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state."""
@@ -92,6 +93,23 @@ class FeatureSchema(TransformerMixin, BaseEstimator):
         schema.categories_ = {k: list(v) for k, v in state["categories"].items()}
         schema.dropped_ = dict(state.get("dropped", {}))
         return schema
+
+
+def _as_categories(values: pd.Series, categories: list[str]) -> pd.Categorical:
+    """``values`` as a categorical over exactly ``categories`` (any other value is missing).
+
+    A column already holding those categories in that order is passed on as it is.
+    """
+    dtype = values.dtype
+    if (
+        isinstance(dtype, pd.CategoricalDtype)
+        and not dtype.ordered
+        and dtype.categories.dtype == object
+        and list(dtype.categories) == categories
+    ):
+        return values.array
+    text = values.astype("string")
+    return pd.Categorical(text.where(text.isin(categories)), categories=categories)
 
 
 def uninformative(column: pd.Series) -> str | None:

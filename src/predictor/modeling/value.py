@@ -194,16 +194,21 @@ class ValueModel(RegressorMixin, BoostedModel):
         (``modeling.intervals``) on the unscaled predictions, then moved by the same level and
         horizon factor as the prediction itself.
         """
+        _, lo, hi = self.predict_with_interval(X)
+        return lo, hi
+
+    def predict_with_interval(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``predict(X)`` and ``predict_interval(X)`` from one pass of the boosters."""
         check_is_fitted(self, "boosters_")
         raw = self._predict_kind(self.kind_, self.boosters_, self.schema_.transform(X))
+        factor = self._factor(X)
+        pred = raw * factor  # exactly ``predict(X)``, so the bounds bracket it after rounding
         interval = getattr(self, "interval_", None)
         if interval is None:
             nan = np.full(len(raw), np.nan)
-            return nan, nan.copy()
+            return pred, nan, nan.copy()
         lo, hi = interval.predict(raw)
-        factor = self._factor(X)
-        pred = raw * factor  # exactly ``predict(X)``, so the bounds bracket it after rounding
-        return np.minimum(lo * factor, pred), np.maximum(hi * factor, pred)
+        return pred, np.minimum(lo * factor, pred), np.maximum(hi * factor, pred)
 
     def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """Per-feature contributions in currency that add up to ``predict(X) - base``.
