@@ -1,7 +1,8 @@
 """File-to-file scoring: Spark ``local[N]`` against the pandas chunked path (docs/spark.md).
 
 Usage: ``python benchmarks/bench_spark_scoring.py N_CUSTOMERS BUCKETS [MASTER]`` (``BUCKETS`` 0:
-predictor's default, one bucket per 20,000 customers). Generates the
+predictor's default, one bucket per 20,000 customers). ``BENCH_SPARK_ROOT=DIR`` keeps the work
+in ``DIR`` and reuses a sample already written there by an earlier run. Generates the
 seeded subscription sample (seed 1) as Parquet, trains a small model on a separate 5,000-customer
 sample (its quality does not matter here), then runs ``predictor score`` twice as child
 processes, pandas (chunked Parquet path) and ``--engine spark``, and prints for each the wall
@@ -63,11 +64,15 @@ def run(cmd: list[str], log: Path) -> dict[str, float]:
 
 
 def main(n: int, buckets: int, master: str) -> None:
-    root = Path(tempfile.mkdtemp(prefix="bench-spark-score-"))
+    root = Path(os.environ.get("BENCH_SPARK_ROOT") or tempfile.mkdtemp(prefix="bench-spark-score-"))
     start = time.perf_counter()
-    write_tables(generate_sample(n_customers=n, seed=1, mode="subscription").tables,
-                 root / "data", fmt="parquet")  # fmt: skip
-    print(f"sample of {n:,} customers written in {time.perf_counter() - start:.1f} s")
+    if (root / "data.complete").exists():
+        print(f"reusing the sample in {root / 'data'}")
+    else:
+        write_tables(generate_sample(n_customers=n, seed=1, mode="subscription").tables,
+                     root / "data", fmt="parquet")  # fmt: skip
+        (root / "data.complete").touch()
+        print(f"sample of {n:,} customers written in {time.perf_counter() - start:.1f} s")
     small = generate_sample(n_customers=5000, seed=2, mode="subscription").tables
     config = Config.model_validate({"model": FAST_MODEL})
     save_model(train(small, config), root / "model")
