@@ -214,10 +214,12 @@ def _distinct_rows(*columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.nda
     return tuple(rows.T), counts / len(stacked)
 
 
-GRADIENT_TOLERANCE: float = 1e-7
+GRADIENT_TOLERANCE: float = 1e-5
 """A point where no log-parameter moves the mean log-likelihood per customer by more than this
-per unit is a maximum, even when L-BFGS-B's line search stopped there without reporting
-convergence (its relative tolerances sit at the limit of float precision)."""
+per unit is taken as a maximum when L-BFGS-B's line search stops there without reporting
+convergence: its relative tolerances sit at the limit of float precision, and on a flat ridge
+(no heterogeneity to estimate) a Nelder-Mead polish would spend thousands of evaluations for
+nothing the predictions can show."""
 
 
 def _stationary(result: Any) -> bool:
