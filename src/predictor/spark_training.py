@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -47,9 +49,18 @@ from predictor.spark_engine import (
     spark_session,
     validate_bucket,
 )
+from predictor.spark_features import (
+    _STAGE_SCHEMA,
+    FeatureJob,
+    bgnbd_stats,
+    finisher,
+    stage_rows,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
+
+CUTOFF = "_cutoff"
 
 DEFAULT_SAMPLE_CUSTOMERS = 200_000
 """Customers collected to the driver by default: every churn and value cutoff then has far
@@ -79,18 +90,26 @@ class SampleJob:
     share: float
     """Share of customers kept (1.0 keeps everyone)."""
 
-    def run(self, group: pd.DataFrame) -> pd.DataFrame:
-        """The bucket's issues, its customer counts and the kept rows of every table."""
+    def validated(self, group: pd.DataFrame):
+        """The bucket's tables, typed and checked with the config's date rules."""
         from predictor.io.tables import date_rules
 
+        return validate_bucket(group, self.columns, self.end_date, date_rules(self.config))
+
+    def kept(self, tables: Tables) -> Tables:
+        """The rows of the bucket's sampled customers (a seeded hash of the id below ``share``)."""
+        ids = tables.customers["customer_id"]
+        keep = sample_keys(ids, self.config.model.random_state) < self.share
+        return tables.subset(pd.Index(ids[keep]))
+
+    def run(self, group: pd.DataFrame) -> pd.DataFrame:
+        """The bucket's issues, its customer counts and the kept rows of every table."""
         bucket = int(group[BUCKET].iloc[0])
-        result = validate_bucket(group, self.columns, self.end_date, date_rules(self.config))
+        result = self.validated(group)
         rows = [_issue_rows(result.issues)]
         if not result.errors and result.tables is not None:
-            customers = result.tables.customers["customer_id"]
-            keep = sample_keys(customers, self.config.model.random_state) < self.share
-            kept = result.tables.subset(pd.Index(customers[keep]))
-            count = {"customers": len(customers), "kept": int(keep.sum())}
+            kept = self.kept(result.tables)
+            count = {"customers": len(result.tables.customers), "kept": len(kept.customers)}
             rows.append(pd.DataFrame({KIND: ["count"], DETAIL: [json.dumps(count)]}))
             rows.append(pd.DataFrame({
                 KIND: "table",
@@ -133,7 +152,40 @@ def sample_with_spark(
         ContractError: the data break the contract (its ``issues`` list every error).
 
     """
-    from predictor.jobs import merge_warnings
+    with training_on_spark(
+        config, customers=customers, buckets=buckets, master=master, spark=spark
+    ) as run:
+        return run.sample
+
+
+@dataclass
+class SparkTraining:
+    """A Spark training run's sample and the feature frames its buckets build for it."""
+
+    sample: SparkSample
+    features: SparkFrames
+
+
+@contextmanager
+def training_on_spark(
+    config: Config,
+    *,
+    customers: int = DEFAULT_SAMPLE_CUSTOMERS,
+    buckets: int | None = None,
+    master: str | None = None,
+    spark: SparkSession | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Iterator[SparkTraining]:
+    """Spark validates all the data, samples customers; their frames are built in Spark.
+
+    Yields the sample (``sample_with_spark``) and ``features``, the ``training.FeatureSource``
+    to pass to ``training.train`` with the sample's tables; Spark holds the packed buckets
+    until the block ends.
+
+    Raises:
+        ContractError: the data break the contract (its ``issues`` list every error).
+
+    """
     from predictor.jobs.data_job import resolve_data_end
 
     if customers < 1:
@@ -149,12 +201,24 @@ def sample_with_spark(
     with bucketed(spark, frames, buckets or default_buckets(spark, total)) as (packed, n_buckets):
         run = lambda group: job.run(group)  # noqa: E731 - applyInPandas wants a plain function
         rows = packed.groupBy(BUCKET).applyInPandas(run, _SCHEMA).collect()
+        sample = _sample(rows, list(frames), n_buckets, located)
+        source = SparkFrames(packed, job, sample.tables, progress or (lambda _m: None))
+        try:
+            yield SparkTraining(sample, source)
+        finally:
+            source.close()
+
+
+def _sample(rows: list, names: list[str], n_buckets: int, located: dict[str, str]) -> SparkSample:
+    """The driver's sample from the buckets' rows; raises the data's contract errors."""
+    from predictor.jobs import merge_warnings
+
     issues = [_issue(r[DETAIL]) for r in rows if r[KIND] == "issue"]
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise ContractError.from_issues(errors)
     counts = [json.loads(r[DETAIL]) for r in rows if r[KIND] == "count"]
-    tables = _assemble(rows, list(frames))
+    tables = _assemble(rows, names)
     return SparkSample(
         tables,
         customers=sum(c["customers"] for c in counts),
@@ -163,6 +227,112 @@ def sample_with_spark(
         sources=dict(located),
         warnings=merge_warnings(issues),
     )
+
+
+_FRAME_SCHEMA = f"{_STAGE_SCHEMA}, {CUTOFF} string"
+
+
+@dataclass(frozen=True)
+class FrameJob:
+    """What each bucket runs for training: its sampled customers' frames at every cutoff.
+
+    The same pandas code as ``training.train`` (``training.FeatureCache``), without the
+    ``bgnbd`` family: that is fitted per cutoff on every bucket's candidates afterwards, as
+    ``predictor features --engine spark`` does.
+    """
+
+    sample: SampleJob
+    cutoffs: tuple[pd.Timestamp, ...]
+
+    def run(self, group: pd.DataFrame) -> pd.DataFrame:
+        """Per cutoff: the kept customers' column kinds, frame payload and fit candidates."""
+        from predictor.training import FeatureCache
+
+        config = self.sample.config
+        result = self.sample.validated(group)
+        rows = []
+        if not result.errors and result.tables is not None:
+            kept = self.sample.kept(result.tables)
+            cache = FeatureCache(kept, config, None)
+            fits = config.model.probabilistic_features
+            for as_of in self.cutoffs:
+                frame = cache.transient(as_of)
+                stats = bgnbd_stats(kept, as_of, frame.index) if fits else pd.DataFrame()
+                rows.append(stage_rows(frame, stats, config.model.random_state).assign(
+                    **{CUTOFF: as_of.isoformat()}
+                ))  # fmt: skip
+        out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+        out = out.assign(**{BUCKET: int(group[BUCKET].iloc[0])})
+        return _plain(out.reindex(columns=[c.split()[0] for c in _FRAME_SCHEMA.split(", ")]))
+
+
+class SparkFrames:
+    """``training.FeatureSource`` over the frames Spark's buckets build for the sample.
+
+    The first request plans the cutoffs the trainer uses (``training.planned_cutoffs``) and
+    builds all of them in one pass over the buckets (kept by Spark); each cutoff's frame is
+    finished (``bgnbd`` fitted on the sample's candidates, columns aligned) and collected
+    only when the trainer asks for it, so the driver holds what the pandas trainer holds. A cutoff outside the plan gets a pass of its own.
+    """
+
+    def __init__(
+        self, packed: DataFrame, job: SampleJob, tables: Tables, say: Callable[[str], None]
+    ) -> None:
+        self.packed, self.job, self.tables, self.say = packed, job, tables, say
+        self._staged: list[DataFrame] = []
+        self._finish: dict[pd.Timestamp, tuple[DataFrame, pd.DataFrame]] = {}
+        self._cache: dict[pd.Timestamp, pd.DataFrame] = {}
+
+    def __call__(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        """The frame of a cutoff, kept for later calls."""
+        if as_of not in self._cache:
+            self._cache[as_of] = self.transient(as_of)
+        return self._cache[as_of]
+
+    def transient(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        """The frame of a cutoff, collected from Spark unless kept."""
+        if as_of in self._cache:
+            return self._cache[as_of]
+        if as_of not in self._finish:
+            from predictor.training import planned_cutoffs
+
+            planned = [] if self._staged else planned_cutoffs(self.tables, self.job.config)
+            self.build(sorted({as_of, *planned}))
+        staged, small = self._finish[as_of]
+        base = self.job
+        finish = finisher(small, FeatureJob(base.config, base.end_date, base.columns, as_of))[0]
+        return _feature_frame(
+            staged.select("_payload").mapInPandas(finish, finish.schema()).toPandas(),
+            finish.kinds,
+        )
+
+    def build(self, cutoffs: list[pd.Timestamp]) -> None:
+        """One pass over the buckets for ``cutoffs``: frames kept by Spark, ``bgnbd`` fitted."""
+        from pyspark.sql import functions as F
+
+        self.say(f"spark: building the feature frames of {len(cutoffs)} cutoff(s) per bucket")
+        job = FrameJob(self.job, tuple(cutoffs))
+        run = lambda group: job.run(group)  # noqa: E731 - applyInPandas wants a plain function
+        staged = self.packed.groupBy(BUCKET).applyInPandas(run, _FRAME_SCHEMA).persist()
+        self._staged.append(staged)
+        small = staged.filter(F.col(KIND) != "frame").drop("_payload").toPandas()
+        for as_of in cutoffs:
+            mine = small[small[CUTOFF] == as_of.isoformat()]
+            frames = staged.filter((F.col(KIND) == "frame") & (F.col(CUTOFF) == as_of.isoformat()))
+            self._finish[as_of] = (frames, mine)
+
+    def close(self) -> None:
+        """Release what Spark keeps for the frames."""
+        for staged in self._staged:
+            staged.unpersist()
+        self._staged.clear()
+
+
+def _feature_frame(rows: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
+    """A collected frame as ``build_features`` gives it: indexed by customer, sorted by id."""
+    frame = rows.drop(columns="as_of").set_index("customer_id").sort_index()
+    text = [c for c in frame.columns if kinds.get(c) == "category"]
+    return frame.astype({c: "category" for c in text})
 
 
 def _assemble(rows: list, names: list[str]) -> Tables:

@@ -18,7 +18,12 @@ from typer.testing import CliRunner
 from predictor.io.config_files import load_config
 from predictor.io.tables import load_tables
 from predictor.jobs import resolve_data_end
-from predictor.spark_training import _canonical, sample_keys, sample_with_spark
+from predictor.spark_training import (
+    _canonical,
+    sample_keys,
+    sample_with_spark,
+    training_on_spark,
+)
 
 pyspark = pytest.importorskip("pyspark", reason="the Spark extra (predictor[spark]) is absent")
 if shutil.which("java") is None:  # pragma: no cover
@@ -71,3 +76,29 @@ def test_cli_trains_on_a_seeded_sample_and_tracks_it(folder, tmp_path):
     assert run.data.tags["predictor.training_customers"] == str(expected)
     assert run.data.tags["predictor.data_customers"] == str(N_CUSTOMERS)
     assert "churn.model.roc_auc" in run.data.metrics
+
+
+def test_frames_built_in_spark_are_the_pandas_trainers_frames(spark, folder):
+    """Every planned cutoff: Spark's buckets give the frame ``train`` builds on the sample."""
+    from predictor.training import FeatureCache, planned_cutoffs
+
+    cuts = ["cutoffs.step_days=60", "cutoffs.max_cutoffs=3", "cutoffs.churn_max_cutoffs=4"]
+    config = load_config([], [f"data.path={folder}", *cuts])
+    with training_on_spark(config, customers=SAMPLE, buckets=3, spark=spark) as run:
+        tables = run.sample.tables
+        assert run.sample.kept < N_CUSTOMERS
+        cutoffs = planned_cutoffs(tables, config)
+        assert len(cutoffs) >= 4
+        pandas_frames = FeatureCache(tables, config)
+        for as_of in [*cutoffs[:2], cutoffs[-1]]:
+            ours, theirs = run.features(as_of), pandas_frames(as_of)
+            assert list(ours.index) == list(theirs.index)
+            assert list(ours.columns) == list(theirs.columns)
+            numbers = theirs.select_dtypes("number").columns
+            assert any(c.startswith("bgnbd__") for c in numbers)
+            diff = (ours[numbers].astype(float) - theirs[numbers].astype(float)).abs()
+            assert float(diff.max().max()) <= 1e-6, as_of
+            assert ours[numbers].isna().equals(theirs[numbers].isna())
+            for col in theirs.columns.difference(numbers):
+                assert ours[col].astype(object).equals(theirs[col].astype(object)), col
+        assert run.features.transient(cutoffs[-1]) is run.features(cutoffs[-1])
