@@ -25,12 +25,13 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from functools import reduce
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from predictor.config import Config
+from predictor.config import ChurnConfig, Config
 from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.tables import Tables
 from predictor.spark_engine import (
@@ -135,29 +136,6 @@ class SparkSample:
     warnings: list[ContractIssue] = field(default_factory=list)
 
 
-def sample_with_spark(
-    config: Config,
-    *,
-    customers: int = DEFAULT_SAMPLE_CUSTOMERS,
-    buckets: int | None = None,
-    master: str | None = None,
-    spark: SparkSession | None = None,
-) -> SparkSample:
-    """Validate all the data of ``config.data`` on Spark and collect a seeded customer sample.
-
-    At most about ``customers`` customers (a seeded hash share of the valid ones, each with
-    all their rows) reach the driver, as ``Tables`` ready for ``training.train``.
-
-    Raises:
-        ContractError: the data break the contract (its ``issues`` list every error).
-
-    """
-    with training_on_spark(
-        config, customers=customers, buckets=buckets, master=master, spark=spark
-    ) as run:
-        return run.sample
-
-
 @dataclass
 class SparkTraining:
     """A Spark training run's sample and the feature frames its buckets build for it."""
@@ -178,9 +156,10 @@ def training_on_spark(
 ) -> Iterator[SparkTraining]:
     """Spark validates all the data, samples customers; their frames are built in Spark.
 
-    Yields the sample (``sample_with_spark``) and ``features``, the ``training.FeatureSource``
-    to pass to ``training.train`` with the sample's tables; Spark holds the packed buckets
-    until the block ends.
+    Yields the sample (at most about ``customers`` customers, a seeded hash share of the
+    valid ones, each with all their rows, as ``Tables``) and ``features``, the
+    ``training.FeatureSource`` to pass to ``training.train`` with the sample's tables. Spark
+    keeps the packed buckets until the block ends.
 
     Raises:
         ContractError: the data break the contract (its ``issues`` list every error).
@@ -229,23 +208,28 @@ def _sample(rows: list, names: list[str], n_buckets: int, located: dict[str, str
     )
 
 
-_FRAME_SCHEMA = f"{_STAGE_SCHEMA}, {CUTOFF} string"
+_FRAME_SCHEMA = f"{_STAGE_SCHEMA}, {CUTOFF} string, _target string, label double"
+LABELS = ("churn", "value_13m")
+"""The labels the bucket pass gives at every cutoff (``SparkFrames.labels``)."""
 
 
 @dataclass(frozen=True)
 class FrameJob:
-    """What each bucket runs for training: its sampled customers' frames at every cutoff.
+    """What each bucket runs for training: its sampled customers' frames and labels per cutoff.
 
     The same pandas code as ``training.train`` (``training.FeatureCache``), without the
     ``bgnbd`` family: that is fitted per cutoff on every bucket's candidates afterwards, as
-    ``predictor features --engine spark`` does.
+    ``predictor features --engine spark`` does. Labels: ``labels.churn_label`` (its rule
+    resolved on the whole sample beforehand: a bucket without subscriptions must not switch
+    rules) and ``labels.value_label`` at the configured horizon; both are per customer.
     """
 
     sample: SampleJob
     cutoffs: tuple[pd.Timestamp, ...]
+    churn: ChurnConfig
 
     def run(self, group: pd.DataFrame) -> pd.DataFrame:
-        """Per cutoff: the kept customers' column kinds, frame payload and fit candidates."""
+        """Per cutoff: column kinds, frame payload, fit candidates and the labels' rows."""
         from predictor.training import FeatureCache
 
         config = self.sample.config
@@ -258,29 +242,43 @@ class FrameJob:
             for as_of in self.cutoffs:
                 frame = cache.transient(as_of)
                 stats = bgnbd_stats(kept, as_of, frame.index) if fits else pd.DataFrame()
-                rows.append(stage_rows(frame, stats, config.model.random_state).assign(
-                    **{CUTOFF: as_of.isoformat()}
-                ))  # fmt: skip
+                found = (stage_rows(frame, stats, config.model.random_state),
+                         self.label_rows(kept, as_of))  # fmt: skip
+                rows += [part.assign(**{CUTOFF: as_of.isoformat()}) for part in found]
         out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
         out = out.assign(**{BUCKET: int(group[BUCKET].iloc[0])})
         return _plain(out.reindex(columns=[c.split()[0] for c in _FRAME_SCHEMA.split(", ")]))
+
+    def label_rows(self, tables: Tables, as_of: pd.Timestamp) -> pd.DataFrame:
+        """The ``LABELS`` of the bucket's customers at ``as_of``, a row per customer each."""
+        from predictor.labels import churn_label, value_label
+
+        found = {"churn": churn_label(tables, as_of, self.churn),
+                 "value_13m": value_label(tables, as_of, self.sample.config.value)}  # fmt: skip
+        return pd.concat([pd.DataFrame({
+            KIND: "label", "_target": target, "customer_id": y.index.astype(str),
+            "label": y.to_numpy(dtype=float),
+        }) for target, y in found.items()], ignore_index=True)  # fmt: skip
 
 
 class SparkFrames:
     """``training.FeatureSource`` over the frames Spark's buckets build for the sample.
 
     The first request plans the cutoffs the trainer uses (``training.planned_cutoffs``) and
-    builds all of them in one pass over the buckets (kept by Spark); each cutoff's frame is
-    finished (``bgnbd`` fitted on the sample's candidates, columns aligned) and collected
-    only when the trainer asks for it, so the driver holds what the pandas trainer holds. A cutoff outside the plan gets a pass of its own.
+    builds the frames and labels of all of them in one pass over the buckets (kept by Spark).
+    A cutoff's frame is collected only when the trainer asks for it (so the driver holds what
+    the pandas trainer holds) and finished there: ``bgnbd`` fitted on the sample's candidates,
+    columns aligned (``predictor features --engine spark``'s stage 2, on the collected
+    payloads). A cutoff outside the plan gets a pass of its own.
     """
 
     def __init__(
         self, packed: DataFrame, job: SampleJob, tables: Tables, say: Callable[[str], None]
     ) -> None:
         self.packed, self.job, self.tables, self.say = packed, job, tables, say
-        self._staged: list[DataFrame] = []
-        self._finish: dict[pd.Timestamp, tuple[DataFrame, pd.DataFrame]] = {}
+        self._passes: list[DataFrame] = []
+        self._small: dict[pd.Timestamp, tuple[int, pd.DataFrame]] = {}
+        """Cutoff -> (its pass, its stage-1 rows but the frame payloads and labels)."""
         self._cache: dict[pd.Timestamp, pd.DataFrame] = {}
 
     def __call__(self, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -293,39 +291,79 @@ class SparkFrames:
         """The frame of a cutoff, collected from Spark unless kept."""
         if as_of in self._cache:
             return self._cache[as_of]
-        if as_of not in self._finish:
-            from predictor.training import planned_cutoffs
+        payloads, finish = self._stage_two(as_of)
+        payloads = pd.DataFrame({"_payload": [r[0] for r in payloads.collect()]})
+        rows = pd.concat(finish(iter([payloads])), ignore_index=True)
+        return _feature_frame(rows, finish.kinds)
 
-            planned = [] if self._staged else planned_cutoffs(self.tables, self.job.config)
-            self.build(sorted({as_of, *planned}))
-        staged, small = self._finish[as_of]
-        base = self.job
-        finish = finisher(small, FeatureJob(base.config, base.end_date, base.columns, as_of))[0]
-        return _feature_frame(
-            staged.select("_payload").mapInPandas(finish, finish.schema()).toPandas(),
-            finish.kinds,
-        )
+    def spark_frame(self, as_of: pd.Timestamp) -> tuple[DataFrame, dict[str, str]]:
+        """A cutoff's finished frame as a Spark DataFrame (not collected), and column kinds.
 
-    def build(self, cutoffs: list[pd.Timestamp]) -> None:
-        """One pass over the buckets for ``cutoffs``: frames kept by Spark, ``bgnbd`` fitted."""
+        Columns as ``predictor features --engine spark`` writes them: ``customer_id``,
+        ``as_of``, then the features (text for a categorical one, else double).
+        """
+        payloads, finish = self._stage_two(as_of)
+        return payloads.mapInPandas(finish, finish.schema()), finish.kinds
+
+    def labels(self, cutoffs: list[pd.Timestamp], target: str) -> DataFrame:
+        """The sample's ``target`` labels at ``cutoffs`` (built per bucket with the frames).
+
+        A Spark DataFrame ``customer_id, as_of, label`` (``as_of`` a date), not collected;
+        ``target`` is one of ``LABELS``.
+        """
         from pyspark.sql import functions as F
 
-        self.say(f"spark: building the feature frames of {len(cutoffs)} cutoff(s) per bucket")
-        job = FrameJob(self.job, tuple(cutoffs))
+        wanted: dict[int, list[str]] = {}
+        for as_of in cutoffs:
+            wanted.setdefault(self._pass(as_of), []).append(as_of.isoformat())
+        parts = [self._passes[i].filter((F.col(KIND) == "label") & F.col(CUTOFF).isin(*found))
+                 for i, found in wanted.items()]  # fmt: skip
+        rows = reduce(lambda a, b: a.unionByName(b), parts).filter(F.col("_target") == target)
+        as_of = F.to_date(F.substring(F.col(CUTOFF), 1, 10)).alias("as_of")
+        return rows.select("customer_id", as_of, "label")
+
+    def _pass(self, as_of: pd.Timestamp) -> int:
+        """The pass holding a cutoff: the planned one, or one of its own if not planned."""
+        if as_of not in self._small:
+            from predictor.training import planned_cutoffs
+
+            planned = [] if self._passes else planned_cutoffs(self.tables, self.job.config)
+            self._build(sorted({as_of, *planned}))
+        return self._small[as_of][0]
+
+    def _stage_two(self, as_of: pd.Timestamp) -> tuple[DataFrame, Any]:
+        """A cutoff's frame payloads in Spark, and the stage 2 that finishes them."""
+        from pyspark.sql import functions as F
+
+        staged = self._passes[self._pass(as_of)]
+        mine = (F.col(KIND) == "frame") & (F.col(CUTOFF) == as_of.isoformat())
+        base, small = self.job, self._small[as_of][1]
+        finish = finisher(small, FeatureJob(base.config, base.end_date, base.columns, as_of))[0]
+        return staged.filter(mine).select("_payload"), finish
+
+    def _build(self, cutoffs: list[pd.Timestamp]) -> None:
+        """One pass over the buckets for ``cutoffs``: frames and labels, kept by Spark."""
+        from pyspark.sql import functions as F
+
+        from predictor.labels import churn_rule
+
+        self.say(f"spark: building the frames and labels of {len(cutoffs)} cutoff(s) per bucket")
+        config = self.job.config
+        churn = config.churn.model_copy(update={"rule": churn_rule(self.tables, config.churn)})
+        job = FrameJob(self.job, tuple(cutoffs), churn)
         run = lambda group: job.run(group)  # noqa: E731 - applyInPandas wants a plain function
         staged = self.packed.groupBy(BUCKET).applyInPandas(run, _FRAME_SCHEMA).persist()
-        self._staged.append(staged)
-        small = staged.filter(F.col(KIND) != "frame").drop("_payload").toPandas()
+        self._passes.append(staged)
+        small = staged.filter(F.col(KIND).isin("issue", "columns", "fit"))
+        small = small.drop("_payload").toPandas()
         for as_of in cutoffs:
-            mine = small[small[CUTOFF] == as_of.isoformat()]
-            frames = staged.filter((F.col(KIND) == "frame") & (F.col(CUTOFF) == as_of.isoformat()))
-            self._finish[as_of] = (frames, mine)
+            self._small[as_of] = (len(self._passes) - 1, small[small[CUTOFF] == as_of.isoformat()])
 
     def close(self) -> None:
         """Release what Spark keeps for the frames."""
-        for staged in self._staged:
+        for staged in self._passes:
             staged.unpersist()
-        self._staged.clear()
+        self._passes.clear()
 
 
 def _feature_frame(rows: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
