@@ -1,7 +1,8 @@
 """Fitting on Spark-built training frames: collect to the driver + XGBoost vs ``xgboost.spark``.
 
 Usage: ``python benchmarks/bench_spark_training.py N_CUSTOMERS [MASTER]`` (default
-``local[2]``). Writes the seeded subscription sample (seed 1) as Parquet, then runs two child
+``local[2]``); ``... --same N_CUSTOMERS [MASTER]`` trains all targets on Spark-built frames and
+with the pandas engine and prints the difference of their held-out metrics (``same``). Writes the seeded subscription sample (seed 1) as Parquet, then runs two child
 processes, one per arm, each measured for wall time and peak resident memory (the whole
 process tree: the driver's Python, the JVM and its Python workers; and the driver's Python
 alone):
@@ -108,8 +109,45 @@ def main(n: int, master: str) -> None:
               f"{measured['tree_gib']:.2f} | {measured['cli_gib']:.2f} |")  # fmt: skip
 
 
+def same(n: int, master: str) -> None:
+    """Train all targets twice on ``n`` customers: Spark-built frames vs the pandas engine.
+
+    Every customer is kept, so both see the same tables; prints both times and, per target,
+    the largest difference between the two held-out metric tables.
+    """
+    import numpy as np
+
+    from predictor.io import write_tables
+    from predictor.io.config_files import load_config
+    from predictor.sample import generate_sample
+    from predictor.spark_engine import spark_session
+    from predictor.spark_training import training_on_spark
+    from predictor.training import train
+
+    root = Path(tempfile.mkdtemp(prefix="bench-spark-same-"))
+    write_tables(generate_sample(n_customers=n, seed=1, mode="subscription").tables,
+                 root / "data", fmt="parquet")  # fmt: skip
+    config = load_config([], [f"data.path={root / 'data'}", "model.n_jobs=1"])
+    said: list[str] = []
+    with training_on_spark(config, customers=n, spark=spark_session(master),
+                           progress=said.append) as run:  # fmt: skip
+        start = time.perf_counter()
+        _, on_spark = train(run.sample.tables, config, features=run.features)
+        spark_s = time.perf_counter() - start
+    start = time.perf_counter()
+    _, on_pandas = train(run.sample.tables, config)
+    pandas_s = time.perf_counter() - start
+    print(f"{n:,} customers; {said}; train with Spark frames {spark_s:.1f} s, pandas {pandas_s:.1f} s")
+    for task, result in on_pandas.tasks.items():
+        ours, theirs = on_spark.tasks[task].table, result.table
+        print(task, "max |diff| of the held-out metrics:",
+              float(np.nanmax(np.abs(ours.to_numpy(float) - theirs.to_numpy(float)))))  # fmt: skip
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "--child":
         child(*sys.argv[2:5])
+    elif sys.argv[1] == "--same":
+        same(int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "local[2]")
     else:
         main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "local[2]")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import reduce
@@ -165,6 +165,8 @@ def training_on_spark(
         ContractError: the data break the contract (its ``issues`` list every error).
 
     """
+    from pyspark import StorageLevel
+
     from predictor.jobs.data_job import resolve_data_end
 
     if customers < 1:
@@ -179,13 +181,19 @@ def training_on_spark(
     job = SampleJob(config, resolve_data_end(config), columns, share)
     with bucketed(spark, frames, buckets or default_buckets(spark, total)) as (packed, n_buckets):
         run = lambda group: job.run(group)  # noqa: E731 - applyInPandas wants a plain function
-        rows = packed.groupBy(BUCKET).applyInPandas(run, _SCHEMA).collect()
-        sample = _sample(rows, list(frames), n_buckets, located)
-        source = SparkFrames(packed, job, sample.tables, progress or (lambda _m: None))
+        sampled = packed.groupBy(BUCKET).applyInPandas(run, _SCHEMA)
+        sampled = sampled.persist(StorageLevel.DISK_ONLY)
         try:
-            yield SparkTraining(sample, source)
+            rows = sampled.collect()
+            sample = _sample(rows, list(frames), n_buckets, located)
+            kept = sampled.filter(sampled[KIND] == "table")
+            source = SparkFrames(kept, job, sample.tables, progress or (lambda _m: None))
+            try:
+                yield SparkTraining(sample, source)
+            finally:
+                source.close()
         finally:
-            source.close()
+            sampled.unpersist()
 
 
 def _sample(rows: list, names: list[str], n_buckets: int, located: dict[str, str]) -> SparkSample:
@@ -217,6 +225,10 @@ LABELS = ("churn", "value_13m")
 class FrameJob:
     """What each bucket runs for training: its sampled customers' frames and labels per cutoff.
 
+    Its input is pass 1's output for the bucket: the sampled customers' rows, validated there
+    and assembled here as the driver assembles the sample (``_tables``), so nothing is
+    validated twice.
+
     The same pandas code as ``training.train`` (``training.FeatureCache``), without the
     ``bgnbd`` family: that is fitted per cutoff on every bucket's candidates afterwards, as
     ``predictor features --engine spark`` does. Labels: ``labels.churn_label`` (its rule
@@ -233,10 +245,9 @@ class FrameJob:
         from predictor.training import FeatureCache
 
         config = self.sample.config
-        result = self.sample.validated(group)
+        kept = _tables(zip(group["_table"], group["_payload"], strict=True), list(self.sample.columns))
         rows = []
-        if not result.errors and result.tables is not None:
-            kept = self.sample.kept(result.tables)
+        if kept is not None:
             cache = FeatureCache(kept, config, None)
             fits = config.model.probabilistic_features
             for as_of in self.cutoffs:
@@ -273,9 +284,10 @@ class SparkFrames:
     """
 
     def __init__(
-        self, packed: DataFrame, job: SampleJob, tables: Tables, say: Callable[[str], None]
+        self, kept: DataFrame, job: SampleJob, tables: Tables, say: Callable[[str], None]
     ) -> None:
-        self.packed, self.job, self.tables, self.say = packed, job, tables, say
+        self.kept, self.job, self.tables, self.say = kept, job, tables, say
+        """``kept``: pass 1's rows of the sampled customers' tables, per bucket (Spark keeps them)."""
         self._passes: list[DataFrame] = []
         self._small: dict[pd.Timestamp, tuple[int, pd.DataFrame]] = {}
         """Cutoff -> (its pass, its stage-1 rows but the frame payloads and labels)."""
@@ -352,7 +364,7 @@ class SparkFrames:
         churn = config.churn.model_copy(update={"rule": churn_rule(self.tables, config.churn)})
         job = FrameJob(self.job, tuple(cutoffs), churn)
         run = lambda group: job.run(group)  # noqa: E731 - applyInPandas wants a plain function
-        staged = self.packed.groupBy(BUCKET).applyInPandas(run, _FRAME_SCHEMA).persist()
+        staged = self.kept.groupBy(BUCKET).applyInPandas(run, _FRAME_SCHEMA).persist()
         self._passes.append(staged)
         small = staged.filter(F.col(KIND).isin("issue", "columns", "fit"))
         small = small.drop("_payload").toPandas()
@@ -374,13 +386,25 @@ def _feature_frame(rows: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
 
 
 def _assemble(rows: list, names: list[str]) -> Tables:
-    """One frame per table from the buckets' payloads, in a canonical row order."""
-    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in names}
-    for r in rows:
-        if r[KIND] == "table":
-            parts[r["_table"]].append(_from_ipc(r["_payload"]))
-    if not parts.get("customers"):
+    """The driver's sample: one frame per table from the buckets' payloads."""
+    pairs = ((r["_table"], r["_payload"]) for r in rows if r[KIND] == "table")
+    tables = _tables(pairs, names)
+    if tables is None:
         raise ContractError("no customer with valid rows: nothing to train on")
+    return tables
+
+
+def _tables(pairs: Iterable[tuple[str, bytes]], names: list[str]) -> Tables | None:
+    """Validated tables from ``(table, payload)`` pairs, rows in a canonical order.
+
+    The driver assembles the sample with it, and each bucket of pass 2 its own part of it
+    (the payloads pass 1 validated and kept), so both hold the same rows in the same order.
+    """
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in names}
+    for name, payload in pairs:
+        parts[name].append(_from_ipc(payload))
+    if not parts.get("customers"):
+        return None
     frames = {name: _canonical(pd.concat(p, ignore_index=True)) for name, p in parts.items() if p}
     return Tables(**frames)
 
