@@ -1,19 +1,27 @@
-"""Training on Apache Spark: Spark reads and checks all the data, the driver fits on a sample.
+"""Training on Apache Spark: Spark checks all the data and builds the sample's frames.
 
 ``predictor train --engine spark`` reads every table where it lives (any URI Spark reads,
 folders of part files included), packs the rows per bucket of customers and runs predictor's
 own validation on each bucket, so a contract error anywhere in the data stops the run as it
 does with the pandas engine. Each bucket keeps the customers whose seeded hash falls in the
-sample share (at most ``customers`` customers in all, every row of each), and only those rows
-reach the driver. There the pandas training runs unchanged: the same cutoff plans, feature
-code, models, evaluation, MLflow run and model folder.
+sample share (at most ``customers`` customers in all, every row of each); Spark keeps those
+rows, and the driver gets them too.
 
-When the data hold no more customers than the sample size, every customer is kept and the
-driver trains on exactly the tables the pandas engine reads (sorted canonically, so the run
-does not depend on Spark's shuffle order).
+The driver plans the training cutoffs from the sample as the pandas trainer does
+(``training.planned_cutoffs``); a second pass over the kept rows builds, per bucket, every
+planned cutoff's feature frame with the trainer's own code (``training.FeatureCache``, without
+the population-fitted ``bgnbd`` family) and the churn and value labels (``FrameJob``).
+``SparkFrames`` serves them to the unchanged ``training.train`` one cutoff at a time, adding the
+``bgnbd`` family fitted on the sample's candidates (``spark_features.finisher``). Models,
+evaluation, MLflow run and model folder are the pandas engine's.
 
-What is not built: the feature frames of the training cutoffs are computed on the driver from
-the sample, not in Spark, and XGBoost does not train distributed (``xgboost.spark``).
+When the data hold no more customers than the sample size, every customer is kept: the driver
+gets exactly the tables the pandas engine reads (sorted canonically, so the run does not depend
+on Spark's shuffle order) and the frames the pandas trainer builds from them.
+
+What is not built: baselines, level rules, segment thresholds, the Day One model and the labels
+the fits read are computed on the driver from the sample's rows; XGBoost fits on the driver
+(``xgboost.spark`` was measured, docs/spark.md, and is not used).
 
 Spark is optional (``pip install 'predictor[spark]'``); this module imports it lazily.
 """
@@ -245,7 +253,8 @@ class FrameJob:
         from predictor.training import FeatureCache
 
         config = self.sample.config
-        kept = _tables(zip(group["_table"], group["_payload"], strict=True), list(self.sample.columns))
+        pairs = zip(group["_table"], group["_payload"], strict=True)
+        kept = _tables(pairs, list(self.sample.columns))
         rows = []
         if kept is not None:
             cache = FeatureCache(kept, config, None)
