@@ -96,8 +96,7 @@ class FeatureJob:
     def frame(self, group: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame, list]:
         """(the bucket's features without ``bgnbd``, its purchasers' RFM stats, its issues)."""
         from predictor.features import build_day_one_features, build_features
-        from predictor.features.probabilistic import rfm_stats
-        from predictor.timeline import day_end, truncate
+        from predictor.timeline import truncate
 
         result = self.validated(group)
         if result.errors or result.tables is None:
@@ -106,12 +105,8 @@ class FeatureJob:
             frame = build_day_one_features(truncate(result.tables, self.as_of), self.config)
             return frame, pd.DataFrame(), result.issues
         frame = build_features(result.tables, self.as_of, self.config, None)
-        stats = pd.DataFrame()
-        if self.fits_bgnbd:
-            visible = truncate(result.tables, self.as_of)
-            limit = pd.Series(day_end(self.as_of), index=frame.index, name="as_of")
-            stats = rfm_stats(visible, limit)
-        return frame, stats, result.issues
+        stats = bgnbd_stats(result.tables, self.as_of, frame.index) if self.fits_bgnbd else None
+        return frame, stats if stats is not None else pd.DataFrame(), result.issues
 
     def stage(self, group: pd.DataFrame) -> pd.DataFrame:
         """Stage 1 of a bucket: issues, its columns, its fit candidates and its frame payload."""
@@ -119,19 +114,33 @@ class FeatureJob:
         frame, stats, issues = self.frame(group)
         rows = [_issue_rows(issues)]
         if frame is not None:
-            kinds = {c: "category" if isinstance(t, pd.CategoricalDtype) else "number"
-                     for c, t in frame.dtypes.items()}  # fmt: skip
-            rows.append(pd.DataFrame(
-                {KIND: ["columns"], DETAIL: [json.dumps({"kinds": kinds, "rows": len(frame)})]}
-            ))  # fmt: skip
-            body = frame.join(stats) if len(stats) else frame
-            text = {c: body[c].astype(object).where(body[c].notna(), None)
-                    for c in kinds if kinds[c] == "category"}  # fmt: skip
-            body = body.assign(**text).reset_index()
-            rows.append(pd.DataFrame({KIND: ["frame"], "_payload": [_to_ipc(body)]}))
-            rows.append(_fit_rows(stats, self.config.model.random_state))
+            rows.append(stage_rows(frame, stats, self.config.model.random_state))
         out = pd.concat(rows, ignore_index=True).assign(**{BUCKET: bucket})
         return _plain(out.reindex(columns=[c.split()[0] for c in _STAGE_SCHEMA.split(", ")]))
+
+
+def bgnbd_stats(tables: Any, as_of: pd.Timestamp, ids: pd.Index) -> pd.DataFrame:
+    """Each purchaser's ``(x, t_x, T)`` at ``as_of``, what the ``bgnbd`` fit and family need."""
+    from predictor.features.probabilistic import rfm_stats
+    from predictor.timeline import day_end, truncate
+
+    limit = pd.Series(day_end(as_of), index=ids, name="as_of")
+    return rfm_stats(truncate(tables, as_of), limit)
+
+
+def stage_rows(frame: pd.DataFrame, stats: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """A bucket's frame as stage-1 rows: its column kinds, the frame payload, fit candidates."""
+    kinds = {c: "category" if isinstance(t, pd.CategoricalDtype) else "number"
+             for c, t in frame.dtypes.items()}  # fmt: skip
+    shape = pd.DataFrame(
+        {KIND: ["columns"], DETAIL: [json.dumps({"kinds": kinds, "rows": len(frame)})]}
+    )
+    body = frame.join(stats) if len(stats) else frame
+    text = {c: body[c].astype(object).where(body[c].notna(), None)
+            for c in kinds if kinds[c] == "category"}  # fmt: skip
+    body = body.assign(**text).reset_index()
+    payload = pd.DataFrame({KIND: ["frame"], "_payload": [_to_ipc(body)]})
+    return pd.concat([shape, payload, _fit_rows(stats, seed)], ignore_index=True)
 
 
 def _fit_rows(stats: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -254,11 +263,23 @@ def _finish(staged: DataFrame, job: FeatureJob, out: str) -> tuple[int, list[str
     """Check the issues, fit ``bgnbd`` on the population, write the aligned frames."""
     from pyspark.sql import functions as F
 
+    wanted = ["issue", "columns", "fit"] if job.fits_bgnbd else ["issue", "columns"]
+    small = staged.filter(F.col(KIND).isin(*wanted)).drop("_payload").toPandas()  # one job
+    finish, customers, warnings = finisher(small, job)
+    schema = finish.schema()
+    result = staged.filter(F.col(KIND) == "frame").select("_payload").mapInPandas(finish, schema)
+    _commit(result, out)
+    return customers, finish.output_columns, warnings
+
+
+def finisher(small: pd.DataFrame, job: FeatureJob) -> tuple[_Finish, int, list[ContractIssue]]:
+    """Stage 2's work from stage 1's small rows: (the ``_Finish``, customers, warnings).
+
+    Raises the buckets' contract errors; fits ``bgnbd`` on the population's candidates.
+    """
     from predictor.features.probabilistic import FIT_SAMPLE, fit_stats
     from predictor.jobs import merge_warnings
 
-    wanted = ["issue", "columns", "fit"] if job.fits_bgnbd else ["issue", "columns"]
-    small = staged.filter(F.col(KIND).isin(*wanted)).drop("_payload").toPandas()  # one job
     candidates = small[small[KIND] == "fit"]
     small = [row for _, row in small[small[KIND] != "fit"].iterrows()]
     issues = [_issue(r[DETAIL]) for r in small if r[KIND] == "issue"]
@@ -275,10 +296,7 @@ def _finish(staged: DataFrame, job: FeatureJob, out: str) -> tuple[int, list[str
         stats = chosen.set_index("customer_id")[list(_RFM)].astype(float)
         params = fit_stats(stats, job.config.model.random_state)
     finish = _Finish(job, names, params, kinds)
-    schema = finish.schema()
-    result = staged.filter(F.col(KIND) == "frame").select("_payload").mapInPandas(finish, schema)
-    _commit(result, out)
-    return sum(s["rows"] for s in shapes), finish.output_columns, merge_warnings(issues)
+    return finish, sum(s["rows"] for s in shapes), merge_warnings(issues)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any
+from contextlib import suppress
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -41,7 +42,7 @@ from predictor.datasets import (
     stack,
 )
 from predictor.evaluation import comparison_table
-from predictor.features import EncodedTables, build_day_one_features, build_features
+from predictor.features import FIT, EncodedTables, build_day_one_features, build_features
 from predictor.features.probabilistic import fit_params
 from predictor.labels import (
     churn_label,
@@ -119,17 +120,24 @@ class UnsupportedTargetError(ShortHistoryError):
         self.target, self.reason = target, reason
 
 
-class _FeatureCache:
+class FeatureCache:
     """Features per cutoff, built once and shared by the value and churn targets.
 
     The event tables are encoded once (``EncodedTables``) for all cutoffs of the run.
+    ``bgnbd_params`` is ``build_features``'s: ``FIT`` (training) fits the ``bgnbd`` family at
+    each cutoff on these tables; ``None`` leaves it out (a Spark bucket, whose family is fitted
+    on every bucket's customers afterwards, ``spark_training``).
     """
 
-    def __init__(self, tables: Tables, config: Config) -> None:
+    def __init__(
+        self, tables: Tables, config: Config, bgnbd_params: str | None = FIT
+    ) -> None:
         self.tables, self.config, self._cache = tables, config, {}
         self.encoded = EncodedTables(tables)
+        self.bgnbd_params = bgnbd_params
 
     def __call__(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        """Features of a cutoff, built on first use and kept for the run."""
         if as_of not in self._cache:
             self._cache[as_of] = self._build(as_of)
         return self._cache[as_of]
@@ -141,7 +149,49 @@ class _FeatureCache:
         return self._build(as_of)
 
     def _build(self, as_of: pd.Timestamp) -> pd.DataFrame:
-        return build_features(self.tables, as_of, self.config, encoded=self.encoded)
+        return build_features(
+            self.tables, as_of, self.config, self.bgnbd_params, encoded=self.encoded
+        )
+
+
+class FeatureSource(Protocol):
+    """Where ``train`` gets a cutoff's feature frame (``FeatureCache``, or Spark's frames)."""
+
+    def __call__(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        """Features of a cutoff, kept for later calls."""
+        ...
+
+    def transient(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        """Features of a cutoff, not necessarily kept (bounded memory)."""
+        ...
+
+
+def planned_cutoffs(tables: Tables, config: Config) -> list[pd.Timestamp]:
+    """The cutoffs whose feature frames ``train`` builds for its value and churn targets.
+
+    The value plan (and the fresh-value cutoffs with ``value.learn_months``), the churn plan
+    and the data's end, sorted. Built ahead in one pass by the Spark engine; a cutoff only a
+    level rule or a fallback asks for (``drift_cutoffs``, the churn customer split) is not
+    listed and is built when asked.
+    """
+    first, end = data_span(tables, config)
+    found = {end}
+    plans: list[CutoffPlan] = []
+    learn = config.value.learn_months
+    if "value_13m" in config.targets:
+        with suppress(ShortHistoryError):
+            plans.append(value_horizon(first, end, config)[0])
+            if learn is not None and learn < config.value.horizon_months:
+                short = config.value.model_copy(update={"horizon_months": learn})
+                for limit in (plans[-1].test[0], end):
+                    train, valid = _fresh_cutoffs(first, limit, config, short)
+                    found.update([*train, *valid])
+    if "churn" in config.targets:
+        with suppress(ShortHistoryError):
+            plans.append(churn_plan(tables, config))
+    for plan in plans:
+        found.update([*plan.train, *plan.valid, *plan.test])
+    return sorted(pd.Timestamp(c) for c in found)
 
 
 def _frame(
@@ -229,7 +279,7 @@ def value_horizon(
 def _train_value(
     tables: Tables,
     config: Config,
-    features: _FeatureCache,
+    features: FeatureSource,
     progress: Progress,
     on_step: StepProgress | None = None,
 ) -> tuple[ValueModel, TaskResult]:
@@ -316,7 +366,7 @@ def _fresh_cutoffs(
 def _train_fresh_value(
     tables: Tables,
     config: Config,
-    features: _FeatureCache,
+    features: FeatureSource,
     progress: Progress,
     on_step: StepProgress | None,
     plan: CutoffPlan,
@@ -434,7 +484,7 @@ def _prior_level(
     model: ValueModel,
     tables: Tables,
     orders: pd.DataFrame,
-    features: _FeatureCache,
+    features: FeatureSource,
     now: pd.Timestamp,
     months: int,
     extension: HorizonExtension | None = None,
@@ -458,7 +508,7 @@ def _prior_level(
 def _recent_level(
     model: ValueModel,
     tables: Tables,
-    features: _FeatureCache,
+    features: FeatureSource,
     config: Config,
     months: int,
     reference: Frame,
@@ -499,7 +549,7 @@ def _per_cutoff_limit(config: Config, n_cutoffs: int) -> int | None:
 def _train_churn(
     tables: Tables,
     config: Config,
-    features: _FeatureCache,
+    features: FeatureSource,
     progress: Progress,
     on_step: StepProgress | None = None,
 ) -> tuple[ChurnModel, TaskResult]:
@@ -764,6 +814,7 @@ def train(
     config: Config,
     progress: Progress | None = None,
     on_step: StepProgress | None = None,
+    features: FeatureSource | None = None,
 ) -> tuple[TrainedModel, Evaluation]:
     """Fit the chosen models (``config.targets``) and evaluate them on held-out data.
 
@@ -771,10 +822,13 @@ def train(
     steps (one per cutoff's frame, one per fit). A target the data cannot support is skipped
     with a message (``info["skipped"]``), unless
     the user chose the targets (``config.models``): then it raises ``UnsupportedTargetError``.
-    It also raises when no target at all can be trained.
+    It also raises when no target at all can be trained. ``features`` serves the cutoffs'
+    feature frames of ``tables`` (default: ``FeatureCache``, built here; the Spark engine
+    passes the frames its buckets built).
     """
     say = progress or (lambda _msg: None)
-    features = _FeatureCache(tables, config)
+    if features is None:
+        features = FeatureCache(tables, config)
     first, end = data_span(tables, config)
     bgnbd = _final_bgnbd_params(tables, end, config)
     full = config.value.horizon_months
@@ -846,7 +900,7 @@ def train(
 def _fit_segmenter(
     tables: Tables,
     config: Config,
-    features: _FeatureCache,
+    features: FeatureSource,
     value_model: ValueModel | None,
     results: dict[str, TaskResult],
     end: pd.Timestamp,

@@ -10,19 +10,19 @@ from predictor.datasets import Frame
 from predictor.modeling.value import ValueModel
 from predictor.testing import synthetic_tables
 from predictor.timeline import add_months
-from predictor.training import _FeatureCache, _prior_level, _recent_level, _value_orders
+from predictor.training import FeatureCache, _prior_level, _recent_level, _value_orders
 
 REFERENCE, NOW = pd.Timestamp("2023-09-30"), pd.Timestamp("2024-06-30")
 
 
 def _level(tables, model: ValueModel, config: Config, reference: Frame) -> float:
-    return _recent_level(model, tables, _FeatureCache(tables, config), config, 13, reference, NOW)
+    return _recent_level(model, tables, FeatureCache(tables, config), config, 13, reference, NOW)
 
 
 def test_orders_after_now_do_not_move_the_recent_level():
     config = Config()
     tables = synthetic_tables(80, seed=3)
-    features = _FeatureCache(tables, config)
+    features = FeatureCache(tables, config)
     X = features(REFERENCE)
     y = np.random.default_rng(0).gamma(1.0, 50.0, len(X))
     model = ValueModel(objective="tweedie", n_estimators=20, level_correction=False).fit(X, y)
@@ -49,11 +49,11 @@ def test_orders_after_now_do_not_move_the_recent_level():
 def test_orders_after_now_do_not_move_the_structural_level():
     config = Config()
     tables = synthetic_tables(80, seed=3)
-    X = _FeatureCache(tables, config)(REFERENCE)
+    X = FeatureCache(tables, config)(REFERENCE)
     y = np.random.default_rng(0).gamma(1.0, 50.0, len(X))
     model = ValueModel(objective="tweedie", n_estimators=20, level_correction=False).fit(X, y)
     level = lambda t: _prior_level(  # noqa: E731
-        model, t, _value_orders(t, config), _FeatureCache(t, config), NOW, 13
+        model, t, _value_orders(t, config), FeatureCache(t, config), NOW, 13
     )
     base = level(tables)
     assert np.isfinite(base) and base > 0

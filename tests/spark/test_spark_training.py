@@ -1,8 +1,8 @@
-"""``predictor train --engine spark``: Spark validates all the data, the driver trains on a sample.
+"""``predictor train --engine spark``: Spark validates the data and builds the training frames.
 
 The sample holds whole customers chosen by a seeded hash; when it covers every customer, the
-driver gets exactly the tables the pandas engine reads. Runs on the suite's ``local[2]``
-session.
+driver gets exactly the tables the pandas engine reads, and Spark's buckets build exactly the
+feature frames and labels the pandas trainer builds. Runs on the suite's ``local[2]`` session.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from predictor.io.config_files import load_config
 from predictor.io.tables import load_tables
 from predictor.jobs import resolve_data_end
-from predictor.spark_training import _canonical, sample_keys, sample_with_spark
+from predictor.spark_training import _canonical, sample_keys, training_on_spark
 
 pyspark = pytest.importorskip("pyspark", reason="the Spark extra (predictor[spark]) is absent")
 if shutil.which("java") is None:  # pragma: no cover
@@ -37,15 +37,53 @@ def folder(first_customers_folder) -> Path:
     return first_customers_folder(N_CUSTOMERS, "spark_training")
 
 
-def test_a_sample_of_everyone_is_exactly_what_pandas_reads(spark, folder):
-    config = load_config([], [f"data.path={folder}"])
-    run = sample_with_spark(config, customers=10 * N_CUSTOMERS, buckets=3, spark=spark)
-    assert run.customers == run.kept == N_CUSTOMERS
-    ours = load_tables(config.data, end_date=resolve_data_end(config)).tables
-    assert [name for name, _ in run.tables.items()] == [name for name, _ in ours.items()]
-    for name, frame in ours.items():
-        pd.testing.assert_frame_equal(run.tables.get(name), _canonical(frame), obj=name)
-    assert run.sources["orders"].endswith("orders.parquet")
+def test_everyone_sampled_gives_exactly_pandas_tables_frames_and_labels(spark, folder):
+    """With every customer kept, Spark's tables, frames and labels are the pandas trainer's.
+
+    The frames: every planned cutoff is built per bucket; the first two and the last are
+    compared with ``training.FeatureCache`` on the same tables (``bgnbd`` fitted per cutoff).
+    """
+    from predictor.labels import churn_label, value_label
+    from predictor.training import FeatureCache, churn_plan, planned_cutoffs
+
+    cuts = ["cutoffs.step_days=60", "cutoffs.max_cutoffs=1", "cutoffs.churn_max_cutoffs=2"]
+    config = load_config([], [f"data.path={folder}", *cuts])
+    with training_on_spark(config, customers=10 * N_CUSTOMERS, buckets=2, spark=spark) as run:
+        assert run.sample.customers == run.sample.kept == N_CUSTOMERS
+        ours = load_tables(config.data, end_date=resolve_data_end(config)).tables
+        tables = run.sample.tables
+        assert [name for name, _ in tables.items()] == [name for name, _ in ours.items()]
+        for name, frame in ours.items():
+            pd.testing.assert_frame_equal(tables.get(name), _canonical(frame), obj=name)
+        assert run.sample.sources["orders"].endswith("orders.parquet")
+        cutoffs = planned_cutoffs(tables, config)
+        assert len(cutoffs) >= 4
+        pandas_frames = FeatureCache(tables, config)
+        for as_of in [*cutoffs[:2], cutoffs[-1]]:
+            spark_frame, pandas_frame = run.features(as_of), pandas_frames(as_of)
+            assert_same_frame(spark_frame, pandas_frame)
+        assert run.features.transient(cutoffs[-1]) is run.features(cutoffs[-1])
+        at = churn_plan(tables, config).train[-2:]
+        for target, label in (("churn", lambda c: churn_label(tables, c, config.churn)),
+                              ("value_13m", lambda c: value_label(tables, c, config.value))):
+            got = run.features.labels(at, target).toPandas()
+            got = got.set_index(["as_of", "customer_id"])["label"].sort_index()
+            want = pd.concat({c.date(): label(c).astype(float) for c in at}, names=["as_of"])
+            assert got.index.equals(want.index) and got.sum() > 0, target
+            assert float((got - want).abs().max()) <= 1e-6, target
+
+
+def assert_same_frame(ours: pd.DataFrame, theirs: pd.DataFrame) -> None:
+    """Same customers and columns in order; numbers within 1e-6, missing alike; same text."""
+    assert list(ours.index) == list(theirs.index)
+    assert list(ours.columns) == list(theirs.columns)
+    numbers = theirs.select_dtypes("number").columns
+    assert any(c.startswith("bgnbd__") for c in numbers)
+    diff = (ours[numbers].astype(float) - theirs[numbers].astype(float)).abs()
+    assert float(diff.max().max()) <= 1e-6
+    assert ours[numbers].isna().equals(theirs[numbers].isna())
+    for col in theirs.columns.difference(numbers):
+        assert ours[col].astype(object).equals(theirs[col].astype(object)), col
 
 
 def test_cli_trains_on_a_seeded_sample_and_tracks_it(folder, tmp_path):
@@ -64,6 +102,8 @@ def test_cli_trains_on_a_seeded_sample_and_tracks_it(folder, tmp_path):
     expected = int((sample_keys(ids, config.model.random_state) < SAMPLE / N_CUSTOMERS).sum())
     assert f"training on {expected:,} of them" in result.output
     assert 0.8 * SAMPLE < expected < 1.2 * SAMPLE
+    # the frames of every cutoff the trainer used came from the one planned pass in Spark
+    assert result.output.count("spark: building the frames and labels of") == 1
     assert (tmp_path / "models" / "sparky" / "MLmodel").exists()
     client = mlflow.MlflowClient(uri)
     run = client.search_runs([client.get_experiment_by_name("predictor").experiment_id])[0]

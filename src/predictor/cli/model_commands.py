@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -111,50 +111,64 @@ def train(
     if cfg.tracking.system_metrics:
         check_system_metrics()
     engine_tags = {"predictor.engine": Engine(engine).value}
-    if engine is Engine.spark:
-        tables, sources, more = _sample_on_spark(cfg, sample_customers, spark_master, buckets)
-        engine_tags |= more
-    else:
-        tables = load_data(cfg).tables
-        sources = find_table_files(cfg.data, None)
-    uri = tracking_uri or cfg.tracking.uri or default_tracking_uri(PROJECT_DIR)
-    tracker = MlflowTracker(
-        uri, cfg.tracking.experiment, cfg.model_name, system_metrics=cfg.tracking.system_metrics
-    )
-    with tempfile.TemporaryDirectory(prefix="predictor-log-") as tmp:
-        log_file = Path(tmp) / "train.log"
-        with captured_output(verbose, log_file), _training_bar() as (say, on_step), tracker:
-            try:
-                tracker.set_tags(lineage_tags(PROJECT_DIR, cfg.digest()) | engine_tags)
-                outcome = run_training(
-                    tables,
-                    cfg,
-                    models_dir,
-                    tracker,
-                    progress=say,
-                    created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                    sources=sources,
-                    on_step=on_step,
-                )
-            finally:
-                tracker.log_artifact(log_file, "logs")
-    for task, result in outcome.evaluation.tasks.items():
-        _print_metrics(task, result.table)
-    for task, reason in outcome.model.info.get("skipped", {}).items():
-        console.print(f"[yellow]skipped:[/] {escape(task)} - {escape(reason)}")
-    out.print(f"model folder: {outcome.model_dir}")
-    out.print(f"MLflow run {outcome.run_id} in experiment '{cfg.tracking.experiment}' at {uri}")
-    version = outcome.registered_version
-    if version:
-        _after_registration(cfg, uri, version, promote, tables, verbose)
+    with ExitStack() as stack:
+        features = None
+        if engine is Engine.spark:
+            spark_run = _train_on_spark(cfg, sample_customers, spark_master, buckets)
+            tables, sources, more, features = stack.enter_context(spark_run)
+            engine_tags |= more
+        else:
+            tables = load_data(cfg).tables
+            sources = find_table_files(cfg.data, None)
+        uri = tracking_uri or cfg.tracking.uri or default_tracking_uri(PROJECT_DIR)
+        tracker = MlflowTracker(
+            uri, cfg.tracking.experiment, cfg.model_name, system_metrics=cfg.tracking.system_metrics
+        )
+        with tempfile.TemporaryDirectory(prefix="predictor-log-") as tmp:
+            log_file = Path(tmp) / "train.log"
+            with captured_output(verbose, log_file), _training_bar() as (say, on_step), tracker:
+                try:
+                    tracker.set_tags(lineage_tags(PROJECT_DIR, cfg.digest()) | engine_tags)
+                    outcome = run_training(
+                        tables,
+                        cfg,
+                        models_dir,
+                        tracker,
+                        progress=say,
+                        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                        sources=sources,
+                        on_step=on_step,
+                        features=features,
+                    )
+                finally:
+                    tracker.log_artifact(log_file, "logs")
+        for task, result in outcome.evaluation.tasks.items():
+            _print_metrics(task, result.table)
+        for task, reason in outcome.model.info.get("skipped", {}).items():
+            console.print(f"[yellow]skipped:[/] {escape(task)} - {escape(reason)}")
+        out.print(f"model folder: {outcome.model_dir}")
+        out.print(f"MLflow run {outcome.run_id} in experiment '{cfg.tracking.experiment}' at {uri}")
+        version = outcome.registered_version
+        if version:
+            _after_registration(cfg, uri, version, promote, tables, verbose)
 
 
-def _sample_on_spark(cfg, customers: int | None, master: str | None, buckets: int | None):
-    """Validate all the data on Spark; the tables of the training sample and their sources."""
-    from predictor.spark_training import DEFAULT_SAMPLE_CUSTOMERS, sample_with_spark
+@contextmanager
+def _train_on_spark(cfg, customers: int | None, master: str | None, buckets: int | None):
+    """Validate all the data on Spark: the sample's tables, sources, tags and Spark's frames."""
+    from predictor.spark_training import DEFAULT_SAMPLE_CUSTOMERS, training_on_spark
 
     customers = customers or DEFAULT_SAMPLE_CUSTOMERS
-    run = sample_with_spark(cfg, customers=customers, buckets=buckets, master=master)
+    say = lambda message: console.print(f"[dim]{escape(message)}[/]")  # noqa: E731
+    with training_on_spark(
+        cfg, customers=customers, buckets=buckets, master=master, progress=say
+    ) as spark_run:
+        tables, sources, tags = _sample_report(spark_run.sample)
+        yield tables, sources, tags, spark_run.features
+
+
+def _sample_report(run):
+    """Print the sample's warnings and size; its tables, sources and run tags."""
     for issue in run.warnings:
         console.print(f"[yellow]warning:[/] {escape(issue.message)}", soft_wrap=True)
     share = "every customer" if run.kept == run.customers else "a seeded sample"

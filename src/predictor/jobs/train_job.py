@@ -34,7 +34,7 @@ from predictor.report.summaries import customer_levers
 from predictor.scoring import predict_frame, pyfunc_frame, score, scoring_frame
 from predictor.segments import customer_facts
 from predictor.tracking import ModelExample, TableInput, Tracker
-from predictor.training import Progress, StepProgress, train
+from predictor.training import FeatureSource, Progress, StepProgress, train
 
 
 class ScoresFileError(PredictorError):
@@ -204,20 +204,22 @@ def run_training(
     created_at: str = "",
     sources: dict[str, Path] | dict[str, str] | None = None,
     on_step: StepProgress | None = None,
+    features: FeatureSource | None = None,
 ) -> TrainingOutcome:
     """Train, evaluate, save ``models_dir/<model_name>`` and record everything in the tracker.
 
     The tracker writes the model folder (``MlflowTracker``: an MLflow pyfunc folder around the
     bundle; ``NullTracker``: the bundle alone) and logs the model. ``sources`` (table -> file
     read) gives each input table's dataset its source in the run's lineage;
-    ``on_step(target, done, total)`` reports training progress.
+    ``on_step(target, done, total)`` reports training progress; ``features`` serves the
+    cutoffs' feature frames when they are built elsewhere (``train``; the Spark engine).
     """
     say = progress or (lambda _m: None)
     summary = data_summary(tables)
     digest = data_digest(tables)
     tracker.log_params(config.flat())
     tracker.log_table_inputs(table_inputs(tables, sources))
-    model, evaluation = train(tables, config, say, on_step=on_step)
+    model, evaluation = train(tables, config, say, on_step=on_step, features=features)
     run_id = tracker.run_id
     model.info["model_version"] = f"{config.model_name}-{(run_id or digest)[:8]}"
     model.info["created_at"] = created_at
