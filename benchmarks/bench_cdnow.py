@@ -49,7 +49,7 @@ from predictor.modeling.probabilistic import (
 )
 from predictor.modeling.value import ValueModel
 from predictor.timeline import truncate
-from predictor.training import train
+from predictor.training import day_one_model, train
 
 CAL_END = pd.Timestamp("1997-09-30")
 DATA_END = pd.Timestamp("1998-06-30")
@@ -246,11 +246,11 @@ def _first_day_amount(tables: Tables) -> pd.Series:
 def _fit_day_one(
     X: pd.DataFrame, y: np.ndarray, train_idx: np.ndarray, config: Config, seed: int
 ) -> ValueModel:
-    """A ValueModel on the training customers, 20% of them held out for early stopping."""
+    """The Day One model on the training customers, 20% of them held out for early stopping."""
     rng = np.random.default_rng(seed)
     valid = rng.random(len(train_idx)) < 0.2
     tr, va = train_idx[~valid], train_idx[valid]
-    return ValueModel.from_config(config.model).fit(X.iloc[tr], y[tr], eval_set=(X.iloc[va], y[va]))
+    return day_one_model(config).fit(X.iloc[tr], y[tr], eval_set=(X.iloc[va], y[va]))
 
 
 def _splits(signup: pd.Series, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -122,6 +122,30 @@ class DayOneConfig(_Section):
     """The Day One window: the first ``window_days`` days from signup."""
 
     window_days: int = Field(1, ge=1, le=90, description="Length of the Day One window in days.")
+    learn_months: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Months of value the Day One model learns, on every signup cohort whose window of "
+            "that length closed before the held-out cohort (many more cohorts than a full "
+            "horizon allows), extended to value.horizon_months by the BG/NBD time profile of a "
+            "new customer; null learns the full horizon on the cohorts whose whole window "
+            "closed (measured better: benchmarks/analysis.md, 'Day One')."
+        ),
+    )
+    max_depth: int | None = Field(
+        3,
+        ge=1,
+        le=16,
+        description="Tree depth of the Day One model (it learns from a few thousand customers); "
+        "null: model.max_depth.",
+    )
+    min_child_weight: float | None = Field(
+        50.0,
+        ge=0,
+        description="Smallest leaf (hessian weight) of the Day One model; null: "
+        "model.min_child_weight.",
+    )
 
 
 class ChurnConfig(_Section):

@@ -257,7 +257,12 @@ class DayOnePlan:
     """Customers who signed up after this date are the test cohort."""
 
 
-def day_one_cohort_plan(signup: pd.Series, window_end: pd.Series, months: int) -> DayOnePlan:
+def day_one_cohort_plan(
+    signup: pd.Series,
+    window_end: pd.Series,
+    months: int,
+    test_start: pd.Timestamp | None = None,
+) -> DayOnePlan:
     """Split labelled customers into Day One cohorts by signup date, without leaks if possible.
 
     ``signup`` and ``window_end`` (end of each customer's Day One window) are aligned, one row
@@ -266,15 +271,20 @@ def day_one_cohort_plan(signup: pd.Series, window_end: pd.Series, months: int) -
     quantile. Training and validation: earlier customers whose label window (``months`` after
     their Day One window) closes by the test start, or every earlier one when fewer than
     ``MIN_DAY_ONE_ELIGIBLE``; the latest ``1 / DAY_ONE_VALID_DIVISOR`` of them validate.
+
+    A given ``test_start`` (the test cohort of another horizon's plan) is kept, and then the
+    training cohorts are always leak-free: too few eligible customers leave them empty.
     """
-    test_start = max(
-        signup.max() - pd.Timedelta(days=DAY_ONE_TEST_DAYS),
-        signup.quantile(DAY_ONE_TEST_QUANTILE),
-    )
+    strict = test_start is not None
+    if test_start is None:
+        test_start = max(
+            signup.max() - pd.Timedelta(days=DAY_ONE_TEST_DAYS),
+            signup.quantile(DAY_ONE_TEST_QUANTILE),
+        )
     test = (signup > test_start).to_numpy()
     label_end = window_end + pd.DateOffset(months=months)
     eligible = (label_end <= test_start).to_numpy() & ~test
-    if eligible.sum() < MIN_DAY_ONE_ELIGIBLE:
+    if eligible.sum() < MIN_DAY_ONE_ELIGIBLE and not strict:
         eligible = ~test
     order = np.argsort(signup.to_numpy()[eligible], kind="stable")
     n_valid = max(1, len(order) // DAY_ONE_VALID_DIVISOR)

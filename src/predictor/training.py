@@ -738,6 +738,17 @@ def day_one_horizon(tables: Tables, config: Config, end: pd.Timestamp) -> tuple[
     )
 
 
+def day_one_model(config: Config) -> ValueModel:
+    """An unfitted Day One model: the shared settings with the Day One tree limits.
+
+    It learns from a few thousand customers (one row each), so deeper trees with small leaves
+    fit noise (benchmarks/analysis.md, "Day One").
+    """
+    day_one = config.day_one
+    limits = {"max_depth": day_one.max_depth, "min_child_weight": day_one.min_child_weight}
+    return ValueModel.from_config(config.model, **{k: v for k, v in limits.items() if v is not None})
+
+
 def _train_day_one(
     tables: Tables, config: Config, progress: Progress, on_step: StepProgress | None = None
 ) -> tuple[ValueModel, TaskResult]:
@@ -750,7 +761,8 @@ def _train_day_one(
             f"windows; learning {months}-month value, extended with the BG/NBD time profile"
         )
     progress(f"day_one: building Day One features for {len(tables.customers):,} customers")
-    features = build_day_one_features(tables, config).loc[labels.index]
+    all_features = build_day_one_features(tables, config)
+    features = all_features.loc[labels.index]
     steps.tick()
     signup = tables.customers.set_index("customer_id")["signup_date"].loc[labels.index]
     window_end = day_one_windows(tables.customers, config.day_one.window_days).loc[labels.index]
@@ -760,8 +772,18 @@ def _train_day_one(
     X = features.reset_index(drop=True)
     check_rows("day_one", y[tr], MIN_TRAIN_ROWS, "training")
     check_rows("day_one", y[te], MIN_TEST_ROWS, "held-out")
-    progress(f"day_one: fitting on {len(tr):,} customers")
-    model = ValueModel.from_config(config.model).fit(X.iloc[tr], y[tr], eval_set=(X.iloc[va], y[va]))
+    learn = config.day_one.learn_months
+    short = None
+    if learn is not None and learn < months == config.value.horizon_months:
+        short = _day_one_short(tables, config, all_features, cohorts.test_start, learn, progress)
+    if short is not None:
+        model, final, extension, short_plan, short_rows = short
+        model.extend_horizon(extension)
+        months = learn
+    else:
+        progress(f"day_one: fitting on {len(tr):,} customers")
+        model = day_one_model(config).fit(X.iloc[tr], y[tr], eval_set=(X.iloc[va], y[va]))
+        final = model
     steps.tick()
     preds = {
         "model": model.predict(X.iloc[te]),
@@ -778,7 +800,57 @@ def _train_day_one(
     plan |= _add_interval_metrics(table, y[te], *model.predict_interval(X.iloc[te]))
     check_finite("day_one", table, ("normalized_gini", "mae"))
     rows = {"train": len(tr), "valid": len(va), "test": len(te)}
-    return model, TaskResult(table, y[te], preds, plan, rows)
+    if short is not None:
+        plan |= short_plan
+        rows |= short_rows
+    return final, TaskResult(table, y[te], preds, plan, rows)
+
+
+def _day_one_short(
+    tables: Tables,
+    config: Config,
+    features: pd.DataFrame,
+    test_start: pd.Timestamp,
+    learn: int,
+    progress: Progress,
+) -> tuple[ValueModel, ValueModel, HorizonExtension, dict[str, Any], dict[str, int]] | None:
+    """Day One value over ``learn`` months, learned on every cohort whose short window closed.
+
+    A full-horizon Day One label closes a whole horizon after signup, so only the oldest
+    cohorts can train; a short label adds every later cohort. Held-out check: a model fitted on
+    the customers whose short label window ended by ``test_start`` (leak-free), extended by the
+    BG/NBD time profile of a new customer fitted on the data up to ``test_start``. The returned
+    final model is refitted the same way on every cohort whose window closed by the data's end
+    (``train`` attaches its extension). None when too few customers or no BG/NBD fit.
+
+    Returns (held-out model, final model, held-out extension, plan entries, row counts).
+    """
+    _, end = data_span(tables, config)
+    window = config.day_one.window_days
+    short = config.value.model_copy(update={"horizon_months": learn})
+    labels = day_one_label(tables, window, short, end)
+    signup = tables.customers.set_index("customer_id")["signup_date"].loc[labels.index]
+    window_end = day_one_windows(tables.customers, window).loc[labels.index]
+    X = features.loc[labels.index].reset_index(drop=True)
+    y = labels.to_numpy(dtype=float)
+    held = day_one_cohort_plan(signup, window_end, learn, test_start)
+    params = _final_bgnbd_params(tables, test_start, config)
+    if len(held.train) < MIN_TRAIN_ROWS or np.unique(y[held.train]).size < 2 or params is None:
+        return None
+    final_plan = day_one_cohort_plan(signup, window_end, learn, end)
+    progress(f"day_one: learning {learn}-month value on {len(held.train):,} customers")
+    fit = lambda p: day_one_model(config).fit(  # noqa: E731
+        X.iloc[p.train], y[p.train], eval_set=(X.iloc[p.valid], y[p.valid])
+    )
+    span = lambda idx: [str(signup.iloc[idx].min().date()), str(signup.iloc[idx].max().date())]  # noqa: E731
+    plan = {
+        "train_signups": span(held.train),
+        "valid_signups": span(held.valid),
+        "refit": {"train_signups": span(final_plan.train), "valid_signups": span(final_plan.valid)},
+    }
+    rows = {"train": len(held.train), "valid": len(held.valid)}
+    extension = HorizonExtension(dict(params), learn, config.value.horizon_months)
+    return fit(held), fit(final_plan), extension, plan, rows
 
 
 def _add_interval_metrics(

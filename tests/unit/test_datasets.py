@@ -3,7 +3,7 @@
 import pandas as pd
 
 from predictor.config import CutoffConfig, ValueConfig
-from predictor.datasets import ShortHistoryError, plan_cutoffs
+from predictor.datasets import ShortHistoryError, day_one_cohort_plan, plan_cutoffs
 from predictor.labels import value_label_end
 from predictor.timeline import day_end
 
@@ -38,3 +38,29 @@ def test_short_history_is_a_clear_error():
         assert "no cutoff has a complete label window" in str(exc)
     else:
         raise AssertionError("expected ShortHistoryError")
+
+
+def _signups(n: int) -> tuple[pd.Series, pd.Series]:
+    ids = pd.Index([f"c{i}" for i in range(n)], name="customer_id")
+    signup = pd.Series(pd.date_range("2022-01-01", periods=n, freq="D"), index=ids)
+    return signup, signup + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+
+
+def test_day_one_cohorts_at_a_given_test_start_close_their_windows_before_it():
+    signup, window_end = _signups(900)
+    start = pd.Timestamp("2024-01-01")
+    plan = day_one_cohort_plan(signup, window_end, 3, start)
+    assert plan.test_start == start
+    assert (signup.iloc[plan.test] > start).all() and len(plan.test) == (signup > start).sum()
+    learned = list(plan.train) + list(plan.valid)
+    assert (window_end.iloc[learned] + pd.DateOffset(months=3) <= start).all()
+    # every customer whose 3-month window closed learns: many more than 13 months would allow
+    assert len(learned) == (window_end + pd.DateOffset(months=3) <= start).sum()
+    assert signup.iloc[plan.valid].min() >= signup.iloc[plan.train].max()
+
+
+def test_day_one_cohorts_at_a_given_test_start_never_fall_back_to_leaking_windows():
+    signup, window_end = _signups(60)
+    plan = day_one_cohort_plan(signup, window_end, 3, signup.iloc[40])
+    assert len(plan.train) + len(plan.valid) == 0  # no closed window: none borrowed
+    assert len(day_one_cohort_plan(signup, window_end, 3).train) > 0  # the default does
