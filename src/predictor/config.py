@@ -119,7 +119,7 @@ class DataConfig(_Section):
 
 
 class DayOneConfig(_Section):
-    """The Day One window: the first ``window_days`` days from signup."""
+    """The Day One window (the first ``window_days`` days from signup) and how its model learns."""
 
     window_days: int = Field(1, ge=1, le=90, description="Length of the Day One window in days.")
     learn_months: int | None = Field(

@@ -89,3 +89,15 @@ def test_degenerate_populations_are_refused():
     table = pd.DataFrame({"roc_auc": [np.nan], "log_loss": [0.3]}, index=["model"])
     with pytest.raises(UnsupportedTargetError, match="roc_auc"):
         check_finite("churn", table, ("roc_auc", "log_loss"))
+
+
+def test_day_one_model_takes_its_own_tree_limits_or_the_shared_ones():
+    from predictor.training import day_one_model
+
+    config = Config.model_validate({"model": {"max_depth": 6, "min_child_weight": 2.0}})
+    own = day_one_model(config)
+    assert (own.max_depth, own.min_child_weight) == (3, 50.0)
+    shared = config.model_copy(
+        update={"day_one": config.day_one.model_copy(update={"max_depth": None})}
+    )
+    assert (day_one_model(shared).max_depth, day_one_model(shared).min_child_weight) == (6, 50.0)
