@@ -116,8 +116,7 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     days_30_89 = recent.count(recent_engaged & (recent.age >= 30)) / 60
     cols["engagement_trend"] = balance(last_30, days_30_89)
     active_days = _engaged_days(recent, recent_engaged)
-    year = ev.restrict(engaged & (ev.age < 364))
-    cols.update(_usage_trends(year, active_days, cols["days_since_engagement"]))
+    cols.update(_usage_trends(ev.restrict(engaged & (ev.age < 364)), active_days))
     for i, name in enumerate(channels):
         cols[f"days_since__{name}"] = ev.days_since_last(engaged & (channel_codes == i))
     per_channel = recent.per_label(recent_channel, len(channels))
@@ -180,13 +179,8 @@ def _engaged_days(recent: Events, engaged: np.ndarray) -> np.ndarray:
     return recent.distinct(recent.age, engaged)
 
 
-def _usage_trends(
-    ev: Events, active_days: np.ndarray, days_since: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Trend features of engagements (``ev``: engagements of the last 364 days only).
-
-    ``days_since``: days since the latest engagement of any age (NaN without one).
-    """
+def _usage_trends(ev: Events, active_days: np.ndarray) -> dict[str, np.ndarray]:
+    """Trend features of engagements (``ev``: engagements of the last 364 days only)."""
     pop = ev.pop
     in_days = lambda lo, hi: ev.count((ev.age >= lo) & (ev.age < hi))  # noqa: E731
     cols: dict[str, np.ndarray] = {
@@ -206,7 +200,7 @@ def _usage_trends(
     cols["engagement_vs_peak"] = ratio(blocks[:, 0], blocks.max(axis=1))
     age_days = pop.as_of_day - day_number(pop.signup) + 1
     pace = ratio(ev.count(), np.clip(age_days, 1, 364))
-    cols["engagement_silence_expected"] = np.where(pace > 0, days_since * pace, np.nan)
+    cols["engagement_silence_expected"] = ev.days_since_last() * pace
     cols["active_days_share_90d"] = ratio(active_days, np.clip(age_days, 1, 90))
     baseline_days = np.clip(age_days - BASELINE_GAP, 0, 364 - BASELINE_GAP)
     baseline = ratio(in_days(BASELINE_GAP, 364), baseline_days)
