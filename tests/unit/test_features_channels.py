@@ -138,28 +138,3 @@ def test_fading_customer_has_negative_slope_and_is_below_peak(
     assert a["channels__engagement_slope_12w"] < -0.1
     assert a["channels__engagement_vs_peak"] < 0.2
     assert a["channels__engagement_vs_baseline_7d"] == -1  # nothing in the last week
-
-
-def test_silence_is_measured_against_the_customers_own_pace(
-    make_frame, as_of_at, feature_config, empty_orders
-):
-    customers = make_frame(
-        [("D", "2023-01-01"), ("M", "2023-01-01"), ("N", "2024-03-01")],
-        ["customer_id", "signup_date"],
-        ("signup_date",),
-    )
-    cutoff = pd.Timestamp(CUTOFF)
-    # D engaged daily and M monthly over the last year; both went quiet 10 days ago
-    rows = [("D", cutoff - pd.Timedelta(days=age), "app", "session") for age in range(10, 364)]
-    rows += [("M", cutoff - pd.Timedelta(days=age), "web", "visit") for age in range(10, 364, 30)]
-    rows += [("M", cutoff - pd.Timedelta(days=400), "web", "visit")]  # older than 364 days
-    rows += [("N", cutoff, "email", "sent")]  # N signed up 31 days ago and never engaged
-    interactions = make_frame(
-        rows, ["customer_id", "occurred_at", "channel", "kind"], dates=("occurred_at",)
-    )
-    tables = Tables(customers=customers, orders=empty_orders, interactions=interactions)
-    out = channels.compute(tables, as_of_at(customers, CUTOFF), feature_config)
-    assert (out.loc[["D", "M"], "channels__days_since_engagement"] == 10).all()
-    assert out.loc["D", "channels__engagement_silence_expected"] == pytest.approx(10 * 354 / 364)
-    assert out.loc["M", "channels__engagement_silence_expected"] == pytest.approx(10 * 12 / 364)
-    assert np.isnan(out.loc["N", "channels__engagement_silence_expected"])

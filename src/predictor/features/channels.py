@@ -24,12 +24,7 @@ against the busiest 28-day block of the last 364 days, in [0, 1]; 1 = at its pea
 had signed up for); ``engagement_vs_baseline_7d`` (daily rate of the last 7 days against the
 customer's own baseline: the daily rate from 28 to 363 days back, over the days signed up then,
 in [-1, 1]; a fade that has lasted weeks has already lowered the shorter windows before it);
-``engagement_silence_expected`` (days since the latest engagement times the customer's own daily
-engagement rate over the last 364 days, or the days signed up if fewer: the engagements their
-usual pace would have produced during the current silence, so ``exp(-x)`` is the chance of such
-a silence at that pace; a week without use means little for a monthly user and much for a daily
-one; NaN without an engagement in the 364 days); and ``days_since__<channel>`` (days since the
-last engagement per channel).
+and ``days_since__<channel>`` (days since the last engagement per channel).
 
 Accounts (B2B products): when the subscriptions carry ``seats``, ``engagements_per_seat_7d``,
 ``_30d`` and ``_90d`` (engagements per seat of the running subscriptions at ``as_of``). When the
@@ -199,8 +194,6 @@ def _usage_trends(ev: Events, active_days: np.ndarray) -> dict[str, np.ndarray]:
     blocks = _binned(ev, 28, PEAK_BLOCKS)
     cols["engagement_vs_peak"] = ratio(blocks[:, 0], blocks.max(axis=1))
     age_days = pop.as_of_day - day_number(pop.signup) + 1
-    pace = ratio(ev.count(), np.clip(age_days, 1, 364))
-    cols["engagement_silence_expected"] = ev.days_since_last() * pace
     cols["active_days_share_90d"] = ratio(active_days, np.clip(age_days, 1, 90))
     baseline_days = np.clip(age_days - BASELINE_GAP, 0, 364 - BASELINE_GAP)
     baseline = ratio(in_days(BASELINE_GAP, 364), baseline_days)

@@ -128,8 +128,6 @@ DESCRIPTIONS: dict[str, str] = {
     "(+1 rising, -1 fading).",
     "channels__engagement_vs_baseline_7d": "Engagement in the last 7 days against the "
     "customer's usual level (28 to 363 days back): +1 all recent, -1 none recently, 0 as usual.",
-    "channels__engagement_silence_expected": "Engagements the customer's usual pace (last "
-    "year) would have produced since their latest one: high = an unusually long silence.",
     "channels__engagements_per_seat_7d": "Engagements per seat of the current subscription, "
     "last 7 days.",
     "channels__engagements_per_seat_30d": "Engagements per seat of the current subscription, "
