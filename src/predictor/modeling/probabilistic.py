@@ -214,6 +214,29 @@ def _distinct_rows(*columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.nda
     return tuple(rows.T), counts / len(stacked)
 
 
+def _penalized_objective(
+    log_likelihood: Any, gradient: Any, weight: np.ndarray, penalizer: float
+) -> Any:
+    """``_minimize``'s objective: penalized weighted mean negative log-likelihood and gradient.
+
+    Over log-parameters: ``-sum(weight * log_likelihood) + penalizer * sum(params**2)``.
+    ``log_likelihood(params)`` and ``gradient(params)`` are per distinct row (``_distinct_rows``;
+    ``weight`` their shares); a non-finite value counts as ``1e300`` so the line search backs off.
+    """
+
+    def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        params = np.exp(log_params)
+        value = -float(np.sum(weight * log_likelihood(params))) + penalizer * float(
+            np.sum(params**2)
+        )
+        if not np.isfinite(value):
+            return 1e300, np.zeros(params.size)
+        grad = -np.einsum("i,ij->j", weight, gradient(params))
+        return value, (grad + 2 * penalizer * params) * params
+
+    return objective
+
+
 GRADIENT_TOLERANCE: float = 1e-5
 """A point where no log-parameter moves the mean log-likelihood per customer by more than this
 per unit is taken as a maximum when L-BFGS-B's line search stops there without reporting
@@ -367,17 +390,13 @@ class BetaGeoModel:
 
         scale = 10.0 / age.max()
         (xs, ts, ages), weight = _distinct_rows(x, t_x * scale, age * scale)
-        penalizer = self.penalizer
 
-        def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-            params = np.exp(log_params)
-            ll = self._log_likelihood(params, xs, ts, ages)
-            value = -float(np.sum(weight * ll)) + penalizer * float(np.sum(params**2))
-            if not np.isfinite(value):
-                return 1e300, np.zeros(4)
-            grad = -np.einsum("i,ij->j", weight, self._log_likelihood_gradient(params, xs, ts, ages))
-            return float(value), (grad + 2 * penalizer * params) * params
-
+        objective = _penalized_objective(
+            lambda params: self._log_likelihood(params, xs, ts, ages),
+            lambda params: self._log_likelihood_gradient(params, xs, ts, ages),
+            weight,
+            self.penalizer,
+        )
         log_params, converged = _minimize(objective, 4)
         r, alpha, a, b = np.exp(log_params)
         self.params_ = {"r": float(r), "alpha": float(alpha / scale), "a": float(a), "b": float(b)}
@@ -592,17 +611,13 @@ class GammaGammaModel:
             )
         scale = float(m.mean())
         (xs, ms), weight = _distinct_rows(x, m / scale)
-        penalizer = self.penalizer
 
-        def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-            params = np.exp(log_params)
-            ll = self._log_likelihood(params, xs, ms)
-            value = -float(np.sum(weight * ll)) + penalizer * float(np.sum(params**2))
-            if not np.isfinite(value):
-                return 1e300, np.zeros(3)
-            grad = -np.einsum("i,ij->j", weight, self._log_likelihood_gradient(params, xs, ms))
-            return value, (grad + 2 * penalizer * params) * params
-
+        objective = _penalized_objective(
+            lambda params: self._log_likelihood(params, xs, ms),
+            lambda params: self._log_likelihood_gradient(params, xs, ms),
+            weight,
+            self.penalizer,
+        )
         log_params, converged = _minimize(objective, 3)
         p, q, v = np.exp(log_params)
         self.params_ = {"p": float(p), "q": float(q), "v": float(v * scale)}
