@@ -43,8 +43,8 @@ FAST = (
     "cutoffs.step_days=90",
 )
 SPEED_TRAIN = (
-    "cutoffs.max_cutoffs=2",
-    "cutoffs.churn_max_cutoffs=2",
+    "cutoffs.max_cutoffs=12",
+    "cutoffs.churn_max_cutoffs=12",
     "cutoffs.max_customers_per_cutoff=20000",
 )
 

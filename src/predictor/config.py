@@ -249,6 +249,14 @@ class CutoffConfig(_Section):
     max_customers_per_cutoff: int | None = Field(
         None, ge=100, description="Sample at most this many customers per cutoff (seeded)."
     )
+    sample_customers: int | None = Field(
+        200_000,
+        ge=1,
+        description="Training learns from a seeded sample of about this many whole customers "
+        "when the data hold more (both engines keep the same customers; the pandas engine "
+        "reads Parquet chunk by chunk and keeps only them, so memory stays bounded); scoring "
+        "still scores everyone. null: every customer.",
+    )
     churn_max_cutoffs: int | None = Field(
         24,
         ge=1,

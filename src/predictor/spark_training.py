@@ -28,7 +28,6 @@ Spark is optional (``pip install 'predictor[spark]'``); this module imports it l
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -36,12 +35,12 @@ from dataclasses import dataclass, field
 from functools import reduce
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
-from predictor.config import ChurnConfig, Config
+from predictor.config import ChurnConfig, Config, CutoffConfig
 from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.tables import Tables
+from predictor.customer_sample import sample_share, sampled_ids
 from predictor.spark_engine import (
     BUCKET,
     DETAIL,
@@ -71,22 +70,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 CUTOFF = "_cutoff"
 
-DEFAULT_SAMPLE_CUSTOMERS = 200_000
-"""Customers collected to the driver by default: every churn and value cutoff then has far
-more rows than ``cutoffs.max_customers_per_cutoff`` lets the fit use."""
+DEFAULT_SAMPLE_CUSTOMERS = CutoffConfig().sample_customers
+"""Customers collected to the driver by default (``cutoffs.sample_customers``): every churn and
+value cutoff then has far more rows than ``cutoffs.max_customers_per_cutoff`` lets the fit use."""
 
 _SCHEMA = f"{BUCKET} int, {KIND} string, _table string, {DETAIL} string, _payload binary"
-
-
-def sample_keys(ids: pd.Series, seed: int) -> np.ndarray:
-    """A uniform number in [0, 1) per customer id, fixed by the id and ``seed`` alone.
-
-    The same customer gets the same number in every process and on every run, so the sample
-    does not depend on how Spark splits the data.
-    """
-    key = hashlib.sha256(f"predictor-sample-{seed}".encode()).hexdigest()[:16]
-    hashed = pd.util.hash_array(ids.astype(str).to_numpy(dtype=object), hash_key=key)
-    return (hashed >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
 @dataclass(frozen=True)
@@ -108,8 +96,7 @@ class SampleJob:
     def kept(self, tables: Tables) -> Tables:
         """The rows of the bucket's sampled customers (a seeded hash of the id below ``share``)."""
         ids = tables.customers["customer_id"]
-        keep = sample_keys(ids, self.config.model.random_state) < self.share
-        return tables.subset(pd.Index(ids[keep]))
+        return tables.subset(sampled_ids(ids, self.share, self.config.model.random_state))
 
     def run(self, group: pd.DataFrame) -> pd.DataFrame:
         """The bucket's issues, its customer counts and the kept rows of every table."""
@@ -156,7 +143,7 @@ class SparkTraining:
 def training_on_spark(
     config: Config,
     *,
-    customers: int = DEFAULT_SAMPLE_CUSTOMERS,
+    customers: int | None = DEFAULT_SAMPLE_CUSTOMERS,
     buckets: int | None = None,
     master: str | None = None,
     spark: SparkSession | None = None,
@@ -164,7 +151,7 @@ def training_on_spark(
 ) -> Iterator[SparkTraining]:
     """Spark validates all the data, samples customers; their frames are built in Spark.
 
-    Yields the sample (at most about ``customers`` customers, a seeded hash share of the
+    Yields the sample (at most about ``customers`` customers, all of them when ``None``; a seeded hash share of the
     valid ones, each with all their rows, as ``Tables``) and ``features``, the
     ``training.FeatureSource`` to pass to ``training.train`` with the sample's tables. Spark
     keeps the packed buckets until the block ends.
@@ -177,14 +164,14 @@ def training_on_spark(
 
     from predictor.jobs.data_job import resolve_data_end
 
-    if customers < 1:
+    if customers is not None and customers < 1:
         raise ContractError(f"the training sample needs at least 1 customer, not {customers}")
     spark = spark or spark_session(master)
     data = str(config.data.path) if config.data.path is not None else ""
     located = locate_tables(spark, data, {k: str(v) for k, v in config.data.tables.items()})
     frames = read_tables(spark, located, config)
     total = frames["customers"].count()
-    share = min(1.0, customers / max(1, total))
+    share = sample_share(total, customers)
     columns = {name: list(frame.columns) for name, frame in frames.items()}
     job = SampleJob(config, resolve_data_end(config), columns, share)
     with bucketed(spark, frames, buckets or default_buckets(spark, total)) as (packed, n_buckets):

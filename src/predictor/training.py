@@ -22,6 +22,7 @@ import pandas as pd
 
 from predictor.config import Config, ValueConfig
 from predictor.contract.tables import Tables
+from predictor.customer_sample import customer_sample
 from predictor.datasets import (
     CUSTOMER_SPLIT,
     CUSTOMER_TEST_SHARE,
@@ -896,10 +897,13 @@ def train(
     the user chose the targets (``config.models``): then it raises ``UnsupportedTargetError``.
     It also raises when no target at all can be trained. ``features`` serves the cutoffs'
     feature frames of ``tables`` (default: ``FeatureCache``, built here; the Spark engine
-    passes the frames its buckets built).
+    passes the frames its buckets built). Without ``features``, tables holding more than
+    ``cutoffs.sample_customers`` customers are first reduced to that seeded sample of whole
+    customers (``customer_sample``); ``info`` records how many customers it learned from.
     """
     say = progress or (lambda _msg: None)
     if features is None:
+        tables = _training_sample(tables, config, say)
         features = FeatureCache(tables, config)
     first, end = data_span(tables, config)
     bgnbd = _final_bgnbd_params(tables, end, config)
@@ -952,6 +956,7 @@ def train(
         "bgnbd_params": bgnbd,
         "data_start": str(first.date()),
         "data_end": str(end.date()),
+        "training_customers": len(tables.customers),
     }
     for target, key in (("value_13m", "value"), ("day_one", "day_one")):
         if target in fitted:
@@ -967,6 +972,15 @@ def train(
     order = ("day_one", "value_13m", "churn")
     evaluation = Evaluation({t: results[t] for t in order if t in results})
     return model, evaluation
+
+
+def _training_sample(tables: Tables, config: Config, say: Progress) -> Tables:
+    """The seeded sample of whole customers training learns from (``cutoffs.sample_customers``)."""
+    kept = customer_sample(tables, config.cutoffs.sample_customers, config.model.random_state)
+    if kept is not tables:
+        say(f"training on a seeded sample of {len(kept.customers):,} of "
+            f"{len(tables.customers):,} customers (cutoffs.sample_customers)")  # fmt: skip
+    return kept
 
 
 def _fit_segmenter(

@@ -3,7 +3,7 @@
 - Only the tracking edge imports MLflow, so a run without tracking never loads it.
 - Features may import modeling (the BG/NBD model), never the other way round.
 - The pure core (contract, timeline, features, labels, modeling, evaluation, segments, datasets,
-  keys, model_types; and the shared synthetic-table factory, testing) imports none of the edges:
+  keys, model_types, customer_sample; and the shared synthetic-table factory, testing) imports none of the edges:
   file I/O, jobs, the CLI, the API facade or tracking.
 """
 
@@ -16,7 +16,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "predictor"
 CORE = ("contract", "timeline", "features", "labels", "modeling", "evaluation", "segments",
-        "datasets", "keys", "model_types", "testing")
+        "datasets", "keys", "model_types", "testing", "customer_sample")
 EDGES = ("io", "jobs", "cli", "api", "tracking", "training")
 MLFLOW_HOMES = ("tracking", "pyfunc_model")
 

@@ -15,10 +15,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from predictor.customer_sample import sample_keys
 from predictor.io.config_files import load_config
 from predictor.io.tables import load_tables
 from predictor.jobs import resolve_data_end
-from predictor.spark_training import _canonical, sample_keys, training_on_spark
+from predictor.spark_training import _canonical, training_on_spark
 
 pyspark = pytest.importorskip("pyspark", reason="the Spark extra (predictor[spark]) is absent")
 if shutil.which("java") is None:  # pragma: no cover

@@ -28,6 +28,7 @@ from predictor.cli.app import (
     load_data,
     out,
     print_table,
+    render_issues,
 )
 from predictor.cli.data_commands import sample
 from predictor.cli.score_commands import Engine
@@ -83,7 +84,11 @@ def train(
     ] = Engine.pandas,
     sample_customers: Annotated[
         int | None,
-        typer.Option(min=1, help="Spark: customers collected to the driver [default: 200,000]."),
+        typer.Option(
+            min=1,
+            help="Train on a seeded sample of about this many whole customers when the data "
+            "hold more (= --set cutoffs.sample_customers=N) [default: 200,000].",
+        ),
     ] = None,
     spark_master: Annotated[str | None, typer.Option(help="Spark master (see score).")] = None,
     buckets: Annotated[int | None, typer.Option(min=1, help="Spark: customer buckets.")] = None,
@@ -103,6 +108,8 @@ def train(
     )
 
     set_ = [*(set_ or []), *_models_override(models)]
+    if sample_customers is not None:
+        set_.append(f"cutoffs.sample_customers={sample_customers}")
     cfg = config_from(config, set_)
     if cfg.data.path is None and data is None and not cfg.data.tables:
         data = str(_ensure_sample(DEFAULT_SAMPLE_DIR))
@@ -114,11 +121,12 @@ def train(
     with ExitStack() as stack:
         features = None
         if engine is Engine.spark:
-            spark_run = _train_on_spark(cfg, sample_customers, spark_master, buckets)
+            spark_run = _train_on_spark(cfg, spark_master, buckets)
             tables, sources, more, features = stack.enter_context(spark_run)
             engine_tags |= more
         else:
-            tables = load_data(cfg).tables
+            tables, more = _training_data(cfg)
+            engine_tags |= more
             sources = find_table_files(cfg.data, None)
         uri = tracking_uri or cfg.tracking.uri or default_tracking_uri(PROJECT_DIR)
         tracker = MlflowTracker(
@@ -153,12 +161,32 @@ def train(
             _after_registration(cfg, uri, version, promote, tables, verbose)
 
 
-@contextmanager
-def _train_on_spark(cfg, customers: int | None, master: str | None, buckets: int | None):
-    """Validate all the data on Spark: the sample's tables, sources, tags and Spark's frames."""
-    from predictor.spark_training import DEFAULT_SAMPLE_CUSTOMERS, training_on_spark
+def _training_data(cfg):
+    """Read and validate the training data (only the sample of a large Parquet input)."""
+    from predictor.contract.errors import ContractError
+    from predictor.jobs import load_training_data
 
-    customers = customers or DEFAULT_SAMPLE_CUSTOMERS
+    try:
+        data = load_training_data(cfg)
+    except ContractError as exc:
+        render_issues(exc.issues)
+        raise fail(f"{len(exc.issues)} data error(s); nothing was done") from None
+    for issue in data.warnings:
+        console.print(f"[yellow]warning:[/] {escape(issue.message)}", soft_wrap=True)
+    kept = len(data.tables.customers)
+    if data.chunked:
+        out.print(f"validated {data.customers:,} customers chunk by chunk; training on "
+                  f"{kept:,} of them (a seeded sample, cutoffs.sample_customers)")  # fmt: skip
+    tags = {"predictor.data_customers": str(data.customers)}
+    return data.tables, tags
+
+
+@contextmanager
+def _train_on_spark(cfg, master: str | None, buckets: int | None):
+    """Validate all the data on Spark: the sample's tables, sources, tags and Spark's frames."""
+    from predictor.spark_training import training_on_spark
+
+    customers = cfg.cutoffs.sample_customers
     say = lambda message: console.print(f"[dim]{escape(message)}[/]")  # noqa: E731
     with training_on_spark(
         cfg, customers=customers, buckets=buckets, master=master, progress=say

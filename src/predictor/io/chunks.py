@@ -251,6 +251,15 @@ def open_customer_chunks(
         raise
 
 
+def chunkable_customers(config: DataConfig | Config | None, folder: str | Path | None) -> int | None:
+    """Rows of the customers table when the input can be read chunk by chunk, else ``None``.
+
+    Reads only the Parquet metadata: how a job decides whether a chunked read is worth it.
+    """
+    source = _parquet_source(_data_config(config), folder)
+    return None if source is None else int(source.files["customers"].count_rows())
+
+
 def _parquet_source(data: DataConfig, folder: str | Path | None) -> _ParquetSource | None:
     """Describe the input files for chunked reading, or ``None`` when that is not possible."""
     try:

@@ -19,6 +19,8 @@ from typing import Any
 
 _HOMES = {
     "InvalidDataError": "data_job",
+    "TrainingData": "data_job",
+    "load_training_data": "data_job",
     "feature_table": "data_job",
     "resolve_as_of": "data_job",
     "resolve_data_end": "data_job",

@@ -9,14 +9,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from predictor.config import Config
-from predictor.contract.errors import ContractError
-from predictor.contract.tables import Tables
+from predictor.contract.errors import ContractError, ContractIssue
+from predictor.contract.tables import Tables, concat_tables
 from predictor.contract.validate import ValidationResult
+from predictor.customer_sample import sample_share, sampled_ids
 from predictor.datasets import data_span
 from predictor.errors import PredictorError
 from predictor.timeline import data_end
@@ -56,6 +58,66 @@ def validate_data(config: Config) -> ValidationResult:
         return load_tables(config.data, end_date=resolve_data_end(config))
     except ContractError as exc:
         raise InvalidDataError(str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The tables training learns from, and what they stand for."""
+
+    tables: Tables
+    """Every valid customer, or the seeded sample of ``cutoffs.sample_customers`` of them."""
+    customers: int
+    """Rows of the input's customers table."""
+    warnings: list[ContractIssue]
+    chunked: bool
+    """True when the input was read chunk by chunk of customers (Parquet larger than the sample)."""
+
+
+def load_training_data(
+    config: Config, chunk_size: int = 100_000, workdir: str | Path | None = None
+) -> TrainingData:
+    """Read and validate the training data; keep only the sample when the input is larger.
+
+    Parquet inputs with more customers than ``cutoffs.sample_customers`` are read and
+    validated chunk by chunk of ``chunk_size`` customers (``io.open_customer_chunks``, spilled
+    into ``workdir``), keeping only the sampled customers' rows: memory is bounded by a chunk
+    plus the sample, and every row is still validated. Other inputs are read whole (the sample
+    is then taken by ``training.train``).
+
+    Raises:
+        ContractError: the data break the contract (its ``issues`` list every error, from
+            every chunk).
+
+    """
+    from predictor.io.chunks import chunkable_customers, open_customer_chunks
+    from predictor.io.tables import load_tables
+    from predictor.jobs.score_job import merge_warnings
+
+    end = resolve_data_end(config)
+    limit = config.cutoffs.sample_customers
+    rows = chunkable_customers(config, None) if limit is not None else None
+    chunks = None
+    if rows is not None and rows > limit:
+        chunks = open_customer_chunks(config, None, chunk_size, end_date=end, workdir=workdir)
+    if chunks is None:
+        result = load_tables(config.data, end_date=end)
+        tables = result.raise_for_errors()
+        return TrainingData(tables, len(result.tables.customers), result.warnings, False)
+    seed = config.model.random_state
+    with chunks:
+        share = sample_share(chunks.n_customers, limit)
+        parts, issues = [], []
+        for k in range(len(chunks)):
+            result = chunks.validated(k)
+            issues.extend(result.issues)
+            if result.tables is not None and not result.errors:
+                ids = result.tables.customers["customer_id"]
+                parts.append(result.tables.subset(sampled_ids(ids, share, seed)))
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise ContractError.from_issues(errors)
+    warnings = merge_warnings([i for i in issues if i.severity == "warning"])
+    return TrainingData(concat_tables(parts), chunks.n_customers, warnings, True)
 
 
 def feature_table(

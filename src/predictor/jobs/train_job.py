@@ -283,6 +283,8 @@ def training_tags(model: TrainedModel) -> dict[str, str]:
     tags = {"targets": ",".join(info.get("targets", []))}
     tags |= {f"evaluation.{t}": e for t, e in info.get("evaluation", {}).items()}
     tags |= {f"skipped.{t}": r[:5000] for t, r in info.get("skipped", {}).items()}
+    if "training_customers" in info:
+        tags["predictor.training_customers"] = str(info["training_customers"])
     if info.get("warnings"):
         tags["warnings"] = " | ".join(info["warnings"])[:5000]
     if any("base rate" in w for w in info.get("warnings", [])):
