@@ -202,6 +202,23 @@ class ValueConfig(_Section):
             "geometric mean of the two; 'validation' keeps the validation cutoff's ratio."
         ),
     )
+    short_level: Literal["window", "validation"] = Field(
+        "window",
+        description=(
+            "Level of the value when the data are shorter than the horizon (the short-history "
+            "path): 'window' pools actual / predicted spend over the longest window closed "
+            "after each training cutoff, the prediction extended to it by the BG/NBD profile; "
+            "'validation' keeps the validation cutoff's ratio (one short window)."
+        ),
+    )
+    short_refit: bool = Field(
+        True,
+        description=(
+            "Short-history path: refit the saved model on every cutoff whose short label "
+            "closed by the data's end (the held-out check keeps the cutoffs before its test "
+            "cutoff); false keeps the held-out check's model."
+        ),
+    )
 
 
 class OnboardingConfig(_Section):

@@ -67,6 +67,7 @@ from predictor.modeling.level import (
     drift,
     prior_ratio,
     total_ratio,
+    window_ratio,
 )
 from predictor.modeling.probabilistic import bgnbd_gg_value
 from predictor.modeling.value import ValueModel
@@ -181,8 +182,11 @@ def planned_cutoffs(tables: Tables, config: Config) -> list[pd.Timestamp]:
     learn = config.value.learn_months
     if "value_13m" in config.targets:
         with suppress(ShortHistoryError):
-            plans.append(value_horizon(first, end, config)[0])
-            if learn is not None and learn < config.value.horizon_months:
+            plan, vcfg = value_horizon(first, end, config)
+            plans.append(plan)
+            if vcfg.horizon_months < config.value.horizon_months and config.value.short_refit:
+                found.update(c for part in _fresh_cutoffs(first, end, config, vcfg) for c in part)
+            elif learn is not None and learn < config.value.horizon_months:
                 short = config.value.model_copy(update={"horizon_months": learn})
                 for limit in (plans[-1].test[0], end):
                     train, valid = _fresh_cutoffs(first, limit, config, short)
@@ -322,15 +326,21 @@ def _train_value(
     # the validation level is stale only when it is a full horizon old (not in the short-history
     # case, where the validation cutoff is a few months back and 3-month drift is mostly noise)
     full = model.level_correction and months == config.value.horizon_months
+    short = model.level_correction and months < config.value.horizon_months
     rule = config.value.level if full else "validation"
     validation_level = model.level_
     raw_test = model.predict_raw(test.X)
-    level_at_test = _level(
-        rule,
-        validation_level,
-        lambda: _recent_level(model, tables, features, config, months, valid, plan.test[0]),
-        lambda: prior_ratio(baselines["bgnbd_gamma_gamma"], raw_test),
-    )
+    if short and config.value.short_level == "window":
+        rule, level_at_test = _short_level(
+            model, tables, features, config, [*plan.train, *plan.valid], months, plan.test[0]
+        )
+    else:
+        level_at_test = _level(
+            rule,
+            validation_level,
+            lambda: _recent_level(model, tables, features, config, months, valid, plan.test[0]),
+            lambda: prior_ratio(baselines["bgnbd_gamma_gamma"], raw_test),
+        )
     model.set_level(level_at_test)
     preds = {"model": model.predict(test.X)} | baselines
     preds["constant_mean"] = np.full(len(test), train.y.mean())
@@ -340,7 +350,11 @@ def _train_value(
     result.plan["level"] = level_at_test
     result.plan["level_validation"] = validation_level
     result.plan["level_rule"] = rule
-    if rule != "validation":
+    if rule == "window":
+        # the saved model: the same pooled windows, computed at the data's end
+        cutoffs = [*plan.train, *plan.valid, *plan.test]
+        model.set_level(_short_level(model, tables, features, config, cutoffs, months, end)[1])
+    elif rule != "validation":
         # the saved model: the test cutoff's level, carried to the data's end the same way
         model.set_level(
             _level(
@@ -351,7 +365,98 @@ def _train_value(
             )
         )
     check_finite("value_13m", result.table, ("normalized_gini", "mae"))
+    if months < config.value.horizon_months and config.value.short_refit:
+        model = _refit_short(model, tables, features, config, vcfg, plan, result, progress)
     return model, result
+
+
+def _refit_short(
+    model: ValueModel,
+    tables: Tables,
+    features: FeatureSource,
+    config: Config,
+    vcfg: ValueConfig,
+    plan: CutoffPlan,
+    result: TaskResult,
+    progress: Progress,
+) -> ValueModel:
+    """Short history: the saved model refitted on every cutoff whose short label has closed.
+
+    The held-out check can only train on cutoffs whose label ends by its test cutoff (on a
+    young business often a single one); the saved model may use every later cutoff too, the
+    latest for early stopping and the validation level (benchmarks/analysis.md, "Value: short
+    history"). The level is computed at the data's end the way the check computed it at its
+    test cutoff. Returns ``model`` unchanged when the refit would add no training cutoff.
+    """
+    first, end = data_span(tables, config)
+    fit_train, fit_valid = _fresh_cutoffs(first, end, config, vcfg)
+    if len(fit_train) <= len(plan.train):
+        return model
+    months = vcfg.horizon_months
+    label = lambda c: value_label(tables, c, vcfg)  # noqa: E731
+    train = _frame(fit_train, features, label, config)
+    valid = _frame(fit_valid, features, label, config)
+    progress(f"value_13m: refitting on the {len(fit_train)} latest cutoffs ({len(train):,} rows)")
+    final = ValueModel.from_config(config.model, objective=model.kind_)
+    final.fit(train.X, train.y, eval_set=(valid.X, valid.y))
+    if config.value.short_level == "window":
+        cutoffs = [*fit_train, *fit_valid]
+        _, level = _short_level(final, tables, features, config, cutoffs, months, end)
+        final.set_level(level)
+    result.plan["refit"] = {
+        "train": [str(c.date()) for c in fit_train],
+        "valid": [str(c.date()) for c in fit_valid],
+        "level": final.level_,
+    }
+    return final
+
+
+def closed_months(as_of: pd.Timestamp, now: pd.Timestamp, longest: int) -> int:
+    """Whole months (at most ``longest``) after ``as_of`` whose value label has closed by ``now``."""
+    closed = [
+        m
+        for m in range(1, longest + 1)
+        if value_label_end(as_of, ValueConfig(horizon_months=m)) <= day_end(now)
+    ]
+    return max(closed, default=0)
+
+
+def _short_level(
+    model: ValueModel,
+    tables: Tables,
+    features: FeatureSource,
+    config: Config,
+    cutoffs: list[pd.Timestamp],
+    learn: int,
+    now: pd.Timestamp,
+) -> tuple[str, float]:
+    """The short-history level at ``now``: ('window', ratio), else ('validation', its ratio).
+
+    For each cutoff whose window closed by ``now`` is longer than the ``learn`` months the model
+    learned, the actual spend over that window against the model's unscaled prediction extended
+    to it by the BG/NBD profile fitted at ``now``, the one the saved model is extended with
+    (``modeling.level.window_ratio``; BG/NBD fitted at each cutoff instead was worse on every
+    set, benchmarks/analysis.md). Reads nothing after ``now``. Falls back to the model's
+    validation level when no such window exists.
+    """
+    visible = truncate(tables, now)
+    params = _final_bgnbd_params(visible, now, config)
+    totals = []
+    for as_of in cutoffs:
+        months = closed_months(as_of, now, config.value.horizon_months)
+        if params is None or months <= learn:
+            continue
+        y = value_label(visible, as_of, config.value.model_copy(update={"horizon_months": months}))
+        X = features(as_of)
+        ids = y.index.intersection(X.index)
+        if not len(ids):
+            continue
+        pred = model.predict_raw(X.loc[ids]) * HorizonExtension(params, learn, months).factor(
+            X.loc[ids]
+        )
+        totals.append(WindowTotals(float(y.loc[ids].sum()), float(pred.sum())))
+    ratio = window_ratio(totals)
+    return ("window", ratio) if np.isfinite(ratio) else ("validation", model.level_)
 
 
 def _fresh_cutoffs(

@@ -38,6 +38,7 @@ DRIFT_LIMITS = (0.5, 2.0)
 LEVEL_LIMITS = (0.5, 2.0)
 PRIOR_LIMITS = (0.25, 4.0)
 LevelRule = Literal["validation", "recent", "structural", "blend"]
+ShortLevelRule = Literal["window", "validation"]
 
 
 def total_ratio(
@@ -81,6 +82,22 @@ def drift(
     if not np.isfinite(ratio):
         return 1.0
     return float(np.clip(ratio, *limits))
+
+
+def window_ratio(totals: list[WindowTotals], limits: tuple[float, float] = LEVEL_LIMITS) -> float:
+    """Pooled actual / predicted spend over several cutoffs' long windows (NaN when undefined).
+
+    The short-history level: a model that learned a few months of value is judged, at every
+    past cutoff, over the longest window that has closed since (its prediction extended to that
+    window by the BG/NBD time profile). Pooling months and cutoffs averages out what a single
+    short validation window is dominated by (a seasonal dip, one cohort's early decay), and
+    checks the extension together with the level. Clipped to ``limits``.
+    """
+    actual = sum(t.actual for t in totals)
+    predicted = sum(t.predicted for t in totals)
+    if not (actual > 0 and predicted > 0):
+        return float("nan")
+    return float(np.clip(actual / predicted, *limits))
 
 
 def prior_ratio(
