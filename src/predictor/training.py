@@ -314,7 +314,7 @@ def _train_value(
     check_rows("value_13m", train.y, MIN_TRAIN_ROWS, "training")
     check_rows("value_13m", test.y, MIN_TEST_ROWS, "held-out")
     progress(f"value_13m: fitting on {len(train):,} rows")
-    model = ValueModel.from_config(config.model).fit(train.X, train.y, eval_set=(valid.X, valid.y))
+    model = _value_model(config).fit(train.X, train.y, eval_set=(valid.X, valid.y))
     steps.tick()
     orders = _value_orders(tables, config)
     baselines: dict[str, np.ndarray] = {}
@@ -327,7 +327,9 @@ def _train_value(
     # case, where the validation cutoff is a few months back and 3-month drift is mostly noise)
     full = model.level_correction and months == config.value.horizon_months
     short = model.level_correction and months < config.value.horizon_months
-    rule = config.value.level if full else "validation"
+    # the window rules need a model of fewer months than the windows: on a full-horizon model
+    # they are their validation-cutoff counterparts
+    rule = FULL_HORIZON_RULE.get(config.value.level, config.value.level) if full else "validation"
     validation_level = model.level_
     raw_test = model.predict_raw(test.X)
     if short and config.value.short_level == "window":
@@ -370,6 +372,9 @@ def _train_value(
     return model, result
 
 
+FULL_HORIZON_RULE: dict[str, LevelRule] = {"window": "validation", "window_blend": "blend"}
+
+
 def _refit_short(
     model: ValueModel,
     tables: Tables,
@@ -384,9 +389,9 @@ def _refit_short(
 
     The held-out check can only train on cutoffs whose label ends by its test cutoff (on a
     young business often a single one); the saved model may use every later cutoff too, the
-    latest for early stopping and the validation level (benchmarks/analysis.md, "Value: short
-    history"). The level is computed at the data's end the way the check computed it at its
-    test cutoff. Returns ``model`` unchanged when the refit would add no training cutoff.
+    latest for early stopping (benchmarks/analysis.md, "Value: short history, window level,
+    bins"). The level is computed at the data's end the way the check computed it at its test
+    cutoff. Returns ``model`` unchanged when the refit would add no training cutoff.
     """
     first, end = data_span(tables, config)
     fit_train, fit_valid = _fresh_cutoffs(first, end, config, vcfg)
@@ -397,7 +402,7 @@ def _refit_short(
     train = _frame(fit_train, features, label, config)
     valid = _frame(fit_valid, features, label, config)
     progress(f"value_13m: refitting on the {len(fit_train)} latest cutoffs ({len(train):,} rows)")
-    final = ValueModel.from_config(config.model, objective=model.kind_)
+    final = _value_model(config, objective=model.kind_)
     final.fit(train.X, train.y, eval_set=(valid.X, valid.y))
     if config.value.short_level == "window":
         cutoffs = [*fit_train, *fit_valid]
@@ -459,6 +464,17 @@ def _short_level(
     return ("window", ratio) if np.isfinite(ratio) else ("validation", model.level_)
 
 
+def _value_model(config: Config, fresh: bool = False, **own: Any) -> ValueModel:
+    """An unfitted 13-month value model (``own`` overrides the configured settings).
+
+    Per-bin reshaping (``value.bin_levels``) only for the model of ``value.learn_months`` on the
+    latest cutoffs (``fresh``): in the short-history case one short validation window is too
+    noisy to shape by (benchmarks/analysis.md, "Value: short history, window level, bins").
+    """
+    bins = fresh and config.value.bin_levels
+    return ValueModel.from_config(config.model, bin_levels=bins, **own)
+
+
 def _fresh_cutoffs(
     first: pd.Timestamp, limit: pd.Timestamp, config: Config, cfg: ValueConfig
 ) -> tuple[list[pd.Timestamp], list[pd.Timestamp]]:
@@ -516,7 +532,7 @@ def _train_fresh_value(
     check_rows("value_13m", train.y, MIN_TRAIN_ROWS, "training")
     check_rows("value_13m", test.y, MIN_TEST_ROWS, "held-out")
     progress(f"value_13m: fitting the held-out check on {len(train):,} rows")
-    model = ValueModel.from_config(config.model).fit(train.X, train.y, eval_set=(valid.X, valid.y))
+    model = _value_model(config, fresh=True).fit(train.X, train.y, eval_set=(valid.X, valid.y))
     steps.tick()
     orders = _value_orders(tables, config)
     baselines: dict[str, np.ndarray] = {}
@@ -533,7 +549,8 @@ def _train_fresh_value(
     rule = config.value.level
     prior = lambda: prior_ratio(baselines["bgnbd_gamma_gamma"], extended)  # noqa: E731
     validation_level = model.level_
-    model.set_level(_level(rule, validation_level, lambda: 1.0, prior))
+    reference = _fresh_reference(model, tables, features, config, [*ev_train, *ev_valid], test_cut)
+    model.set_level(_level(rule, reference, lambda: 1.0, prior))
     preds = {"model": np.zeros(len(test))}
     lo, hi = np.zeros(len(test)), np.zeros(len(test))
     for as_of in plan.test:
@@ -549,6 +566,7 @@ def _train_fresh_value(
     result.plan |= {"horizon_months": learn, "level": model.level_, "level_rule": rule}
     result.plan["objective"] = model.kind_
     result.plan["level_validation"] = validation_level
+    result.plan["level_reference"] = reference
     result.plan["refit"] = {
         "train": [str(c.date()) for c in fit_train],
         "valid": [str(c.date()) for c in fit_valid],
@@ -559,19 +577,37 @@ def _train_fresh_value(
     valid = _frame(fit_valid, features, label_short, config, steps)
     progress(f"value_13m: fitting on the latest {len(train):,} rows")
     # the objective was chosen on the held-out check's validation cutoff: fit only that one
-    final = ValueModel.from_config(config.model, objective=model.kind_)
+    final = _value_model(config, fresh=True, objective=model.kind_)
     final.fit(train.X, train.y, eval_set=(valid.X, valid.y))
     ext_end = HorizonExtension(dict(end_params), learn, full)
     final.set_level(
         _level(
             rule,
-            final.level_,
+            _fresh_reference(final, tables, features, config, [*fit_train, *fit_valid], end),
             lambda: 1.0,
             lambda: _prior_level(final, tables, orders, features, end, full, ext_end),
         )
     )
     steps.tick()
     return final, result
+
+
+def _fresh_reference(
+    model: ValueModel,
+    tables: Tables,
+    features: FeatureSource,
+    config: Config,
+    cutoffs: list[pd.Timestamp],
+    now: pd.Timestamp,
+) -> float:
+    """The reference level of a model learned over ``value.learn_months`` months, at ``now``.
+
+    The validation cutoff's ratio, or with the window rules the ratio pooled over the longest
+    window closed after each cutoff (``_short_level``), which also checks the BG/NBD extension.
+    """
+    if config.value.level not in ("window", "window_blend") or config.value.learn_months is None:
+        return model.level_
+    return _short_level(model, tables, features, config, cutoffs, config.value.learn_months, now)[1]
 
 
 def _level(
@@ -582,7 +618,7 @@ def _level(
 ) -> float:
     """The level under ``rule`` (``modeling.level.combine``); computes only the parts it needs."""
     drift_ = recent_drift() if rule in ("recent", "blend") else 1.0
-    prior_ = prior() if rule in ("structural", "blend") else float("nan")
+    prior_ = prior() if rule in ("structural", "blend", "window_blend") else float("nan")
     return combine(rule, reference, drift_, prior_)
 
 

@@ -61,3 +61,10 @@ def test_window_ratio_pools_actual_over_predicted_across_cutoffs():
 def test_window_ratio_is_undefined_without_spend_or_windows():
     assert np.isnan(window_ratio([]))
     assert np.isnan(window_ratio([WindowTotals(actual=0.0, predicted=100.0)]))
+
+
+def test_window_rules_combine_their_pooled_reference_like_validation_and_blend():
+    window, prior = 1.1, 1.3
+    assert combine("window", window, 1.0, prior) == 1.1
+    assert np.isclose(combine("window_blend", window, 1.0, prior), np.sqrt(1.1 * 1.3))
+    assert combine("window_blend", window, 1.0, float("nan")) == 1.1
