@@ -434,6 +434,7 @@ def _short_level(
     cutoffs: list[pd.Timestamp],
     learn: int,
     now: pd.Timestamp,
+    params: dict[str, float] | None = None,
 ) -> tuple[str, float]:
     """The short-history level at ``now``: ('window', ratio), else ('validation', its ratio).
 
@@ -442,10 +443,11 @@ def _short_level(
     to it by the BG/NBD profile fitted at ``now``, the one the saved model is extended with
     (``modeling.level.window_ratio``; BG/NBD fitted at each cutoff instead was worse on every
     set, benchmarks/analysis.md). Reads nothing after ``now``. Falls back to the model's
-    validation level when no such window exists.
+    validation level when no such window exists. ``params``: BG/NBD at ``now`` when already
+    fitted.
     """
     visible = truncate(tables, now)
-    params = _final_bgnbd_params(visible, now, config)
+    params = params or _final_bgnbd_params(visible, now, config)
     totals = []
     for as_of in cutoffs:
         months = closed_months(as_of, now, config.value.horizon_months)
@@ -549,7 +551,9 @@ def _train_fresh_value(
     rule = config.value.level
     prior = lambda: prior_ratio(baselines["bgnbd_gamma_gamma"], extended)  # noqa: E731
     validation_level = model.level_
-    reference = _fresh_reference(model, tables, features, config, [*ev_train, *ev_valid], test_cut)
+    reference = _fresh_reference(
+        model, tables, features, config, [*ev_train, *ev_valid], test_cut, params[test_cut]
+    )
     model.set_level(_level(rule, reference, lambda: 1.0, prior))
     preds = {"model": np.zeros(len(test))}
     lo, hi = np.zeros(len(test)), np.zeros(len(test))
@@ -583,7 +587,9 @@ def _train_fresh_value(
     final.set_level(
         _level(
             rule,
-            _fresh_reference(final, tables, features, config, [*fit_train, *fit_valid], end),
+            _fresh_reference(
+                final, tables, features, config, [*fit_train, *fit_valid], end, end_params
+            ),
             lambda: 1.0,
             lambda: _prior_level(final, tables, orders, features, end, full, ext_end),
         )
@@ -599,6 +605,7 @@ def _fresh_reference(
     config: Config,
     cutoffs: list[pd.Timestamp],
     now: pd.Timestamp,
+    params: dict[str, float] | None = None,
 ) -> float:
     """The reference level of a model learned over ``value.learn_months`` months, at ``now``.
 
@@ -607,7 +614,8 @@ def _fresh_reference(
     """
     if config.value.level not in ("window", "window_blend") or config.value.learn_months is None:
         return model.level_
-    return _short_level(model, tables, features, config, cutoffs, config.value.learn_months, now)[1]
+    learn = config.value.learn_months
+    return _short_level(model, tables, features, config, cutoffs, learn, now, params)[1]
 
 
 def _level(
