@@ -192,14 +192,45 @@ class ValueConfig(_Section):
             "profile; null (or >= horizon_months) learns the whole horizon on older cutoffs."
         ),
     )
-    level: Literal["blend", "recent", "structural", "validation"] = Field(
-        "blend",
+    level: Literal["blend", "recent", "structural", "validation", "window", "window_blend"] = Field(
+        "window_blend",
         description=(
             "Level (total) of the 13-month value: 'recent' carries the actual/predicted "
             "total of the latest complete cutoff forward by the drift seen in the latest 3 "
             "complete months (with learn_months the validation cutoff is recent: no drift); "
             "'structural' takes the total of BG/NBD x Gamma-Gamma refitted at the date; 'blend' the "
-            "geometric mean of the two; 'validation' keeps the validation cutoff's ratio."
+            "geometric mean of the two; 'validation' keeps the validation cutoff's ratio; "
+            "'window' (with learn_months) pools actual / predicted over the longest window "
+            "closed after each training cutoff, the prediction extended by the BG/NBD profile, "
+            "and 'window_blend' is its geometric mean with 'structural' (on a model of the "
+            "whole horizon they are 'validation' and 'blend')."
+        ),
+    )
+    short_level: Literal["window", "validation"] = Field(
+        "window",
+        description=(
+            "Level of the value when the data are shorter than the horizon (the short-history "
+            "path): 'window' pools actual / predicted spend over the longest window closed "
+            "after each training cutoff, the prediction extended to it by the BG/NBD profile; "
+            "'validation' keeps the validation cutoff's ratio (one short window)."
+        ),
+    )
+    bin_levels: bool = Field(
+        False,
+        description=(
+            "With learn_months: reshape the value by actual / predicted per bin of the "
+            "prediction on the validation cutoff (strictly increasing: the ranking is kept, the "
+            "total left to the level rule); not in the short-history case. Off by default: "
+            "it cut decile error on three held-out sets and raised it on two "
+            "(benchmarks/analysis.md, \"Value: short history, window level, bins\")."
+        ),
+    )
+    short_refit: bool = Field(
+        True,
+        description=(
+            "Short-history path: refit the saved model on every cutoff whose short label "
+            "closed by the data's end (the held-out check keeps the cutoffs before its test "
+            "cutoff); false keeps the held-out check's model."
         ),
     )
 

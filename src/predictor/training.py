@@ -67,6 +67,7 @@ from predictor.modeling.level import (
     drift,
     prior_ratio,
     total_ratio,
+    window_ratio,
 )
 from predictor.modeling.probabilistic import bgnbd_gg_value
 from predictor.modeling.value import ValueModel
@@ -181,8 +182,11 @@ def planned_cutoffs(tables: Tables, config: Config) -> list[pd.Timestamp]:
     learn = config.value.learn_months
     if "value_13m" in config.targets:
         with suppress(ShortHistoryError):
-            plans.append(value_horizon(first, end, config)[0])
-            if learn is not None and learn < config.value.horizon_months:
+            plan, vcfg = value_horizon(first, end, config)
+            plans.append(plan)
+            if vcfg.horizon_months < config.value.horizon_months and config.value.short_refit:
+                found.update(c for part in _fresh_cutoffs(first, end, config, vcfg) for c in part)
+            elif learn is not None and learn < config.value.horizon_months:
                 short = config.value.model_copy(update={"horizon_months": learn})
                 for limit in (plans[-1].test[0], end):
                     train, valid = _fresh_cutoffs(first, limit, config, short)
@@ -310,7 +314,7 @@ def _train_value(
     check_rows("value_13m", train.y, MIN_TRAIN_ROWS, "training")
     check_rows("value_13m", test.y, MIN_TEST_ROWS, "held-out")
     progress(f"value_13m: fitting on {len(train):,} rows")
-    model = ValueModel.from_config(config.model).fit(train.X, train.y, eval_set=(valid.X, valid.y))
+    model = _value_model(config).fit(train.X, train.y, eval_set=(valid.X, valid.y))
     steps.tick()
     orders = _value_orders(tables, config)
     baselines: dict[str, np.ndarray] = {}
@@ -322,15 +326,23 @@ def _train_value(
     # the validation level is stale only when it is a full horizon old (not in the short-history
     # case, where the validation cutoff is a few months back and 3-month drift is mostly noise)
     full = model.level_correction and months == config.value.horizon_months
-    rule = config.value.level if full else "validation"
+    short = model.level_correction and months < config.value.horizon_months
+    # the window rules need a model of fewer months than the windows: on a full-horizon model
+    # they are their validation-cutoff counterparts
+    rule = FULL_HORIZON_RULE.get(config.value.level, config.value.level) if full else "validation"
     validation_level = model.level_
     raw_test = model.predict_raw(test.X)
-    level_at_test = _level(
-        rule,
-        validation_level,
-        lambda: _recent_level(model, tables, features, config, months, valid, plan.test[0]),
-        lambda: prior_ratio(baselines["bgnbd_gamma_gamma"], raw_test),
-    )
+    if short and config.value.short_level == "window":
+        rule, level_at_test = _short_level(
+            model, tables, features, config, [*plan.train, *plan.valid], months, plan.test[0]
+        )
+    else:
+        level_at_test = _level(
+            rule,
+            validation_level,
+            lambda: _recent_level(model, tables, features, config, months, valid, plan.test[0]),
+            lambda: prior_ratio(baselines["bgnbd_gamma_gamma"], raw_test),
+        )
     model.set_level(level_at_test)
     preds = {"model": model.predict(test.X)} | baselines
     preds["constant_mean"] = np.full(len(test), train.y.mean())
@@ -340,7 +352,11 @@ def _train_value(
     result.plan["level"] = level_at_test
     result.plan["level_validation"] = validation_level
     result.plan["level_rule"] = rule
-    if rule != "validation":
+    if rule == "window":
+        # the saved model: the same pooled windows, computed at the data's end
+        cutoffs = [*plan.train, *plan.valid, *plan.test]
+        model.set_level(_short_level(model, tables, features, config, cutoffs, months, end)[1])
+    elif rule != "validation":
         # the saved model: the test cutoff's level, carried to the data's end the same way
         model.set_level(
             _level(
@@ -351,7 +367,114 @@ def _train_value(
             )
         )
     check_finite("value_13m", result.table, ("normalized_gini", "mae"))
+    if months < config.value.horizon_months and config.value.short_refit:
+        model = _refit_short(model, tables, features, config, vcfg, plan, result, progress)
     return model, result
+
+
+FULL_HORIZON_RULE: dict[str, LevelRule] = {"window": "validation", "window_blend": "blend"}
+
+
+def _refit_short(
+    model: ValueModel,
+    tables: Tables,
+    features: FeatureSource,
+    config: Config,
+    vcfg: ValueConfig,
+    plan: CutoffPlan,
+    result: TaskResult,
+    progress: Progress,
+) -> ValueModel:
+    """Short history: the saved model refitted on every cutoff whose short label has closed.
+
+    The held-out check can only train on cutoffs whose label ends by its test cutoff (on a
+    young business often a single one); the saved model may use every later cutoff too, the
+    latest for early stopping (benchmarks/analysis.md, "Value: short history, window level,
+    bins"). The level is computed at the data's end the way the check computed it at its test
+    cutoff. Returns ``model`` unchanged when the refit would add no training cutoff.
+    """
+    first, end = data_span(tables, config)
+    fit_train, fit_valid = _fresh_cutoffs(first, end, config, vcfg)
+    if len(fit_train) <= len(plan.train):
+        return model
+    months = vcfg.horizon_months
+    label = lambda c: value_label(tables, c, vcfg)  # noqa: E731
+    train = _frame(fit_train, features, label, config)
+    valid = _frame(fit_valid, features, label, config)
+    progress(f"value_13m: refitting on the {len(fit_train)} latest cutoffs ({len(train):,} rows)")
+    final = _value_model(config, objective=model.kind_)
+    final.fit(train.X, train.y, eval_set=(valid.X, valid.y))
+    if config.value.short_level == "window":
+        cutoffs = [*fit_train, *fit_valid]
+        _, level = _short_level(final, tables, features, config, cutoffs, months, end)
+        final.set_level(level)
+    result.plan["refit"] = {
+        "train": [str(c.date()) for c in fit_train],
+        "valid": [str(c.date()) for c in fit_valid],
+        "level": final.level_,
+    }
+    return final
+
+
+def closed_months(as_of: pd.Timestamp, now: pd.Timestamp, longest: int) -> int:
+    """Whole months (at most ``longest``) after ``as_of`` whose value label has closed by ``now``."""
+    closed = [
+        m
+        for m in range(1, longest + 1)
+        if value_label_end(as_of, ValueConfig(horizon_months=m)) <= day_end(now)
+    ]
+    return max(closed, default=0)
+
+
+def _short_level(
+    model: ValueModel,
+    tables: Tables,
+    features: FeatureSource,
+    config: Config,
+    cutoffs: list[pd.Timestamp],
+    learn: int,
+    now: pd.Timestamp,
+    params: dict[str, float] | None = None,
+) -> tuple[str, float]:
+    """The short-history level at ``now``: ('window', ratio), else ('validation', its ratio).
+
+    For each cutoff whose window closed by ``now`` is longer than the ``learn`` months the model
+    learned, the actual spend over that window against the model's unscaled prediction extended
+    to it by the BG/NBD profile fitted at ``now``, the one the saved model is extended with
+    (``modeling.level.window_ratio``; BG/NBD fitted at each cutoff instead was worse on every
+    set, benchmarks/analysis.md). Reads nothing after ``now``. Falls back to the model's
+    validation level when no such window exists. ``params``: BG/NBD at ``now`` when already
+    fitted.
+    """
+    visible = truncate(tables, now)
+    params = params or _final_bgnbd_params(visible, now, config)
+    totals = []
+    for as_of in cutoffs:
+        months = closed_months(as_of, now, config.value.horizon_months)
+        if params is None or months <= learn:
+            continue
+        y = value_label(visible, as_of, config.value.model_copy(update={"horizon_months": months}))
+        X = features(as_of)
+        ids = y.index.intersection(X.index)
+        if not len(ids):
+            continue
+        pred = model.predict_raw(X.loc[ids]) * HorizonExtension(params, learn, months).factor(
+            X.loc[ids]
+        )
+        totals.append(WindowTotals(float(y.loc[ids].sum()), float(pred.sum())))
+    ratio = window_ratio(totals)
+    return ("window", ratio) if np.isfinite(ratio) else ("validation", model.level_)
+
+
+def _value_model(config: Config, fresh: bool = False, **own: Any) -> ValueModel:
+    """An unfitted 13-month value model (``own`` overrides the configured settings).
+
+    Per-bin reshaping (``value.bin_levels``) only for the model of ``value.learn_months`` on the
+    latest cutoffs (``fresh``): in the short-history case one short validation window is too
+    noisy to shape by (benchmarks/analysis.md, "Value: short history, window level, bins").
+    """
+    bins = fresh and config.value.bin_levels
+    return ValueModel.from_config(config.model, bin_levels=bins, **own)
 
 
 def _fresh_cutoffs(
@@ -411,7 +534,7 @@ def _train_fresh_value(
     check_rows("value_13m", train.y, MIN_TRAIN_ROWS, "training")
     check_rows("value_13m", test.y, MIN_TEST_ROWS, "held-out")
     progress(f"value_13m: fitting the held-out check on {len(train):,} rows")
-    model = ValueModel.from_config(config.model).fit(train.X, train.y, eval_set=(valid.X, valid.y))
+    model = _value_model(config, fresh=True).fit(train.X, train.y, eval_set=(valid.X, valid.y))
     steps.tick()
     orders = _value_orders(tables, config)
     baselines: dict[str, np.ndarray] = {}
@@ -428,7 +551,10 @@ def _train_fresh_value(
     rule = config.value.level
     prior = lambda: prior_ratio(baselines["bgnbd_gamma_gamma"], extended)  # noqa: E731
     validation_level = model.level_
-    model.set_level(_level(rule, validation_level, lambda: 1.0, prior))
+    reference = _fresh_reference(
+        model, tables, features, config, [*ev_train, *ev_valid], test_cut, params[test_cut]
+    )
+    model.set_level(_level(rule, reference, lambda: 1.0, prior))
     preds = {"model": np.zeros(len(test))}
     lo, hi = np.zeros(len(test)), np.zeros(len(test))
     for as_of in plan.test:
@@ -444,6 +570,7 @@ def _train_fresh_value(
     result.plan |= {"horizon_months": learn, "level": model.level_, "level_rule": rule}
     result.plan["objective"] = model.kind_
     result.plan["level_validation"] = validation_level
+    result.plan["level_reference"] = reference
     result.plan["refit"] = {
         "train": [str(c.date()) for c in fit_train],
         "valid": [str(c.date()) for c in fit_valid],
@@ -454,19 +581,41 @@ def _train_fresh_value(
     valid = _frame(fit_valid, features, label_short, config, steps)
     progress(f"value_13m: fitting on the latest {len(train):,} rows")
     # the objective was chosen on the held-out check's validation cutoff: fit only that one
-    final = ValueModel.from_config(config.model, objective=model.kind_)
+    final = _value_model(config, fresh=True, objective=model.kind_)
     final.fit(train.X, train.y, eval_set=(valid.X, valid.y))
     ext_end = HorizonExtension(dict(end_params), learn, full)
     final.set_level(
         _level(
             rule,
-            final.level_,
+            _fresh_reference(
+                final, tables, features, config, [*fit_train, *fit_valid], end, end_params
+            ),
             lambda: 1.0,
             lambda: _prior_level(final, tables, orders, features, end, full, ext_end),
         )
     )
     steps.tick()
     return final, result
+
+
+def _fresh_reference(
+    model: ValueModel,
+    tables: Tables,
+    features: FeatureSource,
+    config: Config,
+    cutoffs: list[pd.Timestamp],
+    now: pd.Timestamp,
+    params: dict[str, float] | None = None,
+) -> float:
+    """The reference level of a model learned over ``value.learn_months`` months, at ``now``.
+
+    The validation cutoff's ratio, or with the window rules the ratio pooled over the longest
+    window closed after each cutoff (``_short_level``), which also checks the BG/NBD extension.
+    """
+    if config.value.level not in ("window", "window_blend") or config.value.learn_months is None:
+        return model.level_
+    learn = config.value.learn_months
+    return _short_level(model, tables, features, config, cutoffs, learn, now, params)[1]
 
 
 def _level(
@@ -477,7 +626,7 @@ def _level(
 ) -> float:
     """The level under ``rule`` (``modeling.level.combine``); computes only the parts it needs."""
     drift_ = recent_drift() if rule in ("recent", "blend") else 1.0
-    prior_ = prior() if rule in ("structural", "blend") else float("nan")
+    prior_ = prior() if rule in ("structural", "blend", "window_blend") else float("nan")
     return combine(rule, reference, drift_, prior_)
 
 

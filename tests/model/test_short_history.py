@@ -38,6 +38,17 @@ def test_short_history_learns_a_shorter_horizon_and_says_so(young_model):
     assert model.info["bgnbd_params"] is not None
 
 
+def test_saved_model_is_refitted_on_every_closed_short_label(young_model):
+    """The held-out check trains on cutoffs before its test cutoff; the saved model on all."""
+    _, model, evaluation = young_model
+    plan = evaluation.tasks["value_13m"].plan
+    refit = plan["refit"]
+    assert len(refit["train"]) > len(plan["train"])
+    assert max(refit["train"]) > max(plan["train"]) and refit["valid"][0] >= plan["test"][0]
+    assert plan["level_rule"] == "window"
+    assert model.value.level_ == refit["level"] > 0
+
+
 def test_extension_stretches_each_value_by_the_bgnbd_profile(young_model):
     tables, model, _ = young_model
     as_of = pd.Timestamp(model.info["data_end"])

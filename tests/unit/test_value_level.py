@@ -2,7 +2,14 @@
 
 import numpy as np
 
-from predictor.modeling.level import WindowTotals, combine, drift, prior_ratio, total_ratio
+from predictor.modeling.level import (
+    WindowTotals,
+    combine,
+    drift,
+    prior_ratio,
+    total_ratio,
+    window_ratio,
+)
 
 
 def test_drift_is_the_change_in_actual_over_predicted():
@@ -42,3 +49,22 @@ def test_each_level_rule_combines_its_parts():
     # without a structural estimate the blend is the recent level
     assert np.isclose(combine("blend", reference, drift_, float("nan")), 1.8)
     assert np.isclose(combine("structural", reference, drift_, float("nan")), 1.8)
+
+
+def test_window_ratio_pools_actual_over_predicted_across_cutoffs():
+    windows = [WindowTotals(300.0, 100.0), WindowTotals(100.0, 300.0)]
+    assert window_ratio(windows) == 1.0  # pooled, not the mean of 3 and 1/3
+    assert window_ratio([WindowTotals(actual=150.0, predicted=100.0)]) == 1.5
+    assert window_ratio([WindowTotals(actual=1000.0, predicted=10.0)]) == 2.0  # clipped
+
+
+def test_window_ratio_is_undefined_without_spend_or_windows():
+    assert np.isnan(window_ratio([]))
+    assert np.isnan(window_ratio([WindowTotals(actual=0.0, predicted=100.0)]))
+
+
+def test_window_rules_combine_their_pooled_reference_like_validation_and_blend():
+    window, prior = 1.1, 1.3
+    assert combine("window", window, 1.0, prior) == 1.1
+    assert np.isclose(combine("window_blend", window, 1.0, prior), np.sqrt(1.1 * 1.3))
+    assert combine("window_blend", window, 1.0, float("nan")) == 1.1

@@ -37,7 +37,8 @@ RECENT_MONTHS = 3
 DRIFT_LIMITS = (0.5, 2.0)
 LEVEL_LIMITS = (0.5, 2.0)
 PRIOR_LIMITS = (0.25, 4.0)
-LevelRule = Literal["validation", "recent", "structural", "blend"]
+LevelRule = Literal["validation", "recent", "structural", "blend", "window", "window_blend"]
+ShortLevelRule = Literal["window", "validation"]
 
 
 def total_ratio(
@@ -83,6 +84,22 @@ def drift(
     return float(np.clip(ratio, *limits))
 
 
+def window_ratio(totals: list[WindowTotals], limits: tuple[float, float] = LEVEL_LIMITS) -> float:
+    """Pooled actual / predicted spend over several cutoffs' long windows (NaN when undefined).
+
+    The short-history level: a model that learned a few months of value is judged, at every
+    past cutoff, over the longest window that has closed since (its prediction extended to that
+    window by the BG/NBD time profile). Pooling months and cutoffs averages out what a single
+    short validation window is dominated by (a seasonal dip, one cohort's early decay), and
+    checks the extension together with the level. Clipped to ``limits``.
+    """
+    actual = sum(t.actual for t in totals)
+    predicted = sum(t.predicted for t in totals)
+    if not (actual > 0 and predicted > 0):
+        return float("nan")
+    return float(np.clip(actual / predicted, *limits))
+
+
 def prior_ratio(
     prior: np.ndarray, pred: np.ndarray, limits: tuple[float, float] = PRIOR_LIMITS
 ) -> float:
@@ -100,13 +117,90 @@ def combine(rule: LevelRule, reference: float, drift: float, prior: float) -> fl
     ``drift``: its change since then (``drift``); ``prior``: ``prior_ratio`` at ``now``.
     'validation' is the reference, 'recent' the reference times the drift, 'structural' the
     prior, 'blend' the geometric mean of 'recent' and 'structural'. Without a prior (NaN),
-    'structural' and 'blend' fall back to 'recent'.
+    'structural' and 'blend' fall back to 'recent'. 'window' and 'window_blend' combine like
+    'validation' and 'blend'; their caller passes the pooled long-window ratio
+    (``window_ratio``) as the reference.
     """
     recent = reference * drift
-    if rule == "validation":
+    if rule in ("validation", "window"):
         return reference
     if rule == "recent" or not np.isfinite(prior):
         return recent
     if rule == "structural":
         return prior
     return float(np.sqrt(recent * prior))
+
+
+BIN_RATIO_LIMITS = (0.25, 4.0)
+MIN_BIN_SLOPE = 0.2
+MIN_ROWS_PER_BIN = 50
+
+
+@dataclass(frozen=True)
+class BinLevels:
+    """A strictly increasing reshaping of the predictions fitted per prediction bin.
+
+    A single level ratio keeps the total, but a boosted model can be miscalibrated by bin: on
+    the retail sample the customers with a small chance of buying were predicted a quarter to
+    two thirds of what they spent, while the top deciles were right (benchmarks/analysis.md,
+    "Retail 13-month value"). ``fit`` takes actual / predicted per bin of the prediction on
+    held-out rows, and ``apply`` moves each prediction by its bin's ratio, interpolated in
+    log-log space between the bins' centres. Two constraints keep it safe: the map from the
+    prediction to the reshaped one rises with slope at least ``MIN_BIN_SLOPE`` (log-log), so the
+    ranking (and Gini) is unchanged; and the reshaping keeps the held-out total, so the level
+    stays the level rule's business. JSON-ready (``to_dict``).
+    """
+
+    log_centres: list[float]
+    log_values: list[float]
+
+    @classmethod
+    def fit(cls, y: np.ndarray, pred: np.ndarray, n_bins: int = 10) -> BinLevels | None:
+        """Fit on held-out ``y`` and predictions; None when fewer than two bins can be formed."""
+        y, pred = np.asarray(y, dtype=float), np.asarray(pred, dtype=float)
+        keep = pred > 0
+        y, pred = np.clip(y[keep], 0, None), pred[keep]
+        bins = min(n_bins, len(pred) // MIN_ROWS_PER_BIN)
+        if bins < 2 or y.sum() <= 0:
+            return None
+        edges = np.unique(np.quantile(pred, np.linspace(0, 1, bins + 1)[1:-1]))
+        which = np.searchsorted(edges, pred, side="right")
+        centres, values = [], []
+        for b in np.unique(which):
+            p, a = pred[which == b], y[which == b]
+            ratio = np.clip(a.sum() / p.sum(), *BIN_RATIO_LIMITS)
+            centre = float(np.mean(np.log(p)))
+            centres.append(centre)
+            values.append(centre + float(np.log(ratio)))
+        if len(centres) < 2:
+            return None
+        for i in range(1, len(values)):  # strictly increasing: the ranking is kept
+            floor = values[i - 1] + MIN_BIN_SLOPE * (centres[i] - centres[i - 1])
+            values[i] = max(values[i], floor)
+        shaped = cls(centres, values)
+        shift = float(np.log(pred.sum() / shaped.apply(pred).sum()))
+        return cls(centres, [v + shift for v in values])
+
+    def apply(self, pred: np.ndarray) -> np.ndarray:
+        """Reshaped predictions (0 stays 0; beyond the end bins, their ratio)."""
+        shape = np.shape(pred)
+        pred = np.asarray(pred, dtype=float).reshape(-1)
+        out = np.zeros_like(pred)
+        pos = pred > 0
+        x = np.log(pred[pos])
+        c, v = np.asarray(self.log_centres), np.asarray(self.log_values)
+        inner = np.interp(x, c, v)
+        below, above = x < c[0], x > c[-1]
+        inner[below] = x[below] + (v[0] - c[0])
+        inner[above] = x[above] + (v[-1] - c[-1])
+        out[pos] = np.exp(inner)
+        return out.reshape(shape)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """JSON-ready state."""
+        return {"log_centres": list(self.log_centres), "log_values": list(self.log_values)}
+
+    @classmethod
+    def from_dict(cls, state: dict[str, list[float]]) -> BinLevels:
+        """Rebuild from ``to_dict``."""
+        return cls([float(c) for c in state["log_centres"]], [float(v) for v in state["log_values"]])

@@ -31,7 +31,7 @@ from predictor.modeling.boosting import (
 )
 from predictor.modeling.horizon import HorizonExtension
 from predictor.modeling.intervals import ConformalInterval
-from predictor.modeling.level import total_ratio
+from predictor.modeling.level import BinLevels, total_ratio
 
 
 class ValueModel(RegressorMixin, BoostedModel):
@@ -48,12 +48,14 @@ class ValueModel(RegressorMixin, BoostedModel):
         objective: Literal["auto", "tweedie", "two_part", "squared_error"] = "auto",
         tweedie_variance_power: float = 1.5,
         level_correction: bool = True,
+        bin_levels: bool = False,
         **boosting: Any,
     ) -> None:
         super().__init__(**boosting)
         self.objective = objective
         self.tweedie_variance_power = tweedie_variance_power
         self.level_correction = level_correction
+        self.bin_levels = bin_levels
 
     def _candidates(self, y: np.ndarray) -> list[str]:
         """Objectives to try; the two-part model needs both spenders and non-spenders.
@@ -105,8 +107,12 @@ class ValueModel(RegressorMixin, BoostedModel):
         self.horizon_extension_: HorizonExtension | None = None
         self.level_ = 1.0
         self.interval_: ConformalInterval | None = None
+        self.bins_: BinLevels | None = None
         if valid is not None and len(valid[1]):
             raw = self._predict_kind(self.kind_, self.boosters_, valid[0])
+            if self.bin_levels and self.kind_ != "squared_error":
+                self.bins_ = BinLevels.fit(valid[1], raw)
+                raw = self._reshape(raw)
             if self.level_correction:
                 self.level_ = total_ratio(valid[1], raw)
             self.interval_ = ConformalInterval.fit(valid[1] / self.level_, raw)
@@ -159,10 +165,19 @@ class ValueModel(RegressorMixin, BoostedModel):
         raw = margin(boosters["main"], X)
         return raw if kind == "squared_error" else np.exp(raw)
 
+    def _reshape(self, raw: np.ndarray) -> np.ndarray:
+        """The per-bin reshaping learned on validation (``modeling.level.BinLevels``), if any."""
+        bins = getattr(self, "bins_", None)
+        return raw if bins is None else bins.apply(raw)
+
+    def _raw(self, Xt: pd.DataFrame) -> np.ndarray:
+        """The boosters' prediction for transformed rows, reshaped by bin when learned."""
+        return self._reshape(self._predict_kind(self.kind_, self.boosters_, Xt))
+
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         """The boosters' prediction before the level and horizon factors (see ``modeling.level``)."""
         check_is_fitted(self, "boosters_")
-        return self._predict_kind(self.kind_, self.boosters_, self.schema_.transform(X))
+        return self._raw(self.schema_.transform(X))
 
     def set_level(self, level: float) -> ValueModel:
         """Replace the level factor (actual / predicted total) applied to every prediction."""
@@ -184,8 +199,7 @@ class ValueModel(RegressorMixin, BoostedModel):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Expected value per row (currency units over the horizon, extended when set)."""
         check_is_fitted(self, "boosters_")
-        raw = self._predict_kind(self.kind_, self.boosters_, self.schema_.transform(X))
-        return raw * self._factor(X)
+        return self._raw(self.schema_.transform(X)) * self._factor(X)
 
     def predict_interval(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(P10, P90) per row: the 80% interval around ``predict(X)`` (NaN when uncalibrated).
@@ -200,7 +214,7 @@ class ValueModel(RegressorMixin, BoostedModel):
     def predict_with_interval(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``predict(X)`` and ``predict_interval(X)`` from one pass of the boosters."""
         check_is_fitted(self, "boosters_")
-        raw = self._predict_kind(self.kind_, self.boosters_, self.schema_.transform(X))
+        raw = self._raw(self.schema_.transform(X))
         factor = self._factor(X)
         pred = raw * factor  # exactly ``predict(X)``, so the bounds bracket it after rounding
         interval = getattr(self, "interval_", None)
@@ -219,7 +233,7 @@ class ValueModel(RegressorMixin, BoostedModel):
         """
         check_is_fitted(self, "boosters_")
         Xt = self.schema_.transform(X)
-        pred = self._predict_kind(self.kind_, self.boosters_, Xt)
+        pred = self._raw(Xt)
         if self.kind_ == "two_part":
             ca, ba = contributions(self.boosters_["any"], Xt)
             cb, bb = contributions(self.boosters_["amount"], Xt)
@@ -229,6 +243,7 @@ class ValueModel(RegressorMixin, BoostedModel):
         else:
             log_c, bias = contributions(self.boosters_["main"], Xt)
             base = bias if self.kind_ == "squared_error" else np.exp(bias)
+        base = self._reshape(np.asarray(base, dtype=float))
         out = to_output_space(log_c, pred, base) if self.kind_ != "squared_error" else log_c
         factor = np.asarray(self._factor(X), dtype=float)
         base = np.broadcast_to(base * factor, (len(X),)).copy()
@@ -250,6 +265,7 @@ class ValueModel(RegressorMixin, BoostedModel):
             **self._base_state(),
             "level": self.level_,
             "interval": None if self.interval_ is None else self.interval_.to_dict(),
+            "bins": None if getattr(self, "bins_", None) is None else self.bins_.to_dict(),
             "horizon_extension": (
                 None if self.horizon_extension_ is None else self.horizon_extension_.to_dict()
             ),
@@ -265,6 +281,8 @@ class ValueModel(RegressorMixin, BoostedModel):
         model.level_ = float(state.get("level", 1.0))
         interval = state.get("interval")
         model.interval_ = None if interval is None else ConformalInterval.from_dict(interval)
+        bins = state.get("bins")
+        model.bins_ = None if bins is None else BinLevels.from_dict(bins)
         ext = state.get("horizon_extension")
         model.horizon_extension_ = None if ext is None else HorizonExtension.from_dict(ext)
         return model
