@@ -36,6 +36,9 @@ from predictor.timeline import data_end, day_end
 
 SPILL_BATCH_ROWS = 1_000_000
 """Rows read from an input file at a time while splitting it by chunk (bounds memory)."""
+MAX_COMPARED_BOUNDS = 16
+"""Up to this many chunk boundaries, rows are routed by one vectorised comparison per
+boundary; beyond, by a binary search over the distinct ids of the batch."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,10 +79,12 @@ class CustomerChunks:
     later read alone; each chunk holds all the rows of its customers. Memory is bounded by
     one batch plus one chunk, whatever the row order of the files. Chunk ``k`` holds the
     ``k``-th ``chunk_size`` customer ids in sorted order, so the chunks' scores concatenate
-    into the order of one-shot scoring. Rows whose
-    customer is not in ``customers`` go with chunk 0, where validation reports them as it
-    would for the whole input. Use as a context manager: the temporary files are removed on
-    exit.
+    into the order of one-shot scoring. A row goes to the chunk whose id range holds its
+    customer id (compared with the chunks' first ids, not looked up among a million ids);
+    rows whose customer is not in ``customers`` land in the chunk of their id's range and
+    rows without an id in chunk 0, where validation reports them (``unknown_customer``,
+    ``missing_value``) as for the whole input, the counts summed over chunks. Use as a
+    context manager: the temporary files are removed on exit.
     """
 
     def __init__(
@@ -94,8 +99,14 @@ class CustomerChunks:
         ids = _arrow_ids(_plain_types(column).column(0))
         self.n_customers = len(ids)
         """Rows of the customers file: every one is scored, rejected or reported."""
-        self._keys = pc.unique(ids.drop_null()).sort()
-        self.n_chunks = max(1, -(-len(self._keys) // chunk_size))
+        keys = pc.unique(ids.drop_null()).sort()
+        self.n_chunks = max(1, -(-len(keys) // chunk_size))
+        self._bounds = keys.take(pa.array(np.arange(1, self.n_chunks) * chunk_size))
+        """The first (smallest) customer id of chunks 1 and later."""
+        del keys
+        self._latest: pd.Timestamp | None = None
+        self._checked: dict[int, ValidationResult] = {}
+        """Chunks validated by ``latest_date``, kept for the scoring pass (see ``validated``)."""
         self._spilled = {name: self._spill(name) for name in source.files}
 
     def __enter__(self) -> CustomerChunks:
@@ -112,7 +123,15 @@ class CustomerChunks:
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def validated(self, k: int, as_of: pd.Timestamp | None = None) -> ValidationResult:
-        """Chunk ``k`` typed and checked by ``validate(..., chunk=True)`` (see ``raw``)."""
+        """Chunk ``k`` typed and checked by ``validate(..., chunk=True)`` (see ``raw``).
+
+        A chunk that ``latest_date`` validated is handed over once instead of being read
+        and validated again, when ``as_of`` leaves out none of its rows (then ``raw`` gives
+        the same rows with or without it).
+        """
+        kept = self._checked.pop(k, None)
+        if kept is not None and (as_of is None or self._raw_latest(k) <= day_end(as_of)):
+            return kept
         result = validate(
             self.raw(k, as_of), end_date=self.end_date, chunk=True, dates=self.source.rules
         )
@@ -150,20 +169,28 @@ class CustomerChunks:
         Chunks are validated from the one with the latest raw date down, until no chunk
         left can hold a later one: usually a single chunk.
         """
-        raw: dict[int, pd.Timestamp] = {}
-        for spilled in self._spilled.values():
-            for k, top in spilled.latest.items():
-                raw[k] = max(top, raw.get(k, top))
+        if self._latest is not None:
+            return self._latest
+        raw = {k: self._raw_latest(k) for k in range(self.n_chunks)}
+        raw = {k: top for k, top in raw.items() if pd.notna(top)}
         best: pd.Timestamp | None = None
         for k in sorted(raw, key=raw.__getitem__, reverse=True):
             if best is not None and raw[k] <= best:
                 break
-            top = latest_event(self.validated(k).raise_for_errors())
+            result = self.validated(k)
+            top = latest_event(result.raise_for_errors())
+            self._checked[k] = result
             if pd.notna(top) and (best is None or top > best):
                 best = top
         if best is None:
             raise ContractError("no row passed validation: the data have no latest date")
-        return best.normalize()
+        self._latest = best.normalize()
+        return self._latest
+
+    def _raw_latest(self, k: int) -> pd.Timestamp:
+        """Chunk ``k``'s latest date on or before the data end, any table (``NaT``: none)."""
+        tops = [s.latest[k] for s in self._spilled.values() if k in s.latest]
+        return max(tops, default=pd.NaT)
 
     def first_date(self) -> pd.Timestamp | None:
         """The earliest signup day on or before the data end (before validation)."""
@@ -171,16 +198,31 @@ class CustomerChunks:
         return None if low is None else pd.Timestamp(low).normalize()
 
     def _chunk_of(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        """Chunk number of each row's customer (0 for ids not in ``customers``)."""
-        if not pa.types.is_dictionary(values.type):
-            values = pc.dictionary_encode(values)  # normalise each distinct id once
+        """Chunk number of each row's customer: how many chunks' first ids its id reaches.
+
+        Rows without an id go with chunk 0. Comparing with the few chunk boundaries avoids
+        a hash look-up of every row among all customer ids, which took most of the spill
+        (a million-id hash table rebuilt for every batch; issue 19).
+        """
         if isinstance(values, pa.ChunkedArray):
-            values = values.unify_dictionaries().combine_chunks()
-        known = pc.index_in(_arrow_ids(values.dictionary), value_set=self._keys)
-        known = np.asarray(known.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-        codes = values.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        pos = np.where(codes >= 0, known[np.maximum(codes, 0)], -1) if len(known) else codes
-        return np.where(pos >= 0, pos // self.chunk_size, 0)
+            values = values.combine_chunks()
+        if len(self._bounds) > MAX_COMPARED_BOUNDS:
+            return self._chunk_by_search(values)
+        ids = _arrow_ids(values)
+        chunk = np.zeros(len(ids), dtype=np.int64)
+        for bound in self._bounds:
+            reached = pc.fill_null(pc.greater_equal(ids, bound), False)
+            chunk += reached.to_numpy(zero_copy_only=False)
+        return chunk
+
+    def _chunk_by_search(self, values: pa.Array) -> np.ndarray:
+        """``_chunk_of`` for many chunks: a binary search of each distinct id in the bounds."""
+        encoded = pc.dictionary_encode(values)
+        distinct = _arrow_ids(encoded.dictionary).to_numpy(zero_copy_only=False)
+        bounds = self._bounds.to_numpy(zero_copy_only=False)
+        within = np.append(np.searchsorted(bounds, distinct, side="right"), 0)
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        return within[codes.astype(np.int64)]  # code -1 (no id) picks the appended chunk 0
 
     def _spill(self, name: str) -> _Spilled:
         """Copy one table into an Arrow IPC file, one record batch per (input batch, chunk)."""
