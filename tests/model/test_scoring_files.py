@@ -7,6 +7,7 @@ the row order of the files; bad input is a clear error; nothing is written when 
 from __future__ import annotations
 
 import copy
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -198,3 +199,58 @@ def test_failure_in_a_later_chunk_leaves_no_output(predictor, small, tmp_path, m
     assert len(calls) == 2
     assert sorted(p.name for p in out.parent.iterdir()) == ["s.parquet"]
     assert out.read_bytes() == b"previous scores"
+
+
+def _relayout(folder: Path, root: Path, layout: str) -> Path:
+    """The Parquet tables of ``folder`` rewritten with another row order or file layout.
+
+    ``clustered``: every table sorted by customer id, in row groups of 7 rows (a sorted
+    warehouse export); ``parts``: every table a folder of 3 part files, rows in file order.
+    """
+    import pyarrow.parquet as pq
+
+    root.mkdir(parents=True)
+    for path in sorted(folder.glob("*.parquet")):
+        table = pq.read_table(path)
+        if layout == "clustered":
+            pq.write_table(table.sort_by("customer_id"), root / path.name, row_group_size=7)
+            continue
+        parts = root / path.stem
+        parts.mkdir(parents=True)
+        step = -(-table.num_rows // 3)
+        for i in range(3):
+            pq.write_table(table.slice(i * step, step), parts / f"part-{i:05d}.parquet")
+    return root
+
+
+def test_chunked_scores_and_rejects_do_not_depend_on_row_order_layout_or_chunk_size(
+    predictor, small, tmp_path
+):
+    as_of = as_of_of(predictor)
+    customers = small.customers.copy()
+    customers.loc[3, "signup_date"] = pd.NaT  # a rejected customer, with a reason
+    middle = sorted(customers["customer_id"])[N_SMALL // 2] + "x"  # sorts inside the id range
+    nobody = small.orders.iloc[:2].assign(customer_id=[middle, "~last"])  # not in customers
+    data = write(
+        small.replace(customers=customers, orders=pd.concat([small.orders, nobody])),
+        tmp_path / "shuffled",
+    )
+    folders = {"shuffled": data}
+    for layout in ("clustered", "parts"):
+        folders[layout] = _relayout(data, tmp_path / layout, layout)
+    expected, _ = one_shot(predictor, data, as_of)
+    reference = None
+    # 1 customer per chunk: ids routed by binary search; 7: by comparison with the bounds
+    for (layout, folder), chunk_size in itertools.product(folders.items(), (1, 7, N_SMALL)):
+        out = tmp_path / f"{layout}-{chunk_size}.parquet"
+        run = score_files(predictor, folder, out, as_of=as_of, chunk_size=chunk_size)
+        assert run.chunked_read and run.chunks == -(-N_SMALL // chunk_size)
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(out), as_written(expected, SCORES), check_exact=True
+        )
+        rejects = out.with_name(f"{out.stem}_rejects.csv").read_text()
+        assert rejects == (reference := reference or rejects)
+        assert "signup_date is empty" in rejects
+        [unknown] = [w for w in run.warnings if w.check == "unknown_customer"]
+        assert unknown.count == 2, (layout, chunk_size, unknown.message)
+        assert run.scored == len(expected) and run.customers == N_SMALL
