@@ -100,6 +100,8 @@ def parse_dates(
         DateFormatError: the day/month order of the column is ambiguous or mixed.
 
     """
+    if pd.api.types.is_datetime64_dtype(values):  # naive: already wall time, only the range
+        return _naive_dates(values)
     if pd.api.types.is_datetime64_any_dtype(values):
         present = values.notna().to_numpy()
         zoned = getattr(values.dtype, "tz", None) is not None
@@ -130,6 +132,18 @@ def parse_dates(
         local = local.where(~aware, converted)
     out = local.astype("datetime64[ns]")
     return out, present & out.isna().to_numpy()
+
+
+def _naive_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """``parse_dates`` of naive datetimes: the values in ``datetime64[ns]`` range, as they are.
+
+    The same result as converting through UTC and back, without the conversions (they took
+    a fifth of validating typed Parquet input; issue 19).
+    """
+    present = values.notna().to_numpy()
+    in_range = ((values >= pd.Timestamp.min) & (values <= pd.Timestamp.max)).to_numpy()
+    out = values.where(in_range).astype("datetime64[ns]")
+    return out, present & ~in_range
 
 
 def _zoned(text: pd.Series) -> np.ndarray:
