@@ -77,7 +77,9 @@ def test_chunked_scoring_equals_one_shot_with_categories_absent_from_chunks(
     run = score_files(predictor, data, out, as_of=as_of, drivers=2, chunk_size=chunk_size)
     assert run.chunked_read and run.chunks == N_TINY // chunk_size
     expected, rejects = one_shot(predictor, data, as_of, drivers=2)
-    pd.testing.assert_frame_equal(pd.read_parquet(out), as_written(expected, SCORES), check_exact=True)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out), as_written(expected, SCORES), check_exact=True
+    )
     assert run.scored + run.rejected == run.customers == N_TINY == len(expected) + len(rejects)
 
 
@@ -254,3 +256,41 @@ def test_chunked_scores_and_rejects_do_not_depend_on_row_order_layout_or_chunk_s
         [unknown] = [w for w in run.warnings if w.check == "unknown_customer"]
         assert unknown.count == 2, (layout, chunk_size, unknown.message)
         assert run.scored == len(expected) and run.customers == N_SMALL
+
+
+def _same_result(got, expected) -> None:
+    for (name, frame), (_, other) in zip(got.tables.items(), expected.tables.items(), strict=True):
+        pd.testing.assert_frame_equal(frame, other, obj=name)
+    pd.testing.assert_frame_equal(got.rejects, expected.rejects)
+    assert [i.message for i in got.issues] == [i.message for i in expected.issues]
+
+
+def test_chunk_validated_for_the_latest_date_is_reused_only_when_as_of_keeps_its_rows(
+    predictor, small, tmp_path, monkeypatch
+):
+    import predictor.io.chunks as chunks_module
+
+    data = write(small, tmp_path / "d")
+    open_chunks = lambda: open_customer_chunks(  # noqa: E731
+        predictor.model.config, data, 8, end_date="2030-01-01"
+    )
+    calls = []
+    counted = chunks_module.validate
+    monkeypatch.setattr(
+        chunks_module, "validate", lambda *a, **k: calls.append(1) or counted(*a, **k)
+    )
+    with open_chunks() as chunks, open_chunks() as fresh:
+        latest = chunks.latest_date()
+        [k] = chunks._checked  # the chunk holding the latest date
+        before = len(calls)
+        _same_result(chunks.validated(k, latest), fresh.validated(k, latest))
+        assert len(calls) == before + 1  # handed over: only ``fresh`` validated
+        chunks.latest_date()
+        assert not chunks._checked  # handed over once, not kept
+        earlier = latest - pd.Timedelta(days=200)
+        assert (fresh.validated(k).tables.orders["order_date"] > earlier).any(), "precondition"
+        chunks._latest = None
+        chunks.latest_date()
+        got = chunks.validated(k, earlier)  # rows after ``earlier`` left out: validated again
+        _same_result(got, fresh.validated(k, earlier))
+        assert got.tables.orders["order_date"].max() <= earlier + pd.Timedelta(days=1)
