@@ -1,7 +1,8 @@
 """Read large Parquet inputs chunk by chunk of customers, spilled to temporary Arrow files.
 
 ``open_customer_chunks`` returns ``CustomerChunks`` (or ``None`` when the input must be read whole
-with ``load_tables``); memory is bounded by one input batch plus one chunk.
+with ``load_tables``); memory is bounded by one input batch plus one chunk (and, until the
+scoring pass reaches it, the validated chunk that held the data's latest date).
 """
 
 from __future__ import annotations
