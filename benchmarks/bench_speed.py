@@ -193,7 +193,10 @@ def _stage_scoring_module(n: int, workdir: Path, _overrides: list[str]) -> dict[
     sys.path.insert(0, str(HERE))
     from bench_scoring import measure  # type: ignore[import-not-found]
 
-    out = measure(n, workdir / "bench_scoring", data=workdir / "data", model=workdir / "model")
+    out = measure(
+        n, workdir / "bench_scoring", data=workdir / "data", model=workdir / "model",
+        parts=n < LOCK_FROM,
+    )  # fmt: skip
     return {"seconds": float(out["end_to_end_s"]), **out}
 
 
@@ -303,7 +306,7 @@ def _size(n: int, settings: SpeedSettings, say) -> dict[str, Measurement | str]:
     workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / "stage.log"
     out: dict[str, Measurement | str] = {}
-    scoring_module = (HERE / "bench_scoring.py").exists() and n < LOCK_FROM
+    scoring_module = (HERE / "bench_scoring.py").exists()
     stages = list(STAGES) + (["bench_scoring"] if scoring_module else [])
     for stage in stages:
         if stage != "generate" and isinstance(out.get("generate"), str):
@@ -452,6 +455,15 @@ def _anchor(results: dict[int, dict]) -> str:
                 f"{n:,} customers: features {m.seconds:,.1f} s, group-by "
                 f"{m.extra['groupby_seconds']:,.1f} s: x{ratio:.2f}"
             )
+    for n, r in results.items():
+        m = r.get("bench_scoring")
+        if isinstance(m, Measurement) and m.extra.get("in_memory_s"):
+            lines.append(
+                f"{n:,} customers: file-to-file scoring (`predictor score` on Parquet, chunks of "
+                f"100,000) {m.seconds:,.1f} s at {m.extra.get('peak_rss_gib', 0):.2f} GiB peak, "
+                f"in-memory `Predictor.score` {m.extra['in_memory_s']:,.1f} s in the same run: "
+                f"x{m.extra['ratio_end_to_end_vs_in_memory']:.2f}"
+            )
     return "\n".join(f"- {line}" for line in lines) or "- not measured"
 
 
@@ -490,7 +502,9 @@ def render(results: dict[int, dict], overrides: tuple[str, ...]) -> str:
             through_md + "\n",
             "**Growth.**\n",
             _growth(results) + "\n",
-            "**Features against a bare group-by** (same child process, same event rows).\n",
+            "**Ratios in this run.** One cutoff's features against a bare group-by (same child "
+            "process, same event rows); file-to-file scoring against in-memory scoring "
+            "(`bench_scoring`, both in one run).\n",
             _anchor(results) + "\n",
             runs_md + "\n",
         ]
