@@ -22,6 +22,22 @@ from predictor.training import (
 REFERENCE, NOW = pd.Timestamp("2023-09-30"), pd.Timestamp("2024-06-30")
 
 
+def _fitted(tables, config: Config) -> tuple[ValueModel, pd.DataFrame, np.ndarray]:
+    """A small value model fitted on the reference cutoff's frame, with that frame and labels."""
+    X = FeatureCache(tables, config)(REFERENCE)
+    y = np.random.default_rng(0).gamma(1.0, 50.0, len(X))
+    return ValueModel(objective="tweedie", n_estimators=20, level_correction=False).fit(X, y), X, y
+
+
+def _with_future_orders(tables):
+    """The tables plus 60 large orders dated the day after ``NOW``."""
+    future = tables.orders.sample(60, random_state=0).copy()
+    future["order_date"] = NOW + pd.Timedelta(days=1)
+    future["order_id"] = future["order_id"].astype(str) + "_future"
+    future["amount"] = future["amount"] * 100
+    return tables.replace(orders=pd.concat([tables.orders, future], ignore_index=True))
+
+
 def _level(tables, model: ValueModel, config: Config, reference: Frame) -> float:
     return _recent_level(model, tables, FeatureCache(tables, config), config, 13, reference, NOW)
 
@@ -29,23 +45,15 @@ def _level(tables, model: ValueModel, config: Config, reference: Frame) -> float
 def test_orders_after_now_do_not_move_the_recent_level():
     config = Config()
     tables = synthetic_tables(80, seed=3)
-    features = FeatureCache(tables, config)
-    X = features(REFERENCE)
-    y = np.random.default_rng(0).gamma(1.0, 50.0, len(X))
-    model = ValueModel(objective="tweedie", n_estimators=20, level_correction=False).fit(X, y)
+    model, X, y = _fitted(tables, config)
     meta = pd.DataFrame({"customer_id": X.index, "as_of": REFERENCE})
     reference = Frame(X.reset_index(drop=True), y, meta)
     base = _level(tables, model, config, reference)
 
-    orders = tables.orders
-    future = orders.sample(60, random_state=0).copy()
-    future["order_date"] = NOW + pd.Timedelta(days=1)
-    future["order_id"] = future["order_id"].astype(str) + "_future"
-    future["amount"] = future["amount"] * 100
-    later = tables.replace(orders=pd.concat([orders, future], ignore_index=True))
-    assert _level(later, model, config, reference) == base
+    assert _level(_with_future_orders(tables), model, config, reference) == base
 
     # the last months before NOW do count: more spend there raises the level
+    orders = tables.orders
     recent = orders[orders["order_date"] > add_months(NOW, -3)]
     assert len(recent) > 0
     richer = orders.copy()
@@ -56,19 +64,13 @@ def test_orders_after_now_do_not_move_the_recent_level():
 def test_orders_after_now_do_not_move_the_structural_level():
     config = Config()
     tables = synthetic_tables(80, seed=3)
-    X = FeatureCache(tables, config)(REFERENCE)
-    y = np.random.default_rng(0).gamma(1.0, 50.0, len(X))
-    model = ValueModel(objective="tweedie", n_estimators=20, level_correction=False).fit(X, y)
+    model, _, _ = _fitted(tables, config)
     level = lambda t: _prior_level(  # noqa: E731
         model, t, _value_orders(t, config), FeatureCache(t, config), NOW, 13
     )
     base = level(tables)
     assert np.isfinite(base) and base > 0
-    future = tables.orders.sample(60, random_state=0).copy()
-    future["order_date"] = NOW + pd.Timedelta(days=1)
-    future["order_id"] = future["order_id"].astype(str) + "_future"
-    future["amount"] = future["amount"] * 100
-    later = tables.replace(orders=pd.concat([tables.orders, future], ignore_index=True))
+    later = _with_future_orders(tables)
     assert level(later) == base
 
 
@@ -76,10 +78,7 @@ def test_orders_after_now_do_not_move_the_short_history_level():
     """The window level pools spend up to ``now`` only; spend inside the windows does count."""
     config = Config()
     tables = synthetic_tables(80, seed=3)
-    features = FeatureCache(tables, config)
-    X = features(REFERENCE)
-    y = np.random.default_rng(0).gamma(1.0, 50.0, len(X))
-    model = ValueModel(objective="tweedie", n_estimators=20, level_correction=False).fit(X, y)
+    model, _, _ = _fitted(tables, config)
     cutoffs = [add_months(NOW, -6), add_months(NOW, -4)]
 
     def level(t) -> tuple[str, float]:
@@ -87,11 +86,7 @@ def test_orders_after_now_do_not_move_the_short_history_level():
 
     rule, base = level(tables)
     assert rule == "window" and np.isfinite(base)
-    future = tables.orders.sample(60, random_state=0).copy()
-    future["order_date"] = NOW + pd.Timedelta(days=1)
-    future["order_id"] = future["order_id"].astype(str) + "_future"
-    future["amount"] = future["amount"] * 100
-    later = tables.replace(orders=pd.concat([tables.orders, future], ignore_index=True))
+    later = _with_future_orders(tables)
     assert level(later) == (rule, base)
 
     orders = tables.orders
