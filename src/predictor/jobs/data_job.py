@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -22,6 +23,9 @@ from predictor.customer_sample import sample_share, sampled_ids
 from predictor.datasets import data_span
 from predictor.errors import PredictorError
 from predictor.timeline import data_end
+
+if TYPE_CHECKING:  # pragma: no cover
+    from predictor.io.chunks import CustomerChunks
 
 
 class InvalidDataError(PredictorError):
@@ -91,7 +95,6 @@ def load_training_data(
     """
     from predictor.io.chunks import chunkable_customers, open_customer_chunks
     from predictor.io.tables import load_tables
-    from predictor.jobs.score_job import merge_warnings
 
     end = resolve_data_end(config)
     limit = config.cutoffs.sample_customers
@@ -102,17 +105,24 @@ def load_training_data(
     if chunks is None:
         result = load_tables(config.data, end_date=end)
         tables = result.raise_for_errors()
-        return TrainingData(tables, len(result.tables.customers), result.warnings, False)
-    seed = config.model.random_state
+        read = result.summary.set_index("table")["rows"]
+        return TrainingData(tables, int(read["customers"]), result.warnings, False)
     with chunks:
-        share = sample_share(chunks.n_customers, limit)
-        parts, issues = [], []
-        for k in range(len(chunks)):
-            result = chunks.validated(k)
-            issues.extend(result.issues)
-            if result.tables is not None and not result.errors:
-                ids = result.tables.customers["customer_id"]
-                parts.append(result.tables.subset(sampled_ids(ids, share, seed)))
+        return _sampled_chunks(chunks, limit, config.model.random_state)
+
+
+def _sampled_chunks(chunks: CustomerChunks, limit: int, seed: int) -> TrainingData:
+    """Validate every chunk; keep the sampled customers' rows; raise every chunk's errors."""
+    from predictor.jobs.score_job import merge_warnings
+
+    share = sample_share(chunks.n_customers, limit)
+    parts, issues = [], []
+    for k in range(len(chunks)):
+        result = chunks.validated(k)
+        issues.extend(result.issues)
+        if result.tables is not None and not result.errors:
+            ids = result.tables.customers["customer_id"]
+            parts.append(result.tables.subset(sampled_ids(ids, share, seed)))
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise ContractError.from_issues(errors)
