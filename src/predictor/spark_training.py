@@ -151,8 +151,8 @@ def training_on_spark(
 ) -> Iterator[SparkTraining]:
     """Spark validates all the data, samples customers; their frames are built in Spark.
 
-    Yields the sample (at most about ``customers`` customers, all of them when ``None``; a seeded hash share of the
-    valid ones, each with all their rows, as ``Tables``) and ``features``, the
+    Yields the sample (about ``customers`` customers, every one when ``None``: a seeded hash
+    share of the valid ones, each with all their rows, as ``Tables``) and ``features``, the
     ``training.FeatureSource`` to pass to ``training.train`` with the sample's tables. Spark
     keeps the packed buckets until the block ends.
 
