@@ -267,6 +267,7 @@ def open_customer_chunks(
     *,
     end_date: pd.Timestamp | dt.date | str | None = None,
     workdir: str | Path | None = None,
+    more_than: int = 0,
 ) -> CustomerChunks | None:
     """Split Parquet input tables into chunks of ``chunk_size`` customers (``CustomerChunks``).
 
@@ -277,13 +278,15 @@ def open_customer_chunks(
     table without rows, or a column mapping that does not fit. Read it whole with
     ``load_tables`` then, which also reports any such problem. ``end_date`` (default: the
     config's, then today) is the data end passed to ``validate``; ``workdir`` holds the
-    temporary copy of the input (default: the system's temporary folder).
+    temporary copy of the input (default: the system's temporary folder). ``more_than``:
+    also ``None`` when the customers table has no more rows than that (read from the Parquet
+    metadata, before anything is spilled), for callers that read small inputs whole.
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1 (got {chunk_size})")
     data = _data_config(config)
     source = _parquet_source(data, folder)
-    if source is None:
+    if source is None or source.files["customers"].count_rows() <= more_than:
         return None
     end = pd.Timestamp(end_date) if end_date else data_end(data.end_date)
     tmp = Path(tempfile.mkdtemp(prefix="predictor-chunks-", dir=workdir))
@@ -292,15 +295,6 @@ def open_customer_chunks(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def chunkable_customers(config: DataConfig | Config | None, folder: str | Path | None) -> int | None:
-    """Rows of the customers table when the input can be read chunk by chunk, else ``None``.
-
-    Reads only the Parquet metadata: how a job decides whether a chunked read is worth it.
-    """
-    source = _parquet_source(_data_config(config), folder)
-    return None if source is None else int(source.files["customers"].count_rows())
 
 
 def _parquet_source(data: DataConfig, folder: str | Path | None) -> _ParquetSource | None:

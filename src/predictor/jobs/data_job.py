@@ -93,15 +93,16 @@ def load_training_data(
             every chunk).
 
     """
-    from predictor.io.chunks import chunkable_customers, open_customer_chunks
+    from predictor.io.chunks import open_customer_chunks
     from predictor.io.tables import load_tables
 
     end = resolve_data_end(config)
     limit = config.cutoffs.sample_customers
-    rows = chunkable_customers(config, None) if limit is not None else None
     chunks = None
-    if rows is not None and rows > limit:
-        chunks = open_customer_chunks(config, None, chunk_size, end_date=end, workdir=workdir)
+    if limit is not None:
+        chunks = open_customer_chunks(
+            config, None, chunk_size, end_date=end, workdir=workdir, more_than=limit
+        )
     if chunks is None:
         result = load_tables(config.data, end_date=end)
         tables = result.raise_for_errors()
