@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import math
@@ -388,3 +389,36 @@ def test_bad_files_and_overrides(tmp_path: Path):
         load_config(listy)
     with pytest.raises(ConfigError, match="expected key.sub=value"):
         load_config(None, ["churn.horizon_days"])
+
+
+def test_parquet_calendar_dates_read_as_their_iso_text(tmp_path: Path):
+    days = ["2023-01-01", "2023-02-01", "1500-01-01"]  # 1500: outside the supported range
+    orders = ["2023-01-05", "2023-02-03", "2023-03-01"]
+    for kind, convert in (("text", lambda d: d), ("date32", lambda d: dt.date.fromisoformat(d))):
+        folder = tmp_path / kind
+        folder.mkdir()
+        customers = pa.table(
+            {
+                "customer_id": ["1", "2", "3"],
+                "signup_date": pa.array([convert(d) for d in days]),
+            }
+        )
+        order_table = pa.table(
+            {
+                "customer_id": ["1", "2", "2"],
+                "order_date": pa.array([convert(d) for d in orders]),
+                "amount": [10.5, -4.0, 20.0],
+            }
+        )
+        if kind == "date32":
+            assert customers.schema.field("signup_date").type == pa.date32()
+        pq.write_table(customers, folder / "customers.parquet")
+        pq.write_table(order_table, folder / "orders.parquet")
+    text = load_tables(folder=tmp_path / "text", end_date=END)
+    dated = load_tables(folder=tmp_path / "date32", end_date=END)
+    for name, frame in text.raise_for_errors().items():
+        pd.testing.assert_frame_equal(frame, dated.raise_for_errors().get(name))
+    assert [(i.check, i.table, i.examples) for i in dated.issues] == [
+        (i.check, i.table, i.examples) for i in text.issues
+    ]
+    assert any(i.check == "unparseable_date" for i in dated.issues)

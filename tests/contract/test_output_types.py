@@ -146,9 +146,7 @@ def scored(trained, business, tmp_path_factory):
     root = tmp_path_factory.mktemp("scored")
     write_tables(business.tables.subset(ids), root / "data", fmt="parquet")
     out, rejects = root / "scores.parquet", root / "rejects.parquet"
-    run = score_files(
-        predictor, root / "data", out, rejects, as_of=as_of, drivers=2, chunk_size=15
-    )
+    run = score_files(predictor, root / "data", out, rejects, as_of=as_of, drivers=2, chunk_size=15)
     csv = root / "scores.csv"
     score_files(predictor, root / "data", csv, root / "r.csv", as_of=as_of, chunk_size=15)
     return predictor, run, out, rejects, csv

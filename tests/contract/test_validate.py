@@ -533,3 +533,30 @@ def test_many_distinct_garbage_dates_are_rejected_quickly():
     )
     issue = only(validate(raw, end_date=END), "unparseable_date")
     assert issue.count == n - 1
+
+
+@pytest.mark.parametrize(
+    "spelled",
+    [
+        ["\u00a0c1", "c1\u3000", "\tc2", "c3\x1f"],  # Unicode and control whitespace
+        ["c1 ", " c1", "c2\n", "c3"],
+        ["c1", "c1", "c2", "c3"],  # nothing to strip
+    ],
+)
+def test_event_ids_are_stripped_like_the_customer_ids(spelled):
+    raw = with_column(good_raw(), "orders", "customer_id", spelled)
+    typed = validate({k: raw[k] for k in ("customers", "orders")}, end_date=END)
+    assert typed.issues == []
+    expected = pd.Series(spelled, dtype="str").str.strip().tolist()
+    assert typed.tables.orders["customer_id"].tolist() == expected == ["c1", "c1", "c2", "c3"]
+
+
+def test_ids_in_sliced_and_chunked_arrow_columns_are_stripped():
+    import pyarrow as pa
+
+    whole = pa.array(["x", " c1", "c1", "c2 ", "c3", "y"])
+    chunked = pa.chunked_array([whole.slice(1, 2), whole.slice(3, 2)])  # offsets into buffers
+    orders = good_raw()["orders"].assign(customer_id=pd.Series(pd.arrays.ArrowStringArray(chunked)))
+    typed = validate({"customers": good_raw()["customers"], "orders": orders}, end_date=END)
+    assert typed.issues == []
+    assert typed.tables.orders["customer_id"].tolist() == ["c1", "c1", "c2", "c3"]

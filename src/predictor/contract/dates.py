@@ -140,10 +140,18 @@ def _naive_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     The same result as converting through UTC and back, without the conversions (they took
     a fifth of validating typed Parquet input; issue 19).
     """
-    present = values.notna().to_numpy()
-    in_range = ((values >= pd.Timestamp.min) & (values <= pd.Timestamp.max)).to_numpy()
-    out = values.where(in_range).astype("datetime64[ns]")
-    return out, present & ~in_range
+    raw = values.to_numpy()
+    ticks = raw.view("int64")
+    present = ~np.isnat(raw)
+    if raw.dtype == np.dtype("datetime64[ns]"):
+        return values.copy(), np.zeros(len(values), dtype=bool)  # every ns value is in range
+    unit, count = np.datetime_data(raw.dtype)
+    factor = int(np.timedelta64(count, unit).astype("timedelta64[ns]").view("int64"))
+    lowest = -(-pd.Timestamp.min.value // factor)  # rounded inwards: the ns range
+    highest = pd.Timestamp.max.value // factor
+    in_range = present & (ticks >= lowest) & (ticks <= highest)
+    ns = np.where(in_range, raw, np.datetime64("NaT", unit)).astype("datetime64[ns]")
+    return pd.Series(ns, index=values.index, name=values.name), present & ~in_range
 
 
 def _zoned(text: pd.Series) -> np.ndarray:

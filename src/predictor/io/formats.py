@@ -33,7 +33,7 @@ def _csv_header(path: Path) -> list[str]:
 
 
 def _plain_types(table: pa.Table) -> pa.Table:
-    """Cast decimal columns to plain numbers (see ``_plain_schema``)."""
+    """Cast decimal columns to plain numbers and date columns to times (``_plain_schema``)."""
     target = _plain_schema(table.schema)
     return table if target.equals(table.schema) else table.cast(target)
 
@@ -42,11 +42,17 @@ def _plain_schema(schema: pa.Schema) -> pa.Schema:
     """Decimals as numbers: ``float64``, or ``int64`` when integral and up to 18 digits.
 
     Integral decimals of more digits (Snowflake's ``NUMBER(38,0)`` ids) become text, which
-    ``validate`` reads as ids or numbers without losing digits.
+    ``validate`` reads as ids or numbers without losing digits. Calendar dates (``date32``,
+    ``date64``) become midnight times: pandas would hold them as Python ``date`` objects, which
+    ``validate`` had to print and parse back (a second per million rows; issue 19).
     """
     fields = []
     for f in schema:
-        if pa.types.is_decimal(f.type):
+        if pa.types.is_date32(f.type):
+            f = f.with_type(pa.timestamp("s"))
+        elif pa.types.is_date64(f.type):
+            f = f.with_type(pa.timestamp("ms"))
+        elif pa.types.is_decimal(f.type):
             if f.type.scale != 0:
                 f = f.with_type(pa.float64())
             else:
