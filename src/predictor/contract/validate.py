@@ -741,9 +741,17 @@ def _to_id(values: pd.Series) -> pd.Series:
         out[integral] = numbers[integral].astype("int64").astype("str")
         return out.where(numbers.notna())
     text = _nullify(_text(values))
-    if not text.str.contains(".", regex=False).any():
+    if not _any_contains(text, "."):
         return text  # the regex below is slow on millions of ids; most have no dot
     return text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+
+
+def _any_contains(text: pd.Series, part: str) -> bool:
+    """Whether any value contains ``part`` (Arrow's kernel straight on Arrow-backed text)."""
+    data = _arrow(text)
+    if data is None:
+        return bool(text.str.contains(part, regex=False).any())
+    return bool(pc.any(pc.match_substring(data, part)).as_py())
 
 
 def _to_datetime(
