@@ -164,6 +164,26 @@ class ChurnConfig(_Section):
         description="'subscription': churn is the end of all subscriptions; 'no_order': no order "
         "within the horizon; 'auto': subscription when a subscriptions table is given.",
     )
+    max_depth: int | None = Field(
+        3,
+        ge=1,
+        le=16,
+        description="Tree depth of the churn model (shallow trees generalise better across "
+        "cutoffs: benchmarks/analysis.md, 'Churn hyperparameters'); null: model.max_depth.",
+    )
+    min_child_weight: float | None = Field(
+        50.0,
+        ge=0,
+        description="Smallest leaf (hessian weight) of the churn model; null: "
+        "model.min_child_weight.",
+    )
+    round_choice: Literal["folds", "validation"] = Field(
+        "folds",
+        description="How the churn model's boosting rounds are chosen: 'folds' = lowest log loss "
+        "summed over the out-of-fold calibration cutoffs (model.calibration_cutoffs), then the "
+        "final model learns from every training cutoff, validation included; 'validation' = "
+        "early stopping on the single validation cutoff.",
+    )
 
 
 class ValueConfig(_Section):

@@ -690,6 +690,18 @@ def churn_plan(tables: Tables, config: Config) -> CutoffPlan:
     return plan_cutoffs(first, end, lambda c: churn_label_end(c, config.churn), cfg, "churn")
 
 
+def churn_model(config: Config) -> ChurnModel:
+    """An unfitted churn model: the shared settings with the churn tree limits and round choice.
+
+    Shallow trees with large leaves, their rounds chosen on three out-of-time cutoffs, ranked
+    and calibrated better on every sample (benchmarks/analysis.md, "Churn hyperparameters").
+    """
+    churn = config.churn
+    limits = {"max_depth": churn.max_depth, "min_child_weight": churn.min_child_weight}
+    own = {k: v for k, v in limits.items() if v is not None}
+    return ChurnModel.from_config(config.model, round_choice=churn.round_choice, **own)
+
+
 def _per_cutoff_limit(config: Config, n_cutoffs: int) -> int | None:
     """Customers per churn cutoff so the fitting rows stay within ``churn_max_rows``."""
     total = config.cutoffs.churn_max_rows
@@ -796,7 +808,9 @@ def _fit_churn(
     check_class_rows("churn", train.y, MIN_TRAIN_ROWS, MIN_TRAIN_CLASS_ROWS, "training")
     check_class_rows("churn", test.y, MIN_TEST_ROWS, MIN_TEST_CLASS_ROWS, "held-out")
     progress(f"churn: fitting on {len(train):,} rows")
-    model = ChurnModel.from_config(config.model).fit(train.X, train.y, eval_set=(valid.X, valid.y), calibration_folds=folds or None)
+    model = churn_model(config).fit(
+        train.X, train.y, eval_set=(valid.X, valid.y), calibration_folds=folds or None
+    )
     (steps or _no_steps()).tick()
     preds = {"model": model.predict_proba(test.X)[:, 1]}
     recency = np.zeros(len(test))
@@ -1115,6 +1129,7 @@ def train(
     if "churn" in fitted:
         info["churn_calibrated"] = fitted["churn"].calibrator_ is not None
         info["churn_calibration"] = fitted["churn"].calibration_check_
+        info["churn_rounds"] = fitted["churn"].rounds_check_
     model = TrainedModel(
         fitted.get("day_one"), value_model, fitted.get("churn"), segmenter, config, info
     )

@@ -9,7 +9,7 @@ from predictor.labels import churn_label_end
 from predictor.modeling.calibration import EPS
 from predictor.modeling.churn import ChurnModel
 from predictor.timeline import day_end
-from predictor.training import _per_cutoff_limit, churn_plan
+from predictor.training import _per_cutoff_limit, churn_model, churn_plan
 
 
 def _config(**cutoffs) -> Config:
@@ -64,3 +64,63 @@ def test_model_with_folds_chooses_a_calibration_and_keeps_risks_open():
     assert len(np.unique(p)) > 0.2 * n
     again = ChurnModel.from_state(model.get_state(), model.booster_)
     np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
+
+
+def _cutoff_rows(seed: int = 0, k: int = 8, per_cutoff: int = 500, signal: float = 1.0):
+    """Stacked synthetic cutoffs: (X, y, eval_set, folds) as training passes them to the model."""
+    rng = np.random.default_rng(seed)
+    n = k * per_cutoff
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.normal(size=n)})
+    y = (rng.random(n) < 1 / (1 + np.exp(-(signal * X["a"] - 1.5)))).astype(int).to_numpy()
+    group = np.arange(n) // per_cutoff
+    valid = group == k - 1
+    folds = [(np.flatnonzero(group < g - 2), np.flatnonzero(group == g)) for g in range(k - 3, k)]
+    return X[~valid], y[~valid], (X[valid], y[valid]), folds
+
+
+def test_churn_model_takes_its_own_tree_limits_and_round_choice():
+    model = churn_model(Config())
+    assert (model.max_depth, model.min_child_weight, model.round_choice) == (3, 50.0, "folds")
+    config = Config.model_validate(
+        {"churn": {"max_depth": None, "min_child_weight": None, "round_choice": "validation"}}
+    )
+    model = churn_model(config)
+    assert model.max_depth == config.model.max_depth
+    assert model.min_child_weight == config.model.min_child_weight
+    assert model.round_choice == "validation"
+
+
+def test_rounds_chosen_on_folds_stop_early_and_the_final_model_learns_every_row():
+    X, y, eval_set, folds = _cutoff_rows(signal=0.8)
+    eval_set[0]["b"] = 0.0
+    eval_set[0].loc[eval_set[0].index[:50], "b"] = 1.0  # "b" varies only in the validation rows
+    X = X.assign(b=0.0)
+    kw = {"n_estimators": 300, "learning_rate": 0.3, "max_depth": 4, "n_jobs": 1}
+    model = ChurnModel(round_choice="folds", **kw).fit(
+        X, y, eval_set=eval_set, calibration_folds=folds
+    )
+    check = model.rounds_check_
+    assert check["chosen_by"] == "folds" and check["folds"] == 3
+    assert 1 <= check["rounds"] < 300  # a weak signal and a fast learner: stops well short
+    assert model.booster_.num_boosted_rounds() == check["rounds"]
+    assert "b" in model.schema_.features_  # constant in X: only the validation rows inform it
+    assert model.calibration_check_["folds"] == 3
+    old = ChurnModel(round_choice="validation", **kw).fit(
+        X, y, eval_set=eval_set, calibration_folds=folds
+    )
+    assert old.rounds_check_["chosen_by"] == "validation" and "b" not in old.schema_.features_
+    again = ChurnModel.from_state(model.get_state(), model.booster_)
+    np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
+    assert again.rounds_check_ == check
+    contribs, base = model.contributions(X.head(200))
+    np.testing.assert_allclose(
+        contribs.sum(axis=1) + base, model.predict_proba(X.head(200))[:, 1], atol=1e-9
+    )
+
+
+def test_rounds_fall_back_to_early_stopping_without_folds():
+    X, y, eval_set, _ = _cutoff_rows()
+    model = ChurnModel(round_choice="folds", n_estimators=40, n_jobs=1)
+    model.fit(X, y, eval_set=eval_set)
+    assert model.rounds_check_["chosen_by"] == "validation"
+    assert model.rounds_check_["rounds"] == model.booster_.num_boosted_rounds() <= 40

@@ -1,13 +1,25 @@
 """``ChurnModel``: calibrated probability of churning within the horizon.
 
-A gradient-boosted classifier with early stopping on later (validation) cutoffs, then a
-calibration map chosen on out-of-fold scores (``modeling.calibration``). Given
-``calibration_folds`` (the latest few training cutoffs), a booster with the main model's number
-of rounds is refitted for each fold on the rows whose labels were complete before that cutoff,
-and scores the cutoff it never saw. Those held-out scores choose the map by log loss
-(``calibration="auto"``: none, sigmoid or isotonic, isotonic only with enough churners) and fit
-it. Without folds the main booster's scores on the validation rows are used, split in halves.
-Risks are never exactly 0 or 1.
+A gradient-boosted classifier, then a calibration map chosen on out-of-fold scores
+(``modeling.calibration``). ``calibration_folds`` are the latest few training cutoffs, each
+paired with the rows whose labels were complete before it.
+
+The number of boosting rounds (``round_choice``):
+
+- ``folds`` (with folds): a booster is fitted on each fold's rows and its held-out cutoff's log
+  loss is recorded after every round; the round with the lowest loss summed over the held-out
+  rows of every fold is kept, and the final booster is fitted with that many rounds on every
+  row, validation cutoff included. One validation cutoff picks the round by its own noise (on
+  the sample it ran to the cap on one cutoff and lost out of time); three cutoffs judged out of
+  time agree on fewer rounds, and the latest cutoff is learnt from instead of only judged
+  (benchmarks/analysis.md, "Churn hyperparameters").
+- ``validation`` (or without folds): early stopping on ``eval_set``; each fold is then refitted
+  with the main model's rounds.
+
+The fold boosters' held-out scores choose the map by log loss (``calibration="auto"``: none,
+sigmoid or isotonic, isotonic only with enough churners) and fit it. Without folds the main
+booster's scores on the validation rows are used, split in halves. Risks are never exactly 0 or
+1.
 """
 
 from __future__ import annotations
@@ -42,6 +54,18 @@ from predictor.modeling.calibration import (
 Folds = list[tuple[np.ndarray, np.ndarray]]
 
 
+def _usable_folds(
+    folds: Folds | None, y: np.ndarray, eval_set: tuple[pd.DataFrame, np.ndarray] | None
+) -> Folds:
+    """The folds with held-out rows whose fitting rows hold both classes."""
+    pool_y = y if eval_set is None else np.concatenate([y, np.asarray(eval_set[1], dtype=int)])
+    return [
+        (fit_rows, held_rows)
+        for fit_rows, held_rows in folds or []
+        if len(held_rows) and len(np.unique(pool_y[fit_rows])) == 2
+    ]
+
+
 class ChurnModel(ClassifierMixin, BoostedModel):
     """XGBoost churn classifier with a calibration chosen on held-out cutoffs."""
 
@@ -55,11 +79,13 @@ class ChurnModel(ClassifierMixin, BoostedModel):
         *,
         calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto",
         calibration_min_positives: int = MIN_POSITIVES,
+        round_choice: Literal["folds", "validation"] = "folds",
         **boosting: Any,
     ) -> None:
         super().__init__(**boosting)
         self.calibration = calibration
         self.calibration_min_positives = calibration_min_positives
+        self.round_choice = round_choice
 
     def fit(
         self,
@@ -69,25 +95,70 @@ class ChurnModel(ClassifierMixin, BoostedModel):
         eval_set: tuple[pd.DataFrame, np.ndarray] | None = None,
         calibration_folds: Folds | None = None,
     ) -> ChurnModel:
-        """Fit on ``X, y`` (1 = churned); ``eval_set`` drives early stopping.
+        """Fit on ``X, y`` (1 = churned); ``eval_set``: the validation cutoff.
 
         ``calibration_folds``: ``(fit_rows, held_rows)`` pairs of positions into the rows of
         ``X`` followed by those of ``eval_set``; each held-out part (one cutoff) is scored by a
-        booster fitted on its ``fit_rows`` only, and those scores choose the calibration.
+        booster fitted on its ``fit_rows`` only, and those scores choose the calibration (and,
+        with ``round_choice="folds"``, the number of rounds; the final booster then learns
+        from ``eval_set`` too).
         """
         y = np.asarray(y, dtype=int)
         self.classes_ = np.array([0, 1])
-        Xt = self._fit_schema(X)
-        valid = None
-        if eval_set is not None:
-            valid = (self.schema_.transform(eval_set[0]), np.asarray(eval_set[1], dtype=int))
         params = booster_params(self) | {"objective": "binary:logistic", "eval_metric": "logloss"}
-        self.booster_ = fit_booster(
-            xgb.XGBClassifier, params, Xt, y, valid, self.early_stopping_rounds
-        )
-        held = self._held_out_scores(params, Xt, y, valid, calibration_folds)
+        folds = _usable_folds(calibration_folds, y, eval_set)
+        if self.round_choice == "folds" and folds:
+            pool_X = X if eval_set is None else pd.concat([X, eval_set[0]], ignore_index=True)
+            pool_y = y if eval_set is None else np.concatenate([y, np.asarray(eval_set[1], int)])
+            held = self._fit_on_folds(params, self._fit_schema(pool_X), pool_y, folds)
+        else:
+            Xt = self._fit_schema(X)
+            valid = None
+            if eval_set is not None:
+                valid = (self.schema_.transform(eval_set[0]), np.asarray(eval_set[1], dtype=int))
+            self.booster_ = fit_booster(
+                xgb.XGBClassifier, params, Xt, y, valid, self.early_stopping_rounds
+            )
+            rounds = self.booster_.num_boosted_rounds()
+            self.rounds_check_ = {"chosen_by": "validation", "rounds": rounds}
+            held = self._held_out_scores(params, Xt, y, valid, calibration_folds)
         self.calibrator_ = self._fit_calibration(held)
         return self
+
+    def _fit_on_folds(
+        self, params: dict[str, Any], Xt: pd.DataFrame, y: np.ndarray, folds: Folds
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Choose the rounds by out-of-fold log loss, fit the final booster on every row.
+
+        Returns the fold boosters' held-out scores at the chosen round (for the calibration),
+        or None when no calibration is wanted.
+        """
+        losses, boosters = [], []
+        for fit_rows, held_rows in folds:
+            est = xgb.XGBClassifier(**params)
+            held = (Xt.iloc[held_rows], y[held_rows])
+            est.fit(Xt.iloc[fit_rows], y[fit_rows], eval_set=[held], verbose=False)
+            curve = np.asarray(est.evals_result()["validation_0"]["logloss"], dtype=float)
+            losses.append(curve * len(held_rows))
+            boosters.append(est.get_booster())
+        total = np.sum(losses, axis=0)
+        rounds = int(np.argmin(total)) + 1
+        self.rounds_check_ = {
+            "chosen_by": "folds",
+            "rounds": rounds,
+            "log_loss": float(total[rounds - 1] / sum(len(h) for _, h in folds)),
+            "folds": len(folds),
+        }
+        final = params | {"n_estimators": rounds}
+        self.booster_ = fit_booster(xgb.XGBClassifier, final, Xt, y, None, 0)
+        if self.calibration == "none":
+            return None
+        helds = [h for _, h in folds]
+        raws = [
+            sigmoid(margin(b[:rounds], Xt.iloc[h])) for b, h in zip(boosters, helds, strict=True)
+        ]
+        ids = [np.full(len(h), i) for i, h in enumerate(helds)]
+        return np.concatenate(raws), np.concatenate([y[h] for h in helds]), np.concatenate(ids)
 
     def _held_out_scores(
         self,
@@ -189,6 +260,7 @@ class ChurnModel(ClassifierMixin, BoostedModel):
         return {
             "calibrator": self.calibrator_,
             "calibration_check": self.calibration_check_,
+            "rounds_check": self.rounds_check_,
             **self._base_state(),
         }
 
@@ -199,5 +271,6 @@ class ChurnModel(ClassifierMixin, BoostedModel):
         model.classes_ = np.array([0, 1])
         model.calibrator_ = state["calibrator"]
         model.calibration_check_ = state["calibration_check"]
+        model.rounds_check_ = state.get("rounds_check", {})  # absent from older bundles
         model.booster_ = booster
         return model
