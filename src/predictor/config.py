@@ -165,14 +165,15 @@ class ChurnConfig(_Section):
         "within the horizon; 'auto': subscription when a subscriptions table is given.",
     )
     max_depth: int | None = Field(
-        3,
+        None,
         ge=1,
         le=16,
-        description="Tree depth of the churn model (shallow trees generalise better across "
-        "cutoffs: benchmarks/analysis.md, 'Churn hyperparameters'); null: model.max_depth.",
+        description="Tree depth of the churn model; null: model.max_depth (3 with "
+        "min_child_weight 50 tied it once the rounds are chosen on folds: benchmarks/analysis.md, "
+        "'Churn hyperparameters').",
     )
     min_child_weight: float | None = Field(
-        50.0,
+        None,
         ge=0,
         description="Smallest leaf (hessian weight) of the churn model; null: "
         "model.min_child_weight.",

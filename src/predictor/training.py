@@ -691,10 +691,10 @@ def churn_plan(tables: Tables, config: Config) -> CutoffPlan:
 
 
 def churn_model(config: Config) -> ChurnModel:
-    """An unfitted churn model: the shared settings with the churn tree limits and round choice.
+    """An unfitted churn model: the shared settings, the churn tree limits and round choice.
 
-    Shallow trees with large leaves, their rounds chosen on three out-of-time cutoffs: a higher
-    expected AUC and a lower log loss on every sample measured (benchmarks/analysis.md, "Churn
+    Rounds chosen on three out-of-time cutoffs: a higher expected AUC and a lower log loss on
+    five of six samples measured, a tie on the sixth (benchmarks/analysis.md, "Churn
     hyperparameters").
     """
     churn = config.churn

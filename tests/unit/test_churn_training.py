@@ -80,14 +80,14 @@ def _cutoff_rows(seed: int = 0, k: int = 8, per_cutoff: int = 500, signal: float
 
 def test_churn_model_takes_its_own_tree_limits_and_round_choice():
     model = churn_model(Config())
-    assert (model.max_depth, model.min_child_weight, model.round_choice) == (3, 50.0, "folds")
+    assert model.max_depth == Config().model.max_depth
+    assert model.min_child_weight == Config().model.min_child_weight
+    assert model.round_choice == "folds"
     config = Config.model_validate(
-        {"churn": {"max_depth": None, "min_child_weight": None, "round_choice": "validation"}}
+        {"churn": {"max_depth": 3, "min_child_weight": 50.0, "round_choice": "validation"}}
     )
     model = churn_model(config)
-    assert model.max_depth == config.model.max_depth
-    assert model.min_child_weight == config.model.min_child_weight
-    assert model.round_choice == "validation"
+    assert (model.max_depth, model.min_child_weight, model.round_choice) == (3, 50.0, "validation")
 
 
 def test_rounds_chosen_on_folds_stop_early_and_the_final_model_learns_every_row():
