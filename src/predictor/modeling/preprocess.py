@@ -108,8 +108,14 @@ def _as_categories(values: pd.Series, categories: list[str]) -> pd.Categorical:
         and list(dtype.categories) == categories
     ):
         return values.array
-    text = values.astype("string")
-    return pd.Categorical(text.where(text.isin(categories)), categories=categories)
+    # matched on the distinct values: a few per column against a million rows (issue 19)
+    codes, distinct = pd.factorize(values.astype("string"))
+    found = pd.Index(categories).get_indexer(pd.Index(distinct, dtype=object))
+    if not len(found):
+        return pd.Categorical.from_codes(np.full(len(values), -1), categories=categories)
+    return pd.Categorical.from_codes(
+        np.where(codes >= 0, found[np.maximum(codes, 0)], -1), categories=categories
+    )
 
 
 def uninformative(column: pd.Series) -> str | None:
