@@ -132,15 +132,17 @@ class Events:
     def __init__(
         self, pop: Population, table: EncodedTable, remap: np.ndarray | None = None
     ) -> None:
-        rows, code = _visible_rows(pop, table, remap)
+        common = _common_as_of(pop)
+        rows, code = _visible_rows(pop, table, remap, common)
         self.pop = pop
         self.table = table
-        self.rows: np.ndarray = rows
-        """Positions of the kept rows in ``table``."""
+        self.rows: np.ndarray | None = rows
+        """Positions of the kept rows in ``table``; None when every row is kept (no copies)."""
         self.code: np.ndarray = code
-        self.time: np.ndarray = table.time.take(self.rows)
+        self.time: np.ndarray = self._kept(table.time)
         self.day: np.ndarray = day_number(self.time)
-        self.age: np.ndarray = pop.as_of_day[self.code] - self.day
+        as_of_day = pop.as_of_day[0] if common is not None else pop.as_of_day[self.code]
+        self.age: np.ndarray = as_of_day - self.day
         """Whole days between the event's day and the ``as_of`` day (0 = on the cutoff day)."""
 
     @property
@@ -161,7 +163,7 @@ class Events:
         out.pop = self.pop
         out.table = self.table
         idx = np.flatnonzero(mask)
-        out.rows = self.rows.take(idx)
+        out.rows = idx if self.rows is None else self.rows.take(idx)
         out.code = self.code.take(idx)
         out.time = self.time.take(idx)
         out.day = self.day.take(idx)
@@ -172,13 +174,20 @@ class Events:
         """Whether the table carries ``column``."""
         return self.table.has(column)
 
+    def _kept(self, values: np.ndarray) -> np.ndarray:
+        """A whole-table array limited to the kept rows (itself when every row is kept).
+
+        The table's arrays are read-only, so sharing one is safe: nothing writes into it.
+        """
+        return values if self.rows is None else values.take(self.rows)
+
     def numbers(self, column: str) -> np.ndarray:
         """A numeric column for the kept rows as ``float64`` (unparseable values become NaN)."""
-        return self.table.numbers(column).take(self.rows)
+        return self._kept(self.table.numbers(column))
 
     def flags(self, column: str) -> np.ndarray:
         """A yes/no column for the kept rows (missing counts as no)."""
-        return self.table.flags(column).take(self.rows)
+        return self._kept(self.table.flags(column))
 
     def later_dates(self, column: str) -> np.ndarray:
         """A second date column (``end_date``, ``resolved_at``) with dates after ``as_of`` masked.
@@ -186,7 +195,7 @@ class Events:
         A subscription that ends after the cutoff looked active at the cutoff, so its end is
         unknown (``NaT``) there.
         """
-        times = self.table.dates(column).take(self.rows)
+        times = self._kept(self.table.dates(column))
         return hide_later(times, self.pop.as_of[self.code])
 
     def labels(self, column: str, cap: int = MAX_LABELS) -> tuple[np.ndarray, list[str]]:
@@ -197,7 +206,7 @@ class Events:
         Labels come from visible rows only, so future rows cannot add a column.
         """
         raw_codes, uniques = self.table.factorized(column)
-        raw_codes = raw_codes.take(self.rows)
+        raw_codes = self._kept(raw_codes)
         names = [clean_label(u) for u in uniques] + ["unknown"]
         counts = np.bincount(raw_codes, minlength=len(names))
         per_name: dict[str, int] = {}
@@ -212,8 +221,8 @@ class Events:
             rename = {k: k for k in visible}
         final = sorted(set(rename.values()))
         index = {name: i for i, name in enumerate(final)}
-        lookup = np.array([index.get(rename.get(name, ""), 0) for name in names], dtype=np.int64)
-        return lookup[raw_codes], final
+        lookup = np.array([index.get(rename.get(name, ""), 0) for name in names], dtype=np.int32)
+        return lookup[raw_codes], final  # int32: half the memory traffic of int64 codes
 
     # ---- aggregations: one value per customer -------------------------------------------
 
@@ -248,6 +257,21 @@ class Events:
     def last_day(self, mask: np.ndarray | None = None) -> np.ndarray:
         """Calendar day of the latest row per customer (NaN when none)."""
         return self._extreme_day(mask, np.maximum, np.iinfo(np.int64).min)
+
+    def last_day_per_label(
+        self, label_codes: np.ndarray, n_labels: int, mask: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``last_day`` per customer and label in one pass, shape ``(n_customers, n_labels)``.
+
+        Column ``i`` equals ``last_day(mask & (label_codes == i))``.
+        """
+        code, labels = self._select(label_codes, mask)
+        _, day = self._select(self.day, mask)
+        start = np.iinfo(np.int64).min
+        out = np.full(self.n * n_labels, start, dtype=np.int64)
+        np.maximum.at(out, code * n_labels + labels, day)
+        out = np.where(out == start, np.nan, out.astype(np.float64))
+        return out.reshape(self.n, n_labels)
 
     def first_day(self, mask: np.ndarray | None = None) -> np.ndarray:
         """Calendar day of the earliest row per customer (NaN when none)."""
@@ -344,22 +368,34 @@ def _distinct_sorted(values: np.ndarray) -> np.ndarray:
     return values[first]
 
 
+def _common_as_of(pop: Population) -> np.datetime64 | None:
+    """The one ``as_of`` instant every customer shares (a cutoff); None when they differ."""
+    if not pop.n:
+        return None
+    first = pop.as_of[0]
+    if np.isnat(first) or not (pop.as_of == first).all():
+        return None
+    return first
+
+
 def _visible_rows(
-    pop: Population, table: EncodedTable, remap: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
+    pop: Population, table: EncodedTable, remap: np.ndarray | None, common: np.datetime64 | None
+) -> tuple[np.ndarray | None, np.ndarray]:
     """Which rows of ``table`` are known at their customer's ``as_of``, and their customers.
 
-    Returns the kept rows' positions and their customers' positions in ``pop`` (both ``int64``).
-    With one cutoff for everyone (the usual case) the dates are compared with one instant and
-    only the kept rows' customers are looked up.
+    Returns the kept rows' positions (None when every row is kept) and their customers'
+    positions in ``pop`` (``int64``). With one cutoff for everyone (``common``, the usual case)
+    the dates are compared with one instant and only the kept rows' customers are looked up.
     """
     pos = table.pos
     if not pop.n:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    first = pop.as_of[0]
-    if not np.isnat(first) and (pop.as_of == first).all():
+    if common is not None:
         in_view = pos >= 0 if remap is None else (remap >= 0)[pos]
-        rows = np.flatnonzero(known_at(table.time, first) & in_view)
+        keep = known_at(table.time, common) & in_view
+        if keep.all():
+            return None, (pos.astype(np.int64) if remap is None else remap[pos])
+        rows = np.flatnonzero(keep)
         seen = pos.take(rows)
         return rows, (seen.astype(np.int64) if remap is None else remap[seen])
     code = pos.astype(np.int64) if remap is None else remap[pos]

@@ -112,8 +112,9 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     cols["engagement_trend"] = balance(last_30, days_30_89)
     active_days = _engaged_days(recent, recent_engaged)
     cols.update(_usage_trends(ev.restrict(engaged & (ev.age < 364)), active_days))
+    last_engaged = ev.last_day_per_label(channel_codes, len(channels), engaged)
     for i, name in enumerate(channels):
-        cols[f"days_since__{name}"] = ev.days_since_last(engaged & (channel_codes == i))
+        cols[f"days_since__{name}"] = pop.as_of_day - last_engaged[:, i]
     per_channel = recent.per_label(recent_channel, len(channels))
     for i, name in enumerate(channels):
         cols[f"channel_90d__{name}"] = per_channel[:, i]
