@@ -139,11 +139,18 @@ class Events:
         self.rows: np.ndarray | None = rows
         """Positions of the kept rows in ``table``; None when every row is kept (no copies)."""
         self.code: np.ndarray = code
-        self.time: np.ndarray = self._kept(table.time)
+        self._time: np.ndarray | None = None
         self.day: np.ndarray = day_number(self.time)
         as_of_day = pop.as_of_day[0] if common is not None else pop.as_of_day[self.code]
         self.age: np.ndarray = as_of_day - self.day
         """Whole days between the event's day and the ``as_of`` day (0 = on the cutoff day)."""
+
+    @property
+    def time(self) -> np.ndarray:
+        """The kept rows' event instants (``datetime64``), gathered on first use."""
+        if self._time is None:
+            self._time = self._kept(self.table.time)
+        return self._time
 
     @property
     def n(self) -> int:
@@ -165,7 +172,7 @@ class Events:
         idx = np.flatnonzero(mask)
         out.rows = idx if self.rows is None else self.rows.take(idx)
         out.code = self.code.take(idx)
-        out.time = self.time.take(idx)
+        out._time = None  # gathered from the table if a restricted view needs it
         out.day = self.day.take(idx)
         out.age = self.age.take(idx)
         return out

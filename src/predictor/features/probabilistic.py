@@ -44,9 +44,10 @@ def rfm_stats(tables: Source, as_of: pd.Series) -> pd.DataFrame:
         return pop.frame({"x": nan, "t_x": nan, "T": nan})
     amount = ev.numbers("amount")
     buy = is_purchase(amount)
-    first = ev.first_day(buy)
-    last = ev.last_day(buy)
-    distinct = ev.distinct(ev.day - ev.day.min(), buy) if buy.any() else np.zeros(pop.n)
+    bought = ev.restrict(buy)
+    first = bought.first_day()
+    last = bought.last_day()
+    distinct = bought.distinct(bought.day - ev.day.min()) if len(bought) else np.zeros(pop.n)
     has = distinct > 0
     x = np.where(has, distinct - 1, np.nan)
     t_x = np.where(has, (last - first) / WEEK_DAYS, np.nan)
