@@ -272,8 +272,11 @@ class Events:
 
         Column ``i`` equals ``last_day(mask & (label_codes == i))``.
         """
-        code, labels = self._select(label_codes, mask)
-        _, day = self._select(self.day, mask)
+        if mask is None:
+            code, labels, day = self.code, label_codes, self.day
+        else:
+            idx = np.flatnonzero(mask)
+            code, labels, day = self.code.take(idx), label_codes.take(idx), self.day.take(idx)
         start = np.iinfo(np.int64).min
         out = np.full(self.n * n_labels, start, dtype=np.int64)
         np.maximum.at(out, code * n_labels + labels, day)
