@@ -215,7 +215,7 @@ class Events:
         raw_codes, uniques = self.table.factorized(column)
         raw_codes = self._kept(raw_codes)
         names = [clean_label(u) for u in uniques] + ["unknown"]
-        counts = np.bincount(raw_codes, minlength=len(names))
+        counts = _small_counts(raw_codes, len(names))
         per_name: dict[str, int] = {}
         for name, count in zip(names, counts, strict=True):
             per_name[name] = per_name.get(name, 0) + int(count)
@@ -365,6 +365,24 @@ class Events:
         edge = self.maximum(t, sel) if latest else self.minimum(t, sel)
         at_edge = sel & (t == edge[self.code])
         return self.maximum(values, at_edge)
+
+
+_COUNT_BLOCK = 1 << 20
+
+
+def _small_counts(codes: np.ndarray, n: int) -> np.ndarray:
+    """``np.bincount(codes, minlength=n)`` for codes in ``[0, n)``, block by block.
+
+    ``bincount`` first copies non-``intp`` codes (the ``int32`` label codes) to ``intp``; on
+    tens of millions of rows that copy and its extra passes cost more than the counting, so the
+    codes are counted in cache-sized blocks.
+    """
+    if codes.dtype == np.intp or len(codes) <= _COUNT_BLOCK:
+        return np.bincount(codes, minlength=n)
+    counts = np.zeros(n, dtype=np.int64)
+    for start in range(0, len(codes), _COUNT_BLOCK):
+        counts += np.bincount(codes[start : start + _COUNT_BLOCK], minlength=n)
+    return counts
 
 
 def _distinct_sorted(values: np.ndarray) -> np.ndarray:
