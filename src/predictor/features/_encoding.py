@@ -1,9 +1,9 @@
 """Event tables encoded once and reused by every cutoff and every family (private).
 
-Building one cutoff's features needs, per event table, each row's customer (a hash look-up of
-``customer_id``), its date as an instant and, per free-text column, integer codes
-(``pd.factorize``). None of these depend on the cutoff, yet training builds features for up to
-two dozen cutoffs. ``EncodedTables`` does that work once per ``Tables`` and keeps the result
+Building one cutoff's features needs, per event table, each row's customer (a look-up of
+``customer_id``, ``keys.positions``), its date as an instant and, per free-text column, integer
+codes (Arrow's dictionary encoding, ``factorize``). None of these depend on the cutoff, yet
+training builds features for up to two dozen cutoffs. ``EncodedTables`` does that work once per ``Tables`` and keeps the result
 as compact NumPy arrays; a cutoff then costs integer gathers, comparisons and bincounts only,
 and no event table is copied per cutoff (the rows after a cutoff are dropped by ``Events``,
 which every family reads through).
