@@ -3,10 +3,10 @@
 Building one cutoff's features needs, per event table, each row's customer (a look-up of
 ``customer_id``, ``keys.positions``), its date as an instant and, per free-text column, integer
 codes (Arrow's dictionary encoding, ``factorize``). None of these depend on the cutoff, yet
-training builds features for up to two dozen cutoffs. ``EncodedTables`` does that work once per ``Tables`` and keeps the result
-as compact NumPy arrays; a cutoff then costs integer gathers, comparisons and bincounts only,
-and no event table is copied per cutoff (the rows after a cutoff are dropped by ``Events``,
-which every family reads through).
+training builds features for up to two dozen cutoffs. ``EncodedTables`` does that work once per
+``Tables`` and keeps the result as compact NumPy arrays; a cutoff then costs integer gathers,
+comparisons and bincounts only, and no event table is copied per cutoff (the rows after a cutoff
+are dropped by ``Events``, which every family reads through).
 
 Where it lives: the caller that builds features for several cutoffs of the same tables
 (training's feature cache) makes one ``EncodedTables`` and hands it to
