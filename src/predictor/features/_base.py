@@ -35,7 +35,6 @@ from predictor.features._encoding import (
     EncodedTable,
     Visible,
     day_number,
-    day_number32,
     micros,
     to_datetime64,
 )
@@ -141,12 +140,9 @@ class Events:
         """Positions of the kept rows in ``table``; None when every row is kept (no copies)."""
         self.code: np.ndarray = code
         self._time: np.ndarray | None = None
-        self.day: np.ndarray = day_number32(self.time)
-        """Calendar day of each kept row (``int32``: half the memory traffic of ``int64``)."""
-        if common is not None:
-            self.age: np.ndarray = int(pop.as_of_day[0]) - self.day
-        else:
-            self.age = pop.as_of_day[self.code] - self.day
+        self.day: np.ndarray = day_number(self.time)
+        as_of_day = pop.as_of_day[0] if common is not None else pop.as_of_day[self.code]
+        self.age: np.ndarray = as_of_day - self.day
         """Whole days between the event's day and the ``as_of`` day (0 = on the cutoff day)."""
 
     @property

@@ -65,22 +65,6 @@ def day_number(times: np.ndarray) -> np.ndarray:
     return days
 
 
-def day_number32(times: np.ndarray) -> np.ndarray:
-    """``day_number`` of instants that are never NaT, as ``int32``, without an ``int64`` copy.
-
-    For event rows known at a cutoff (a NaT is never known). Days since 1970 fit ``int32`` for
-    dates within millions of years, so every sum and difference the families take is exact and
-    the results are the numbers ``int64`` gives, at half the memory traffic.
-    """
-    unit, count = np.datetime_data(times.dtype)
-    per_day = _TICKS_PER_DAY.get(unit) if count == 1 else None
-    if per_day is None:
-        return day_number(times).astype(np.int32)
-    out = np.empty(len(times), dtype=np.int32)
-    np.floor_divide(times.view(np.int64), per_day, out=out, casting="unsafe")
-    return out
-
-
 def micros(times: np.ndarray) -> np.ndarray:
     """Instants as ``int64`` microseconds since the epoch."""
     return times.astype("datetime64[us]").astype(np.int64)
