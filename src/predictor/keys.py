@@ -5,6 +5,8 @@ Missing ids never match anything (not even a missing id on the other side).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -21,7 +23,17 @@ def _arrays(ids: pd.Index | pd.Series, keys: pd.Series) -> tuple[pa.Array, pa.Ar
 
 
 def positions(ids: pd.Index | pd.Series, keys: pd.Series) -> np.ndarray:
-    """Position of each key in ``ids`` (``-1`` when absent), via Arrow's hash join (fast on strings)."""
+    """Position of each key in ``ids`` (``-1`` when absent), via Arrow's hash join (fast on strings).
+
+    Ids written as a fixed prefix and a fixed number of decimal digits (``C0000001``) take a
+    faster, equivalent path (``_numbered_positions``).
+    """
+    found = _numbered_positions(ids, keys)
+    return _hash_positions(ids, keys) if found is None else found
+
+
+def _hash_positions(ids: pd.Index | pd.Series, keys: pd.Series) -> np.ndarray:
+    """``positions`` by Arrow's hash join (any ids); pandas' ``get_indexer`` for odd types."""
     try:
         arr, value_set = _arrays(ids, keys)
         found = pc.index_in(arr, value_set=value_set, skip_nulls=True)
@@ -34,3 +46,130 @@ def positions(ids: pd.Index | pd.Series, keys: pd.Series) -> np.ndarray:
 def contains(ids: pd.Index | pd.Series, keys: pd.Series) -> np.ndarray:
     """Whether each key is one of ``ids`` (a fast ``keys.isin(ids)``)."""
     return positions(ids, keys) >= 0
+
+
+# ---- ids made of a fixed prefix and fixed-width decimal digits --------------------------------
+#
+# Looking 41 million event rows up among 1,000,000 customer ids in Arrow's hash table costs about
+# 4 s: every row misses the CPU caches. Ids such as ``C0000001`` (one prefix, then a fixed number
+# of digits, at most 8 bytes in all) are numbers in disguise: each row's bytes are read as one
+# 64-bit word, checked (same length, same prefix, digits only) and turned into its number with a
+# few word-wide operations, and a table indexed by that number gives the customer's position.
+# Any id or key outside that form makes ``positions`` use the hash join instead, so the result
+# is always the same.
+
+_BLOCK = 1 << 17
+"""Keys are converted in blocks of this many rows, so the temporaries stay in the CPU caches."""
+_TABLE_PER_ID = 16
+"""The number-to-position table may hold at most this many entries per id (else: hash join)."""
+_ZEROS = 0x3030303030303030
+_HIGH_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
+_SIXES = np.uint64(0x0606060606060606)
+_ALL_DIGITS = np.uint64(0x3333333333333333)
+
+
+@dataclass(frozen=True)
+class _Form:
+    """The shape shared by every customer id: byte length, prefix bytes, digits after them."""
+
+    width: int
+    prefix: int
+    prefix_bytes: int
+
+    def words(self, data: pa.Array) -> np.ndarray | None:
+        """Each value's bytes as one little-endian ``uint64`` (None unless all have ``width``)."""
+        if data.null_count or not len(data):
+            return None if data.null_count else np.zeros(0, dtype=np.uint64)
+        large = pa.types.is_large_string(data.type)
+        step = 8 if large else 4
+        offsets = np.frombuffer(
+            data.buffers()[1], dtype=np.int64 if large else np.int32,
+            count=len(data) + 1, offset=data.offset * step,
+        )  # fmt: skip
+        if not (np.diff(offsets) == self.width).all():
+            return None
+        raw = np.frombuffer(
+            data.buffers()[2], dtype=np.uint8, count=self.width * len(data), offset=int(offsets[0])
+        )
+        if self.width == 8:
+            return raw.view("<u8")
+        padded = np.zeros((len(data), 8), dtype=np.uint8)
+        padded[:, : self.width] = raw.reshape(len(data), self.width)
+        return padded.reshape(-1).view("<u8")
+
+    def numbers(self, words: np.ndarray) -> np.ndarray:
+        """The decimal number after the prefix; ``-1`` where a word is not prefix + digits."""
+        shift = np.uint64(8 * (8 - self.width))
+        digits_at = 8 * (8 - self.width + self.prefix_bytes)  # bits below the digits, < 64
+        keep = np.uint64(~((1 << digits_at) - 1) & 0xFFFFFFFFFFFFFFFF)
+        fill = np.uint64(_ZEROS & ((1 << digits_at) - 1))
+        w = ((words << shift) & keep) | fill  # byte 0 is the most significant digit
+        ok = ((w & _HIGH_NIBBLES) | (((w + _SIXES) & _HIGH_NIBBLES) >> np.uint64(4))) == _ALL_DIGITS
+        if self.prefix_bytes:
+            mask = np.uint64((1 << (8 * self.prefix_bytes)) - 1)
+            ok &= (words & mask) == np.uint64(self.prefix)
+        w = ((w & np.uint64(0x0F0F0F0F0F0F0F0F)) * np.uint64(2561)) >> np.uint64(8)
+        w = ((w & np.uint64(0x00FF00FF00FF00FF)) * np.uint64(6553601)) >> np.uint64(16)
+        w = ((w & np.uint64(0x0000FFFF0000FFFF)) * np.uint64(42949672960001)) >> np.uint64(32)
+        return np.where(ok, w.astype(np.int64), -1)
+
+
+def _strings(values: pd.Index | pd.Series) -> pa.ChunkedArray | None:
+    """The values as Arrow string chunks (no copy when Arrow-backed); None when not strings."""
+    array = values.array
+    if not isinstance(array, pd.arrays.ArrowStringArray):
+        return None
+    data = array.__arrow_array__()
+    if isinstance(data, pa.Array):
+        data = pa.chunked_array([data])
+    if not (pa.types.is_string(data.type) or pa.types.is_large_string(data.type)):
+        return None
+    return data
+
+
+def _form_of(ids: pa.Array) -> _Form | None:
+    """The prefix-and-digits form every id follows, None when they do not share one."""
+    if not len(ids) or ids.null_count:
+        return None
+    first = ids[0].as_py().encode()
+    width = len(first)
+    digits = len(first) - len(first.rstrip(b"0123456789"))
+    if not 1 <= width <= 8 or not digits:
+        return None
+    head = first[: width - digits]
+    return _Form(width, int.from_bytes(head, "little"), len(head))
+
+
+def _numbered_positions(ids: pd.Index | pd.Series, keys: pd.Series) -> np.ndarray | None:
+    """``positions`` for prefix-and-digits ids by a number-indexed table; None if not such ids."""
+    id_data, key_data = _strings(pd.Index(ids)), _strings(keys)
+    if id_data is None or key_data is None:
+        return None
+    id_array = id_data.combine_chunks()
+    form = _form_of(id_array)
+    words = None if form is None else form.words(id_array)
+    if words is None:
+        return None
+    numbers = form.numbers(words)
+    size = int(numbers.max()) + 1 if len(numbers) else 0
+    if (numbers < 0).any() or size > _TABLE_PER_ID * len(numbers) + _BLOCK:
+        return None
+    table = np.full(size + 1, -1, dtype=np.int64)  # the last entry answers every miss
+    table[numbers] = np.arange(len(numbers))
+    if (np.bincount(numbers, minlength=size) > 1).any():
+        return None  # duplicate ids: leave the first-match rule to the hash join
+    out = np.empty(len(key_data), dtype=np.int64)
+    start = 0
+    for chunk in key_data.chunks:
+        for begin in range(0, len(chunk), _BLOCK):
+            block = chunk.slice(begin, _BLOCK)
+            key_words = form.words(block)
+            if key_words is None:  # keys of other lengths or missing: this block by hash join
+                found = pc.index_in(block, value_set=id_array.cast(block.type), skip_nulls=True)
+                out[start : start + len(block)] = found.fill_null(-1).to_numpy(zero_copy_only=False)
+            else:
+                number = form.numbers(key_words)
+                number[(number < 0) | (number >= size)] = size
+                out[start : start + len(block)] = table.take(number)
+            start += len(block)
+    return out

@@ -145,21 +145,25 @@ def truncate_day_one(tables: Tables, window_days: int) -> Tables:
     Later dates inside kept rows are masked as in ``truncate``.
     """
     limits = day_one_windows(tables.customers, window_days)
+    ends = np.append(limits.to_numpy(), np.datetime64("NaT"))
     out: dict[str, pd.DataFrame] = {"customers": tables.customers}
     for name, frame in tables.items():
         if name == "customers":
             continue
         pos = positions(limits.index, frame["customer_id"])
-        limit = limits.to_numpy()[np.where(pos >= 0, pos, 0)]
-        limit[pos < 0] = np.datetime64("NaT")
+        limit = ends.take(pos)  # pos -1 (unknown customer) takes the trailing NaT
         keep = known_at(frame[SPECS[name].event_date].to_numpy(), limit) & (pos >= 0)
         out[name] = _mask_later_dates(name, _take(frame, keep), limit[keep])
     return Tables(**out)
 
 
 def _take(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
-    """The rows where ``keep`` holds (the frame itself when all are kept: no copy)."""
-    return frame if keep.all() else frame.take(np.flatnonzero(keep))
+    """The rows where ``keep`` holds (the frame itself when all are kept: no copy).
+
+    A boolean selection, not ``take`` of positions: Arrow filters string columns chunk by chunk,
+    whereas its ``take`` first joins the chunks (a copy of every string).
+    """
+    return frame if keep.all() else frame[keep]
 
 
 def _mask_later_dates(

@@ -132,16 +132,25 @@ class Events:
     def __init__(
         self, pop: Population, table: EncodedTable, remap: np.ndarray | None = None
     ) -> None:
-        rows, code = _visible_rows(pop, table, remap)
+        common = _common_as_of(pop)
+        rows, code = _visible_rows(pop, table, remap, common)
         self.pop = pop
         self.table = table
-        self.rows: np.ndarray = rows
-        """Positions of the kept rows in ``table``."""
+        self.rows: np.ndarray | None = rows
+        """Positions of the kept rows in ``table``; None when every row is kept (no copies)."""
         self.code: np.ndarray = code
-        self.time: np.ndarray = table.time.take(self.rows)
+        self._time: np.ndarray | None = None
         self.day: np.ndarray = day_number(self.time)
-        self.age: np.ndarray = pop.as_of_day[self.code] - self.day
+        as_of_day = pop.as_of_day[0] if common is not None else pop.as_of_day[self.code]
+        self.age: np.ndarray = as_of_day - self.day
         """Whole days between the event's day and the ``as_of`` day (0 = on the cutoff day)."""
+
+    @property
+    def time(self) -> np.ndarray:
+        """The kept rows' event instants (``datetime64``), gathered on first use."""
+        if self._time is None:
+            self._time = self._kept(self.table.time)
+        return self._time
 
     @property
     def n(self) -> int:
@@ -161,9 +170,9 @@ class Events:
         out.pop = self.pop
         out.table = self.table
         idx = np.flatnonzero(mask)
-        out.rows = self.rows.take(idx)
+        out.rows = idx if self.rows is None else self.rows.take(idx)
         out.code = self.code.take(idx)
-        out.time = self.time.take(idx)
+        out._time = None  # gathered from the table if a restricted view needs it
         out.day = self.day.take(idx)
         out.age = self.age.take(idx)
         return out
@@ -172,13 +181,20 @@ class Events:
         """Whether the table carries ``column``."""
         return self.table.has(column)
 
+    def _kept(self, values: np.ndarray) -> np.ndarray:
+        """A whole-table array limited to the kept rows (itself when every row is kept).
+
+        The table's arrays are read-only, so sharing one is safe: nothing writes into it.
+        """
+        return values if self.rows is None else values.take(self.rows)
+
     def numbers(self, column: str) -> np.ndarray:
         """A numeric column for the kept rows as ``float64`` (unparseable values become NaN)."""
-        return self.table.numbers(column).take(self.rows)
+        return self._kept(self.table.numbers(column))
 
     def flags(self, column: str) -> np.ndarray:
         """A yes/no column for the kept rows (missing counts as no)."""
-        return self.table.flags(column).take(self.rows)
+        return self._kept(self.table.flags(column))
 
     def later_dates(self, column: str) -> np.ndarray:
         """A second date column (``end_date``, ``resolved_at``) with dates after ``as_of`` masked.
@@ -186,7 +202,7 @@ class Events:
         A subscription that ends after the cutoff looked active at the cutoff, so its end is
         unknown (``NaT``) there.
         """
-        times = self.table.dates(column).take(self.rows)
+        times = self._kept(self.table.dates(column))
         return hide_later(times, self.pop.as_of[self.code])
 
     def labels(self, column: str, cap: int = MAX_LABELS) -> tuple[np.ndarray, list[str]]:
@@ -197,9 +213,9 @@ class Events:
         Labels come from visible rows only, so future rows cannot add a column.
         """
         raw_codes, uniques = self.table.factorized(column)
-        raw_codes = raw_codes.take(self.rows)
+        raw_codes = self._kept(raw_codes)
         names = [clean_label(u) for u in uniques] + ["unknown"]
-        counts = np.bincount(raw_codes, minlength=len(names))
+        counts = _small_counts(raw_codes, len(names))
         per_name: dict[str, int] = {}
         for name, count in zip(names, counts, strict=True):
             per_name[name] = per_name.get(name, 0) + int(count)
@@ -212,8 +228,8 @@ class Events:
             rename = {k: k for k in visible}
         final = sorted(set(rename.values()))
         index = {name: i for i, name in enumerate(final)}
-        lookup = np.array([index.get(rename.get(name, ""), 0) for name in names], dtype=np.int64)
-        return lookup[raw_codes], final
+        lookup = np.array([index.get(rename.get(name, ""), 0) for name in names], dtype=np.int32)
+        return lookup[raw_codes], final  # int32: half the memory traffic of int64 codes
 
     # ---- aggregations: one value per customer -------------------------------------------
 
@@ -248,6 +264,24 @@ class Events:
     def last_day(self, mask: np.ndarray | None = None) -> np.ndarray:
         """Calendar day of the latest row per customer (NaN when none)."""
         return self._extreme_day(mask, np.maximum, np.iinfo(np.int64).min)
+
+    def last_day_per_label(
+        self, label_codes: np.ndarray, n_labels: int, mask: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``last_day`` per customer and label in one pass, shape ``(n_customers, n_labels)``.
+
+        Column ``i`` equals ``last_day(mask & (label_codes == i))``.
+        """
+        if mask is None:
+            code, labels, day = self.code, label_codes, self.day
+        else:
+            idx = np.flatnonzero(mask)
+            code, labels, day = self.code.take(idx), label_codes.take(idx), self.day.take(idx)
+        start = np.iinfo(np.int64).min
+        out = np.full(self.n * n_labels, start, dtype=np.int64)
+        np.maximum.at(out, code * n_labels + labels, day)
+        out = np.where(out == start, np.nan, out.astype(np.float64))
+        return out.reshape(self.n, n_labels)
 
     def first_day(self, mask: np.ndarray | None = None) -> np.ndarray:
         """Calendar day of the earliest row per customer (NaN when none)."""
@@ -333,6 +367,24 @@ class Events:
         return self.maximum(values, at_edge)
 
 
+_COUNT_BLOCK = 1 << 20
+
+
+def _small_counts(codes: np.ndarray, n: int) -> np.ndarray:
+    """``np.bincount(codes, minlength=n)`` for codes in ``[0, n)``, block by block.
+
+    ``bincount`` first copies non-``intp`` codes (the ``int32`` label codes) to ``intp``; on
+    tens of millions of rows that copy and its extra passes cost more than the counting, so the
+    codes are counted in cache-sized blocks.
+    """
+    if codes.dtype == np.intp or len(codes) <= _COUNT_BLOCK:
+        return np.bincount(codes, minlength=n)
+    counts = np.zeros(n, dtype=np.int64)
+    for start in range(0, len(codes), _COUNT_BLOCK):
+        counts += np.bincount(codes[start : start + _COUNT_BLOCK], minlength=n)
+    return counts
+
+
 def _distinct_sorted(values: np.ndarray) -> np.ndarray:
     """The distinct values of a sorted array (``np.unique`` without its hash table).
 
@@ -344,22 +396,34 @@ def _distinct_sorted(values: np.ndarray) -> np.ndarray:
     return values[first]
 
 
+def _common_as_of(pop: Population) -> np.datetime64 | None:
+    """The one ``as_of`` instant every customer shares (a cutoff); None when they differ."""
+    if not pop.n:
+        return None
+    first = pop.as_of[0]
+    if np.isnat(first) or not (pop.as_of == first).all():
+        return None
+    return first
+
+
 def _visible_rows(
-    pop: Population, table: EncodedTable, remap: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
+    pop: Population, table: EncodedTable, remap: np.ndarray | None, common: np.datetime64 | None
+) -> tuple[np.ndarray | None, np.ndarray]:
     """Which rows of ``table`` are known at their customer's ``as_of``, and their customers.
 
-    Returns the kept rows' positions and their customers' positions in ``pop`` (both ``int64``).
-    With one cutoff for everyone (the usual case) the dates are compared with one instant and
-    only the kept rows' customers are looked up.
+    Returns the kept rows' positions (None when every row is kept) and their customers'
+    positions in ``pop`` (``int64``). With one cutoff for everyone (``common``, the usual case)
+    the dates are compared with one instant and only the kept rows' customers are looked up.
     """
     pos = table.pos
     if not pop.n:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    first = pop.as_of[0]
-    if not np.isnat(first) and (pop.as_of == first).all():
+    if common is not None:
         in_view = pos >= 0 if remap is None else (remap >= 0)[pos]
-        rows = np.flatnonzero(known_at(table.time, first) & in_view)
+        keep = known_at(table.time, common) & in_view
+        if keep.all():
+            return None, (pos.astype(np.int64) if remap is None else remap[pos])
+        rows = np.flatnonzero(keep)
         seen = pos.take(rows)
         return rows, (seen.astype(np.int64) if remap is None else remap[seen])
     code = pos.astype(np.int64) if remap is None else remap[pos]

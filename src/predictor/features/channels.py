@@ -51,6 +51,7 @@ from predictor.features._base import (
     event_family,
     events,
     micros,
+    pick,
     population,
     ratio,
 )
@@ -104,16 +105,19 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     }
     per_channel = recent.per_label(recent_channel, len(channels), recent_engaged)
     cols["active_channels_90d"] = (per_channel > 0).sum(axis=1).astype(np.float64)
-    per_channel = ev.per_label(channel_codes, len(channels), engaged)
+    engagements = ev.restrict(engaged)  # the engaged-only aggregates read one restricted view
+    engaged_channel = pick(channel_codes, engaged)
+    per_channel = engagements.per_label(engaged_channel, len(channels))
     cols["active_channels_ever"] = (per_channel > 0).sum(axis=1).astype(np.float64)
-    cols["days_since_engagement"] = ev.days_since_last(engaged)
+    cols["days_since_engagement"] = engagements.days_since_last()
     last_30 = recent.count(recent_engaged & (recent.age < 30)) / 30
     days_30_89 = recent.count(recent_engaged & (recent.age >= 30)) / 60
     cols["engagement_trend"] = balance(last_30, days_30_89)
     active_days = _engaged_days(recent, recent_engaged)
-    cols.update(_usage_trends(ev.restrict(engaged & (ev.age < 364)), active_days))
+    cols.update(_usage_trends(engagements.restrict(engagements.age < 364), active_days))
+    last_engaged = engagements.last_day_per_label(engaged_channel, len(channels))
     for i, name in enumerate(channels):
-        cols[f"days_since__{name}"] = ev.days_since_last(engaged & (channel_codes == i))
+        cols[f"days_since__{name}"] = pop.as_of_day - last_engaged[:, i]
     per_channel = recent.per_label(recent_channel, len(channels))
     for i, name in enumerate(channels):
         cols[f"channel_90d__{name}"] = per_channel[:, i]

@@ -85,14 +85,19 @@ def to_category(values: pd.Series, cap: int = MAX_CATEGORIES) -> pd.Categorical:
     """Strings (or booleans) as a ``category`` with sorted string categories.
 
     At most ``cap`` categories are kept; rarer values become ``other`` (ties broken by name), so a
-    free-text column cannot blow up the model. Missing values stay missing.
+    free-text column cannot blow up the model. Missing values stay missing. The text is hashed
+    once (``pd.factorize``); counts and the category of each value follow from its codes.
     """
     text = values.astype("str")
     text = text.where(values.notna())
-    counts = text.value_counts()
-    if len(counts) > cap:
-        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    names = [str(u) for u in uniques]
+    if len(names) > cap:
+        counts = np.bincount(codes[codes >= 0], minlength=len(names))
+        ranked = sorted(zip(names, counts.tolist(), strict=True), key=lambda kv: (-kv[1], kv[0]))
         kept = {k for k, _ in ranked[: cap - 1]}
-        text = text.where(~text.notna() | text.isin(kept), "other")
-    categories = sorted(text.dropna().unique())
-    return pd.Categorical(text, categories=pd.Index(categories, dtype="str"))
+        names = [n if n in kept else "other" for n in names]
+    categories = sorted(set(names))
+    index = {name: i for i, name in enumerate(categories)}
+    lookup = np.array([index[n] for n in names] + [-1], dtype=np.int64)  # code -1: missing
+    return pd.Categorical.from_codes(lookup[codes], categories=pd.Index(categories, dtype="str"))
