@@ -114,8 +114,11 @@ class _Form:
         return np.where(ok, w.astype(np.int64), -1)
 
 
-def _strings(values: pd.Index | pd.Series) -> pa.ChunkedArray | None:
-    """The values as Arrow string chunks (no copy when Arrow-backed); None when not strings."""
+def arrow_strings(values: pd.Index | pd.Series) -> pa.ChunkedArray | None:
+    """The Arrow string chunks behind an Arrow-backed text column or index, without a copy.
+
+    ``None`` for any other storage (object, NumPy, string views), so callers fall back to pandas.
+    """
     array = values.array
     if not isinstance(array, pd.arrays.ArrowStringArray):
         return None
@@ -142,7 +145,7 @@ def _form_of(ids: pa.Array) -> _Form | None:
 
 def _numbered_positions(ids: pd.Index | pd.Series, keys: pd.Series) -> np.ndarray | None:
     """``positions`` for prefix-and-digits ids by a number-indexed table; None if not such ids."""
-    id_data, key_data = _strings(pd.Index(ids)), _strings(keys)
+    id_data, key_data = arrow_strings(pd.Index(ids)), arrow_strings(keys)
     if id_data is None or key_data is None:
         return None
     id_array = id_data.combine_chunks()

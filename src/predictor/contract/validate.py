@@ -89,7 +89,7 @@ from predictor.contract.errors import (
 )
 from predictor.contract.schema import SPECS, TableSpec
 from predictor.contract.tables import TABLE_NAMES, Tables
-from predictor.keys import positions
+from predictor.keys import arrow_strings, positions
 from predictor.timeline import day_end
 
 NULL_TOKENS: frozenset[str] = frozenset({"", "na", "n/a", "nan", "nat", "null", "none", "#n/a"})
@@ -653,15 +653,6 @@ def _text(values: pd.Series) -> pd.Series:
     return values.str.strip()
 
 
-def _arrow(values: pd.Series) -> pa.ChunkedArray | None:
-    """The Arrow data behind an Arrow-backed text column (``None`` for other storage)."""
-    array = values.array
-    if isinstance(array, pd.arrays.ArrowStringArray):
-        data = array.__arrow_array__()
-        return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
-    return None
-
-
 _EDGE_BYTES = np.zeros(256, dtype=bool)
 _EDGE_BYTES[[*range(0x09, 0x0E), *range(0x1C, 0x21), *range(0x80, 0x100)]] = True
 """First or last UTF-8 bytes of a value that stripping might remove: ASCII whitespace and
@@ -674,7 +665,7 @@ def _may_need_strip(values: pd.Series) -> bool:
     Reads the first and last byte of every value from the Arrow buffers, without building a
     stripped copy; ``True`` (strip) whenever the storage is not Arrow text.
     """
-    data = _arrow(values)
+    data = arrow_strings(values)
     if data is None:
         return True
     for chunk in data.chunks:
@@ -717,7 +708,7 @@ def _char_lengths_at_most(text: pd.Series, limit: int) -> np.ndarray:
     Arrow's ``utf8_length`` straight on the column: pandas' ``str.len`` builds a nullable
     integer column first and was ten times slower on 40 million ids (issue 19).
     """
-    data = _arrow(text)
+    data = arrow_strings(text)
     if data is None:
         return (text.str.len() <= limit).to_numpy(dtype=bool, na_value=False)
     short = pc.less_equal(pc.utf8_length(data), limit).fill_null(False)
@@ -748,7 +739,7 @@ def _to_id(values: pd.Series) -> pd.Series:
 
 def _any_contains(text: pd.Series, part: str) -> bool:
     """Whether any value contains ``part`` (Arrow's kernel straight on Arrow-backed text)."""
-    data = _arrow(text)
+    data = arrow_strings(text)
     if data is None:
         return bool(text.str.contains(part, regex=False).any())
     return bool(pc.any(pc.match_substring(data, part)).as_py())

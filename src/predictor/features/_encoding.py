@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from predictor.contract.tables import Tables
-from predictor.keys import positions
+from predictor.keys import arrow_strings, positions
 
 
 def to_datetime64(values: pd.Series) -> np.ndarray:
@@ -83,15 +83,6 @@ def _read_only(values: np.ndarray) -> np.ndarray:
     return view
 
 
-def _arrow_strings(values: pd.Series) -> pa.ChunkedArray | None:
-    """The Arrow chunks behind a non-empty Arrow-backed string column (no copy); None otherwise."""
-    array = values.array
-    if not isinstance(array, pd.arrays.ArrowStringArray) or not len(array):
-        return None
-    data = array.__arrow_array__()
-    return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
-
-
 def factorize(values: pd.Series) -> tuple[np.ndarray, list[object]]:
     """Codes into the distinct values in order of first appearance; missing: ``len(uniques)``.
 
@@ -100,7 +91,7 @@ def factorize(values: pd.Series) -> tuple[np.ndarray, list[object]]:
     the codes: about half the time of ``pd.factorize`` on 41M strings, which converts them
     through several intermediate arrays.
     """
-    data = _arrow_strings(values)
+    data = arrow_strings(values) if len(values) else None
     if data is None:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         codes = np.where(codes < 0, len(uniques), codes)
