@@ -394,7 +394,10 @@ class SegmentConfig(_Section):
     )
     risk_multiples: tuple[float, float] = Field(
         (0.5, 2.0),
-        description="Rule 'relative': low <= low x base rate < medium < high x base rate <= high.",
+        description=(
+            "Rule 'relative': low <= low x base rate < medium < high x base rate <= high; a "
+            "multiple m above 1 goes at most (m-1)/m of the way from the rate to 100%."
+        ),
     )
     risk_thresholds: tuple[float, float] = Field(
         (0.3, 0.6), description="Rule 'absolute': low <= low < medium < high <= high."

@@ -12,7 +12,8 @@ unchanged at scoring, so a customer's segment never depends on who is scored wit
   cut at 0.5x and 1.5x the mean predicted value of active customers (``value_rule: relative``),
   or at quantiles of it (``value_rule: quantile``).
 - Risk bands of active customers: by default relative to the active population's churn rate on
-  the held-out cutoff (low <= 0.5x, high >= 2x; ``risk_rule: relative``), or at fixed
+  the held-out cutoff (low <= 0.5x, high >= 2x, or half way from the rate to 100% when that is
+  lower, as for businesses where most customers churn; ``risk_rule: relative``), or at fixed
   probabilities (``risk_rule: absolute``).
 
 ``LEVER_RULES`` names the action for each customer from segment, band and two facts from the
@@ -44,16 +45,29 @@ rate or more (the top-decile lift at which a ranking is worth acting on)."""
 INACTIVE_BAND = "inactive"
 
 
+def rate_multiple(base_rate: float, multiple: float) -> float:
+    """``multiple`` x ``base_rate``, kept below certainty for common churn.
+
+    A multiple above one goes at most ``(m - 1) / m`` of the way from the rate to 100% (2x:
+    half way): at a 69% churn rate 2x would be 138%, which no risk reaches, so the high band
+    would stay empty. Below a rate of ``1 / (m + 1)`` (a third for 2x) the plain multiple holds.
+    """
+    plain = base_rate * multiple
+    if multiple <= 1:
+        return plain
+    return min(plain, base_rate + (1 - base_rate) * (multiple - 1) / multiple)
+
+
 def _relative_risk_cuts(
     base_rate: float, multiples: tuple[float, float], active_risk: np.ndarray | None
 ) -> tuple[float, float]:
     """Low and high cuts as multiples of the base rate; high lowered to the riskiest tenth."""
-    low, high = (base_rate * m for m in multiples)
+    low, high = (rate_multiple(base_rate, m) for m in multiples)
     risk = np.asarray(active_risk if active_risk is not None else [], dtype=float)
     risk = risk[np.isfinite(risk)]
     if len(risk) >= 10 and base_rate > 0:
         top_tenth = float(np.quantile(risk, 0.9, method="higher"))
-        if TOP_TENTH_MULTIPLE * base_rate <= top_tenth < high:
+        if rate_multiple(base_rate, TOP_TENTH_MULTIPLE) <= top_tenth < high:
             high = top_tenth
     return low, high
 
@@ -177,11 +191,17 @@ class Segmenter:
         if self.risk_rule == "relative" and self.risk_params and self.base_rate is not None:
             a, b = self.risk_params
             rate = f"the churn rate of active customers, {self.base_rate * 100:.1f}%{self._at()}"
-            if self.risk_cuts[1] < b * self.base_rate - 1e-12:
+            high = rate_multiple(self.base_rate, b)
+            if self.risk_cuts[1] < high - 1e-12:
                 ratio = self.risk_cuts[1] / self.base_rate
                 return (
                     f"{head} (low: {_times(a)} {rate}; high: the riskiest tenth of active "
                     f"customers, from {ratio:.1f}x that rate, as fewer reach {_times(b)})."
+                )
+            if high < b * self.base_rate - 1e-12:
+                return (
+                    f"{head} (low: {_times(a)} {rate}; high: {(b - 1) / b:.0%} of the way from "
+                    f"that rate to 100%, as {_times(b)} the rate would pass 100%)."
                 )
             return f"{head} ({_times(a)} and {_times(b)} {rate})."
         return f"{head} (fixed probabilities)."

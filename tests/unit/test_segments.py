@@ -183,3 +183,26 @@ def test_high_cut_drops_to_the_riskiest_tenth_only_when_it_ranks_well_above_the_
     seg = Segmenter.fit(np.ones(100), base, SegmentConfig(), active_risk=flat)
     assert seg.risk_cuts[1] == pytest.approx(2 * base)
     assert "riskiest tenth" not in seg.risk_rule_text()
+
+
+@pytest.mark.parametrize("base", [0.4, 0.69, 0.9])
+def test_high_band_stays_reachable_when_most_customers_churn(base):
+    """2x a 69% churn rate is 138%: the high cut stops half way from the rate to certainty."""
+    rng = np.random.default_rng(0)
+    risk = np.clip(rng.normal(base, 0.1, 2000), 0.001, 0.999)
+    seg = Segmenter.fit(np.ones(5), base, SegmentConfig(), active_risk=risk)
+    low, high = seg.risk_cuts
+    assert low == pytest.approx(0.5 * base)
+    assert base < high < 1.0
+    assert high <= base + (1 - base) / 2 + 1e-12
+    assert (seg.risk_band(pd.Series(risk)) == "high").any()
+    text = seg.risk_rule_text()
+    assert "%.1f%%" % (base * 100) in text and "%.1f%%" % (high * 100) in text
+    no_ranking = Segmenter.fit(np.ones(5), base, SegmentConfig())
+    assert no_ranking.risk_cuts[1] == pytest.approx(base + (1 - base) / 2)
+    assert "half way" in no_ranking.risk_rule_text() or "50% of the way" in no_ranking.risk_rule_text()
+
+
+def test_plain_multiple_below_a_third():
+    seg = Segmenter.fit(np.ones(5), 0.3, SegmentConfig())
+    assert seg.risk_cuts == pytest.approx((0.15, 0.6))
