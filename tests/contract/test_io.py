@@ -422,3 +422,21 @@ def test_parquet_calendar_dates_read_as_their_iso_text(tmp_path: Path):
         (i.check, i.table, i.examples) for i in text.issues
     ]
     assert any(i.check == "unparseable_date" for i in dated.issues)
+
+
+def test_event_columns_outside_the_contract_are_named_not_lost_unseen(tmp_path: Path):
+    folder = tmp_path / "extra"
+    folder.mkdir()
+    write_text(folder / "customers.csv", CUSTOMERS_CSV)
+    orders = ORDERS_CSV.replace("order_id\n", "order_id,_LOAD_TS,Coupon\n", 1)
+    orders = (
+        orders.replace("A1\n", "A1,x,y\n").replace("A2\n", "A2,x,\n").replace("A3\n", "A3,x,z\n")
+    )
+    write_text(folder / "orders.csv", orders)
+    result = load_tables(folder=folder, end_date=END)
+    unread = [i for i in result.issues if i.check == "unread_column"]
+    assert [(i.table, i.severity, i.examples) for i in unread] == [
+        ("orders", "warning", ["_LOAD_TS", "Coupon"])
+    ]
+    assert "_LOAD_TS, Coupon" in unread[0].message
+    assert len(result.tables.orders) == 3 and "Coupon" not in result.tables.orders

@@ -17,6 +17,8 @@ missing_table           error     customers or orders not given
 empty_table             error     customers or orders has no rows
 empty_table             warning   an optional table has no rows: treated as absent
 unknown_table           warning   a table the contract does not know: ignored
+unread_column           warning   a column of an event table file the contract does not know:
+                                  not read (named, so a mis-mapped column is not lost unseen)
 duplicate_column        error     two columns with one name (e.g. after column mapping)
 missing_column          error     a required column is absent (available columns listed)
 missing_value           warning   empty cell in a required column: row set aside
@@ -344,6 +346,22 @@ def _check_empty_columns(works: dict[str, _Work], report: _Report) -> None:
                 )  # fmt: skip
 
 
+UNREAD_COLUMNS = "predictor_unread_columns"
+"""``DataFrame.attrs`` key under which a file reader lists the columns it left unread."""
+
+
+def _note_unread_columns(name: str, frame: pd.DataFrame, report: _Report) -> None:
+    """Name the file columns the reader skipped: not in the contract, so no model uses them."""
+    unread = list(frame.attrs.get(UNREAD_COLUMNS, []))
+    if unread:
+        listed = ", ".join(unread)
+        report.issue(
+            "unread_column", name, None, "warning", 0, unread[:MAX_EXAMPLES],
+            f"{name}: {len(unread)} column(s) not in the contract, not read: {listed} "
+            "(if one is a contract column under another name, map it in data.columns)",
+        )  # fmt: skip
+
+
 def _structure_ok(
     name: str, spec: TableSpec, frame: pd.DataFrame | None, report: _Report, chunk: bool = False
 ) -> bool:
@@ -366,6 +384,7 @@ def _structure_ok(
                 f"{name}: table has no rows; treated as absent",
             )  # fmt: skip
         return False
+    _note_unread_columns(name, frame, report)
     columns = [str(c) for c in frame.columns]
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     for column in duplicated:

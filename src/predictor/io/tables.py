@@ -18,7 +18,7 @@ from predictor.contract.columns import checked_columns
 from predictor.contract.errors import ContractError
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import TABLE_NAMES
-from predictor.contract.validate import DateRules, ValidationResult, validate
+from predictor.contract.validate import UNREAD_COLUMNS, DateRules, ValidationResult, validate
 from predictor.io.files import _source_kind, read_table_file, table_columns
 from predictor.io.formats import TABLE_SUFFIXES, _shown
 from predictor.timeline import data_end
@@ -70,7 +70,10 @@ def _read_table(name: str, path: Path, mapping: Mapping[str, str]) -> pd.DataFra
     if name != "customers" and all(c in matched.names for c in spec.required_columns):
         keep = [h for h, c in zip(header, matched.names, strict=True) if c in spec.columns]
     frame = read_table_file(path, columns=keep)
-    return frame.rename(columns=dict(zip(header, matched.names, strict=True)))
+    frame = frame.rename(columns=dict(zip(header, matched.names, strict=True)))
+    if keep is not None and len(keep) < len(header):
+        frame.attrs[UNREAD_COLUMNS] = [h for h in header if h not in set(keep)]
+    return frame
 
 
 def find_table_files(
