@@ -196,7 +196,7 @@ class Segmenter:
                 ratio = self.risk_cuts[1] / self.base_rate
                 return (
                     f"{head} (low: {_times(a)} {rate}; high: the riskiest tenth of active "
-                    f"customers, from {ratio:.1f}x that rate, as fewer reach {_times(b)})."
+                    f"customers, from {ratio:.1f}x that rate, as fewer reach {high * 100:.1f}%)."
                 )
             if high < b * self.base_rate - 1e-12:
                 return (
