@@ -2,10 +2,12 @@
 
 import numpy as np
 import pandas as pd
+import xgboost as xgb
 
 from predictor.config import ChurnConfig, Config
 from predictor.datasets import calibration_folds
 from predictor.labels import churn_label_end
+from predictor.modeling.boosting import booster_params
 from predictor.modeling.calibration import EPS
 from predictor.modeling.churn import ChurnModel
 from predictor.timeline import day_end
@@ -124,3 +126,28 @@ def test_rounds_fall_back_to_early_stopping_without_folds():
     model.fit(X, y, eval_set=eval_set)
     assert model.rounds_check_["chosen_by"] == "validation"
     assert model.rounds_check_["rounds"] == model.booster_.num_boosted_rounds() <= 40
+
+
+def test_fold_boosters_stop_early_yet_choose_the_rounds_of_boosting_every_fold_to_the_cap():
+    """Each fold stops 2 x early_stopping_rounds past its own best; the summed-loss choice is
+    the one the full curves (every fold boosted to the cap) give."""
+    X, y, eval_set, folds = _cutoff_rows(signal=0.8)
+    kw = {"n_estimators": 400, "learning_rate": 0.3, "max_depth": 4, "n_jobs": 1}
+    model = ChurnModel(round_choice="folds", early_stopping_rounds=10, **kw).fit(
+        X, y, eval_set=eval_set, calibration_folds=folds
+    )
+    check = model.rounds_check_
+    assert max(check["fold_rounds"]) < 400  # no fold ran to the cap
+    assert check["rounds"] <= min(check["fold_rounds"])
+    pool_X = model.schema_.transform(pd.concat([X, eval_set[0]], ignore_index=True))
+    pool_y = np.concatenate([y, eval_set[1]])
+    params = booster_params(model) | {"objective": "binary:logistic", "eval_metric": "logloss"}
+    total = 0.0
+    for fit_rows, held_rows in folds:
+        est = xgb.XGBClassifier(**params)  # no early stopping: every round to the cap
+        held = (pool_X.iloc[held_rows], pool_y[held_rows])
+        est.fit(pool_X.iloc[fit_rows], pool_y[fit_rows], eval_set=[held], verbose=False)
+        curve = np.asarray(est.evals_result()["validation_0"]["logloss"])
+        assert len(curve) == 400
+        total = total + curve * len(held_rows)
+    assert check["rounds"] == int(np.argmin(total)) + 1

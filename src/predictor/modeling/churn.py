@@ -7,9 +7,10 @@ paired with the rows whose labels were complete before it.
 The number of boosting rounds (``round_choice``):
 
 - ``folds`` (with folds): a booster is fitted on each fold's rows and its held-out cutoff's log
-  loss is recorded after every round; the round with the lowest loss summed over the held-out
-  rows of every fold is kept, and the final booster is fitted with that many rounds on every
-  row, validation cutoff included. One validation cutoff picks the round by its own noise (on
+  loss is recorded after every round, until ``FOLD_PATIENCE`` x ``early_stopping_rounds`` rounds
+  pass without a better loss on that fold; the round with the lowest loss summed over the
+  held-out rows of every fold (up to the round all of them reached) is kept, and the final
+  booster is fitted with that many rounds on every row, validation cutoff included. One validation cutoff picks the round by its own noise (on
   the sample it ran to the cap on one cutoff and lost out of time); three cutoffs judged out of
   time agree on fewer rounds, and the latest cutoff is learnt from instead of only judged
   (benchmarks/analysis.md, "Churn hyperparameters").
@@ -52,6 +53,14 @@ from predictor.modeling.calibration import (
 )
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
+
+FOLD_PATIENCE = 2
+"""Each fold booster stops this many times ``early_stopping_rounds`` after its own best round.
+
+The rounds are chosen on the loss summed over folds, up to the round every fold reached. On
+the samples each fold's curve then ends 40-130 rounds past the chosen round, and patience 1, 1.5,
+2 or 2.5 chose the same rounds as boosting every fold to the cap, at a third of the fold rounds
+(benchmarks/analysis.md, "Churn fold boosters stop early")."""
 
 
 def _usable_folds(
@@ -134,20 +143,23 @@ class ChurnModel(ClassifierMixin, BoostedModel):
         or None when no calibration is wanted.
         """
         losses, boosters = [], []
+        patience = FOLD_PATIENCE * self.early_stopping_rounds
         for fit_rows, held_rows in folds:
-            est = xgb.XGBClassifier(**params)
+            est = xgb.XGBClassifier(**params, early_stopping_rounds=patience)
             held = (Xt.iloc[held_rows], y[held_rows])
             est.fit(Xt.iloc[fit_rows], y[fit_rows], eval_set=[held], verbose=False)
             curve = np.asarray(est.evals_result()["validation_0"]["logloss"], dtype=float)
             losses.append(curve * len(held_rows))
             boosters.append(est.get_booster())
-        total = np.sum(losses, axis=0)
+        reached = min(len(curve) for curve in losses)
+        total = np.sum([curve[:reached] for curve in losses], axis=0)
         rounds = int(np.argmin(total)) + 1
         self.rounds_check_ = {
             "chosen_by": "folds",
             "rounds": rounds,
             "log_loss": float(total[rounds - 1] / sum(len(h) for _, h in folds)),
             "folds": len(folds),
+            "fold_rounds": [len(curve) for curve in losses],
         }
         final = params | {"n_estimators": rounds}
         self.booster_ = fit_booster(xgb.XGBClassifier, final, Xt, y, None, 0)
