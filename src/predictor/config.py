@@ -182,7 +182,8 @@ class ChurnConfig(_Section):
         "folds",
         description="How the churn model's boosting rounds are chosen: 'folds' = lowest log loss "
         "summed over the out-of-fold calibration cutoffs (model.calibration_cutoffs), then the "
-        "final model learns from every training cutoff, validation included; 'validation' = "
+        "final model learns from every training cutoff, validation included (each fold's "
+        "booster stops 2 x model.early_stopping_rounds past its own best); 'validation' = "
         "early stopping on the single validation cutoff.",
     )
 
