@@ -228,6 +228,21 @@ class ValueConfig(_Section):
             "whole horizon they are 'validation' and 'blend')."
         ),
     )
+    max_depth: int | None = Field(
+        4,
+        ge=1,
+        le=16,
+        description="Tree depth of the 13-month value model; null: model.max_depth.",
+    )
+    min_child_weight: float | None = Field(
+        20.0,
+        ge=0,
+        description=(
+            "Smallest leaf (hessian weight) of the 13-month value model; null: "
+            "model.min_child_weight. Depth 4 / 20 against the model's 5 / 5 ranked better on "
+            'every held-out set measured (benchmarks/analysis.md, "Value: smaller trees").'
+        ),
+    )
     short_level: Literal["window", "validation"] = Field(
         "window",
         description=(

@@ -469,12 +469,22 @@ def _short_level(
 def _value_model(config: Config, fresh: bool = False, **own: Any) -> ValueModel:
     """An unfitted 13-month value model (``own`` overrides the configured settings).
 
+    Its tree limits are ``value.max_depth`` / ``value.min_child_weight`` when set: value labels
+    are sparse (most customers spend nothing in a few months), and smaller trees with larger
+    leaves ranked better on every held-out set measured and sized the retail deciles better
+    (benchmarks/analysis.md, "Value: smaller trees").
+
     Per-bin reshaping (``value.bin_levels``) only for the model of ``value.learn_months`` on the
     latest cutoffs (``fresh``): in the short-history case one short validation window is too
     noisy to shape by (benchmarks/analysis.md, "Value: short history, window level, bins").
     """
     bins = fresh and config.value.bin_levels
-    return ValueModel.from_config(config.model, bin_levels=bins, **own)
+    limits = {
+        "max_depth": config.value.max_depth,
+        "min_child_weight": config.value.min_child_weight,
+    }
+    limits = {k: v for k, v in limits.items() if v is not None}
+    return ValueModel.from_config(config.model, bin_levels=bins, **(limits | own))
 
 
 def _fresh_cutoffs(

@@ -101,3 +101,17 @@ def test_day_one_model_takes_its_own_tree_limits_or_the_shared_ones():
         update={"day_one": config.day_one.model_copy(update={"max_depth": None})}
     )
     assert (day_one_model(shared).max_depth, day_one_model(shared).min_child_weight) == (6, 50.0)
+
+
+def test_value_model_takes_its_own_tree_limits_or_the_shared_ones():
+    from predictor.training import _value_model
+
+    config = Config.model_validate({"model": {"max_depth": 6, "min_child_weight": 2.0}})
+    own = _value_model(config)
+    assert (own.max_depth, own.min_child_weight) == (4, 20.0)
+    shared = config.model_copy(
+        update={"value": config.value.model_copy(update={"min_child_weight": None})}
+    )
+    assert (_value_model(shared).max_depth, _value_model(shared).min_child_weight) == (4, 2.0)
+    # explicit settings of the caller (the refit's objective) still win
+    assert _value_model(config, objective="tweedie", max_depth=2).max_depth == 2
