@@ -49,6 +49,9 @@ _US_PER_HOUR = 3_600_000_000
 Source = Tables | Visible
 """What a family reads: plain tables, or a cutoff's ``Visible`` view of encoded tables."""
 
+Selection = np.ndarray | slice
+"""Some rows of an array: their positions (``int64``) or one contiguous run (``slice``)."""
+
 
 class Family(Protocol):
     """The signature every feature family implements."""
@@ -136,14 +139,18 @@ class Events:
         rows, code = _visible_rows(pop, table, remap, common)
         self.pop = pop
         self.table = table
-        self.rows: np.ndarray | None = rows
-        """Positions of the kept rows in ``table``; None when every row is kept (no copies)."""
+        self.rows: Selection | None = rows
+        """Positions of the kept rows in ``table`` (an array or a slice); None when every row is
+        kept (no copies)."""
         self.code: np.ndarray = code
         self._time: np.ndarray | None = None
         self.day: np.ndarray = day_number(self.time)
         as_of_day = pop.as_of_day[0] if common is not None else pop.as_of_day[self.code]
         self.age: np.ndarray = as_of_day - self.day
         """Whole days between the event's day and the ``as_of`` day (0 = on the cutoff day)."""
+        self.ordered: bool = common is not None and table.ordered
+        """Rows in time order and one ``as_of`` for everyone: ages never increase along the rows,
+        so the rows of an age window are one contiguous run (``window`` slices them)."""
 
     @property
     def time(self) -> np.ndarray:
@@ -166,15 +173,40 @@ class Events:
         Aggregating a short window over a restricted copy is much cheaper than masking every
         array of a long history again and again.
         """
+        return self._subset(np.flatnonzero(mask))
+
+    def window(self, lo: int, hi: int) -> tuple[Events, Selection]:
+        """The rows aged ``lo`` to ``hi - 1`` days, and which of this view's rows they are.
+
+        The second item (a slice or positions) picks the same rows out of any array aligned to
+        this view (``subset``). On ``ordered`` events the window is found by two binary searches
+        on the day numbers and shared as views (no gather, no mask); otherwise by a mask. The
+        rows and their order are the same either way, so every aggregate is identical.
+        """
+        if self.ordered:
+            ref = int(self.pop.as_of_day[0])
+            start = int(np.searchsorted(self.day, ref - hi, side="right"))  # age < hi
+            stop = int(np.searchsorted(self.day, ref - lo, side="right"))  # age >= lo
+            sel: Selection = slice(start, max(start, stop))
+        else:
+            mask = self.age < hi
+            if lo > 0:
+                mask &= self.age >= lo
+            sel = np.flatnonzero(mask)
+        return self._subset(sel), sel
+
+    def _subset(self, sel: Selection) -> Events:
+        """The rows ``sel`` of this view (positions or a slice) as a new view."""
         out = object.__new__(Events)
         out.pop = self.pop
         out.table = self.table
-        idx = np.flatnonzero(mask)
-        out.rows = idx if self.rows is None else self.rows.take(idx)
-        out.code = self.code.take(idx)
-        out._time = None  # gathered from the table if a restricted view needs it
-        out.day = self.day.take(idx)
-        out.age = self.age.take(idx)
+        out.rows = _compose(self.rows, sel)
+        out.code = subset(self.code, sel)
+        sliced = isinstance(sel, slice) and self._time is not None
+        out._time = subset(self._time, sel) if sliced else None  # else gathered when needed
+        out.day = subset(self.day, sel)
+        out.age = subset(self.age, sel)
+        out.ordered = self.ordered
         return out
 
     def has(self, column: str) -> bool:
@@ -186,7 +218,7 @@ class Events:
 
         The table's arrays are read-only, so sharing one is safe: nothing writes into it.
         """
-        return values if self.rows is None else values.take(self.rows)
+        return values if self.rows is None else subset(values, self.rows)
 
     def numbers(self, column: str) -> np.ndarray:
         """A numeric column for the kept rows as ``float64`` (unparseable values become NaN)."""
@@ -430,6 +462,22 @@ def _visible_rows(
     limit = pop.as_of[np.where(code >= 0, code, 0)]
     rows = np.flatnonzero((code >= 0) & known_at(table.time, limit))
     return rows, code.take(rows)
+
+
+def subset(values: np.ndarray, sel: Selection) -> np.ndarray:
+    """``values[sel]``: a view for a slice, a ``take`` for positions."""
+    return values[sel] if isinstance(sel, slice) else values.take(sel)
+
+
+def _compose(rows: Selection | None, sel: Selection) -> Selection:
+    """The table rows of ``sel``, a selection among the rows ``rows`` (None: all rows)."""
+    if rows is None:
+        return sel
+    if isinstance(rows, slice):
+        if isinstance(sel, slice):
+            return slice(rows.start + sel.start, rows.start + sel.stop)
+        return sel + rows.start
+    return subset(rows, sel)
 
 
 def pick(values: np.ndarray, mask: np.ndarray) -> np.ndarray:

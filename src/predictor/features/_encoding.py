@@ -65,6 +65,27 @@ def day_number(times: np.ndarray) -> np.ndarray:
     return days
 
 
+_ORDER_BLOCK = 1 << 22
+
+
+def is_ordered(times: np.ndarray) -> bool:
+    """Whether ``times`` (``datetime64``) is non-decreasing with no ``NaT``.
+
+    ``NaT`` is the smallest tick, so in a non-decreasing array it can only come first; checked
+    in blocks so no array of the full length is made.
+    """
+    ticks = times.view(np.int64)
+    if not len(ticks):
+        return True
+    if ticks[0] == _NAT:
+        return False
+    for start in range(0, len(ticks) - 1, _ORDER_BLOCK):
+        block = ticks[start : start + _ORDER_BLOCK + 1]
+        if not (block[1:] >= block[:-1]).all():
+            return False
+    return True
+
+
 def micros(times: np.ndarray) -> np.ndarray:
     """Instants as ``int64`` microseconds since the epoch."""
     return times.astype("datetime64[us]").astype(np.int64)
@@ -117,6 +138,18 @@ class EncodedTable:
         self.pos = _read_only(_compact(positions(ids, frame["customer_id"]), len(ids)))
         self.time = _read_only(to_datetime64(frame[date_column]))
         self._cache: dict[tuple[str, str], Any] = {}
+        self._ordered: bool | None = None
+
+    @property
+    def ordered(self) -> bool:
+        """Whether the rows are in time order (non-decreasing, no missing date); checked once.
+
+        Event logs are usually written in time order. Then the rows of any date window form one
+        contiguous run, which ``Events.window`` takes as a slice instead of a gather.
+        """
+        if self._ordered is None:
+            self._ordered = is_ordered(self.time)
+        return self._ordered
 
     def has(self, column: str) -> bool:
         """Whether the table carries ``column``."""

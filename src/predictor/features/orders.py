@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from predictor.config import Config
-from predictor.features._base import Events, balance, event_family, pick, ratio
+from predictor.features._base import Events, balance, event_family, pick, ratio, subset
 from predictor.timeline import is_purchase
 
 PREFIX = "orders__"
@@ -50,7 +50,7 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     count = bought.count()
     cols["count"] = count
     for w in WINDOWS:
-        cols[f"count_{w}d"] = bought.count(bought.age < w)
+        cols[f"count_{w}d"] = bought.window(0, w)[0].count()
     cols["recency_days"] = bought.days_since_last()
     first_day = bought.first_day()
     cols["days_since_first"] = pop.as_of_day - first_day
@@ -60,8 +60,8 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     cols["count_first_30d"] = bought.count(since_signup < EARLY_DAYS)
     cols["spend_total"] = ev.total(amount)
     for w in WINDOWS:
-        cols[f"spend_{w}d"] = ev.total(amount, ev.age < w)
-    previous = ev.total(amount, (ev.age >= 90) & (ev.age < 180))
+        cols[f"spend_{w}d"] = _window_total(ev, 0, w, amount)
+    previous = _window_total(ev, 90, 180, amount)
     cols["spend_prev_90d"] = previous
     cols["spend_trend_90d"] = balance(cols["spend_90d"], previous)
     bought_amount = bought.numbers("amount")
@@ -84,6 +84,12 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
 
 
 compute = event_family("orders", "order_date", _features)
+
+
+def _window_total(ev: Events, lo: int, hi: int, values: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` (aligned to ``ev``) per customer over rows aged ``lo`` to ``hi - 1`` days."""
+    view, rows = ev.window(lo, hi)
+    return view.total(subset(values, rows))
 
 
 def _first_order_total(bought: Events, values: np.ndarray) -> np.ndarray:
