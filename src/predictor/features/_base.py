@@ -145,9 +145,8 @@ class Events:
         self.code: np.ndarray = code
         self._time: np.ndarray | None = None
         self.day: np.ndarray = day_number(self.time)
-        as_of_day = pop.as_of_day[0] if common is not None else pop.as_of_day[self.code]
-        self.age: np.ndarray = as_of_day - self.day
-        """Whole days between the event's day and the ``as_of`` day (0 = on the cutoff day)."""
+        self._ref: int | None = None if common is None else int(pop.as_of_day[0])
+        self._age: np.ndarray | None = None
         self.ordered: bool = common is not None and table.ordered
         """Rows in time order and one ``as_of`` for everyone: ages never increase along the rows,
         so the rows of an age window are one contiguous run (``window`` slices them)."""
@@ -158,6 +157,18 @@ class Events:
         if self._time is None:
             self._time = self._kept(self.table.time)
         return self._time
+
+    @property
+    def age(self) -> np.ndarray:
+        """Whole days between the event's day and the ``as_of`` day (0 = on the cutoff day).
+
+        Made on first use: on ``ordered`` events the windows come from the day numbers, so
+        the age of every row is often never needed.
+        """
+        if self._age is None:
+            ref = self._ref if self._ref is not None else self.pop.as_of_day[self.code]
+            self._age = ref - self.day
+        return self._age
 
     @property
     def n(self) -> int:
@@ -175,6 +186,11 @@ class Events:
         """
         return self._subset(np.flatnonzero(mask))
 
+    def select(self, mask: np.ndarray) -> tuple[Events, np.ndarray]:
+        """``restrict(mask)`` and the kept rows' positions in this view, for aligned arrays."""
+        rows = np.flatnonzero(mask)
+        return self._subset(rows), rows
+
     def window(self, lo: int, hi: int) -> tuple[Events, Selection]:
         """The rows aged ``lo`` to ``hi - 1`` days, and which of this view's rows they are.
 
@@ -183,8 +199,8 @@ class Events:
         on the day numbers and shared as views (no gather, no mask); otherwise by a mask. The
         rows and their order are the same either way, so every aggregate is identical.
         """
-        if self.ordered:
-            ref = int(self.pop.as_of_day[0])
+        if self.ordered and self._ref is not None:
+            ref = self._ref
             start = int(np.searchsorted(self.day, ref - hi, side="right"))  # age < hi
             stop = int(np.searchsorted(self.day, ref - lo, side="right"))  # age >= lo
             sel: Selection = slice(start, max(start, stop))
@@ -205,7 +221,8 @@ class Events:
         sliced = isinstance(sel, slice) and self._time is not None
         out._time = subset(self._time, sel) if sliced else None  # else gathered when needed
         out.day = subset(self.day, sel)
-        out.age = subset(self.age, sel)
+        out._ref = self._ref
+        out._age = None if self._age is None else subset(self._age, sel)
         out.ordered = self.ordered
         return out
 
@@ -450,6 +467,11 @@ def _visible_rows(
     pos = table.pos
     if not pop.n:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if common is not None and remap is None and table.ordered and table.all_known:
+        stop = _known_prefix(table.time, common)
+        if stop is not None:
+            code = pos[:stop].astype(np.int64)
+            return (None if stop == len(pos) else slice(0, stop)), code
     if common is not None:
         in_view = pos >= 0 if remap is None else (remap >= 0)[pos]
         keep = known_at(table.time, common) & in_view
@@ -478,6 +500,19 @@ def _compose(rows: Selection | None, sel: Selection) -> Selection:
             return slice(rows.start + sel.start, rows.start + sel.stop)
         return sel + rows.start
     return subset(rows, sel)
+
+
+def _known_prefix(times: np.ndarray, limit: np.datetime64) -> int | None:
+    """How many leading rows of time-ordered ``times`` are known at ``limit`` (binary search).
+
+    The rows known at ``limit`` (``known_at``) are a prefix of ordered times. The search's
+    answer is checked against ``known_at`` on both sides of the boundary; None if they
+    disagree (e.g. units that do not compare exactly), and the caller then masks every row.
+    """
+    stop = int(np.searchsorted(times, limit, side="right"))
+    inside = stop == 0 or bool(known_at(times[stop - 1], limit))
+    outside = stop == len(times) or not bool(known_at(times[stop], limit))
+    return stop if inside and outside else None
 
 
 def pick(values: np.ndarray, mask: np.ndarray) -> np.ndarray:

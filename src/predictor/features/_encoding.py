@@ -139,6 +139,7 @@ class EncodedTable:
         self.time = _read_only(to_datetime64(frame[date_column]))
         self._cache: dict[tuple[str, str], Any] = {}
         self._ordered: bool | None = None
+        self._all_known: bool | None = None
 
     @property
     def ordered(self) -> bool:
@@ -150,6 +151,13 @@ class EncodedTable:
         if self._ordered is None:
             self._ordered = is_ordered(self.time)
         return self._ordered
+
+    @property
+    def all_known(self) -> bool:
+        """Whether every row belongs to a known customer (no ``-1`` position); checked once."""
+        if self._all_known is None:
+            self._all_known = bool(len(self.pos) == 0 or self.pos.min() >= 0)
+        return self._all_known
 
     def has(self, column: str) -> bool:
         """Whether the table carries ``column``."""

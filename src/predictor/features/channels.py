@@ -51,7 +51,6 @@ from predictor.features._base import (
     event_family,
     events,
     micros,
-    pick,
     population,
     ratio,
     subset,
@@ -106,8 +105,8 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     }
     per_channel = recent.per_label(recent_channel, len(channels), recent_engaged)
     cols["active_channels_90d"] = (per_channel > 0).sum(axis=1).astype(np.float64)
-    engagements = ev.restrict(engaged)  # the engaged-only aggregates read one restricted view
-    engaged_channel = pick(channel_codes, engaged)
+    engagements, engaged_rows = ev.select(engaged)  # engaged-only aggregates read one view
+    engaged_channel = channel_codes.take(engaged_rows)
     per_channel = engagements.per_label(engaged_channel, len(channels))
     cols["active_channels_ever"] = (per_channel > 0).sum(axis=1).astype(np.float64)
     cols["days_since_engagement"] = engagements.days_since_last()
@@ -125,8 +124,8 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     per_kind = recent.per_label(recent_kind, len(kinds))
     for i, name in enumerate(kinds):
         cols[f"kind_90d__{name}"] = per_kind[:, i]
-    failed = _membership(kind_codes, kinds)(PAYMENT_FAILED)
-    if failed.any():
+    failed = _membership(kind_codes, kinds)(PAYMENT_FAILED) if PAYMENT_FAILED & set(kinds) else None
+    if failed is not None and failed.any():
         cols["payment_failures_30d"] = _window_count(ev, 0, 30, failed)
         cols["payment_failures_90d"] = _window_count(ev, 0, 90, failed)
         cols["days_since_payment_failure"] = ev.days_since_last(failed)

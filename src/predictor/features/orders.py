@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from predictor.config import Config
-from predictor.features._base import Events, balance, event_family, pick, ratio, subset
+from predictor.features._base import Events, balance, event_family, ratio, subset
 from predictor.timeline import is_purchase
 
 PREFIX = "orders__"
@@ -45,7 +45,7 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     amount = ev.numbers("amount")
     buy = is_purchase(amount)
     refund = ~buy
-    bought = ev.restrict(buy)
+    bought, bought_rows = ev.select(buy)
     cols: dict[str, object] = {}
     count = bought.count()
     cols["count"] = count
@@ -79,7 +79,7 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
         lines, _ = bought.labels("product_line", cap=10**9)
         cols["n_product_lines"] = bought.distinct(lines)
     if ev.has("channel"):
-        cols.update(_channels(ev, buy, bought, count))
+        cols.update(_channels(ev, bought_rows, bought, count))
     return pop.frame({PREFIX + k: v for k, v in cols.items()})
 
 
@@ -144,14 +144,15 @@ def _inter_purchase(
 
 
 def _channels(
-    ev: Events, buy: np.ndarray, bought: Events, count: np.ndarray
+    ev: Events, bought_rows: np.ndarray, bought: Events, count: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Number of distinct order channels and the share of purchases per channel.
 
-    The channel names come from every visible order (refunds too), the shares from purchases.
+    The channel names come from every visible order (refunds too), the shares from purchases
+    (``bought``: the rows ``bought_rows`` of ``ev``).
     """
     codes, names = ev.labels("channel")
-    per = bought.per_label(pick(codes, buy), len(names))
+    per = bought.per_label(codes.take(bought_rows), len(names))
     cols: dict[str, np.ndarray] = {"n_channels": (per > 0).sum(axis=1).astype(np.float64)}
     for i, name in enumerate(names):
         cols[f"channel_share__{name}"] = ratio(per[:, i], count)
