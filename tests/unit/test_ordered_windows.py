@@ -1,0 +1,126 @@
+"""Time-ordered event rows: age windows as slices give exactly what the masks give.
+
+``Events.window`` on rows in time order (one cutoff for everyone) finds each window by binary
+search and shares views; otherwise it masks. The rows, their order and every aggregate must be
+the same, and whole feature frames must not depend on whether a table was written in time order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from predictor.config import Config
+from predictor.contract.schema import SPECS
+from predictor.contract.tables import Tables
+from predictor.features import (
+    EncodedTables,
+    _base,
+    _encoding,
+    build_day_one_features,
+    build_features,
+)
+from predictor.testing import synthetic_tables
+
+
+def test_is_ordered_checks_order_and_missing_dates_across_blocks(monkeypatch) -> None:
+    monkeypatch.setattr(_encoding, "_ORDER_BLOCK", 2)
+    days = np.array(["2021-01-01", "2021-01-01", "2021-01-02", "2021-01-05", "2021-02-01"])
+    times = days.astype("datetime64[s]")
+    assert _encoding.is_ordered(times)
+    assert _encoding.is_ordered(times[:0]) and _encoding.is_ordered(times[:1])
+    for i in range(1, len(times)):
+        swapped = times.copy()
+        swapped[[i - 1, i]] = swapped[[i, i - 1]]
+        assert _encoding.is_ordered(swapped) == (times[i - 1] == times[i])
+    with_nat = np.concatenate([np.array(["NaT"], dtype="datetime64[s]"), times])
+    assert not _encoding.is_ordered(with_nat)
+    assert not _encoding.is_ordered(np.concatenate([times, with_nat[:1]]))
+
+
+def _events(times: np.ndarray, codes: np.ndarray, as_of: str, customers: int) -> _base.Events:
+    ids = pd.Index([f"C{i}" for i in range(customers)], name="customer_id")
+    frame = pd.DataFrame({
+        "customer_id": [f"C{c}" for c in codes],
+        "at": times,
+        "amount": np.linspace(0.1, 9.7, len(times)),
+    })  # fmt: skip
+    limit = np.full(customers, np.datetime64(_day_end(as_of), "us"))
+    pop = _base.Population(
+        ids=ids,
+        as_of=limit,
+        as_of_day=_encoding.day_number(limit),
+        signup=np.full(customers, np.datetime64("2020-01-01", "us")),
+    )
+    return _base.Events(pop, _encoding.EncodedTable(frame, "at", ids))
+
+
+def _day_end(day: str) -> pd.Timestamp:
+    return pd.Timestamp(day) + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("as_of", ["2021-03-31", "2021-02-14", "2020-12-01"])
+def test_windows_equal_the_masks(shuffle: bool, as_of: str) -> None:
+    rng = np.random.default_rng(3)
+    n = 400
+    times = np.sort(
+        np.datetime64("2021-01-01", "s") + rng.integers(0, 120 * 86_400, n).astype("m8[s]")
+    )
+    codes = rng.integers(0, 7, n)
+    if shuffle:
+        order = rng.permutation(n)
+        times, codes = times[order], codes[order]
+    ev = _events(times, codes, as_of, customers=7)
+    assert ev.ordered == (not shuffle)
+    if not shuffle:
+        assert ev.rows is None or isinstance(ev.rows, slice)
+    amount = ev.numbers("amount")
+    for lo, hi in [(0, 1), (0, 7), (0, 30), (7, 67), (30, 90), (90, 180), (0, 10_000), (5, 5)]:
+        view, sel = ev.window(lo, hi)
+        mask = (ev.age >= lo) & (ev.age < hi)
+        assert isinstance(sel, slice) == (not shuffle)
+        np.testing.assert_array_equal(view.code, ev.code[mask])
+        np.testing.assert_array_equal(view.age, ev.age[mask])
+        np.testing.assert_array_equal(view.time, ev.time[mask])
+        np.testing.assert_array_equal(_base.subset(amount, sel), amount[mask])
+        np.testing.assert_array_equal(view.numbers("amount"), amount[mask])
+        np.testing.assert_array_equal(view.count(), ev.count(mask))
+        inner, inner_sel = view.window(0, 3)
+        np.testing.assert_array_equal(inner.code, ev.code[mask & (ev.age < 3)])
+        np.testing.assert_array_equal(_base.subset(view.code, inner_sel), inner.code)
+
+
+def test_known_prefix_agrees_with_known_at_across_units() -> None:
+    times = np.array(["2021-01-01T10:00", "2021-01-02T23:59:59", "2021-01-03"], "datetime64[s]")
+    for day in ["2020-12-31", "2021-01-01", "2021-01-02", "2021-01-03", "2021-01-04"]:
+        limit = np.datetime64(_day_end(day), "us")
+        assert _base._known_prefix(times, limit) == int((times <= limit).sum())
+
+
+def _in_time_order(tables: Tables, shuffle: bool, seed: int = 0) -> Tables:
+    """The tables with the event rows sorted by date, or shuffled (same rows)."""
+    rng = np.random.default_rng(seed)
+    frames = {}
+    for name, frame in tables.items():
+        if name != "customers":
+            dates = frame[SPECS[name].event_date].to_numpy()
+            order = rng.permutation(len(frame)) if shuffle else np.argsort(dates, kind="stable")
+            frames[name] = frame.iloc[order].reset_index(drop=True)
+    return tables.replace(**frames)
+
+
+def test_features_do_not_depend_on_the_rows_being_in_time_order() -> None:
+    tables = synthetic_tables(120, seed=5)
+    ordered, shuffled = _in_time_order(tables, False), _in_time_order(tables, True)
+    config = Config()
+    enc_o, enc_s = EncodedTables(ordered), EncodedTables(shuffled)
+    assert enc_o.table("orders", "order_date").ordered
+    assert not enc_s.table("orders", "order_date").ordered
+    for cutoff in ["2025-03-31", "2024-09-30"]:
+        a = build_features(ordered, cutoff, config, encoded=enc_o)
+        b = build_features(shuffled, cutoff, config, encoded=enc_s)
+        pd.testing.assert_frame_equal(a, b, rtol=1e-12)
+    a, b = build_day_one_features(ordered, config), build_day_one_features(shuffled, config)
+    pd.testing.assert_frame_equal(a, b, rtol=1e-12)
