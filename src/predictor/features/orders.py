@@ -51,7 +51,8 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     cols["count"] = count
     for w in WINDOWS:
         cols[f"count_{w}d"] = bought.window(0, w)[0].count()
-    cols["recency_days"] = bought.days_since_last()
+    last_day = bought.last_day()
+    cols["recency_days"] = pop.as_of_day - last_day
     first_day = bought.first_day()
     cols["days_since_first"] = pop.as_of_day - first_day
     signup_day = pop.signup.astype("datetime64[D]").astype(np.int64)
@@ -66,14 +67,15 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     cols["spend_trend_90d"] = balance(cols["spend_90d"], previous)
     bought_amount = bought.numbers("amount")
     cols["aov"] = bought.mean(bought_amount)
-    cols["first_order_amount"] = _first_order_total(bought, bought_amount)
+    first_basket = _FirstBasket(bought)
+    cols["first_order_amount"] = first_basket.total(bought_amount)
     cols.update(_margin(ev, amount, cols["spend_total"], config.value.margin_rate))
-    cols.update(_inter_purchase(bought, count, first_day, cols["recency_days"]))
+    cols.update(_inter_purchase(bought, count, first_day, last_day, cols["recency_days"]))
     cols["refund_count"] = ev.count(refund)
     cols["refund_amount"] = ev.total(-amount, refund)
     if ev.has("items"):
         items = bought.numbers("items")
-        cols["first_order_items"] = _first_order_total(bought, items)
+        cols["first_order_items"] = first_basket.total(items)
         cols["items_per_order"] = bought.mean(items)
     if ev.has("product_line"):
         lines, _ = bought.labels("product_line", cap=10**9)
@@ -92,18 +94,24 @@ def _window_total(ev: Events, lo: int, hi: int, values: np.ndarray) -> np.ndarra
     return view.total(subset(values, rows))
 
 
-def _first_order_total(bought: Events, values: np.ndarray) -> np.ndarray:
-    """Sum of ``values`` over the purchases at the customer's earliest purchase instant.
+class _FirstBasket:
+    """The purchases at each customer's earliest purchase instant, found once for every total.
 
     ``bought`` holds the purchases only. Orders placed at exactly the same instant are one
-    basket; summing them keeps the result independent of row order. NaN without a purchase.
+    basket; summing them keeps the result independent of row order.
     """
-    t = bought.time.astype("datetime64[us]").astype(np.int64).astype(np.float64)
-    first = bought.minimum(t)
-    at_first = t == first[bought.code]
-    out = bought.total(values, at_first)
-    out[np.isnan(first)] = np.nan
-    return out
+
+    def __init__(self, bought: Events) -> None:
+        t = bought.time.astype("datetime64[us]").astype(np.int64).astype(np.float64)
+        first = bought.minimum(t)
+        self.view, self.rows = bought.select(t == first[bought.code])
+        self.none = np.isnan(first)
+
+    def total(self, values: np.ndarray) -> np.ndarray:
+        """Sum of ``values`` (aligned to ``bought``) over the basket; NaN without a purchase."""
+        out = self.view.total(values.take(self.rows))
+        out[self.none] = np.nan
+        return out
 
 
 def _margin(
@@ -119,14 +127,17 @@ def _margin(
 
 
 def _inter_purchase(
-    bought: Events, count: np.ndarray, first_day: np.ndarray, recency: np.ndarray
+    bought: Events,
+    count: np.ndarray,
+    first_day: np.ndarray,
+    last_day: np.ndarray,
+    recency: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Mean and sample std of the days between consecutive purchases (calendar days).
 
     The mean is ``(last day - first day) / (purchases - 1)`` (NaN below 2 purchases); the std
     needs at least 2 gaps (3 purchases). ``recency_vs_ipt`` divides recency by the mean gap.
     """
-    last_day = bought.last_day()
     mean = ratio(last_day - first_day, count - 1)
     gap_code, gap = bought.gaps()
     n = np.bincount(gap_code, minlength=bought.n).astype(np.float64)
