@@ -240,7 +240,7 @@ class CustomerChunks:
                     continue
                 batch = batch.cast(schema)
                 chunk = self._chunk_of(batch.column(self.source.ids[name]))
-                order = np.argsort(chunk, kind="stable")
+                order = _stable_order(chunk, self.n_chunks)
                 batch, chunk = batch.take(pa.array(order)), chunk[order]
                 when = _instants(batch.column(self.source.dates[name]), zone)
                 when = pc.if_else(pc.less_equal(when, _scalar(self._end, when.type)), when, None)
@@ -258,6 +258,17 @@ class CustomerChunks:
                         top = pd.Timestamp(top)
                         spilled.latest[k] = max(top, spilled.latest.get(k, top))
         return spilled
+
+
+def _stable_order(chunk: np.ndarray, n_chunks: int) -> np.ndarray:
+    """``np.argsort(chunk, kind="stable")``, sorting 16-bit copies when the numbers fit.
+
+    NumPy sorts 16-bit integers stably by radix sort: about 4x faster than its merge sort of
+    ``int64`` on a million rows; the stable order is unique, so the result is the same.
+    """
+    if n_chunks <= np.iinfo(np.int16).max:
+        chunk = chunk.astype(np.int16)
+    return np.argsort(chunk, kind="stable")
 
 
 def open_customer_chunks(
