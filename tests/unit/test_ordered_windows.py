@@ -124,3 +124,45 @@ def test_features_do_not_depend_on_the_rows_being_in_time_order() -> None:
         pd.testing.assert_frame_equal(a, b, rtol=1e-12)
     a, b = build_day_one_features(ordered, config), build_day_one_features(shuffled, config)
     pd.testing.assert_frame_equal(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_ordered_day_numbers_equal_the_division(unit: str) -> None:
+    rng = np.random.default_rng(4)
+    for low, days in [(-400, 30), (18_000, 3), (0, 1), (19_000, 2_000)]:
+        seconds = np.sort(rng.integers(low * 86_400, (low + days) * 86_400, 5_000))
+        times = seconds.astype("datetime64[s]").astype(f"datetime64[{unit}]")
+        np.testing.assert_array_equal(
+            _encoding.ordered_day_number(times), _encoding.day_number(times)
+        )
+    assert len(_encoding.ordered_day_number(np.zeros(0, "datetime64[ns]"))) == 0
+
+
+def test_gaps_equal_the_division_path() -> None:
+    rng = np.random.default_rng(6)
+    n = 300
+    times = np.sort(
+        np.datetime64("2021-01-01", "s") + rng.integers(0, 400 * 86_400, n).astype("m8[s]")
+    )
+    ev = _events(times, rng.integers(0, 9, n), "2022-03-01", customers=9)
+    code, gap = ev.gaps()
+    ref_code, ref_gap = _base._gaps_by_division(ev.code, ev.day, int(ev.day.min()))
+    np.testing.assert_array_equal(code, ref_code)
+    np.testing.assert_array_equal(gap, ref_gap)
+    assert gap.dtype == np.float64
+
+
+def test_labels_of_whole_tables_skip_the_counts_only_when_nothing_is_pooled() -> None:
+    times = np.array(["2021-01-01", "2021-01-02", "2021-01-03", "2021-01-04"], "datetime64[s]")
+    ev = _events(times, np.array([0, 1, 2, 0]), "2021-02-01", customers=3)
+    for values in (["Web", "app", "web ", None], ["a", "b", "c", "d"], ["x", "x", "x", "x"]):
+        ev.table.frame["channel"] = pd.array(values, dtype="str")
+        ev.table._cache.clear()
+        raw, uniques = ev.table.factorized("channel")
+        names = [_base.clean_label(u) for u in uniques] + ["unknown"]
+        counts = np.bincount(raw, minlength=len(names))
+        for cap in (1, 2, 20):
+            codes, final = ev.labels("channel", cap=cap)
+            expected = sorted(set(_base._pooled(names, counts, cap).values()))
+            assert final == expected
+            assert ev.rows is None

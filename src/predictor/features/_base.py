@@ -36,6 +36,7 @@ from predictor.features._encoding import (
     Visible,
     day_number,
     micros,
+    ordered_day_number,
     to_datetime64,
 )
 from predictor.timeline import hide_later, known_at
@@ -144,7 +145,7 @@ class Events:
         kept (no copies)."""
         self.code: np.ndarray = code
         self._time: np.ndarray | None = None
-        self.day: np.ndarray = day_number(self.time)
+        self.day: np.ndarray = (ordered_day_number if table.ordered else day_number)(self.time)
         self._ref: int | None = None if common is None else int(pop.as_of_day[0])
         self._age: np.ndarray | None = None
         self.ordered: bool = common is not None and table.ordered
@@ -264,17 +265,10 @@ class Events:
         raw_codes, uniques = self.table.factorized(column)
         raw_codes = self._kept(raw_codes)
         names = [clean_label(u) for u in uniques] + ["unknown"]
-        counts = _small_counts(raw_codes, len(names))
-        per_name: dict[str, int] = {}
-        for name, count in zip(names, counts, strict=True):
-            per_name[name] = per_name.get(name, 0) + int(count)
-        visible = {k: v for k, v in per_name.items() if v > 0}
-        if len(visible) > cap:
-            ranked = sorted(visible, key=lambda k: (-visible[k], k))
-            kept_names = set(ranked[: cap - 1])
-            rename = {k: (k if k in kept_names else "other") for k in visible}
+        if self.rows is None and len(set(names)) <= cap:
+            rename = {k: k for k in _all_rows_names(raw_codes, names)}
         else:
-            rename = {k: k for k in visible}
+            rename = _pooled(names, _small_counts(raw_codes, len(names)), cap)
         final = sorted(set(rename.values()))
         index = {name: i for i, name in enumerate(final)}
         lookup = np.array([index.get(rename.get(name, ""), 0) for name in names], dtype=np.int32)
@@ -295,9 +289,7 @@ class Events:
 
     def mean(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Mean of the non-missing ``values`` per customer (NaN when none)."""
-        code, vals = self._select(values, mask)
-        ok = ~np.isnan(vals)
-        code, vals = pick(code, ok), pick(vals, ok)
+        code, vals = _known_values(*self._select(values, mask))
         num = np.bincount(code, weights=vals, minlength=self.n)
         den = np.bincount(code, minlength=self.n)
         return ratio(num, den)
@@ -374,14 +366,15 @@ class Events:
         if len(code) == 0:
             return code, day.astype(np.float64)
         low = int(day.min())
-        span = int(day.max()) - low + 1
-        key = np.sort(code * span + (day - low))
-        code, day = np.divmod(key, span)
-        same = np.zeros(len(key), dtype=bool)
-        same[1:] = code[1:] == code[:-1]
-        gap = np.zeros(len(key))
-        gap[1:] = day[1:] - day[:-1]
-        return code[same], gap[same]
+        bits = max(1, (int(day.max()) - low).bit_length())  # (customer, day) in one int64 key
+        if (self.n << bits) >= 1 << 62:
+            return _gaps_by_division(code, day, low)
+        key = np.sort((code << bits) | (day - low))
+        code = key >> bits
+        same = np.flatnonzero(code[1:] == code[:-1])  # row i + 1 follows row i of its customer
+        day = key & ((1 << bits) - 1)
+        gap = (day[1:] - day[:-1]).take(same).astype(np.float64)
+        return code.take(same + 1), gap
 
     # ---- helpers ----------------------------------------------------------------------
 
@@ -394,10 +387,9 @@ class Events:
     def _extreme(
         self, values: np.ndarray, mask: np.ndarray | None, ufunc: np.ufunc, start: float
     ) -> np.ndarray:
-        code, vals = self._select(values, mask)
-        ok = ~np.isnan(vals)
+        code, vals = _known_values(*self._select(values, mask))
         out = np.full(self.n, start)
-        ufunc.at(out, pick(code, ok), pick(vals, ok))
+        ufunc.at(out, code, vals)
         out[np.isinf(out) & (out == start)] = np.nan
         return out
 
@@ -414,6 +406,51 @@ class Events:
         edge = self.maximum(t, sel) if latest else self.minimum(t, sel)
         at_edge = sel & (t == edge[self.code])
         return self.maximum(values, at_edge)
+
+
+def _all_rows_names(raw_codes: np.ndarray, names: list[str]) -> set[str]:
+    """The names seen in a whole table's codes: every distinct value, ``unknown`` if missing.
+
+    The distinct values were found in these very rows, so each occurs; only whether the code
+    of a missing value (the last) occurs needs a look, a maximum instead of a count per code.
+    """
+    seen = set(names[:-1])
+    if len(raw_codes) and int(raw_codes.max()) == len(names) - 1:
+        seen.add(names[-1])
+    return seen
+
+
+def _pooled(names: list[str], counts: np.ndarray, cap: int) -> dict[str, str]:
+    """Each visible name (count > 0) and its label: itself, or ``other`` beyond the ``cap``."""
+    per_name: dict[str, int] = {}
+    for name, count in zip(names, counts, strict=True):
+        per_name[name] = per_name.get(name, 0) + int(count)
+    visible = {k: v for k, v in per_name.items() if v > 0}
+    if len(visible) <= cap:
+        return {k: k for k in visible}
+    ranked = sorted(visible, key=lambda k: (-visible[k], k))
+    kept_names = set(ranked[: cap - 1])
+    return {k: (k if k in kept_names else "other") for k in visible}
+
+
+def _known_values(code: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows whose value is not missing (the arrays themselves when none is missing)."""
+    ok = ~np.isnan(vals)
+    if ok.all():
+        return code, vals
+    return pick(code, ok), pick(vals, ok)
+
+
+def _gaps_by_division(code: np.ndarray, day: np.ndarray, low: int) -> tuple[np.ndarray, np.ndarray]:
+    """``Events.gaps`` with a (customer, day) key too wide for bit packing (not seen in practice)."""
+    span = int(day.max()) - low + 1
+    key = np.sort(code * span + (day - low))
+    code, day = np.divmod(key, span)
+    same = np.zeros(len(key), dtype=bool)
+    same[1:] = code[1:] == code[:-1]
+    gap = np.zeros(len(key))
+    gap[1:] = day[1:] - day[:-1]
+    return code[same], gap[same]
 
 
 _COUNT_BLOCK = 1 << 20

@@ -107,15 +107,15 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     cols["active_channels_90d"] = (per_channel > 0).sum(axis=1).astype(np.float64)
     engagements, engaged_rows = ev.select(engaged)  # engaged-only aggregates read one view
     engaged_channel = channel_codes.take(engaged_rows)
-    per_channel = engagements.per_label(engaged_channel, len(channels))
-    cols["active_channels_ever"] = (per_channel > 0).sum(axis=1).astype(np.float64)
+    last_engaged = engagements.last_day_per_label(engaged_channel, len(channels))
+    # a channel was ever engaged with exactly when it has a last engagement day
+    cols["active_channels_ever"] = (~np.isnan(last_engaged)).sum(axis=1).astype(np.float64)
     cols["days_since_engagement"] = engagements.days_since_last()
     last_30 = _window_count(recent, 0, 30, recent_engaged) / 30
     days_30_89 = _window_count(recent, 30, 90, recent_engaged) / 60
     cols["engagement_trend"] = balance(last_30, days_30_89)
     active_days = _engaged_days(recent, recent_engaged)
     cols.update(_usage_trends(engagements.window(0, 364)[0], active_days))
-    last_engaged = engagements.last_day_per_label(engaged_channel, len(channels))
     for i, name in enumerate(channels):
         cols[f"days_since__{name}"] = pop.as_of_day - last_engaged[:, i]
     per_channel = recent.per_label(recent_channel, len(channels))
