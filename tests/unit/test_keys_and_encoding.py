@@ -144,3 +144,16 @@ def test_fit_sample_hash_equals_the_text_hash() -> None:
     ):
         expected = pd.util.hash_array(ids.to_numpy(dtype=str), hash_key=f"{7:016d}")
         np.testing.assert_array_equal(_id_hashes(ids, 7), expected)
+
+
+@pytest.mark.parametrize("chunks", [1, 4])
+def test_coded_chunks_join_and_map_like_the_joined_codes(chunks: int) -> None:
+    values = ["web", "app", None, "web", "sms", "app", "web", None, "store"]
+    for series in (_strings(values, chunks=chunks), pd.Series(values, dtype=object)):
+        codes = _encoding.coded(series)
+        joined, uniques = _encoding.factorize(series)
+        np.testing.assert_array_equal(codes.joined(), joined)
+        assert codes.uniques == uniques and codes.missing
+        lookup = np.arange(len(uniques) + 1, dtype=np.int32)[::-1].copy()
+        np.testing.assert_array_equal(codes.mapped(lookup), lookup[joined])
+    assert not _encoding.coded(_strings(["a", "b"], chunks=2)).missing

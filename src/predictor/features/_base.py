@@ -262,16 +262,16 @@ class Events:
         are pooled as ``other`` (ties broken by name), so the column count stays bounded.
         Labels come from visible rows only, so future rows cannot add a column.
         """
-        raw_codes, uniques = self.table.factorized(column)
-        raw_codes = self._kept(raw_codes)
-        names = [clean_label(u) for u in uniques] + ["unknown"]
+        codes = self.table.coded(column)
+        names = [clean_label(u) for u in codes.uniques] + ["unknown"]
         if self.rows is None and len(set(names)) <= cap:
-            rename = {k: k for k in _all_rows_names(raw_codes, names)}
-        else:
-            rename = _pooled(names, _small_counts(raw_codes, len(names)), cap)
-        final = sorted(set(rename.values()))
-        index = {name: i for i, name in enumerate(final)}
-        lookup = np.array([index.get(rename.get(name, ""), 0) for name in names], dtype=np.int32)
+            # every row is kept, so every distinct value occurs: no counts, nothing pooled
+            seen = set(names[:-1]) | ({names[-1]} if codes.missing else set())
+            final, lookup = _label_lookup(names, {k: k for k in seen})
+            return codes.mapped(lookup), final
+        raw_codes = self._kept(self.table.factorized(column)[0])
+        rename = _pooled(names, _small_counts(raw_codes, len(names)), cap)
+        final, lookup = _label_lookup(names, rename)
         return lookup[raw_codes], final  # int32: half the memory traffic of int64 codes
 
     # ---- aggregations: one value per customer -------------------------------------------
@@ -408,16 +408,12 @@ class Events:
         return self.maximum(values, at_edge)
 
 
-def _all_rows_names(raw_codes: np.ndarray, names: list[str]) -> set[str]:
-    """The names seen in a whole table's codes: every distinct value, ``unknown`` if missing.
-
-    The distinct values were found in these very rows, so each occurs; only whether the code
-    of a missing value (the last) occurs needs a look, a maximum instead of a count per code.
-    """
-    seen = set(names[:-1])
-    if len(raw_codes) and int(raw_codes.max()) == len(names) - 1:
-        seen.add(names[-1])
-    return seen
+def _label_lookup(names: list[str], rename: dict[str, str]) -> tuple[list[str], np.ndarray]:
+    """The sorted final labels, and the ``int32`` label code of each raw code's name."""
+    final = sorted(set(rename.values()))
+    index = {name: i for i, name in enumerate(final)}
+    lookup = np.array([index.get(rename.get(name, ""), 0) for name in names], dtype=np.int32)
+    return final, lookup
 
 
 def _pooled(names: list[str], counts: np.ndarray, cap: int) -> dict[str, str]:

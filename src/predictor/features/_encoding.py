@@ -124,8 +124,40 @@ def _read_only(values: np.ndarray) -> np.ndarray:
     return view
 
 
-def factorize(values: pd.Series) -> tuple[np.ndarray, list[object]]:
-    """Codes into the distinct values in order of first appearance; missing: ``len(uniques)``.
+@dataclass(frozen=True)
+class Coded:
+    """A text column as integer codes, chunk by chunk as Arrow holds them (not concatenated).
+
+    Codes index ``uniques`` (distinct values in order of first appearance); a missing value
+    has code ``len(uniques)``; ``missing`` tells whether any value is missing.
+    """
+
+    chunks: tuple[np.ndarray, ...]
+    uniques: list[object]
+    missing: bool
+
+    def joined(self) -> np.ndarray:
+        """Every code in one array (``int32`` when the codes fit)."""
+        codes = self.chunks[0] if len(self.chunks) == 1 else np.concatenate(self.chunks)
+        return _compact(codes, len(self.uniques) + 1)
+
+    def mapped(self, lookup: np.ndarray) -> np.ndarray:
+        """``lookup[codes]`` written chunk by chunk into one array.
+
+        One pass over the rows instead of two (joining, then looking up), and the look-up's
+        index conversion stays within a chunk.
+        """
+        out = np.empty(sum(len(c) for c in self.chunks), dtype=lookup.dtype)
+        start = 0
+        for chunk in self.chunks:
+            # codes are within the table: "clip" changes nothing and writes straight into out
+            np.take(lookup, chunk, mode="clip", out=out[start : start + len(chunk)])
+            start += len(chunk)
+        return out
+
+
+def coded(values: pd.Series) -> Coded:
+    """The column's codes as ``Coded`` (Arrow chunks shared without copies where possible).
 
     The same codes and uniques as ``pd.factorize`` (missing values mapped past the uniques).
     Arrow-backed strings are dictionary-encoded by Arrow directly, whose indices are already
@@ -135,13 +167,28 @@ def factorize(values: pd.Series) -> tuple[np.ndarray, list[object]]:
     data = arrow_strings(values) if len(values) else None
     if data is None:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        codes = np.where(codes < 0, len(uniques), codes)
-        return _compact(codes, len(uniques) + 1), list(uniques)
+        missing = codes < 0
+        codes = np.where(missing, len(uniques), codes)
+        return Coded((_compact(codes, len(uniques) + 1),), list(uniques), bool(missing.any()))
     encoded = pc.dictionary_encode(data)  # every chunk carries the one final dictionary
     uniques = encoded.chunk(0).dictionary
-    indices = pa.chunked_array([c.indices for c in encoded.chunks], type=encoded.type.index_type)
-    codes = (indices.fill_null(len(uniques)) if indices.null_count else indices).to_numpy()
-    return _compact(codes, len(uniques) + 1), uniques.to_pylist()
+    chunks = []
+    for chunk in encoded.chunks:
+        indices = chunk.indices
+        if indices.null_count:
+            indices = indices.fill_null(len(uniques))
+        chunks.append(_read_only(indices.to_numpy(zero_copy_only=False)))
+    missing = any(chunk.null_count for chunk in encoded.chunks)
+    return Coded(tuple(chunks), uniques.to_pylist(), missing)
+
+
+def factorize(values: pd.Series) -> tuple[np.ndarray, list[object]]:
+    """Codes into the distinct values in order of first appearance; missing: ``len(uniques)``.
+
+    ``coded(values)`` joined into one array.
+    """
+    codes = coded(values)
+    return codes.joined(), codes.uniques
 
 
 class EncodedTable:
@@ -195,6 +242,10 @@ class EncodedTable:
         """A second date column as ``datetime64``."""
         return self._memo("dates", column, lambda c: to_datetime64(self.frame[c]))
 
+    def coded(self, column: str) -> Coded:
+        """The column's codes into its distinct raw values, chunk by chunk (``Coded``)."""
+        return self._memo("coded", column, lambda c: coded(self.frame[c]))
+
     def factorized(self, column: str) -> tuple[np.ndarray, list[object]]:
         """Codes into the column's distinct raw values; missing values get ``len(uniques)``."""
         return self._memo("factorized", column, self._factorize)
@@ -223,7 +274,8 @@ class EncodedTable:
         return text.isin(["true", "1", "yes", "y", "t"]).to_numpy(dtype=bool)
 
     def _factorize(self, column: str) -> tuple[np.ndarray, list[object]]:
-        return factorize(self.frame[column])
+        codes = self.coded(column)
+        return codes.joined(), codes.uniques
 
 
 class EncodedTables:
