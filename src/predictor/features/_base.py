@@ -494,7 +494,7 @@ def _visible_rows(
     """Which rows of ``table`` are known at their customer's ``as_of``, and their customers.
 
     Returns the kept rows' positions (None when every row is kept) and their customers'
-    positions in ``pop`` (``int64``). With one cutoff for everyone (``common``, the usual case)
+    positions in ``pop`` (``int64``, possibly a read-only view of ``table.pos``). With one cutoff for everyone (``common``, the usual case)
     the dates are compared with one instant and only the kept rows' customers are looked up.
     """
     pos = table.pos
@@ -503,17 +503,16 @@ def _visible_rows(
     if common is not None and remap is None and table.ordered and table.all_known:
         stop = _known_prefix(table.time, common)
         if stop is not None:
-            code = pos[:stop].astype(np.int64)
-            return (None if stop == len(pos) else slice(0, stop)), code
+            return (None if stop == len(pos) else slice(0, stop)), pos[:stop]
     if common is not None:
         in_view = pos >= 0 if remap is None else (remap >= 0)[pos]
         keep = known_at(table.time, common) & in_view
         if keep.all():
-            return None, (pos.astype(np.int64) if remap is None else remap[pos])
+            return None, (pos if remap is None else remap[pos])
         rows = np.flatnonzero(keep)
         seen = pos.take(rows)
-        return rows, (seen.astype(np.int64) if remap is None else remap[seen])
-    code = pos.astype(np.int64) if remap is None else remap[pos]
+        return rows, (seen if remap is None else remap[seen])
+    code = pos if remap is None else remap[pos]
     limit = pop.as_of[np.where(code >= 0, code, 0)]
     rows = np.flatnonzero((code >= 0) & known_at(table.time, limit))
     return rows, code.take(rows)

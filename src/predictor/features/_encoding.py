@@ -202,7 +202,9 @@ class EncodedTable:
     def __init__(self, frame: pd.DataFrame, date_column: str, ids: pd.Index) -> None:
         self.frame = frame
         self.ids = ids
-        self.pos = _read_only(_compact(positions(ids, frame["customer_id"]), len(ids)))
+        # int64, as every aggregation counts by them: a cutoff that keeps every row (or a
+        # prefix of the rows) uses them as they are, with no copy
+        self.pos = _read_only(positions(ids, frame["customer_id"]).astype(np.int64, copy=False))
         self.time = _read_only(to_datetime64(frame[date_column]))
         self._cache: dict[tuple[str, str], Any] = {}
         self._ordered: bool | None = None
