@@ -166,3 +166,18 @@ def test_labels_of_whole_tables_skip_the_counts_only_when_nothing_is_pooled() ->
             expected = sorted(set(_base._pooled(names, counts, cap).values()))
             assert final == expected
             assert ev.rows is None
+
+
+def test_windows_search_instants_or_days_alike() -> None:
+    rng = np.random.default_rng(8)
+    n = 200
+    for unit in ("s", "ms", "ns"):
+        seconds = np.sort(rng.integers(1_600_000_000, 1_600_000_000 + 90 * 86_400, n))
+        times = seconds.astype("datetime64[s]").astype(f"datetime64[{unit}]")
+        codes = rng.integers(0, 4, n)
+        by_time = _events(times, codes, "2020-11-15", customers=4)
+        by_day = _events(times, codes, "2020-11-15", customers=4)
+        assert by_time._day is None and len(by_day.day) == len(by_day) < n
+        for lo, hi in [(0, 7), (10, 40), (0, 1), (80, 100_000)]:
+            assert by_time.window(lo, hi)[1] == by_day.window(lo, hi)[1]
+        assert by_time._day is None  # counted windows never made the day numbers

@@ -37,6 +37,7 @@ from predictor.features._encoding import (
     day_number,
     micros,
     ordered_day_number,
+    ticks_per_day,
     to_datetime64,
 )
 from predictor.timeline import hide_later, known_at
@@ -145,7 +146,7 @@ class Events:
         kept (no copies)."""
         self.code: np.ndarray = code
         self._time: np.ndarray | None = None
-        self.day: np.ndarray = (ordered_day_number if table.ordered else day_number)(self.time)
+        self._day: np.ndarray | None = None
         self._ref: int | None = None if common is None else int(pop.as_of_day[0])
         self._age: np.ndarray | None = None
         self.ordered: bool = common is not None and table.ordered
@@ -158,6 +159,18 @@ class Events:
         if self._time is None:
             self._time = self._kept(self.table.time)
         return self._time
+
+    @property
+    def day(self) -> np.ndarray:
+        """The kept rows' calendar days (days since the epoch), made on first use.
+
+        ``ordered`` windows search the instants themselves, so a view that is only counted
+        (a window, most of a long history) never makes the day of each of its rows.
+        """
+        if self._day is None:
+            ordered = self.table.ordered
+            self._day = (ordered_day_number if ordered else day_number)(self.time)
+        return self._day
 
     @property
     def age(self) -> np.ndarray:
@@ -201,9 +214,8 @@ class Events:
         rows and their order are the same either way, so every aggregate is identical.
         """
         if self.ordered and self._ref is not None:
-            ref = self._ref
-            start = int(np.searchsorted(self.day, ref - hi, side="right"))  # age < hi
-            stop = int(np.searchsorted(self.day, ref - lo, side="right"))  # age >= lo
+            start = self._first_row_after(self._ref - hi)  # age < hi: day > as_of day - hi
+            stop = self._first_row_after(self._ref - lo)  # age >= lo: day <= as_of day - lo
             sel: Selection = slice(start, max(start, stop))
         else:
             mask = self.age < hi
@@ -211,6 +223,17 @@ class Events:
                 mask &= self.age >= lo
             sel = np.flatnonzero(mask)
         return self._subset(sel), sel
+
+    def _first_row_after(self, day: int) -> int:
+        """On ``ordered`` rows, the first row dated after calendar day ``day`` (binary search).
+
+        Searches the day numbers when made, else the instants for the next day's midnight.
+        """
+        per_day = ticks_per_day(self.table.time.dtype)
+        midnight = None if per_day is None else (day + 1) * per_day
+        if self._day is not None or midnight is None or abs(midnight) >= 1 << 63:
+            return int(np.searchsorted(self.day, day, side="right"))
+        return int(np.searchsorted(self.time.view(np.int64), midnight, side="left"))
 
     def _subset(self, sel: Selection) -> Events:
         """The rows ``sel`` of this view (positions or a slice) as a new view."""
@@ -221,7 +244,7 @@ class Events:
         out.code = subset(self.code, sel)
         sliced = isinstance(sel, slice) and self._time is not None
         out._time = subset(self._time, sel) if sliced else None  # else gathered when needed
-        out.day = subset(self.day, sel)
+        out._day = None if self._day is None else subset(self._day, sel)
         out._ref = self._ref
         out._age = None if self._age is None else subset(self._age, sel)
         out.ordered = self.ordered

@@ -46,6 +46,12 @@ _NAT = np.iinfo(np.int64).min
 _TICKS_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 
 
+def ticks_per_day(dtype: np.dtype) -> int | None:
+    """Ticks of a ``datetime64`` unit in one day (None for units other than s/ms/us/ns)."""
+    unit, count = np.datetime_data(dtype)
+    return _TICKS_PER_DAY.get(unit) if count == 1 else None
+
+
 def day_number(times: np.ndarray) -> np.ndarray:
     """Calendar day of each instant as days since 1970-01-01 (``int64``; NaT gives a huge negative).
 
