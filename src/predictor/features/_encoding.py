@@ -283,7 +283,10 @@ class EncodedTable:
 
     def _factorize(self, column: str) -> tuple[np.ndarray, list[object]]:
         codes = self.coded(column)
-        return codes.joined(), codes.uniques
+        joined = _read_only(codes.joined())
+        # the joined codes now serve ``coded`` too: one copy of the codes is kept, not two
+        self._cache[("coded", column)] = Coded((joined,), codes.uniques, codes.missing)
+        return joined, codes.uniques
 
 
 class EncodedTables:
