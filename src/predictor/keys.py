@@ -143,6 +143,31 @@ def _form_of(ids: pa.Array) -> _Form | None:
     return _Form(width, int.from_bytes(head, "little"), len(head))
 
 
+def ordered_numbers(
+    values: pa.Array | pa.ChunkedArray, bounds: pa.Array | pa.ChunkedArray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Prefix-and-digits ids (``values`` and sorted ``bounds``) as numbers in the text's order.
+
+    Ids of one width, one prefix and digits after it compare as text exactly as their numbers
+    compare, so a binary search of the numbers places each id among the bounds as comparing
+    the texts would. None unless every value and bound has the bounds' form (or any is missing).
+    """
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(bounds, pa.ChunkedArray):
+        bounds = bounds.combine_chunks()
+    form = _form_of(bounds)
+    if form is None:
+        return None
+    bound_words, value_words = form.words(bounds), form.words(values)
+    if bound_words is None or value_words is None:
+        return None
+    bound_numbers, numbers = form.numbers(bound_words), form.numbers(value_words)
+    if (bound_numbers < 0).any() or (numbers < 0).any():
+        return None
+    return numbers, bound_numbers
+
+
 def _numbered_positions(ids: pd.Index | pd.Series, keys: pd.Series) -> np.ndarray | None:
     """``positions`` for prefix-and-digits ids by a number-indexed table; None if not such ids."""
     id_data, key_data = arrow_strings(pd.Index(ids)), arrow_strings(keys)

@@ -1,10 +1,13 @@
-"""The spill's stable order of rows by chunk equals NumPy's stable ``int64`` sort."""
+"""The spill's routing of rows to chunks: the same chunks and order as the plain computations."""
 
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
+from predictor import keys
 from predictor.io.chunks import _stable_order
 
 
@@ -13,3 +16,29 @@ def test_stable_order_equals_the_int64_stable_sort(n_chunks: int) -> None:
     chunk = np.random.default_rng(n_chunks).integers(0, n_chunks, 5_000)
     expected = np.argsort(chunk, kind="stable")
     np.testing.assert_array_equal(_stable_order(chunk, n_chunks), expected)
+
+
+def _count_reached(ids: pa.Array, bounds: pa.Array) -> np.ndarray:
+    chunk = np.zeros(len(ids), dtype=np.int64)
+    for bound in bounds:
+        chunk += pc.fill_null(pc.greater_equal(ids, bound), False).to_numpy(zero_copy_only=False)
+    return chunk
+
+
+@pytest.mark.parametrize("fmt", ["C{:07d}", "{:05d}", "AB{:04d}"])
+def test_numbered_ids_find_their_chunk_as_the_text_comparison_does(fmt: str) -> None:
+    rng = np.random.default_rng(2)
+    ids = pa.array([fmt.format(i) for i in rng.integers(0, 9_999, 3_000)], pa.large_string())
+    bounds = pc.unique(ids).sort().take(pa.array([500, 1_000, 2_000]))
+    found = keys.ordered_numbers(ids, bounds)
+    assert found is not None
+    numbers, bound_numbers = found
+    expected = _count_reached(ids, bounds)
+    np.testing.assert_array_equal(np.searchsorted(bound_numbers, numbers, side="right"), expected)
+
+
+def test_ids_of_other_forms_are_left_to_the_text_comparison() -> None:
+    bounds = pa.array(["C0000100", "C0000200"], pa.large_string())
+    for odd in (["C0000001", "C00001"], ["C0000001", None], ["X0000001"], ["C00000x1"]):
+        assert keys.ordered_numbers(pa.array(odd, pa.large_string()), bounds) is None
+    assert keys.ordered_numbers(pa.array(["1", "2"], pa.large_string()), pa.array(["a1"])) is None

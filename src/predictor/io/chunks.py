@@ -33,6 +33,7 @@ from predictor.io.tables import (
     date_rules,
     find_table_files,
 )
+from predictor.keys import ordered_numbers
 from predictor.timeline import data_end, day_end
 
 SPILL_BATCH_ROWS = 1_000_000
@@ -210,6 +211,10 @@ class CustomerChunks:
         if len(self._bounds) > MAX_COMPARED_BOUNDS:
             return self._chunk_by_search(values)
         ids = _arrow_ids(values)
+        numbered = ordered_numbers(ids, self._bounds) if len(self._bounds) else None
+        if numbered is not None:  # ids like C0000001: a binary search of their numbers
+            numbers, bounds = numbered
+            return np.searchsorted(bounds, numbers, side="right").astype(np.int64)
         chunk = np.zeros(len(ids), dtype=np.int64)
         for bound in self._bounds:
             reached = pc.fill_null(pc.greater_equal(ids, bound), False)
