@@ -193,7 +193,9 @@ def _logistic_churn(
         [
             (
                 "num",
-                make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()),
+                make_pipeline(
+                    SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
+                ),
                 nums,
             ),
             ("cat", OneHotEncoder(handle_unknown="ignore"), cats),

@@ -87,9 +87,7 @@ def run(customers: int, seed: int) -> tuple[pd.DataFrame, dict]:
     X_new = build_features(fresh.tables, as_of, config).loc[truth.index]
     rows = {
         "model": metrics(y, scores.loc[truth.index, "churn_risk"].to_numpy()),
-        "logistic_regression": metrics(
-            y, lr.predict_proba(_as_text(X_new[cols], cats))[:, 1]
-        ),
+        "logistic_regression": metrics(y, lr.predict_proba(_as_text(X_new[cols], cats))[:, 1]),
         "best achievable (truth)": metrics(y, truth["true_churn_prob"].to_numpy()),
     }
     table = pd.DataFrame(rows).T

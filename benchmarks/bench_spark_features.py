@@ -41,16 +41,20 @@ def main(n: int, buckets: int, master: str) -> None:
     spark = spark_session(master)
     spark.range(1).count()  # session start-up is not the per-bucket cost
     start = time.perf_counter()
-    run = features_with_spark(config, str(root / "spark"), as_of=as_of, buckets=buckets, spark=spark)
+    run = features_with_spark(
+        config, str(root / "spark"), as_of=as_of, buckets=buckets, spark=spark
+    )
     spark_s = time.perf_counter() - start
     theirs = pd.read_parquet(root / "spark").set_index("customer_id").sort_index()
     numbers = [c for c in ours.columns if pd.api.types.is_numeric_dtype(ours[c])]
     diff = np.nanmax(np.abs(theirs[numbers].to_numpy(float) - ours[numbers].to_numpy(float)))
     load = os.getloadavg()[0]
     print(f"customers {run.customers:,}, columns {len(run.columns)}, max |diff| {diff:.2e}")
-    print(f"pandas build_features: {pandas_s:.1f} s; spark {master} {buckets} buckets: "
-          f"{spark_s:.1f} s ({spark_s / buckets:.2f} s per bucket, "
-          f"{1e3 * spark_s / run.customers:.2f} ms per customer); load average {load:.1f}")
+    print(
+        f"pandas build_features: {pandas_s:.1f} s; spark {master} {buckets} buckets: "
+        f"{spark_s:.1f} s ({spark_s / buckets:.2f} s per bucket, "
+        f"{1e3 * spark_s / run.customers:.2f} ms per customer); load average {load:.1f}"
+    )
 
 
 if __name__ == "__main__":

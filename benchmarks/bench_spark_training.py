@@ -137,7 +137,9 @@ def same(n: int, master: str) -> None:
     start = time.perf_counter()
     _, on_pandas = train(run.sample.tables, config)
     pandas_s = time.perf_counter() - start
-    print(f"{n:,} customers; {said}; train with Spark frames {spark_s:.1f} s, pandas {pandas_s:.1f} s")
+    print(
+        f"{n:,} customers; {said}; train with Spark frames {spark_s:.1f} s, pandas {pandas_s:.1f} s"
+    )
     for task, result in on_pandas.tasks.items():
         ours, theirs = on_spark.tasks[task].table, result.table
         print(task, "max |diff| of the held-out metrics:",

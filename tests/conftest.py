@@ -19,7 +19,10 @@ def fast_config(**overrides) -> Config:
     """
     base = {
         "model": {
-            "n_estimators": 120, "learning_rate": 0.1, "early_stopping_rounds": 15, "n_jobs": 1,
+            "n_estimators": 120,
+            "learning_rate": 0.1,
+            "early_stopping_rounds": 15,
+            "n_jobs": 1,
         },
         "cutoffs": {"max_cutoffs": 4, "step_days": 60, "churn_max_cutoffs": 6},
         "tracking": {"experiment": "tests"},

@@ -259,7 +259,7 @@ class ValueConfig(_Section):
             "prediction on the validation cutoff (strictly increasing: the ranking is kept, the "
             "total left to the level rule); not in the short-history case. Off by default: "
             "it cut decile error on three held-out sets and raised it on two "
-            "(benchmarks/analysis.md, \"Value: short history, window level, bins\")."
+            '(benchmarks/analysis.md, "Value: short history, window level, bins").'
         ),
     )
     short_refit: bool = Field(

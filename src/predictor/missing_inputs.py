@@ -38,7 +38,9 @@ def affected_scores(model: TrainedModel, table: str) -> list[str]:
 def rule_tables(model: TrainedModel) -> dict[str, str]:
     """Tables that drive a rule of the model, with what they decide."""
     if model.churn is not None and model.info.get("churn_rule") == "subscription":
-        return {"subscriptions": "the churn population (who is at risk) under the subscription rule"}
+        return {
+            "subscriptions": "the churn population (who is at risk) under the subscription rule"
+        }
     return {}
 
 

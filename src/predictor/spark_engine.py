@@ -369,8 +369,12 @@ def _issue_rows(issues: list[ContractIssue]) -> pd.DataFrame:
     rows = [
         json.dumps(
             {
-                "check": i.check, "table": i.table, "column": i.column, "severity": i.severity,
-                "count": int(i.count), "examples": [str(e) for e in i.examples],
+                "check": i.check,
+                "table": i.table,
+                "column": i.column,
+                "severity": i.severity,
+                "count": int(i.count),
+                "examples": [str(e) for e in i.examples],
                 "message": i.message,
             }
         )  # fmt: skip
@@ -499,7 +503,9 @@ def score_with_spark(
         cutoff = pd.Timestamp(as_of) if as_of is not None else _latest(packed, job, config)
         job = BucketJob(**{**job.__dict__, "as_of": cutoff.normalize()})
         schema = _output_schema(packed, job)
-        result = packed.groupBy(BUCKET).applyInPandas(lambda group: job.run(group), schema).persist()
+        result = (
+            packed.groupBy(BUCKET).applyInPandas(lambda group: job.run(group), schema).persist()
+        )
         try:
             warnings = _check_issues(result)
             counts = _write(result, out, rejects)
@@ -519,7 +525,11 @@ def score_with_spark(
 def _latest(packed: DataFrame, job: BucketJob, config: Any) -> pd.Timestamp:
     if config.data.end_date is not None:
         return pd.Timestamp(config.data.end_date)
-    rows = packed.groupBy(BUCKET).applyInPandas(lambda group: job.latest(group), "latest timestamp").collect()
+    rows = (
+        packed.groupBy(BUCKET)
+        .applyInPandas(lambda group: job.latest(group), "latest timestamp")
+        .collect()
+    )
     dates = [pd.Timestamp(r["latest"]) for r in rows if r["latest"] is not None]
     if not dates:
         raise ContractError("no customer with valid rows: nothing to score")
@@ -596,8 +606,12 @@ def _commit(frame: DataFrame, target: str) -> None:
     if fs.exists(final):
         if not fs.exists(jvm.org.apache.hadoop.fs.Path(final, "_SUCCESS")):
             fs.delete(staging, True)
-            raise ContractError(f"{target} exists and is not a dataset written by Spark; not replaced")
-        old = jvm.org.apache.hadoop.fs.Path(f"{target.rstrip('/')}.predictor-old-{uuid.uuid4().hex}")
+            raise ContractError(
+                f"{target} exists and is not a dataset written by Spark; not replaced"
+            )
+        old = jvm.org.apache.hadoop.fs.Path(
+            f"{target.rstrip('/')}.predictor-old-{uuid.uuid4().hex}"
+        )
         fs.rename(final, old)
     if not fs.rename(staging, final):
         raise ContractError(f"could not move the finished output into {target}")

@@ -155,7 +155,9 @@ def _subscriptions(
     )
 
 
-def _onboarding(rng: np.random.Generator, ids: np.ndarray, signup: pd.DatetimeIndex) -> pd.DataFrame:
+def _onboarding(
+    rng: np.random.Generator, ids: np.ndarray, signup: pd.DatetimeIndex
+) -> pd.DataFrame:
     """The configured steps, each less often completed than the one before, in the first 30 days."""
     steps = Config().onboarding.steps
     done = rng.random((len(ids), len(steps))) < np.linspace(0.95, 0.4, len(steps))

@@ -178,9 +178,7 @@ class MlflowTracker(AbstractContextManager):
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_registry_uri(self.uri)  # register where the run is, not in an earlier store
         mlflow.set_experiment(self.experiment)
-        self._run = mlflow.start_run(
-            run_name=self.run_name, log_system_metrics=self.system_metrics
-        )
+        self._run = mlflow.start_run(run_name=self.run_name, log_system_metrics=self.system_metrics)
         self.run_id = self._run.info.run_id
         return self
 
@@ -303,7 +301,9 @@ def pinned_requirements() -> list[str]:
 
     try:
         declared = metadata.requires("predictor") or []
-        names = [re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0] for r in declared if "extra ==" not in r]
+        names = [
+            re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0] for r in declared if "extra ==" not in r
+        ]
     except metadata.PackageNotFoundError:
         names = list(RUNTIME_DEPENDENCIES)
     return [f"{name}=={metadata.version(name)}" for name in dict.fromkeys(names)]
@@ -362,9 +362,7 @@ def model_signature(frame: pd.DataFrame, output: pd.DataFrame | None = None) -> 
     outputs = None
     if output is not None:
         outputs = Schema([ColSpec(column_kind(output[c]), c) for c in output.columns])
-    params = ParamSchema(
-        [ParamSpec("as_of", "string", None), ParamSpec("drivers", "long", 0)]
-    )
+    params = ParamSchema([ParamSpec("as_of", "string", None), ParamSpec("drivers", "long", 0)])
     return ModelSignature(inputs=inputs, outputs=outputs, params=params)
 
 

@@ -98,6 +98,7 @@ class _Steps:
 def _no_steps() -> _Steps:
     return _Steps(None, "", 0)
 
+
 MIN_DAY_ONE_LABELS = 100
 MODEL_ROW = "model"
 """Fewest labelled customers the Day One model is trained on."""
@@ -131,9 +132,7 @@ class FeatureCache:
     on every bucket's customers afterwards, ``spark_training``).
     """
 
-    def __init__(
-        self, tables: Tables, config: Config, bgnbd_params: str | None = FIT
-    ) -> None:
+    def __init__(self, tables: Tables, config: Config, bgnbd_params: str | None = FIT) -> None:
         self.tables, self.config, self._cache = tables, config, {}
         self.encoded = EncodedTables(tables)
         self.bgnbd_params = bgnbd_params
@@ -844,9 +843,7 @@ def _fit_churn(
     return model, result
 
 
-def check_class_rows(
-    target: str, y: np.ndarray, min_rows: int, min_class: int, where: str
-) -> None:
+def check_class_rows(target: str, y: np.ndarray, min_rows: int, min_class: int, where: str) -> None:
     """Raise ``UnsupportedTargetError`` unless ``y`` has enough rows and of each class."""
     y = np.asarray(y, dtype=float)
     positives = int((y == 1).sum())
@@ -921,7 +918,9 @@ def day_one_model(config: Config) -> ValueModel:
     """
     day_one = config.day_one
     limits = {"max_depth": day_one.max_depth, "min_child_weight": day_one.min_child_weight}
-    return ValueModel.from_config(config.model, **{k: v for k, v in limits.items() if v is not None})
+    return ValueModel.from_config(
+        config.model, **{k: v for k, v in limits.items() if v is not None}
+    )
 
 
 def _train_day_one(

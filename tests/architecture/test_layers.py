@@ -15,8 +15,20 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "predictor"
-CORE = ("contract", "timeline", "features", "labels", "modeling", "evaluation", "segments",
-        "datasets", "keys", "model_types", "testing", "customer_sample")
+CORE = (
+    "contract",
+    "timeline",
+    "features",
+    "labels",
+    "modeling",
+    "evaluation",
+    "segments",
+    "datasets",
+    "keys",
+    "model_types",
+    "testing",
+    "customer_sample",
+)
 EDGES = ("io", "jobs", "cli", "api", "tracking", "training")
 MLFLOW_HOMES = ("tracking", "pyfunc_model")
 
@@ -57,10 +69,7 @@ def test_only_the_tracking_edge_imports_mlflow(path: Path) -> None:
     "path", [p for p in SOURCES if _top(_module_name(p)) in CORE], ids=lambda p: _module_name(p)
 )
 def test_the_pure_core_imports_no_edge(path: Path) -> None:
-    edges = {
-        m for m in _imports(path)
-        if m.startswith("predictor.") and m.split(".")[1] in EDGES
-    }
+    edges = {m for m in _imports(path) if m.startswith("predictor.") and m.split(".")[1] in EDGES}
     assert not edges, f"{_module_name(path)} (core) imports edge modules {sorted(edges)}"
 
 
@@ -70,7 +79,8 @@ def test_the_rules_see_the_package() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in SOURCES if _top(_module_name(p)) == "modeling"],
+    "path",
+    [p for p in SOURCES if _top(_module_name(p)) == "modeling"],
     ids=lambda p: _module_name(p),
 )
 def test_modeling_does_not_import_features(path: Path) -> None:

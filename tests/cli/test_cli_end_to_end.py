@@ -185,7 +185,9 @@ def test_parquet_input_is_scored_in_chunks_like_the_api(workspace, tmp_path):
     assert result.exit_code == 0, result.output
     assert "input customers 800 = scored" in result.output
     expected = model.score(data, as_of="2025-03-31")
-    pd.testing.assert_frame_equal(pd.read_parquet(out), as_written(expected, SCORES), check_exact=True)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out), as_written(expected, SCORES), check_exact=True
+    )
 
 
 def test_interrupted_score_leaves_no_output(workspace, tmp_path, monkeypatch):
@@ -319,9 +321,10 @@ def test_champion_moves_only_when_the_challenger_is_better(workspace, tmp_path):
     assert str(client.get_model_version_by_alias("predictor", "champion").version) == "1"
     assert str(client.get_model_version_by_alias("predictor", "challenger").version) == "2"
     for version in ("1", "2"):
-        assert "kept champion" in client.get_model_version("predictor", version).tags[
-            "promotion.v2_vs_v1"
-        ]
+        assert (
+            "kept champion"
+            in client.get_model_version("predictor", version).tags["promotion.v2_vs_v1"]
+        )
 
     client.set_registered_model_alias("predictor", "champion", "2")
     client.set_registered_model_alias("predictor", "challenger", "1")

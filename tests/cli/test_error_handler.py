@@ -92,8 +92,13 @@ def test_errors_raised_for_the_handler_are_predictor_errors(tmp_path):
     from predictor.tracking import SystemMetricsError
     from predictor.training import UnsupportedTargetError
 
-    for cls in (InvalidDataError, PromotionError, ScoresFileError, SystemMetricsError,
-                UnsupportedTargetError):
+    for cls in (
+        InvalidDataError,
+        PromotionError,
+        ScoresFileError,
+        SystemMetricsError,
+        UnsupportedTargetError,
+    ):
         assert issubclass(cls, PredictorError), cls
     with pytest.raises(ScoresFileError, match="does not exist"):
         read_scores(tmp_path / "scores.csv")

@@ -161,4 +161,6 @@ def test_one_encoding_serves_every_cutoff_without_seeing_the_future(tables):
 
 def test_an_encoding_of_other_tables_is_refused(tables):
     with pytest.raises(ValueError, match="other tables"):
-        build_features(tables, CUTOFFS[0], Config(), encoded=EncodedTables(truncate(tables, "2024-01-31")))
+        build_features(
+            tables, CUTOFFS[0], Config(), encoded=EncodedTables(truncate(tables, "2024-01-31"))
+        )

@@ -41,9 +41,7 @@ def test_short_day_one_adds_cohorts_and_is_judged_on_the_full_horizon(business, 
     assert 0.3 < result.predictions["model"].sum() / result.y_true.sum() < 3.0
 
 
-def test_held_out_short_day_one_reads_nothing_after_the_test_cohort_starts(
-    business, short_day_one
-):
+def test_held_out_short_day_one_reads_nothing_after_the_test_cohort_starts(business, short_day_one):
     tables = business.tables
     _, evaluation = short_day_one
     result = evaluation.tasks["day_one"]

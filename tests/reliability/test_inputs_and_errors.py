@@ -110,8 +110,17 @@ def test_every_error_class_derives_from_predictor_error():
     from predictor.modeling.preprocess import SchemaMismatchError
     from predictor.modeling.probabilistic import NotFittedError
 
-    for cls in (ContractError, ModelLoadError, ShortHistoryError, UnknownCustomerError,
-                ConfigError, SchemaMismatchError, NotFittedError, OutputError, OutputLockedError):
+    for cls in (
+        ContractError,
+        ModelLoadError,
+        ShortHistoryError,
+        UnknownCustomerError,
+        ConfigError,
+        SchemaMismatchError,
+        NotFittedError,
+        OutputError,
+        OutputLockedError,
+    ):
         assert issubclass(cls, PredictorError), cls
     assert issubclass(ContractError, ValueError)  # old `except ValueError` still works
 
@@ -199,8 +208,16 @@ def test_as_of_long_after_the_data_is_a_warning(model_dir, small_csv, tmp_path):
 def test_debug_shows_the_traceback(small_csv, tmp_path):
     from predictor.bundle import ModelLoadError
 
-    args = ["--debug", "score", "--model", str(tmp_path / "nope"), "--data", str(small_csv),
-            "--out", str(tmp_path / "s.csv")]
+    args = [
+        "--debug",
+        "score",
+        "--model",
+        str(tmp_path / "nope"),
+        "--data",
+        str(small_csv),
+        "--out",
+        str(tmp_path / "s.csv"),
+    ]
     result = runner.invoke(app, args)
     assert isinstance(result.exception, ModelLoadError)
 

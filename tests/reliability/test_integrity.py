@@ -147,8 +147,17 @@ def test_registered_model_has_no_pickle_and_a_missing_version_is_one_line(
     assert not [p for p in files if p.suffix == ".pkl"]
     via_registry = predictor.load_model(f"models:/rel/{version}", tracking_uri=uri)
     assert via_registry.version == model.version
-    args = ["score", "--model", "models:/rel/99", "--data", str(small_csv),
-            "--out", str(tmp_path / "s.csv"), "--tracking-uri", uri]
+    args = [
+        "score",
+        "--model",
+        "models:/rel/99",
+        "--data",
+        str(small_csv),
+        "--out",
+        str(tmp_path / "s.csv"),
+        "--tracking-uri",
+        uri,
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "models:/rel/99" in result.output

@@ -42,7 +42,9 @@ def wait_until_writing(child: subprocess.Popen, folder: Path, timeout: float = 2
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         names = leftovers(folder)
-        if any(n.startswith(SPILL_PREFIX) for n in names) and any(n.endswith(".tmp") for n in names):
+        if any(n.startswith(SPILL_PREFIX) for n in names) and any(
+            n.endswith(".tmp") for n in names
+        ):
             return
         assert child.poll() is None, child.communicate()
         time.sleep(0.05)

@@ -42,8 +42,17 @@ def test_train_with_a_path_as_model_name_touches_nothing(tmp_path, small_csv, na
     before = snapshot(tmp_path)
     result = runner.invoke(
         app,
-        ["train", "--data", str(small_csv), "--models-dir", str(models), "--set",
-         f"model_name={name}", "--tracking-uri", f"sqlite:///{tmp_path}/m.db"],
+        [
+            "train",
+            "--data",
+            str(small_csv),
+            "--models-dir",
+            str(models),
+            "--set",
+            f"model_name={name}",
+            "--tracking-uri",
+            f"sqlite:///{tmp_path}/m.db",
+        ],
     )
     assert result.exit_code == 2, result.output
     assert "model_name" in result.output and "Traceback" not in result.output

@@ -97,7 +97,9 @@ def test_cli_spark_engine_replaces_only_its_own_dataset(cli_run):
     stranger = root / "not_a_dataset"
     stranger.mkdir()
     (stranger / "keep.txt").write_text("mine")
-    refused = CliRunner().invoke(app, [str(stranger) if a == str(root / "scores") else a for a in args])
+    refused = CliRunner().invoke(
+        app, [str(stranger) if a == str(root / "scores") else a for a in args]
+    )
     assert refused.exit_code != 0
     assert (stranger / "keep.txt").read_text() == "mine"
 

@@ -64,7 +64,12 @@ def test_spark_features_equal_the_pandas_engine(spark, folder, tmp_path, monkeyp
 
 def test_union_of_bucket_columns_keeps_each_bucket_order():
     buckets = [
-        ["customer__age", "channels__channel_90d__email", "channels__channel_90d__sms", "nps__last"],
+        [
+            "customer__age",
+            "channels__channel_90d__email",
+            "channels__channel_90d__sms",
+            "nps__last",
+        ],
         ["customer__age", "channels__channel_90d__app", "channels__channel_90d__sms", "nps__last"],
         ["customer__age", "nps__last"],
     ]

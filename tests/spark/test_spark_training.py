@@ -65,8 +65,10 @@ def test_everyone_sampled_gives_exactly_pandas_tables_frames_and_labels(spark, f
             assert_same_frame(spark_frame, pandas_frame)
         assert run.features.transient(cutoffs[-1]) is run.features(cutoffs[-1])
         at = churn_plan(tables, config).train[-2:]
-        for target, label in (("churn", lambda c: churn_label(tables, c, config.churn)),
-                              ("value_13m", lambda c: value_label(tables, c, config.value))):
+        for target, label in (
+            ("churn", lambda c: churn_label(tables, c, config.churn)),
+            ("value_13m", lambda c: value_label(tables, c, config.value)),
+        ):
             got = run.features.labels(at, target).toPandas()
             got = got.set_index(["as_of", "customer_id"])["label"].sort_index()
             want = pd.concat({c.date(): label(c).astype(float) for c in at}, names=["as_of"])

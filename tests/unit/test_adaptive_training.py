@@ -62,9 +62,7 @@ def test_a_categorical_without_categories_never_reaches_xgboost():
     rng = np.random.default_rng(1)
     n = 300
     x = rng.normal(size=n)
-    X = pd.DataFrame(
-        {"x": x, "channel": pd.Categorical(pd.Series([None] * n, dtype="string"))}
-    )
+    X = pd.DataFrame({"x": x, "channel": pd.Categorical(pd.Series([None] * n, dtype="string"))})
     y = (x + rng.normal(size=n) > 0).astype(int)
     model = ChurnModel(n_estimators=20, n_jobs=1).fit(X, y, eval_set=(X, y))
     assert model.schema_.features_ == ["x"]

@@ -68,7 +68,8 @@ def _future(tables: Tables, make_frame) -> Tables:
         dates=("occurred_at",),
     )  # fmt: skip
     orders = make_frame(
-        [("A", "2024-04-01 10:00", 120.0)], ["customer_id", "order_date", "amount"],
+        [("A", "2024-04-01 10:00", 120.0)],
+        ["customer_id", "order_date", "amount"],
         dates=("order_date",),
     )  # a later payment must not settle the failure as of the cutoff
     return tables.replace(

@@ -56,5 +56,9 @@ def test_empty_calibration_is_refused():
 def test_pinball_prefers_the_true_quantile():
     y = np.random.default_rng(5).exponential(10.0, 20000)
     true_p90 = np.quantile(y, 0.9)
-    assert pinball(y, np.full_like(y, true_p90), 0.9) < pinball(y, np.full_like(y, 2 * true_p90), 0.9)
-    assert pinball(y, np.full_like(y, true_p90), 0.9) < pinball(y, np.full_like(y, true_p90 / 2), 0.9)
+    assert pinball(y, np.full_like(y, true_p90), 0.9) < pinball(
+        y, np.full_like(y, 2 * true_p90), 0.9
+    )
+    assert pinball(y, np.full_like(y, true_p90), 0.9) < pinball(
+        y, np.full_like(y, true_p90 / 2), 0.9
+    )

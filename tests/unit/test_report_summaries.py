@@ -147,9 +147,7 @@ def test_action_table_lists_every_cell_with_its_lever():
     scores = scores_frame()
     scores.loc[3, "value_segment"] = "lapsed"
     levers = pd.Series(["loyalty_reward", "retention_offer", "grow", "win_back"])
-    facts = pd.DataFrame(
-        {"value_last_13m": [0.0, 0.0, 0.0, 321.0]}, index=pd.Index(list("abcd"))
-    )
+    facts = pd.DataFrame({"value_last_13m": [0.0, 0.0, 0.0, 321.0]}, index=pd.Index(list("abcd")))
     actions = action_table(scores, levers, facts)
     assert len(actions) == 3 * 3 + 1  # no negative customers: no negative row
     assert actions.loc[("above_average", "low"), "customers"] == 1
@@ -165,15 +163,17 @@ def test_an_empty_band_is_explained():
 
     scores = scores_frame()
     scores["risk_band"] = ["low", "medium", "medium", "inactive"]
-    seg = Segmenter((1.0, 2.0), (0.05, 0.9), "relative", "relative", (0.5, 1.5), (0.5, 2.0),
-                    100.0, 0.45)
+    seg = Segmenter(
+        (1.0, 2.0), (0.05, 0.9), "relative", "relative", (0.5, 1.5), (0.5, 2.0), 100.0, 0.45
+    )
     notes = empty_band_notes(scores, seg)
     assert len(notes) == 1
-    assert "highest risk is 80.0%, below the high-risk limit of 90.0% (2x the churn rate" in (
-        notes[0]
+    assert (
+        "highest risk is 80.0%, below the high-risk limit of 90.0% (2x the churn rate" in (notes[0])
     )
-    seg = Segmenter((1.0, 2.0), (0.3, 1.1), "relative", "relative", (0.5, 1.5), (0.5, 2.0),
-                    100.0, 0.55)
+    seg = Segmenter(
+        (1.0, 2.0), (0.3, 1.1), "relative", "relative", (0.5, 1.5), (0.5, 2.0), 100.0, 0.55
+    )
     assert "above 100%" in empty_band_notes(scores, seg)[0]
 
 
@@ -181,7 +181,7 @@ def test_churn_headline_says_when_risks_are_no_better_than_a_constant():
     metrics = pd.DataFrame(
         {"brier": [0.114, 0.106], "log_loss": [0.465, 0.368]}, index=["model", "base_rate"]
     )
-    (label, value, detail), = _constant_verdict(metrics)
+    ((label, value, detail),) = _constant_verdict(metrics)
     assert value.startswith("NO") and "0.465 vs 0.368" in detail
     metrics.loc["model"] = [0.100, 0.350]
     assert _constant_verdict(metrics)[0][1] == "yes"

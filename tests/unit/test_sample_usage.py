@@ -58,7 +58,7 @@ def test_usage_decays_in_the_weeks_before_a_cancellation(sample):
     signup = sample.tables.customers.set_index("customer_id")["signup_date"]
     ends = ends[ends - signup.reindex(ends.index) > pd.Timedelta(days=150)]
     assert len(ends) >= 10
-    days_before = (ends.reindex(usage["customer_id"]).to_numpy() - usage["occurred_at"].to_numpy())
+    days_before = ends.reindex(usage["customer_id"]).to_numpy() - usage["occurred_at"].to_numpy()
     days_before = days_before / np.timedelta64(1, "D")
     who = usage["customer_id"].to_numpy()
     last = pd.Series((days_before > 0) & (days_before <= 28)).groupby(who).sum() / 28

@@ -114,8 +114,11 @@ def test_lever_rules_first_match_wins():
 
 def test_every_lever_rule_names_a_documented_lever_and_every_cell_has_one():
     assert {rule.lever for rule in LEVER_RULES} == set(LEVERS)
-    cells = [(s, b) for s in ("above_average", "average", "below_average", "negative")
-             for b in ("low", "medium", "high")] + [("lapsed", "inactive")]
+    cells = [
+        (s, b)
+        for s in ("above_average", "average", "below_average", "negative")
+        for b in ("low", "medium", "high")
+    ] + [("lapsed", "inactive")]
     segment = pd.Series([s for s, _ in cells])
     band = pd.Series([b for _, b in cells])
     assert (assign_levers(segment, band) != "").all()
@@ -200,7 +203,9 @@ def test_high_band_stays_reachable_when_most_customers_churn(base):
     assert "%.1f%%" % (base * 100) in text and "%.1f%%" % (high * 100) in text
     no_ranking = Segmenter.fit(np.ones(5), base, SegmentConfig())
     assert no_ranking.risk_cuts[1] == pytest.approx(base + (1 - base) / 2)
-    assert "half way" in no_ranking.risk_rule_text() or "50% of the way" in no_ranking.risk_rule_text()
+    assert (
+        "half way" in no_ranking.risk_rule_text() or "50% of the way" in no_ranking.risk_rule_text()
+    )
 
 
 def test_plain_multiple_below_a_third():

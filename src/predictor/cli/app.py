@@ -163,6 +163,7 @@ def check_tables(values: list[str] | None) -> list[str] | None:
             raise typer.BadParameter(f"{value!r} is not a table ({', '.join(TABLE_NAMES)})")
     return values
 
+
 PROJECT_DIR = Path.cwd()
 DEFAULT_SAMPLE_DIR = Path("data/sample")
 
@@ -176,9 +177,7 @@ SetOpt = Annotated[
 ]
 VerboseOpt = Annotated[
     bool,
-    typer.Option(
-        "--verbose", "-v", help="Also show library warnings and log messages on screen."
-    ),
+    typer.Option("--verbose", "-v", help="Also show library warnings and log messages on screen."),
 ]
 
 

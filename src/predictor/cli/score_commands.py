@@ -61,7 +61,9 @@ def score(
     ] = None,
     scratch_dir: Annotated[
         Path | None,
-        typer.Option(help="Folder for the temporary spill of Parquet input (default: beside --out)."),
+        typer.Option(
+            help="Folder for the temporary spill of Parquet input (default: beside --out)."
+        ),
     ] = None,
     verbose: VerboseOpt = False,
     engine: Annotated[
@@ -69,7 +71,9 @@ def score(
     ] = Engine.pandas,
     spark_master: Annotated[
         str | None,
-        typer.Option(help="Spark master (default: $PREDICTOR_SPARK_MASTER, then local[*]).",),
+        typer.Option(
+            help="Spark master (default: $PREDICTOR_SPARK_MASTER, then local[*]).",
+        ),
     ] = None,
     buckets: Annotated[
         int | None, typer.Option(min=1, help="Spark: customer buckets (default: 2 x cores).")

@@ -71,14 +71,18 @@ PAYMENT_FAILED = frozenset(
     {"payment_failed", "payment_failure", "charge_failed", "invoice_payment_failed"}
 )
 """Kinds that record a failed payment (billing events logged as interactions)."""
-PASSIVE_KINDS = SENT | PAYMENT_FAILED | {
-    "delivered",
-    "bounce",
-    "bounced",
-    "unsubscribe",
-    "unsubscribed",
-    "failed",
-}
+PASSIVE_KINDS = (
+    SENT
+    | PAYMENT_FAILED
+    | {
+        "delivered",
+        "bounce",
+        "bounced",
+        "unsubscribe",
+        "unsubscribed",
+        "failed",
+    }
+)
 PER_SEAT_WINDOWS = (7, 30, 90)
 _LAST_FAILURE = "_last_payment_failure_us"  # internal: dropped by ``compute``
 
@@ -187,9 +191,7 @@ def _usage_trends(ev: Events, active_days: np.ndarray) -> dict[str, np.ndarray]:
         "engagements_30d": in_days(0, 30),
     }
     cols["engagement_trend_7d_60d"] = balance(cols["engagements_7d"] / 7, in_days(7, 67) / 60)
-    cols["engagement_trend_30d_90d"] = balance(
-        cols["engagements_30d"] / 30, in_days(30, 120) / 90
-    )
+    cols["engagement_trend_30d_90d"] = balance(cols["engagements_30d"] / 30, in_days(30, 120) / 90)
     weeks = _binned(ev, 7, SLOPE_WEEKS)
     t = np.arange(SLOPE_WEEKS, dtype=np.float64)[::-1]  # weeks[:, 0] is the newest week
     t = t - t.mean()

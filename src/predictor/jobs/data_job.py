@@ -43,9 +43,7 @@ def resolve_data_end(config: Config) -> pd.Timestamp:
     return data_end(config.data.end_date)
 
 
-def resolve_as_of(
-    as_of: str | pd.Timestamp | None, tables: Tables, config: Config
-) -> pd.Timestamp:
+def resolve_as_of(as_of: str | pd.Timestamp | None, tables: Tables, config: Config) -> pd.Timestamp:
     """The as-of date of a run: the one given, else the data's last date (``data_span``)."""
     return pd.Timestamp(as_of) if as_of is not None else data_span(tables, config)[1]
 
@@ -214,7 +212,10 @@ def write_sample(
     else:
         from predictor.sample import generate_sample, ground_truth
 
-        business, truth_of = generate_sample(n_customers=customers, seed=seed, mode=mode), ground_truth
+        business, truth_of = (
+            generate_sample(n_customers=customers, seed=seed, mode=mode),
+            ground_truth,
+        )
     write_tables(business.tables, out_dir, fmt=fmt, days=SAMPLE_DAY_COLUMNS)
     write_frame_atomic(business.traits.reset_index(), truth_dir / "traits.parquet")
     if truth_as_of:

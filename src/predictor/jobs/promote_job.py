@@ -17,7 +17,9 @@ class PromotionError(PredictorError):
     """Champion and challenger cannot be compared: a role is unset, or a metric is unknown."""
 
 
-def check_promote_metrics(metrics: list[str], option: str = "tracking.promote_metrics") -> list[str]:
+def check_promote_metrics(
+    metrics: list[str], option: str = "tracking.promote_metrics"
+) -> list[str]:
     """``metrics`` when each names a known ``target.metric``; else ``PromotionError``.
 
     ``option`` is how the user gave them (``--metrics`` on the command line).
@@ -44,9 +46,7 @@ class PromotionRun:
     decision: Any = None
 
 
-def compare_registered(
-    name: str, uri: str, metrics: list[str], tables: Tables
-) -> PromotionRun:
+def compare_registered(name: str, uri: str, metrics: list[str], tables: Tables) -> PromotionRun:
     """Compare the registered champion and challenger of ``name`` on ``tables``; promote if better.
 
     Both are scored on the newest held-out cutoffs of ``tables`` (``promotion``); the decision

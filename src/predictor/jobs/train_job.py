@@ -248,7 +248,8 @@ def run_training(
         example = model_example(model, frame)
         say("saving model folder and plots")
         target = install_model(
-            models_dir / config.model_name, lambda folder: tracker.save_model(bundle, folder, example)
+            models_dir / config.model_name,
+            lambda folder: tracker.save_model(bundle, folder, example),
         )
         plots = _save_figures(evaluation, tmp / "plots", config.report.currency)
         for path in plots:

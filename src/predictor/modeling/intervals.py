@@ -63,9 +63,7 @@ class ConformalInterval:
             lo, hi = _conformal_bounds(resid[which == b], quantiles)
             lower.append(lo)
             upper.append(hi)
-        return cls(
-            [float(e) for e in edges], lower, upper, floor, bool((y >= 0).all())
-        )
+        return cls([float(e) for e in edges], lower, upper, floor, bool((y >= 0).all()))
 
     def predict(self, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(P10, P90) for predictions ``pred`` (on the same scale as the calibration)."""

@@ -203,4 +203,6 @@ class BinLevels:
     @classmethod
     def from_dict(cls, state: dict[str, list[float]]) -> BinLevels:
         """Rebuild from ``to_dict``."""
-        return cls([float(c) for c in state["log_centres"]], [float(v) for v in state["log_values"]])
+        return cls(
+            [float(c) for c in state["log_centres"]], [float(v) for v in state["log_values"]]
+        )

@@ -117,7 +117,8 @@ def rfm_summary(
     cutoff_day = pd.Timestamp(as_of).normalize()
     bought = purchases(orders)
     visible = bought.loc[
-        known_at(bought["order_date"], day_end(cutoff_day)), ["customer_id", "order_date", value_col]
+        known_at(bought["order_date"], day_end(cutoff_day)),
+        ["customer_id", "order_date", value_col],
     ]
     days = (
         visible.assign(day=visible["order_date"].dt.normalize())
@@ -247,7 +248,9 @@ nothing the predictions can show."""
 
 def _stationary(result: Any) -> bool:
     """Whether an L-BFGS-B result with its own gradient stopped at a stationary point."""
-    return bool(np.all(np.isfinite(result.jac)) and np.max(np.abs(result.jac)) <= GRADIENT_TOLERANCE)
+    return bool(
+        np.all(np.isfinite(result.jac)) and np.max(np.abs(result.jac)) <= GRADIENT_TOLERANCE
+    )
 
 
 LOG_BOUND: float = 20.0

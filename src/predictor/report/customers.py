@@ -35,8 +35,9 @@ def empty_band_notes(scores: pd.DataFrame, segmenter: Segmenter) -> list[str]:
     """Why a risk band holds no active customer, one sentence per empty band (none when full)."""
     risk = scores.loc[is_active(scores), "churn_risk"]
     if risk.empty:
-        return ["No customer is active: everyone scored has already left, so every risk band "
-                "is empty."]
+        return [
+            "No customer is active: everyone scored has already left, so every risk band is empty."
+        ]
     lo, hi = segmenter.risk_cuts
     present = set(scores.loc[is_active(scores), "risk_band"])
     rule = ""
@@ -118,9 +119,7 @@ def action_matrix(actions: pd.DataFrame, currency: str, months: int) -> str:
 
 def lever_legend(actions: pd.DataFrame) -> str:
     """The levers named in the action table, with what each stands for (fixed texts)."""
-    used = dict.fromkeys(
-        [*actions["lever"], *(k for c in actions["lever_counts"] for k in c if k)]
-    )
+    used = dict.fromkeys([*actions["lever"], *(k for c in actions["lever_counts"] for k in c if k)])
     frame = pd.DataFrame(
         {"what to do": [LEVERS[k].action for k in LEVER_ORDER if k in used]},
         index=pd.Index([LEVERS[k].name for k in LEVER_ORDER if k in used], name="lever"),

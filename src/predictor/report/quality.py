@@ -127,7 +127,9 @@ def _versus(comparison: pd.DataFrame, metric: str) -> tuple[str, str]:
     row = comparison.loc[metric]
     fmt = _headline_format(metric)
     name = PREDICTOR_NAMES.get(row["baseline"], row["baseline"])
-    return fmt(row["model"]), (f"best baseline, {name}: {fmt(row['baseline_value'])}" if name else "")
+    return fmt(row["model"]), (
+        f"best baseline, {name}: {fmt(row['baseline_value'])}" if name else ""
+    )
 
 
 def _verdict_html(comparison: pd.DataFrame) -> str:
@@ -370,7 +372,7 @@ def quality_section(
 def skipped_note(info: dict) -> str:
     """Why a target has no model (skipped at training), and which targets used a customer split."""
     parts = [
-        f"<p class=\"note\"><b>{escape(target)}: not trained.</b> {escape(reason)} Its score "
+        f'<p class="note"><b>{escape(target)}: not trained.</b> {escape(reason)} Its score '
         "columns are left empty.</p>"
         for target, reason in info.get("skipped", {}).items()
     ]

@@ -186,7 +186,7 @@ class _Collector:
     def _subscriptions(self, ids, death: np.ndarray) -> pd.DataFrame:
         """One row per period of constant plan and seats; the last ends on the cancellation."""
         acc, ch = self.acc, _cat(self.rows["changes"])
-        keep = (ch["day"] < np.minimum(death[ch["cust"]], self.n_days))
+        keep = ch["day"] < np.minimum(death[ch["cust"]], self.n_days)
         n = len(acc.signup)
         cust = np.concatenate([np.arange(n), ch["cust"][keep]])
         day = np.concatenate([acc.signup, ch["day"][keep]])

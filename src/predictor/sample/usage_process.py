@@ -161,9 +161,7 @@ def _hazard(acc: _Accounts, st: _State, day: int) -> np.ndarray:
     """Daily cancellation hazard of each element on ``day``, from its state at the day's start."""
     age = (day - acc.signup[st.idx]).astype(F32)
     tenure = F32(1) + F32(_TENURE_K) * np.exp(-age / F32(_TENURE_DAYS))
-    mood = np.exp(
-        st.health * F32(-_H_HEALTH) + st.fade * F32(_H_FADE) + st.griev * F32(_H_GRIEV)
-    )
+    mood = np.exp(st.health * F32(-_H_HEALTH) + st.fade * F32(_H_FADE) + st.griev * F32(_H_GRIEV))
     h = acc.base_h[st.idx].astype(F32) * tenure * _PLAN_HAZ[st.plan] * mood
     h += F32(_H_DUNNING) * (st.dunning > 0)
     return np.clip(h, F32(1e-7), F32(0.5))
