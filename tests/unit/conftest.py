@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from predictor.config import Config
 from predictor.contract.tables import Tables
+from predictor.features import _base, _encoding
 from predictor.testing import synthetic_tables
 from predictor.timeline import day_end
 
@@ -64,3 +66,16 @@ def as_of_at() -> Callable[[pd.DataFrame, str], pd.Series]:
 def empty_orders() -> pd.DataFrame:
     """An empty orders table."""
     return no_orders()
+
+
+def encoded_events(frame: pd.DataFrame, customers: int, limit: pd.Timestamp) -> _base.Events:
+    """Event rows (time column ``at``) of customers ``C0``.. seen by everyone at ``limit``."""
+    ids = pd.Index([f"C{i}" for i in range(customers)], name="customer_id")
+    as_of = np.full(customers, np.datetime64(limit, "us"))
+    pop = _base.Population(
+        ids=ids,
+        as_of=as_of,
+        as_of_day=_encoding.day_number(as_of),
+        signup=np.full(customers, np.datetime64("2020-01-01", "us")),
+    )
+    return _base.Events(pop, _encoding.EncodedTable(frame, "at", ids))

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from tests.unit.conftest import encoded_events
 
 from predictor import keys
 from predictor.features import _base, _encoding
@@ -96,21 +97,13 @@ def test_factorize_matches_pandas_on_arrow_and_object_columns() -> None:
 
 
 def _events(times: list[str], as_of: str, customers: int = 3) -> _base.Events:
-    ids = pd.Index([f"C{i}" for i in range(customers)], name="customer_id")
     frame = pd.DataFrame({
         "customer_id": _strings([f"C{i % customers}" for i in range(len(times))]),
         "at": pd.to_datetime(times),
         "channel": _strings(["web", "app", "web", None, "app", "web"][: len(times)]),
         "amount": np.arange(len(times), dtype=float),
     })  # fmt: skip
-    limit = np.full(customers, np.datetime64(pd.Timestamp(as_of), "us"))
-    pop = _base.Population(
-        ids=ids,
-        as_of=limit,
-        as_of_day=_encoding.day_number(limit),
-        signup=np.full(customers, np.datetime64("2020-01-01", "us")),
-    )
-    return _base.Events(pop, _encoding.EncodedTable(frame, "at", ids))
+    return encoded_events(frame, customers, pd.Timestamp(as_of))
 
 
 def test_all_visible_events_share_read_only_arrays_and_match_the_cut() -> None:

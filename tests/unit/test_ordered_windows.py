@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from tests.unit.conftest import encoded_events
 
 from predictor.config import Config
 from predictor.contract.schema import SPECS
@@ -40,20 +41,12 @@ def test_is_ordered_checks_order_and_missing_dates_across_blocks(monkeypatch) ->
 
 
 def _events(times: np.ndarray, codes: np.ndarray, as_of: str, customers: int) -> _base.Events:
-    ids = pd.Index([f"C{i}" for i in range(customers)], name="customer_id")
     frame = pd.DataFrame({
         "customer_id": [f"C{c}" for c in codes],
         "at": times,
         "amount": np.linspace(0.1, 9.7, len(times)),
     })  # fmt: skip
-    limit = np.full(customers, np.datetime64(_day_end(as_of), "us"))
-    pop = _base.Population(
-        ids=ids,
-        as_of=limit,
-        as_of_day=_encoding.day_number(limit),
-        signup=np.full(customers, np.datetime64("2020-01-01", "us")),
-    )
-    return _base.Events(pop, _encoding.EncodedTable(frame, "at", ids))
+    return encoded_events(frame, customers, _day_end(as_of))
 
 
 def _day_end(day: str) -> pd.Timestamp:
