@@ -219,7 +219,7 @@ class Events:
             sel: Selection = slice(start, max(start, stop))
         else:
             mask = self.age < hi
-            if lo > 0:
+            if lo > 0:  # age >= 0 holds for every kept row: none is dated after as_of
                 mask &= self.age >= lo
             sel = np.flatnonzero(mask)
         return self._subset(sel), sel
@@ -513,12 +513,13 @@ def _common_as_of(pop: Population) -> np.datetime64 | None:
 
 def _visible_rows(
     pop: Population, table: EncodedTable, remap: np.ndarray | None, common: np.datetime64 | None
-) -> tuple[np.ndarray | None, np.ndarray]:
+) -> tuple[Selection | None, np.ndarray]:
     """Which rows of ``table`` are known at their customer's ``as_of``, and their customers.
 
-    Returns the kept rows' positions (None when every row is kept) and their customers'
-    positions in ``pop`` (``int64``, possibly a read-only view of ``table.pos``). With one cutoff for everyone (``common``, the usual case)
-    the dates are compared with one instant and only the kept rows' customers are looked up.
+    Returns the kept rows (positions, or a slice for a time-ordered prefix; None when every row
+    is kept) and their customers' positions in ``pop`` (``int64``, possibly a read-only view of
+    ``table.pos``). With one cutoff for everyone (``common``, the usual case) the dates are
+    compared with one instant and only the kept rows' customers are looked up.
     """
     pos = table.pos
     if not pop.n:

@@ -58,8 +58,7 @@ def day_number(times: np.ndarray) -> np.ndarray:
     minimum), computed as a floor division of the raw ticks: about 4x faster on tens of millions
     of instants (41M: 0.15 s against 0.6 s).
     """
-    unit, count = np.datetime_data(times.dtype)
-    per_day = _TICKS_PER_DAY.get(unit) if count == 1 else None
+    per_day = ticks_per_day(times.dtype)
     if per_day is None:
         return times.astype("datetime64[D]").astype(np.int64)
     ticks = times.view(np.int64)
@@ -77,8 +76,7 @@ def ordered_day_number(times: np.ndarray) -> np.ndarray:
     the day numbers are then one ``np.repeat`` (no division per row). The same values as
     ``day_number``; it is used when the rows are many more than the days.
     """
-    unit, count = np.datetime_data(times.dtype)
-    per_day = _TICKS_PER_DAY.get(unit) if count == 1 else None
+    per_day = ticks_per_day(times.dtype)
     if per_day is None or not len(times):
         return day_number(times)
     ticks = times.view(np.int64)

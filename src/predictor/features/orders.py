@@ -27,6 +27,7 @@ import pandas as pd
 
 from predictor.config import Config
 from predictor.features._base import Events, balance, event_family, ratio, subset
+from predictor.features._encoding import micros
 from predictor.timeline import is_purchase
 
 PREFIX = "orders__"
@@ -102,7 +103,7 @@ class _FirstBasket:
     """
 
     def __init__(self, bought: Events) -> None:
-        t = bought.time.astype("datetime64[us]").astype(np.int64).astype(np.float64)
+        t = micros(bought.time).astype(np.float64)
         first = bought.minimum(t)
         self.view, self.rows = bought.select(t == first[bought.code])
         self.none = np.isnan(first)
