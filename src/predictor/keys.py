@@ -143,29 +143,42 @@ def _form_of(ids: pa.Array) -> _Form | None:
     return _Form(width, int.from_bytes(head, "little"), len(head))
 
 
-def ordered_numbers(
-    values: pa.Array | pa.ChunkedArray, bounds: pa.Array | pa.ChunkedArray
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Prefix-and-digits ids (``values`` and sorted ``bounds``) as numbers in the text's order.
+@dataclass(frozen=True)
+class NumberedBounds:
+    """Sorted prefix-and-digits ids (chunk bounds) as numbers, made once for many batches.
 
     Ids of one width, one prefix and digits after it compare as text exactly as their numbers
     compare, so a binary search of the numbers places each id among the bounds as comparing
-    the texts would. None unless every value and bound has the bounds' form (or any is missing).
+    the texts would.
     """
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if isinstance(bounds, pa.ChunkedArray):
-        bounds = bounds.combine_chunks()
-    form = _form_of(bounds)
-    if form is None:
-        return None
-    bound_words, value_words = form.words(bounds), form.words(values)
-    if bound_words is None or value_words is None:
-        return None
-    bound_numbers, numbers = form.numbers(bound_words), form.numbers(value_words)
-    if (bound_numbers < 0).any() or (numbers < 0).any():
-        return None
-    return numbers, bound_numbers
+
+    form: _Form
+    numbers: np.ndarray
+
+    @classmethod
+    def of(cls, bounds: pa.Array | pa.ChunkedArray) -> NumberedBounds | None:
+        """The bounds as numbers; None unless every bound has the first one's form."""
+        if isinstance(bounds, pa.ChunkedArray):
+            bounds = bounds.combine_chunks()
+        form = _form_of(bounds)
+        numbers = None if form is None else _as_numbers(form, bounds)
+        return None if form is None or numbers is None else cls(form, numbers)
+
+    def reached(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+        """How many bounds each id reaches (``>=`` as text); None unless all have the form."""
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        numbers = _as_numbers(self.form, values)
+        if numbers is None:
+            return None
+        return np.searchsorted(self.numbers, numbers, side="right").astype(np.int64)
+
+
+def _as_numbers(form: _Form, data: pa.Array) -> np.ndarray | None:
+    """Every value's number; None when any is missing or not of ``form``."""
+    words = form.words(data)
+    numbers = None if words is None else form.numbers(words)
+    return None if numbers is None or (numbers < 0).any() else numbers
 
 
 def _numbered_positions(ids: pd.Index | pd.Series, keys: pd.Series) -> np.ndarray | None:
@@ -175,12 +188,11 @@ def _numbered_positions(ids: pd.Index | pd.Series, keys: pd.Series) -> np.ndarra
         return None
     id_array = id_data.combine_chunks()
     form = _form_of(id_array)
-    words = None if form is None else form.words(id_array)
-    if words is None:
+    numbers = None if form is None else _as_numbers(form, id_array)
+    if form is None or numbers is None:
         return None
-    numbers = form.numbers(words)
     size = int(numbers.max()) + 1 if len(numbers) else 0
-    if (numbers < 0).any() or size > _TABLE_PER_ID * len(numbers) + _BLOCK:
+    if size > _TABLE_PER_ID * len(numbers) + _BLOCK:
         return None
     table = np.full(size + 1, -1, dtype=np.int64)  # the last entry answers every miss
     table[numbers] = np.arange(len(numbers))

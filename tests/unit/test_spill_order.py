@@ -30,15 +30,19 @@ def test_numbered_ids_find_their_chunk_as_the_text_comparison_does(fmt: str) -> 
     rng = np.random.default_rng(2)
     ids = pa.array([fmt.format(i) for i in rng.integers(0, 9_999, 3_000)], pa.large_string())
     bounds = pc.unique(ids).sort().take(pa.array([500, 1_000, 2_000]))
-    found = keys.ordered_numbers(ids, bounds)
-    assert found is not None
-    numbers, bound_numbers = found
-    expected = _count_reached(ids, bounds)
-    np.testing.assert_array_equal(np.searchsorted(bound_numbers, numbers, side="right"), expected)
+    numbered = keys.NumberedBounds.of(bounds)
+    assert numbered is not None
+    reached = numbered.reached(ids)
+    assert reached is not None
+    np.testing.assert_array_equal(reached, _count_reached(ids, bounds))
 
 
 def test_ids_of_other_forms_are_left_to_the_text_comparison() -> None:
     bounds = pa.array(["C0000100", "C0000200"], pa.large_string())
+    numbered = keys.NumberedBounds.of(bounds)
+    assert numbered is not None
     for odd in (["C0000001", "C00001"], ["C0000001", None], ["X0000001"], ["C00000x1"]):
-        assert keys.ordered_numbers(pa.array(odd, pa.large_string()), bounds) is None
-    assert keys.ordered_numbers(pa.array(["1", "2"], pa.large_string()), pa.array(["a1"])) is None
+        assert numbered.reached(pa.array(odd, pa.large_string())) is None
+    assert keys.NumberedBounds.of(pa.array(["a1", "b"])) is None
+    letter = keys.NumberedBounds.of(pa.array(["a1"]))
+    assert letter is not None and letter.reached(pa.array(["1", "2"])) is None

@@ -149,9 +149,15 @@ class Events:
         self._day: np.ndarray | None = None
         self._ref: int | None = None if common is None else int(pop.as_of_day[0])
         self._age: np.ndarray | None = None
-        self.ordered: bool = common is not None and table.ordered
-        """Rows in time order and one ``as_of`` for everyone: ages never increase along the rows,
-        so the rows of an age window are one contiguous run (``window`` slices them)."""
+
+    @property
+    def ordered(self) -> bool:
+        """Whether the rows are in time order under one ``as_of`` for everyone.
+
+        Ages then never increase along the rows, so the rows of an age window are one
+        contiguous run (``window`` slices them).
+        """
+        return self._ref is not None and self.table.ordered
 
     @property
     def time(self) -> np.ndarray:
@@ -213,7 +219,7 @@ class Events:
         on the day numbers and shared as views (no gather, no mask); otherwise by a mask. The
         rows and their order are the same either way, so every aggregate is identical.
         """
-        if self.ordered and self._ref is not None:
+        if self.ordered and self._ref is not None:  # (narrows the type)
             start = self._first_row_after(self._ref - hi)  # age < hi: day > as_of day - hi
             stop = self._first_row_after(self._ref - lo)  # age >= lo: day <= as_of day - lo
             sel: Selection = slice(start, max(start, stop))
@@ -223,6 +229,16 @@ class Events:
                 mask &= self.age >= lo
             sel = np.flatnonzero(mask)
         return self._subset(sel), sel
+
+    def window_count(self, lo: int, hi: int, mask: np.ndarray | None = None) -> np.ndarray:
+        """Rows per customer aged ``lo`` to ``hi - 1`` days, where ``mask`` (aligned) holds."""
+        view, rows = self.window(lo, hi)
+        return view.count(None if mask is None else subset(mask, rows))
+
+    def window_total(self, lo: int, hi: int, values: np.ndarray) -> np.ndarray:
+        """Sum of ``values`` (aligned) per customer over rows aged ``lo`` to ``hi - 1`` days."""
+        view, rows = self.window(lo, hi)
+        return view.total(subset(values, rows))
 
     def _first_row_after(self, day: int) -> int:
         """On ``ordered`` rows, the first row dated after calendar day ``day`` (binary search).
@@ -247,7 +263,6 @@ class Events:
         out._day = None if self._day is None else subset(self._day, sel)
         out._ref = self._ref
         out._age = None if self._age is None else subset(self._age, sel)
-        out.ordered = self.ordered
         return out
 
     def has(self, column: str) -> bool:

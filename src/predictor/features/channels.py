@@ -100,9 +100,9 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     sent_90 = recent.count(is_kind(SENT))
 
     cols: dict[str, object] = {
-        "interactions_30d": recent.window(0, 30)[0].count(),
+        "interactions_30d": recent.window_count(0, 30),
         "interactions_90d": recent.count(),
-        "interactions_365d": ev.window(0, 365)[0].count(),
+        "interactions_365d": ev.window_count(0, 365),
         "engagements_90d": recent.count(recent_engaged),
         "open_rate_90d": ratio(recent.count(is_kind(OPEN)), sent_90),
         "click_rate_90d": ratio(recent.count(is_kind(CLICK)), sent_90),
@@ -115,8 +115,8 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     # a channel was ever engaged with exactly when it has a last engagement day
     cols["active_channels_ever"] = (~np.isnan(last_engaged)).sum(axis=1).astype(np.float64)
     cols["days_since_engagement"] = engagements.days_since_last()
-    last_30 = _window_count(recent, 0, 30, recent_engaged) / 30
-    days_30_89 = _window_count(recent, 30, 90, recent_engaged) / 60
+    last_30 = recent.window_count(0, 30, recent_engaged) / 30
+    days_30_89 = recent.window_count(30, 90, recent_engaged) / 60
     cols["engagement_trend"] = balance(last_30, days_30_89)
     active_days = _engaged_days(recent, recent_engaged)
     cols.update(_usage_trends(engagements.window(0, 364)[0], active_days))
@@ -130,8 +130,8 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
         cols[f"kind_90d__{name}"] = per_kind[:, i]
     failed = _membership(kind_codes, kinds)(PAYMENT_FAILED) if PAYMENT_FAILED & set(kinds) else None
     if failed is not None and failed.any():
-        cols["payment_failures_30d"] = _window_count(ev, 0, 30, failed)
-        cols["payment_failures_90d"] = _window_count(ev, 0, 90, failed)
+        cols["payment_failures_30d"] = ev.window_count(0, 30, failed)
+        cols["payment_failures_90d"] = ev.window_count(0, 90, failed)
         cols["days_since_payment_failure"] = ev.days_since_last(failed)
         cols[_LAST_FAILURE] = ev.maximum(micros(ev.time).astype(np.float64), failed)
     return pop.frame({PREFIX + k: v for k, v in cols.items()})
@@ -185,13 +185,16 @@ def _engaged_days(recent: Events, engaged: np.ndarray) -> np.ndarray:
 def _usage_trends(ev: Events, active_days: np.ndarray) -> dict[str, np.ndarray]:
     """Trend features of engagements (``ev``: engagements of the last 364 days only)."""
     pop = ev.pop
-    in_days = lambda lo, hi: ev.window(lo, hi)[0].count()  # noqa: E731
     cols: dict[str, np.ndarray] = {
-        "engagements_7d": in_days(0, 7),
-        "engagements_30d": in_days(0, 30),
+        "engagements_7d": ev.window_count(0, 7),
+        "engagements_30d": ev.window_count(0, 30),
     }
-    cols["engagement_trend_7d_60d"] = balance(cols["engagements_7d"] / 7, in_days(7, 67) / 60)
-    cols["engagement_trend_30d_90d"] = balance(cols["engagements_30d"] / 30, in_days(30, 120) / 90)
+    cols["engagement_trend_7d_60d"] = balance(
+        cols["engagements_7d"] / 7, ev.window_count(7, 67) / 60
+    )
+    cols["engagement_trend_30d_90d"] = balance(
+        cols["engagements_30d"] / 30, ev.window_count(30, 120) / 90
+    )
     weeks = _binned(ev, 7, SLOPE_WEEKS)
     t = np.arange(SLOPE_WEEKS, dtype=np.float64)[::-1]  # weeks[:, 0] is the newest week
     t = t - t.mean()
@@ -202,15 +205,9 @@ def _usage_trends(ev: Events, active_days: np.ndarray) -> dict[str, np.ndarray]:
     age_days = pop.as_of_day - day_number(pop.signup) + 1
     cols["active_days_share_90d"] = ratio(active_days, np.clip(age_days, 1, 90))
     baseline_days = np.clip(age_days - BASELINE_GAP, 0, 364 - BASELINE_GAP)
-    baseline = ratio(in_days(BASELINE_GAP, 364), baseline_days)
+    baseline = ratio(ev.window_count(BASELINE_GAP, 364), baseline_days)
     cols["engagement_vs_baseline_7d"] = balance(cols["engagements_7d"] / 7, baseline)
     return cols
-
-
-def _window_count(ev: Events, lo: int, hi: int, mask: np.ndarray) -> np.ndarray:
-    """Rows per customer aged ``lo`` to ``hi - 1`` days where ``mask`` (aligned to ``ev``) holds."""
-    view, rows = ev.window(lo, hi)
-    return view.count(subset(mask, rows))
 
 
 def _binned(ev: Events, width: int, n_bins: int) -> np.ndarray:
@@ -223,7 +220,7 @@ def _binned(ev: Events, width: int, n_bins: int) -> np.ndarray:
     if ev.ordered:
         out = np.empty((ev.n, n_bins))
         for b in range(n_bins):
-            out[:, b] = ev.window(b * width, (b + 1) * width)[0].count()
+            out[:, b] = ev.window_count(b * width, (b + 1) * width)
         return out
     inside = np.flatnonzero(ev.age < width * n_bins)
     code = ev.code.take(inside) * n_bins + ev.age.take(inside) // width

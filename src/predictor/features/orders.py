@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from predictor.config import Config
-from predictor.features._base import Events, balance, event_family, ratio, subset
+from predictor.features._base import Events, balance, event_family, ratio
 from predictor.features._encoding import micros
 from predictor.timeline import is_purchase
 
@@ -51,7 +51,7 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     count = bought.count()
     cols["count"] = count
     for w in WINDOWS:
-        cols[f"count_{w}d"] = bought.window(0, w)[0].count()
+        cols[f"count_{w}d"] = bought.window_count(0, w)
     last_day = bought.last_day()
     cols["recency_days"] = pop.as_of_day - last_day
     first_day = bought.first_day()
@@ -62,8 +62,8 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     cols["count_first_30d"] = bought.count(since_signup < EARLY_DAYS)
     cols["spend_total"] = ev.total(amount)
     for w in WINDOWS:
-        cols[f"spend_{w}d"] = _window_total(ev, 0, w, amount)
-    previous = _window_total(ev, 90, 180, amount)
+        cols[f"spend_{w}d"] = ev.window_total(0, w, amount)
+    previous = ev.window_total(90, 180, amount)
     cols["spend_prev_90d"] = previous
     cols["spend_trend_90d"] = balance(cols["spend_90d"], previous)
     bought_amount = bought.numbers("amount")
@@ -87,12 +87,6 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
 
 
 compute = event_family("orders", "order_date", _features)
-
-
-def _window_total(ev: Events, lo: int, hi: int, values: np.ndarray) -> np.ndarray:
-    """Sum of ``values`` (aligned to ``ev``) per customer over rows aged ``lo`` to ``hi - 1`` days."""
-    view, rows = ev.window(lo, hi)
-    return view.total(subset(values, rows))
 
 
 class _FirstBasket:

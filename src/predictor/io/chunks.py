@@ -33,7 +33,7 @@ from predictor.io.tables import (
     date_rules,
     find_table_files,
 )
-from predictor.keys import ordered_numbers
+from predictor.keys import NumberedBounds
 from predictor.timeline import data_end, day_end
 
 SPILL_BATCH_ROWS = 1_000_000
@@ -105,6 +105,8 @@ class CustomerChunks:
         self.n_chunks = max(1, -(-len(keys) // chunk_size))
         self._bounds = keys.take(pa.array(np.arange(1, self.n_chunks) * chunk_size))
         """The first (smallest) customer id of chunks 1 and later."""
+        self._numbered = NumberedBounds.of(self._bounds) if len(self._bounds) else None
+        """The bounds as numbers when the ids are prefix-and-digits (``C0000001``), else None."""
         del keys
         self._latest: pd.Timestamp | None = None
         self._checked: dict[int, ValidationResult] = {}
@@ -211,10 +213,9 @@ class CustomerChunks:
         if len(self._bounds) > MAX_COMPARED_BOUNDS:
             return self._chunk_by_search(values)
         ids = _arrow_ids(values)
-        numbered = ordered_numbers(ids, self._bounds) if len(self._bounds) else None
-        if numbered is not None:  # ids like C0000001: a binary search of their numbers
-            numbers, bounds = numbered
-            return np.searchsorted(bounds, numbers, side="right").astype(np.int64)
+        reached = None if self._numbered is None else self._numbered.reached(ids)
+        if reached is not None:  # ids like C0000001: a binary search of their numbers
+            return reached
         chunk = np.zeros(len(ids), dtype=np.int64)
         for bound in self._bounds:
             reached = pc.fill_null(pc.greater_equal(ids, bound), False)
