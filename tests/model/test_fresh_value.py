@@ -26,6 +26,7 @@ def test_value_learns_three_months_on_the_latest_cutoffs_and_is_judged_on_thirte
     assert model.value.kind_ == result.plan["objective"]
     # level: pooled long windows after the held-out model's cutoffs, blended with BG/NBD x GG
     assert result.plan["level_rule"] == "window_blend"
+    assert result.plan["level_rule_saved"] == "window_blend"
     assert result.plan["level_reference"] > 0 and result.plan["level"] > 0
     assert result.table.loc["model", "normalized_gini"] > 0.5
     assert 0.5 < result.predictions["model"].sum() / result.y_true.sum() < 2.0
