@@ -26,10 +26,11 @@ unscaled predicted total for them (``prior_ratio``). Its own error has a differe
 (``value.level: blend``) is the geometric mean of the two (``combine``).
 
 A model that learns a few months on the latest cutoffs (``value.learn_months``) is levelled on
-past windows instead. ``window`` pools actual / predicted over the longest window closed after
+past windows (``window_blend``, the default, takes their geometric mean with the structural
+estimate). ``window`` pools actual / predicted over the longest window closed after
 each training cutoff: windows of 4 to 13 months that all end at ``now``, so they weigh the
 months the model learned from more than the test horizon does and cover different parts of
-the seasonal year. ``horizon`` (the default) pools the same ratio over exactly the horizon,
+the seasonal year. ``horizon`` (an option) pools the same ratio over exactly the horizon,
 for the cutoffs of the latest year whose whole horizon has closed by ``now``: each window holds
 a full seasonal year and the year of start dates averages out the start month
 (benchmarks/analysis.md, "Value level over seeds").
