@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from predictor.config import Config
-from predictor.datasets import Frame
+from predictor.datasets import Frame, data_span
 from predictor.labels import value_label
 from predictor.modeling.horizon import HorizonExtension
 from predictor.modeling.value import ValueModel
@@ -22,6 +22,7 @@ from predictor.training import (
     _value_orders,
     closed_months,
     horizon_cutoffs,
+    planned_cutoffs,
 )
 
 REFERENCE, NOW = pd.Timestamp("2023-09-30"), pd.Timestamp("2024-06-30")
@@ -205,3 +206,14 @@ def test_horizon_level_falls_back_to_window_blend_without_a_year_of_horizons():
     cutoffs = [add_months(NOW, -6), add_months(NOW, -4)]
     window = _short_level(model, tables, FeatureCache(tables, config), config, cutoffs, 3, NOW)
     assert level == window[1]
+
+
+def test_planned_cutoffs_hold_the_horizon_level_cutoffs():
+    """The Spark engine builds ahead what the 'horizon' level asks for (``planned_cutoffs``)."""
+    tables = synthetic_tables(80, seed=3)
+    first, end = data_span(tables, Config())
+    horizon = _horizon_config()
+    wanted = set(horizon_cutoffs(first, end, horizon))
+    assert len(wanted) == 13
+    assert wanted <= set(planned_cutoffs(tables, horizon))
+    assert not wanted <= set(planned_cutoffs(tables, Config()))  # window_blend: not needed
