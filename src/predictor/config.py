@@ -214,10 +214,16 @@ class ValueConfig(_Section):
             "profile; null (or >= horizon_months) learns the whole horizon on older cutoffs."
         ),
     )
-    level: Literal["blend", "recent", "structural", "validation", "window", "window_blend"] = Field(
+    level: Literal[
+        "blend", "recent", "structural", "validation", "window", "window_blend", "horizon"
+    ] = Field(
         "window_blend",
         description=(
-            "Level (total) of the 13-month value: 'recent' carries the actual/predicted "
+            "Level (total) of the 13-month value: 'horizon' (with learn_months) pools actual / "
+            "predicted value over the whole horizon for the cutoffs of the latest year whose "
+            "horizon has closed, the prediction extended by the BG/NBD profile (with less than "
+            "a year of them: 'window_blend'; on a model of the whole horizon: 'blend'); "
+            "'recent' carries the actual/predicted "
             "total of the latest complete cutoff forward by the drift seen in the latest 3 "
             "complete months (with learn_months the validation cutoff is recent: no drift); "
             "'structural' takes the total of BG/NBD x Gamma-Gamma refitted at the date; 'blend' the "

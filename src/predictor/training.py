@@ -170,8 +170,8 @@ class FeatureSource(Protocol):
 def planned_cutoffs(tables: Tables, config: Config) -> list[pd.Timestamp]:
     """The cutoffs whose feature frames ``train`` builds for its value and churn targets.
 
-    The value plan (and the fresh-value cutoffs with ``value.learn_months``), the churn plan
-    and the data's end, sorted. Built ahead in one pass by the Spark engine; a cutoff only a
+    The value plan (and the fresh-value cutoffs with ``value.learn_months``, with the
+    'horizon' level's ``horizon_cutoffs``), the churn plan and the data's end, sorted. Built ahead in one pass by the Spark engine; a cutoff only a
     level rule or a fallback asks for (``drift_cutoffs``, the churn customer split) is not
     listed and is built when asked.
     """
@@ -190,6 +190,8 @@ def planned_cutoffs(tables: Tables, config: Config) -> list[pd.Timestamp]:
                 for limit in (plans[-1].test[0], end):
                     train, valid = _fresh_cutoffs(first, limit, config, short)
                     found.update([*train, *valid])
+                    if config.value.level == "horizon":
+                        found.update(horizon_cutoffs(first, limit, config))
     if "churn" in config.targets:
         with suppress(ShortHistoryError):
             plans.append(churn_plan(tables, config))
@@ -371,7 +373,12 @@ def _train_value(
     return model, result
 
 
-FULL_HORIZON_RULE: dict[str, LevelRule] = {"window": "validation", "window_blend": "blend"}
+FULL_HORIZON_RULE: dict[str, LevelRule] = {
+    "window": "validation",
+    "window_blend": "blend",
+    "horizon": "blend",
+}
+YEAR_DAYS = 365
 
 
 def _refit_short(
@@ -453,7 +460,7 @@ def _short_level(
         if params is None or months <= learn:
             continue
         y = value_label(visible, as_of, config.value.model_copy(update={"horizon_months": months}))
-        X = features(as_of)
+        X = features.transient(as_of)
         ids = y.index.intersection(X.index)
         if not len(ids):
             continue
@@ -557,10 +564,9 @@ def _train_fresh_value(
             baselines.setdefault(name, np.zeros(len(test)))[mask] = values
     # the validation cutoff is only ``learn`` months old: no drift; 'blend' and 'structural'
     # still weigh in BG/NBD x Gamma-Gamma's total (``modeling.level``)
-    rule = config.value.level
     prior = lambda: prior_ratio(baselines["bgnbd_gamma_gamma"], extended)  # noqa: E731
     validation_level = model.level_
-    reference = _fresh_reference(
+    rule, reference = _fresh_reference(
         model, tables, features, config, [*ev_train, *ev_valid], test_cut, params[test_cut]
     )
     model.set_level(_level(rule, reference, lambda: 1.0, prior))
@@ -593,12 +599,14 @@ def _train_fresh_value(
     final = _value_model(config, fresh=True, objective=model.kind_)
     final.fit(train.X, train.y, eval_set=(valid.X, valid.y))
     ext_end = HorizonExtension(dict(end_params), learn, full)
+    rule_end, reference_end = _fresh_reference(
+        final, tables, features, config, [*fit_train, *fit_valid], end, end_params
+    )
+    result.plan["level_rule_saved"] = rule_end
     final.set_level(
         _level(
-            rule,
-            _fresh_reference(
-                final, tables, features, config, [*fit_train, *fit_valid], end, end_params
-            ),
+            rule_end,
+            reference_end,
             lambda: 1.0,
             lambda: _prior_level(final, tables, orders, features, end, full, ext_end),
         )
@@ -615,16 +623,45 @@ def _fresh_reference(
     cutoffs: list[pd.Timestamp],
     now: pd.Timestamp,
     params: dict[str, float] | None = None,
-) -> float:
-    """The reference level of a model learned over ``value.learn_months`` months, at ``now``.
+) -> tuple[LevelRule, float]:
+    """The level rule in force and its reference, for a model of ``value.learn_months`` months.
 
-    The validation cutoff's ratio, or with the window rules the ratio pooled over the longest
-    window closed after each cutoff (``_short_level``), which also checks the BG/NBD extension.
+    'horizon': the ratio pooled over the whole horizon after each of ``horizon_cutoffs`` (the
+    latest year of cutoffs whose horizon closed by ``now``), else, without a year of them,
+    'window_blend'. The window rules: the ratio pooled over the longest window closed after
+    each of ``cutoffs`` (``_short_level``). Both check the BG/NBD extension with the level.
+    Otherwise the validation cutoff's ratio. Reads nothing after ``now``.
     """
-    if config.value.level not in ("window", "window_blend") or config.value.learn_months is None:
-        return model.level_
-    learn = config.value.learn_months
-    return _short_level(model, tables, features, config, cutoffs, learn, now, params)[1]
+    rule, learn = config.value.level, config.value.learn_months
+    if learn is None:
+        return rule, model.level_
+    if rule == "horizon":
+        year = horizon_cutoffs(data_span(tables, config)[0], now, config)
+        if year:
+            return rule, _short_level(model, tables, features, config, year, learn, now, params)[1]
+        rule = "window_blend"
+    if rule not in ("window", "window_blend"):
+        return rule, model.level_
+    return rule, _short_level(model, tables, features, config, cutoffs, learn, now, params)[1]
+
+
+def horizon_cutoffs(first: pd.Timestamp, now: pd.Timestamp, config: Config) -> list[pd.Timestamp]:
+    """The cutoffs of the latest year whose whole value horizon has closed by ``now``.
+
+    Automatic cutoffs step back ``cutoffs.step_days`` from the latest such cutoff (explicit
+    ``cutoffs.dates`` are used as given). Empty when they do not cover a year (the earliest is
+    more than one step after the year's start): every calendar month should start a window,
+    so that the start month's season averages out of the pooled ratio.
+    """
+    label_end = lambda c: value_label_end(c, config.value)  # noqa: E731
+    found = candidate_cutoffs(first, now, label_end, config.cutoffs)
+    if not found:
+        return []
+    start = found[-1] - pd.Timedelta(days=YEAR_DAYS)
+    year = [c for c in found if c > start]
+    if year[0] - start > pd.Timedelta(days=config.cutoffs.step_days):
+        return []
+    return year
 
 
 def _level(

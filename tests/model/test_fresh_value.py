@@ -26,6 +26,7 @@ def test_value_learns_three_months_on_the_latest_cutoffs_and_is_judged_on_thirte
     assert model.value.kind_ == result.plan["objective"]
     # level: pooled long windows after the held-out model's cutoffs, blended with BG/NBD x GG
     assert result.plan["level_rule"] == "window_blend"
+    assert result.plan["level_rule_saved"] == "window_blend"
     assert result.plan["level_reference"] > 0 and result.plan["level"] > 0
     assert result.table.loc["model", "normalized_gini"] > 0.5
     assert 0.5 < result.predictions["model"].sum() / result.y_true.sum() < 2.0
@@ -48,3 +49,14 @@ def test_held_out_value_model_reads_nothing_after_the_test_cutoff(business):
     np.testing.assert_allclose(result2.predictions["model"], result.predictions["model"])
     # the labels (and the refitted model) do see the later orders
     assert result2.y_true.sum() > result.y_true.sum()
+
+
+def test_horizon_level_pools_whole_horizons_in_training(business):
+    """``value.level: horizon``: both the held-out check and the saved model use it here."""
+    config = fast_config(value={"level": "horizon"}).model_copy(update={"models": ["value_13m"]})
+    model, evaluation = train(business.tables, config)
+    result = evaluation.tasks["value_13m"]
+    assert result.plan["level_rule"] == "horizon" and result.plan["level_rule_saved"] == "horizon"
+    assert result.plan["level"] == result.plan["level_reference"]  # no structural part
+    assert 0.5 < result.predictions["model"].sum() / result.y_true.sum() < 2.0
+    assert model.value.level_ > 0

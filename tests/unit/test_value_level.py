@@ -68,3 +68,8 @@ def test_window_rules_combine_their_pooled_reference_like_validation_and_blend()
     assert combine("window", window, 1.0, prior) == 1.1
     assert np.isclose(combine("window_blend", window, 1.0, prior), np.sqrt(1.1 * 1.3))
     assert combine("window_blend", window, 1.0, float("nan")) == 1.1
+
+
+def test_horizon_rule_is_its_pooled_whole_horizon_reference():
+    assert combine("horizon", 1.1, 1.4, 1.3) == 1.1
+    assert combine("horizon", 1.1, 1.0, float("nan")) == 1.1

@@ -24,6 +24,16 @@ ageing base: BG/NBD x Gamma-Gamma's expected total for the customers of ``now`` 
 unscaled predicted total for them (``prior_ratio``). Its own error has a different source
 (misspecification, e.g. subscription charges are not BG/NBD purchases), so the default level
 (``value.level: blend``) is the geometric mean of the two (``combine``).
+
+A model that learns a few months on the latest cutoffs (``value.learn_months``) is levelled on
+past windows (``window_blend``, the default, takes their geometric mean with the structural
+estimate). ``window`` pools actual / predicted over the longest window closed after
+each training cutoff: windows of 4 to 13 months that all end at ``now``, so they weigh the
+months the model learned from more than the test horizon does and cover different parts of
+the seasonal year. ``horizon`` (an option) pools the same ratio over exactly the horizon,
+for the cutoffs of the latest year whose whole horizon has closed by ``now``: each window holds
+a full seasonal year and the year of start dates averages out the start month
+(benchmarks/analysis.md, "Value level over seeds").
 """
 
 from __future__ import annotations
@@ -37,7 +47,9 @@ RECENT_MONTHS = 3
 DRIFT_LIMITS = (0.5, 2.0)
 LEVEL_LIMITS = (0.5, 2.0)
 PRIOR_LIMITS = (0.25, 4.0)
-LevelRule = Literal["validation", "recent", "structural", "blend", "window", "window_blend"]
+LevelRule = Literal[
+    "validation", "recent", "structural", "blend", "window", "window_blend", "horizon"
+]
 ShortLevelRule = Literal["window", "validation"]
 
 
@@ -119,10 +131,11 @@ def combine(rule: LevelRule, reference: float, drift: float, prior: float) -> fl
     prior, 'blend' the geometric mean of 'recent' and 'structural'. Without a prior (NaN),
     'structural' and 'blend' fall back to 'recent'. 'window' and 'window_blend' combine like
     'validation' and 'blend'; their caller passes the pooled long-window ratio
-    (``window_ratio``) as the reference.
+    (``window_ratio``) as the reference. 'horizon' is its reference: the ratio pooled over
+    whole-horizon windows.
     """
     recent = reference * drift
-    if rule in ("validation", "window"):
+    if rule in ("validation", "window", "horizon"):
         return reference
     if rule == "recent" or not np.isfinite(prior):
         return recent
