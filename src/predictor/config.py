@@ -217,9 +217,9 @@ class ValueConfig(_Section):
     level: Literal[
         "blend", "recent", "structural", "validation", "window", "window_blend", "horizon"
     ] = Field(
-        "window_blend",
+        "horizon",
         description=(
-            "Level (total) of the 13-month value: 'horizon' (with learn_months) pools actual / "
+            "Level (total) of the 13-month value: 'horizon' (the default; with learn_months) pools actual / "
             "predicted value over the whole horizon for the cutoffs of the latest year whose "
             "horizon has closed, the prediction extended by the BG/NBD profile (with less than "
             "a year of them: 'window_blend'; on a model of the whole horizon: 'blend'); "

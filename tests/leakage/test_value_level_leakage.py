@@ -216,4 +216,6 @@ def test_planned_cutoffs_hold_the_horizon_level_cutoffs():
     wanted = set(horizon_cutoffs(first, end, horizon))
     assert len(wanted) == 13
     assert wanted <= set(planned_cutoffs(tables, horizon))
-    assert not wanted <= set(planned_cutoffs(tables, Config()))  # window_blend: not needed
+    blend = Config().model_copy(deep=True)
+    blend.value.level = "window_blend"
+    assert not wanted <= set(planned_cutoffs(tables, blend))  # window_blend: not needed

@@ -24,9 +24,10 @@ def test_value_learns_three_months_on_the_latest_cutoffs_and_is_judged_on_thirte
     assert max(refit) > test_cutoff
     # ... with the objective the held-out check chose, so the evaluation describes it
     assert model.value.kind_ == result.plan["objective"]
-    # level: pooled long windows after the held-out model's cutoffs, blended with BG/NBD x GG
-    assert result.plan["level_rule"] == "window_blend"
-    assert result.plan["level_rule_saved"] == "window_blend"
+    # level: the default rule, actual / predicted over whole 13-month windows of the latest
+    # closed year (the fixture business has a year of them at both dates)
+    assert result.plan["level_rule"] == "horizon"
+    assert result.plan["level_rule_saved"] == "horizon"
     assert result.plan["level_reference"] > 0 and result.plan["level"] > 0
     assert result.table.loc["model", "normalized_gini"] > 0.5
     assert 0.5 < result.predictions["model"].sum() / result.y_true.sum() < 2.0
