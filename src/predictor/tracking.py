@@ -35,6 +35,13 @@ class SystemMetricsError(PredictorError, RuntimeError):
     """``tracking.system_metrics`` is on but psutil, which MLflow samples with, is missing."""
 
 
+class TrackingStoreError(PredictorError, RuntimeError):
+    """The MLflow tracking store refuses the run, before any training starts.
+
+    For example a ``file://`` store, which MLflow no longer accepts by default.
+    """
+
+
 @dataclass(frozen=True)
 class TableInput:
     """One input table as the run's lineage records it (an MLflow dataset per table)."""
@@ -175,10 +182,22 @@ class MlflowTracker(AbstractContextManager):
 
         if self.system_metrics:
             check_system_metrics()
+        from mlflow.exceptions import MlflowException
+
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_registry_uri(self.uri)  # register where the run is, not in an earlier store
-        mlflow.set_experiment(self.experiment)
-        self._run = mlflow.start_run(run_name=self.run_name, log_system_metrics=self.system_metrics)
+        try:
+            mlflow.set_experiment(self.experiment)
+            self._run = mlflow.start_run(
+                run_name=self.run_name, log_system_metrics=self.system_metrics
+            )
+        except MlflowException as exc:
+            reason = " ".join(str(exc.message).split())[:1000]
+            raise TrackingStoreError(
+                f"MLflow tracking store {self.uri} cannot record the run; point tracking.uri "
+                f"or --tracking-uri at a database store such as sqlite:///mlflow.db. "
+                f"MLflow says: {reason}"
+            ) from None
         self.run_id = self._run.info.run_id
         return self
 

@@ -60,6 +60,19 @@ def test_system_metrics_without_psutil(tmp_path, monkeypatch):
     one_error_line(result, 2, "psutil is not installed")
 
 
+def test_refused_tracking_store_is_one_error_line(tmp_path, monkeypatch):
+    """MLflow refuses a ``file://`` store unless told otherwise: said plainly, before training."""
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    data = short_history(tmp_path / "data")
+    store = f"file://{tmp_path}/mlruns"
+    result = runner.invoke(
+        app, ["train", "--data", str(data), "--tracking-uri", store,
+              "--models-dir", str(tmp_path / "models")],
+    )  # fmt: skip
+    one_error_line(result, 2, store, "cannot record the run", "sqlite:///mlflow.db")
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
+
+
 def test_too_short_history_to_train(tmp_path):
     data = short_history(tmp_path / "data")
     store = f"sqlite:///{tmp_path}/m.db"
