@@ -216,6 +216,5 @@ def test_planned_cutoffs_hold_the_horizon_level_cutoffs():
     wanted = set(horizon_cutoffs(first, end, horizon))
     assert len(wanted) == 13
     assert wanted <= set(planned_cutoffs(tables, horizon))
-    blend = Config().model_copy(deep=True)
-    blend.value.level = "window_blend"
+    blend = Config.model_validate({"value": {"level": "window_blend"}})
     assert not wanted <= set(planned_cutoffs(tables, blend))  # window_blend: not needed
