@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from predictor.config import Config
+from predictor.contract.tables import Tables
 from predictor.datasets import Frame, data_span
 from predictor.labels import value_label
 from predictor.modeling.horizon import HorizonExtension
@@ -157,10 +159,17 @@ def test_horizon_cutoffs_are_a_year_of_closed_whole_horizons():
     assert horizon_cutoffs(first, LATER, half) == []
 
 
-def test_horizon_level_pools_actual_over_predicted_whole_horizons():
+@pytest.fixture(scope="module")
+def horizon_fit() -> tuple[Config, Tables, ValueModel]:
+    """A 3-month value model fitted under the 'horizon' level, on 80 synthetic customers."""
     config = _horizon_config()
     tables = synthetic_tables(80, seed=3)
     model, _, _ = _fitted(tables, config)
+    return config, tables, model
+
+
+def test_horizon_level_pools_actual_over_predicted_whole_horizons(horizon_fit):
+    config, tables, model = horizon_fit
     rule, level = _horizon_reference(tables, model, config, LATER)
     assert rule == "horizon"
 
@@ -177,10 +186,8 @@ def test_horizon_level_pools_actual_over_predicted_whole_horizons():
     assert np.isclose(level, np.clip(actual / predicted, 0.5, 2.0))
 
 
-def test_orders_after_now_do_not_move_the_horizon_level():
-    config = _horizon_config()
-    tables = synthetic_tables(80, seed=3)
-    model, _, _ = _fitted(tables, config)
+def test_orders_after_now_do_not_move_the_horizon_level(horizon_fit):
+    config, tables, model = horizon_fit
     base = _horizon_reference(tables, model, config, LATER)
     future = tables.orders.sample(60, random_state=0).copy()
     future["order_date"] = LATER + pd.Timedelta(days=1)
@@ -197,10 +204,8 @@ def test_orders_after_now_do_not_move_the_horizon_level():
     assert _horizon_reference(tables.replace(orders=richer), model, config, LATER)[1] > base[1]
 
 
-def test_horizon_level_falls_back_to_window_blend_without_a_year_of_horizons():
-    config = _horizon_config()
-    tables = synthetic_tables(80, seed=3)
-    model, _, _ = _fitted(tables, config)
+def test_horizon_level_falls_back_to_window_blend_without_a_year_of_horizons(horizon_fit):
+    config, tables, model = horizon_fit
     rule, level = _horizon_reference(tables, model, config, NOW)
     assert rule == "window_blend"
     cutoffs = [add_months(NOW, -6), add_months(NOW, -4)]
