@@ -172,8 +172,8 @@ def planned_cutoffs(tables: Tables, config: Config) -> list[pd.Timestamp]:
 
     The value plan (and the fresh-value cutoffs with ``value.learn_months``, with the
     'horizon' level's ``horizon_cutoffs``), the churn plan and the data's end, sorted. Built
-    ahead in one pass by the Spark engine; a cutoff only a level rule or a fallback asks for (``drift_cutoffs``, the churn customer split) is not
-    listed and is built when asked.
+    ahead in one pass by the Spark engine; a cutoff only a level rule or a fallback asks for
+    (``drift_cutoffs``, the churn customer split) is not listed and is built when asked.
     """
     first, end = data_span(tables, config)
     found = {end}
