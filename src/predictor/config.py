@@ -219,8 +219,9 @@ class ValueConfig(_Section):
     ] = Field(
         "horizon",
         description=(
-            "Level (total) of the 13-month value: 'horizon' (the default; with learn_months) pools actual / "
-            "predicted value over the whole horizon for the cutoffs of the latest year whose "
+            "Level (total) of the 13-month value: 'horizon' (the default; with learn_months) "
+            "pools actual / predicted value over the whole horizon for the cutoffs of the latest "
+            "year whose "
             "horizon has closed, the prediction extended by the BG/NBD profile (with less than "
             "a year of them: 'window_blend'; on a model of the whole horizon: 'blend'); "
             "'recent' carries the actual/predicted "

@@ -22,18 +22,19 @@ drift alone misses much of the change (retail ran 18% low). A second, independen
 level comes from a structural model that is refitted at ``now`` on all history and so follows the
 ageing base: BG/NBD x Gamma-Gamma's expected total for the customers of ``now`` over the model's
 unscaled predicted total for them (``prior_ratio``). Its own error has a different source
-(misspecification, e.g. subscription charges are not BG/NBD purchases), so the default level
-(``value.level: blend``) is the geometric mean of the two (``combine``).
+(misspecification, e.g. subscription charges are not BG/NBD purchases), so a model of the whole
+horizon (``value.learn_months: null``) is levelled by ``blend``, the geometric mean of the two
+(``combine``).
 
 A model that learns a few months on the latest cutoffs (``value.learn_months``) is levelled on
-past windows (``window_blend``, the default, takes their geometric mean with the structural
-estimate). ``window`` pools actual / predicted over the longest window closed after
-each training cutoff: windows of 4 to 13 months that all end at ``now``, so they weigh the
-months the model learned from more than the test horizon does and cover different parts of
-the seasonal year. ``horizon`` (an option) pools the same ratio over exactly the horizon,
-for the cutoffs of the latest year whose whole horizon has closed by ``now``: each window holds
-a full seasonal year and the year of start dates averages out the start month
-(benchmarks/analysis.md, "Value level over seeds").
+past windows. ``horizon`` (the default) pools actual / predicted over exactly the horizon, for
+the cutoffs of the latest year whose whole horizon has closed by ``now``: each window holds a
+full seasonal year and the year of start dates averages out the start month
+(benchmarks/analysis.md, "Value level over seeds"). Without a year of such cutoffs it falls back
+to ``window_blend``: the geometric mean of the structural estimate and ``window``, which pools
+actual / predicted over the longest window closed after each training cutoff (windows of 4 to
+13 months that all end at ``now``, so they weigh the months the model learned from more than
+the test horizon does and cover different parts of the seasonal year).
 """
 
 from __future__ import annotations
