@@ -490,6 +490,40 @@ def test_no_valid_rows_left_in_a_required_table_is_an_error():
     assert result.tables is None
 
 
+def test_no_valid_rows_error_says_why_the_rows_were_set_aside():
+    """The error alone (all ``predictor score`` prints) names the column and the values."""
+    raw = with_column(good_raw(), "orders", "order_date", ["1672531200"] * 4)  # epoch seconds
+    message = only(validate(raw, end_date=END), "no_valid_rows").message
+    assert message.startswith("orders: none of its 4 rows passed the checks: orders.order_date")
+    assert "unparseable dates" in message and "'1672531200'" in message
+
+
+@pytest.mark.parametrize(
+    ("customer_ids", "order_ids", "shown"),
+    [
+        (["00001", "00002", "00003"], ["1", "1", "2", "3"], "('1' here, '00001' in customers)"),
+        (["C1", "C2", "C3"], ["c1", "c1", "c2", "c3"], "('c1' here, 'C1' in customers)"),
+    ],
+)
+def test_ids_that_differ_by_case_or_leading_zeros_are_named_as_the_cause(
+    customer_ids, order_ids, shown
+):
+    raw = with_column(good_raw(), "customers", "customer_id", customer_ids)
+    raw = with_column(raw, "orders", "customer_id", order_ids)
+    result = validate({k: raw[k] for k in ("customers", "orders")}, end_date=END)
+    warning = only(result, "unknown_customer", "orders").message
+    assert f"they match customers when letter case and leading zeros are ignored {shown}" in (
+        warning
+    )
+    assert "export customer_id as the same text" in only(result, "no_valid_rows").message
+
+
+def test_unknown_ids_unlike_the_customers_get_no_id_hint():
+    raw = with_column(good_raw(), "orders", "customer_id", ["c1", "x9", "c2", "x7"])
+    warning = only(validate(raw, end_date=END), "unknown_customer", "orders").message
+    assert "x9" in warning and "letter case" not in warning
+
+
 def test_odd_python_objects_never_raise():
     raw = good_raw()
     raw["orders"] = pd.DataFrame(

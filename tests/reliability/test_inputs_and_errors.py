@@ -239,3 +239,35 @@ def test_a_text_column_blank_in_every_row_does_not_crash_training():
     assert model.schema_.features_ == ["orders__count"]
     later = X.assign(customer__country=pd.Categorical(["FR"] * 200))
     assert np.isfinite(model.predict_proba(later)).all()
+
+
+# -- a required table none of whose rows pass, read chunk by chunk ------------------------------
+
+
+def lower_case_order_ids(folder: Path, target: Path) -> Path:
+    """A copy of the Parquet folder whose order ids are lower case: no order matches a customer."""
+    import shutil
+
+    shutil.copytree(folder, target)
+    orders = pd.read_parquet(target / "orders.parquet")
+    orders["customer_id"] = orders["customer_id"].str.lower()
+    orders.to_parquet(target / "orders.parquet", index=False)
+    return target
+
+
+def test_parquet_scoring_stops_when_no_order_passes(model_dir, small_parquet, tmp_path):
+    """Chunk by chunk as read whole: no order left is the no_valid_rows error, not 120 scores."""
+    data = lower_case_order_ids(small_parquet, tmp_path / "data")
+    out = tmp_path / "s.csv"
+    result = score(model_dir, data, out, "--chunk-size", "50")
+    one_line_error(result, "orders: none of its", "not in customers", "nothing was written")
+    assert not out.exists() and not (tmp_path / "s_rejects.csv").exists()
+
+
+def test_sampled_parquet_training_stops_when_no_order_passes(small_parquet, tmp_path):
+    data = lower_case_order_ids(small_parquet, tmp_path / "data")
+    args = ["train", "--data", str(data), "--sample-customers", "60"]
+    args += ["--tracking-uri", f"sqlite:///{tmp_path}/m.db", "--models-dir", str(tmp_path / "m")]
+    result = runner.invoke(app, args)
+    one_line_error(result, "1 data error(s); nothing was done")
+    assert "orders: none of its" in result.output and "letter case" in result.output
