@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import shutil
 import warnings
 from pathlib import Path
 
@@ -67,6 +68,26 @@ def test_library_scoring_checks_missing_tables_too(model_dir, small_tables):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         model.score(small_tables.replace(nps=None), allow_missing=["nps"])
+
+
+def test_allow_missing_lets_an_input_lacking_most_tables_be_scored(model_dir, small_csv, tmp_path):
+    """Without most signal tables the features fall below the model's share: refused with the
+    options that accept it; given those options, every customer is scored or rejected."""
+    absent = ["interactions", "nps", "onboarding", "support_tickets"]
+    data = tmp_path / "data"
+    shutil.copytree(small_csv, data)
+    for table in absent:
+        (data / f"{table}.csv").unlink()
+    refused = score(model_dir, data, tmp_path / "r.csv")
+    one_line_error(refused, "model features cannot be built", "--allow-missing interactions")
+    out = tmp_path / "s.csv"
+    allowed = score(model_dir, data, out, *[f"--allow-missing={t}" for t in absent])
+    assert allowed.exit_code == 0, allowed.output
+    scored, rejected = len(pd.read_csv(out)), len(pd.read_csv(tmp_path / "s_rejects.csv"))
+    assert scored > 0 and scored + rejected == len(pd.read_csv(data / "customers.csv"))
+    model = predictor.load_model(model_dir)
+    tables = predictor.io.load_tables(model.model.config, data).raise_for_errors()
+    assert len(model.score(tables, allow_missing=absent)) == scored
 
 
 def test_allow_missing_names_a_table(model_dir, small_csv, tmp_path):

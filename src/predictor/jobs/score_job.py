@@ -87,6 +87,7 @@ def score_files(
     from predictor.io.atomic import AtomicFrameWriter, write_frame_atomic
 
     out = Path(out)
+    allow_missing = tuple(allow_missing)
     rejects = Path(rejects) if rejects is not None else default_rejects_path(out)
     config = predictor.data_config(data)
     end = resolve_data_end(config)
@@ -117,7 +118,7 @@ def score_files(
             set_aside = input_rejects(result)
             rejected.append(set_aside)
             for batch in _batches(result.tables):
-                scores, late = score(predictor.model, batch, cutoff, drivers)
+                scores, late = score(predictor.model, batch, cutoff, drivers, allow_missing)
                 writer.write(scores)
                 rejected.append(late)
                 if on_chunk is not None:
