@@ -594,3 +594,28 @@ def test_ids_in_sliced_and_chunked_arrow_columns_are_stripped():
     typed = validate({"customers": good_raw()["customers"], "orders": orders}, end_date=END)
     assert typed.issues == []
     assert typed.tables.orders["customer_id"].tolist() == ["c1", "c1", "c2", "c3"]
+
+
+def test_an_end_date_of_9999_means_not_ended_yet():
+    """Warehouses write 9999-12-31 for "no end": read as empty, not set aside as unreadable."""
+    raw = with_column(good_raw(), "subscriptions", "end_date", ["9999-12-31", "2023-06-01"])
+    raw = with_column(raw, "support_tickets", "resolved_at", ["9999-12-31 00:00:00", "", ""])
+    result = validate(raw, end_date=END)
+    assert not [i for i in result.issues if i.check == "unparseable_date"]
+    assert result.tables.subscriptions["end_date"].isna().tolist() == [True, False]
+    assert result.tables.support_tickets["resolved_at"].isna().all()
+
+
+def test_a_typed_end_date_of_9999_means_not_ended_yet():
+    """The same from Parquet, where the date arrives typed (``date32`` as seconds)."""
+    ends = pd.Series(np.array(["9999-12-31", "2023-06-01"], dtype="datetime64[s]"))
+    raw = with_column(good_raw(), "subscriptions", "end_date", ends)
+    result = validate(raw, end_date=END)
+    assert not [i for i in result.issues if i.check == "unparseable_date"]
+    assert result.tables.subscriptions["end_date"].isna().tolist() == [True, False]
+
+
+def test_a_start_or_event_date_of_9999_is_still_unparseable():
+    raw = with_column(good_raw(), "subscriptions", "start_date", ["9999-12-31", "2023-02-01"])
+    issue = only(validate(raw, end_date=END), "unparseable_date")
+    assert (issue.table, issue.column, issue.examples) == ("subscriptions", "start_date", [0])

@@ -520,7 +520,8 @@ def _coerce_column(
     if column in ID_COLUMNS:
         return _to_id(values), None
     if column in spec.date_columns:
-        return _to_datetime(values, dates, f"{spec.name}.{column}")
+        late = (spec.name, column) in EMPTY_MEANS_SOMETHING  # 9999-12-31: not ended (yet)
+        return _to_datetime(values, dates, f"{spec.name}.{column}", late_is_missing=late)
     if column in spec.numeric_columns:
         return _to_number(values)
     if column in spec.bool_columns:
@@ -852,12 +853,17 @@ def _any_contains(text: pd.Series, part: str) -> bool:
 
 
 def _to_datetime(
-    values: pd.Series, rules: DateRules | None = None, where: str = "date"
+    values: pd.Series,
+    rules: DateRules | None = None,
+    where: str = "date",
+    *,
+    late_is_missing: bool = False,
 ) -> tuple[pd.Series, np.ndarray]:
     """Dates as ``datetime64[ns]`` tz-naive business-local, and which present values failed.
 
     See ``contract.dates.parse_dates``: one format per column, zoned times converted to
-    ``rules.timezone``. Dates outside the ``datetime64[ns]`` range count as unreadable.
+    ``rules.timezone``. Dates outside the ``datetime64[ns]`` range count as unreadable, but
+    with ``late_is_missing`` those after it are missing (an end date of ``9999-12-31``).
     """
     rules = rules or DateRules()
     if not pd.api.types.is_datetime64_any_dtype(values):
@@ -866,7 +872,11 @@ def _to_datetime(
         values = _nullify(_text(values))
     table, _, column = where.partition(".")
     return parse_dates(
-        values, timezone=rules.timezone, fmt=rules.format_of(table, column), where=where
+        values,
+        timezone=rules.timezone,
+        fmt=rules.format_of(table, column),
+        where=where,
+        late_is_missing=late_is_missing,
     )
 
 
