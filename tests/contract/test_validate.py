@@ -619,3 +619,25 @@ def test_a_start_or_event_date_of_9999_is_still_unparseable():
     raw = with_column(good_raw(), "subscriptions", "start_date", ["9999-12-31", "2023-02-01"])
     issue = only(validate(raw, end_date=END), "unparseable_date")
     assert (issue.table, issue.column, issue.examples) == ("subscriptions", "start_date", [0])
+
+
+@pytest.mark.parametrize(
+    ("amounts", "named"),
+    [
+        (["12,50", "3,1", "7,00", "1,99"], "a decimal comma"),
+        (["1,234.50", "2,000", "7", "1,000,000"], "thousands separators"),
+        (["$12.00", "9.99 EUR", "€3", "7"], "a currency"),
+    ],
+)
+def test_numbers_formatted_by_a_spreadsheet_are_named_as_the_cause(amounts, named):
+    message = only(validate(with_column(good_raw(), "orders", "amount", amounts), end_date=END),
+                   "unparseable_number").message  # fmt: skip
+    assert f"they look like numbers written with {named} (" in message
+    assert message.endswith(": export plain numbers (1234.5); set aside")
+
+
+def test_numbers_that_are_plain_garbage_get_no_format_hint():
+    raw = with_column(good_raw(), "orders", "amount", ["1", "n/a?", "-", "2"])
+    assert (
+        "look like numbers" not in only(validate(raw, end_date=END), "unparseable_number").message
+    )

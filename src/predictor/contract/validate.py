@@ -486,11 +486,15 @@ def _coerce(
             bad[column] = unreadable
     for column, unreadable in bad.items():
         check, what, single = _unreadable_kind(spec, column)
+        hint = None
+        if check == "unparseable_number":
+            hint = lambda rows, text=raw[column]: _number_hint(text.iloc[rows])  # noqa: E731
         report.set_aside(
             work, unreadable, check=check, column=column, problem=f"have {what}",
             reason=_quoting(f"{column} ", raw[column], f" {single}", quote=True),
             shown=raw[column],
             reject_customers=is_customers and column == "signup_date",
+            hint=hint,
         )  # fmt: skip
     for column in spec.required_columns:
         if column == "customer_id" or column in failed:
@@ -654,6 +658,30 @@ def _check_links(work: _Work, customers: _Known, report: _Report) -> None:
         column=when_col, problem="are dated before the customer's signup day", shown=when,
         reason=_comparing(when_col, when, "is before the signup day", "of", signup),
     )  # fmt: skip
+
+
+NUMBER_LOOKS: tuple[tuple[str, str], ...] = (
+    (r"^[-+]?\d+,\d{1,2}$", "a decimal comma ('12,50')"),
+    (r"^[-+]?\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d+)?$", "thousands separators ('1,234.50')"),
+    (r"[$€£¥₹]|^[-+]?\d[\d.,]*\s*[A-Za-z]{3}$|^[A-Za-z]{3}\s*[-+]?\d", "a currency ('$12.00')"),
+    (r"^\(\s*\d[\d.,]*\s*\)$", "accounting negatives ('(5.00)')"),
+)
+"""Ways spreadsheets and BI tools format numbers, as (pattern, what the hint calls it)."""
+
+
+def _number_hint(text: pd.Series) -> str:
+    """Name the number formatting behind unreadable numbers, when one explains most of them.
+
+    The contract reads plain numbers only (``1234.5``, ``-5``): ``1,234`` is 1234 in one
+    locale and 1.234 in another, so nothing is guessed; the hint says what to export.
+    """
+    sample = pd.Series(pd.unique(text.dropna().astype("str").str.strip())).head(ID_HINT_SAMPLE)
+    if sample.empty:
+        return ""
+    for pattern, what in NUMBER_LOOKS:
+        if sample.str.contains(pattern, regex=True).sum() * 2 >= len(sample):
+            return f"they look like numbers written with {what}: export plain numbers (1234.5)"
+    return ""
 
 
 ID_HINT_SAMPLE = 1000
