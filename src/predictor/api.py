@@ -105,10 +105,11 @@ class Predictor:
         from predictor.jobs import resolve_as_of
 
         tables = self._tables(tables_or_folder)
+        allow_missing = tuple(allow_missing)
         for issue in check_inputs(self.model, (n for n, _ in tables.items()), allow_missing):
             warnings.warn(issue.message, UserWarning, stacklevel=2)
         cutoff = resolve_as_of(as_of, tables, self.model.config)
-        return score_tables(self.model, tables, cutoff, drivers)
+        return score_tables(self.model, tables, cutoff, drivers, allow_missing)
 
     def features(
         self, tables_or_folder: Tables | str | Path, as_of: str | pd.Timestamp

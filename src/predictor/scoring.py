@@ -36,11 +36,14 @@ def active_customers(tables: Tables, as_of: pd.Timestamp, model: TrainedModel) -
     return churn_population(tables, as_of, model.config.churn, model.info["churn_rule"])
 
 
-def scoring_frame(tables: Tables, as_of: pd.Timestamp, model: TrainedModel) -> pd.DataFrame:
+def scoring_frame(
+    tables: Tables, as_of: pd.Timestamp, model: TrainedModel, allow_missing: Iterable[str] = ()
+) -> pd.DataFrame:
     """One row per customer signed up by ``as_of``: the input of ``predict_frame`` and pyfunc.
 
     Holds the current features, the Day One features (prefixed ``day_one::``) and the
-    ``is_active`` flag (in the churn population at the cutoff).
+    ``is_active`` flag (in the churn population at the cutoff). ``allow_missing``: absent
+    tables the caller accepts (see ``check_features``).
     """
     known = truncate(tables, as_of)
     encoded = EncodedTables(known)  # one encoding of the event tables for both views
@@ -51,7 +54,7 @@ def scoring_frame(tables: Tables, as_of: pd.Timestamp, model: TrainedModel) -> p
     active = pd.Series(frame.index.isin(active_customers(known, as_of, model)), index=frame.index)
     frame = pd.concat([frame, active.rename(ACTIVE_COLUMN)], axis=1)
     frame = fill_absent_label_columns(frame, scoring_columns(model))
-    check_features(frame, model, known)
+    check_features(frame, model, known, allow_missing)
     frame = frame.reindex(columns=scoring_columns(model))
     frame.index.name = "customer_id"
     return frame
@@ -220,11 +223,19 @@ def pyfunc_predict(
 
 
 def score(
-    model: TrainedModel, tables: Tables, as_of: pd.Timestamp, drivers: int = 0
+    model: TrainedModel,
+    tables: Tables,
+    as_of: pd.Timestamp,
+    drivers: int = 0,
+    allow_missing: Iterable[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Score every customer of ``tables`` as of a date; the others go to rejects with a reason."""
+    """Score every customer of ``tables`` as of a date; the others go to rejects with a reason.
+
+    ``allow_missing``: tables the model was trained with that the caller knowingly scores
+    without (``--allow-missing``); their features are missing for everyone.
+    """
     as_of = pd.Timestamp(as_of).normalize()
-    frame = scoring_frame(tables, as_of, model)
+    frame = scoring_frame(tables, as_of, model, allow_missing)
     scores = predict_frame(model, frame, as_of, drivers)
     return scores, late_rejects(tables, as_of)
 
@@ -256,35 +267,54 @@ FAMILY_TABLES: dict[str, str] = {
 """The input table each feature family (column prefix) is built from."""
 
 
-def check_features(frame: pd.DataFrame, model: TrainedModel, tables: Tables) -> None:
+def check_features(
+    frame: pd.DataFrame, model: TrainedModel, tables: Tables, allow_missing: Iterable[str] = ()
+) -> None:
     """Refuse a scoring frame that lacks too many of the model's current features.
 
     A few absent families (an optional table not given) only leave their features missing;
     beyond the schema's ``max_missing_share`` the input is not what the model was trained on.
+    The features of a table in ``allow_missing`` that is absent do not count: the user
+    accepted scoring without it (``--allow-missing``), after a warning per table.
 
     Raises:
-        SchemaMismatchError: naming the share of missing features and the tables missing.
+        SchemaMismatchError: naming the share of missing features, the tables missing and
+            the ``--allow-missing`` options that accept them.
 
     """
     wanted = current_features(model)
     schemas = [e.schema_ for e in (model.churn, model.value) if e is not None]
     share = schemas[0].max_missing_share if schemas else 1.0
-    missing = [c for c in wanted if c not in frame.columns]
+    accepted = set(allow_missing) & set(_absent_tables(model, tables))
+    missing = [
+        c
+        for c in wanted
+        if c not in frame.columns and FAMILY_TABLES.get(c.split("__", 1)[0]) not in accepted
+    ]
     if len(missing) > share * len(wanted):
         raise SchemaMismatchError(
             f"{len(missing)} of {len(wanted)} model features cannot be built from the input "
-            f"(e.g. {', '.join(missing[:5])}){_missing_tables_hint(model, tables)}"
+            f"(e.g. {', '.join(missing[:5])}){_missing_tables_hint(model, tables, accepted)}"
         )
 
 
-def _missing_tables_hint(model: TrainedModel, tables: Tables) -> str:
-    """Name the tables the model learned from that the scored input lacks (or nothing)."""
+def _absent_tables(model: TrainedModel, tables: Tables) -> list[str]:
+    """The tables the model learned from that the scored input lacks, sorted."""
     families = {c.split("__", 1)[0] for c in current_features(model)}
     needed = {FAMILY_TABLES[f] for f in families if f in FAMILY_TABLES}
-    missing = sorted(t for t in needed if tables.get(t) is None)
+    return sorted(t for t in needed if tables.get(t) is None)
+
+
+def _missing_tables_hint(model: TrainedModel, tables: Tables, accepted: set[str]) -> str:
+    """Name the absent tables the model learned from, and how to score without them."""
+    missing = [t for t in _absent_tables(model, tables) if t not in accepted]
     if not missing:
         return ""
-    return f"; the model was trained with tables the input lacks: {', '.join(missing)}"
+    options = " ".join(f"--allow-missing {t}" for t in missing)
+    return (
+        f"; the model was trained with tables the input lacks: {', '.join(missing)} "
+        f"(provide them, or pass {options} to score with their features missing)"
+    )
 
 
 def chunk_ids(customer_ids: pd.Series, chunk_size: int) -> Iterable[pd.Index]:

@@ -311,6 +311,8 @@ class BucketJob:
     drivers: int = 0
     output: str = "scores"
     """``scores`` (score rows + rejects) or ``features`` (the scoring frame)."""
+    allow_missing: tuple[str, ...] = ()
+    """Absent tables the user accepts (``--allow-missing``; see ``scoring.check_features``)."""
 
     @property
     def predictor(self) -> Predictor:
@@ -343,12 +345,16 @@ class BucketJob:
         if result.errors or result.tables is None:
             return _plain(issues)
         if self.output == "features":
-            frame = scoring_frame(result.tables, self.as_of, self.predictor.model)
+            frame = scoring_frame(
+                result.tables, self.as_of, self.predictor.model, self.allow_missing
+            )
             body = _features_out(frame)
             late = late_rejects(result.tables, self.as_of)
             rejects = pd.concat([input_rejects(result), late], ignore_index=True)
         else:
-            body, late = score(self.predictor.model, result.tables, self.as_of, self.drivers)
+            body, late = score(
+                self.predictor.model, result.tables, self.as_of, self.drivers, self.allow_missing
+            )
             body = body.assign(as_of=pd.to_datetime(body["as_of"]).dt.date)
             rejects = pd.concat([input_rejects(result), late], ignore_index=True)
         body = body.assign(**{KIND: "row", DETAIL: None})
@@ -499,6 +505,7 @@ def score_with_spark(
             dates=date_rules(config),
             drivers=drivers,
             output=output,
+            allow_missing=tuple(allow_missing),
         )
         cutoff = pd.Timestamp(as_of) if as_of is not None else _latest(packed, job, config)
         job = BucketJob(**{**job.__dict__, "as_of": cutoff.normalize()})

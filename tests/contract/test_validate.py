@@ -490,6 +490,40 @@ def test_no_valid_rows_left_in_a_required_table_is_an_error():
     assert result.tables is None
 
 
+def test_no_valid_rows_error_says_why_the_rows_were_set_aside():
+    """The error alone (all ``predictor score`` prints) names the column and the values."""
+    raw = with_column(good_raw(), "orders", "order_date", ["1672531200"] * 4)  # epoch seconds
+    message = only(validate(raw, end_date=END), "no_valid_rows").message
+    assert message.startswith("orders: none of its 4 rows passed the checks: orders.order_date")
+    assert "unparseable dates" in message and "'1672531200'" in message
+
+
+@pytest.mark.parametrize(
+    ("customer_ids", "order_ids", "shown"),
+    [
+        (["00001", "00002", "00003"], ["1", "1", "2", "3"], "('1' here, '00001' in customers)"),
+        (["C1", "C2", "C3"], ["c1", "c1", "c2", "c3"], "('c1' here, 'C1' in customers)"),
+    ],
+)
+def test_ids_that_differ_by_case_or_leading_zeros_are_named_as_the_cause(
+    customer_ids, order_ids, shown
+):
+    raw = with_column(good_raw(), "customers", "customer_id", customer_ids)
+    raw = with_column(raw, "orders", "customer_id", order_ids)
+    result = validate({k: raw[k] for k in ("customers", "orders")}, end_date=END)
+    warning = only(result, "unknown_customer", "orders").message
+    assert f"they match customers when letter case and leading zeros are ignored {shown}" in (
+        warning
+    )
+    assert "export customer_id as the same text" in only(result, "no_valid_rows").message
+
+
+def test_unknown_ids_unlike_the_customers_get_no_id_hint():
+    raw = with_column(good_raw(), "orders", "customer_id", ["c1", "x9", "c2", "x7"])
+    warning = only(validate(raw, end_date=END), "unknown_customer", "orders").message
+    assert "x9" in warning and "letter case" not in warning
+
+
 def test_odd_python_objects_never_raise():
     raw = good_raw()
     raw["orders"] = pd.DataFrame(
@@ -560,3 +594,50 @@ def test_ids_in_sliced_and_chunked_arrow_columns_are_stripped():
     typed = validate({"customers": good_raw()["customers"], "orders": orders}, end_date=END)
     assert typed.issues == []
     assert typed.tables.orders["customer_id"].tolist() == ["c1", "c1", "c2", "c3"]
+
+
+def test_an_end_date_of_9999_means_not_ended_yet():
+    """Warehouses write 9999-12-31 for "no end": read as empty, not set aside as unreadable."""
+    raw = with_column(good_raw(), "subscriptions", "end_date", ["9999-12-31", "2023-06-01"])
+    raw = with_column(raw, "support_tickets", "resolved_at", ["9999-12-31 00:00:00", "", ""])
+    result = validate(raw, end_date=END)
+    assert not [i for i in result.issues if i.check == "unparseable_date"]
+    assert result.tables.subscriptions["end_date"].isna().tolist() == [True, False]
+    assert result.tables.support_tickets["resolved_at"].isna().all()
+
+
+def test_a_typed_end_date_of_9999_means_not_ended_yet():
+    """The same from Parquet, where the date arrives typed (``date32`` as seconds)."""
+    ends = pd.Series(np.array(["9999-12-31", "2023-06-01"], dtype="datetime64[s]"))
+    raw = with_column(good_raw(), "subscriptions", "end_date", ends)
+    result = validate(raw, end_date=END)
+    assert not [i for i in result.issues if i.check == "unparseable_date"]
+    assert result.tables.subscriptions["end_date"].isna().tolist() == [True, False]
+
+
+def test_a_start_or_event_date_of_9999_is_still_unparseable():
+    raw = with_column(good_raw(), "subscriptions", "start_date", ["9999-12-31", "2023-02-01"])
+    issue = only(validate(raw, end_date=END), "unparseable_date")
+    assert (issue.table, issue.column, issue.examples) == ("subscriptions", "start_date", [0])
+
+
+@pytest.mark.parametrize(
+    ("amounts", "named"),
+    [
+        (["12,50", "3,1", "7,00", "1,99"], "a decimal comma"),
+        (["1,234.50", "2,000", "7", "1,000,000"], "thousands separators"),
+        (["$12.00", "9.99 EUR", "€3", "7"], "a currency"),
+    ],
+)
+def test_numbers_formatted_by_a_spreadsheet_are_named_as_the_cause(amounts, named):
+    message = only(validate(with_column(good_raw(), "orders", "amount", amounts), end_date=END),
+                   "unparseable_number").message  # fmt: skip
+    assert f"they look like numbers written with {named} (" in message
+    assert message.endswith(": export plain numbers (1234.5); set aside")
+
+
+def test_numbers_that_are_plain_garbage_get_no_format_hint():
+    raw = with_column(good_raw(), "orders", "amount", ["1", "n/a?", "-", "2"])
+    assert (
+        "look like numbers" not in only(validate(raw, end_date=END), "unparseable_number").message
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import shutil
 import warnings
 from pathlib import Path
 
@@ -67,6 +68,26 @@ def test_library_scoring_checks_missing_tables_too(model_dir, small_tables):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         model.score(small_tables.replace(nps=None), allow_missing=["nps"])
+
+
+def test_allow_missing_lets_an_input_lacking_most_tables_be_scored(model_dir, small_csv, tmp_path):
+    """Without most signal tables the features fall below the model's share: refused with the
+    options that accept it; given those options, every customer is scored or rejected."""
+    absent = ["interactions", "nps", "onboarding", "support_tickets"]
+    data = tmp_path / "data"
+    shutil.copytree(small_csv, data)
+    for table in absent:
+        (data / f"{table}.csv").unlink()
+    refused = score(model_dir, data, tmp_path / "r.csv")
+    one_line_error(refused, "model features cannot be built", "--allow-missing interactions")
+    out = tmp_path / "s.csv"
+    allowed = score(model_dir, data, out, *[f"--allow-missing={t}" for t in absent])
+    assert allowed.exit_code == 0, allowed.output
+    scored, rejected = len(pd.read_csv(out)), len(pd.read_csv(tmp_path / "s_rejects.csv"))
+    assert scored > 0 and scored + rejected == len(pd.read_csv(data / "customers.csv"))
+    model = predictor.load_model(model_dir)
+    tables = predictor.io.load_tables(model.model.config, data).raise_for_errors()
+    assert len(model.score(tables, allow_missing=absent)) == scored
 
 
 def test_allow_missing_names_a_table(model_dir, small_csv, tmp_path):
@@ -239,3 +260,35 @@ def test_a_text_column_blank_in_every_row_does_not_crash_training():
     assert model.schema_.features_ == ["orders__count"]
     later = X.assign(customer__country=pd.Categorical(["FR"] * 200))
     assert np.isfinite(model.predict_proba(later)).all()
+
+
+# -- a required table none of whose rows pass, read chunk by chunk ------------------------------
+
+
+def lower_case_order_ids(folder: Path, target: Path) -> Path:
+    """A copy of the Parquet folder whose order ids are lower case: no order matches a customer."""
+    import shutil
+
+    shutil.copytree(folder, target)
+    orders = pd.read_parquet(target / "orders.parquet")
+    orders["customer_id"] = orders["customer_id"].str.lower()
+    orders.to_parquet(target / "orders.parquet", index=False)
+    return target
+
+
+def test_parquet_scoring_stops_when_no_order_passes(model_dir, small_parquet, tmp_path):
+    """Chunk by chunk as read whole: no order left is the no_valid_rows error, not 120 scores."""
+    data = lower_case_order_ids(small_parquet, tmp_path / "data")
+    out = tmp_path / "s.csv"
+    result = score(model_dir, data, out, "--chunk-size", "50")
+    one_line_error(result, "orders: none of its", "not in customers", "nothing was written")
+    assert not out.exists() and not (tmp_path / "s_rejects.csv").exists()
+
+
+def test_sampled_parquet_training_stops_when_no_order_passes(small_parquet, tmp_path):
+    data = lower_case_order_ids(small_parquet, tmp_path / "data")
+    args = ["train", "--data", str(data), "--sample-customers", "60"]
+    args += ["--tracking-uri", f"sqlite:///{tmp_path}/m.db", "--models-dir", str(tmp_path / "m")]
+    result = runner.invoke(app, args)
+    one_line_error(result, "1 data error(s); nothing was done")
+    assert "orders: none of its" in result.output and "letter case" in result.output

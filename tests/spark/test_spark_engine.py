@@ -172,3 +172,24 @@ def test_a_job_out_of_java_heap_is_one_line_naming_the_remedies(spark):
     assert "PREDICTOR_SPARK_DRIVER_MEMORY" in str(caught.value)
     assert default_buckets(spark, 10) == 4  # two per core of local[2]
     assert default_buckets(spark, 1_000_000) == 50  # 20,000 customers per bucket
+
+
+def test_allow_missing_reaches_the_buckets(spark, predictor, folder, tmp_path):
+    """Scoring without most signal tables, allowed: Spark scores as the pandas engine does."""
+    from predictor.spark_engine import score_with_spark
+
+    absent = ("interactions", "nps", "onboarding", "support_tickets")
+    data = tmp_path / "data"
+    shutil.copytree(folder, data)
+    for table in absent:
+        (data / f"{table}.csv").unlink()
+    as_of = pd.Timestamp("2025-06-01")
+    pandas_run = score_files(
+        predictor, data, tmp_path / "p.parquet", as_of=as_of, allow_missing=absent
+    )
+    run = score_with_spark(predictor, data, str(tmp_path / "s"), str(tmp_path / "r"),
+                           as_of=as_of, allow_missing=absent, buckets=2, spark=spark)  # fmt: skip
+    assert (run.scored, run.rejected) == (pandas_run.scored, pandas_run.rejected) == (39, 1)
+    ours = _sorted(pd.read_parquet(tmp_path / "p.parquet"))
+    theirs = _sorted(spark.read.parquet(str(tmp_path / "s")).toPandas())
+    np.testing.assert_allclose(theirs["churn_risk"], ours["churn_risk"], atol=1e-6)

@@ -81,7 +81,12 @@ class _Problem:
 
 
 def parse_dates(
-    values: pd.Series, *, timezone: str = "UTC", fmt: str | None = None, where: str = "date"
+    values: pd.Series,
+    *,
+    timezone: str = "UTC",
+    fmt: str | None = None,
+    where: str = "date",
+    late_is_missing: bool = False,
 ) -> tuple[pd.Series, np.ndarray]:
     """Type a date column (see the module docstring) and say which present values failed.
 
@@ -91,6 +96,8 @@ def parse_dates(
         timezone: the business's IANA zone; zoned values are converted to it.
         fmt: the strftime format of the non-ISO values (default: detected).
         where: ``table.column``, for messages.
+        late_is_missing: a date after the supported range (``9999-12-31``, the usual
+            "no end yet" of warehouse tables) is missing, not unreadable.
 
     Returns:
         ``(dates, unreadable)``: ``datetime64[ns]`` tz-naive business-local, and a boolean
@@ -101,7 +108,7 @@ def parse_dates(
 
     """
     if pd.api.types.is_datetime64_dtype(values):  # naive: already wall time, only the range
-        return _naive_dates(values)
+        return _naive_dates(values, late_is_missing)
     if pd.api.types.is_datetime64_any_dtype(values):
         present = values.notna().to_numpy()
         zoned = getattr(values.dtype, "tz", None) is not None
@@ -125,16 +132,17 @@ def parse_dates(
         if timezone != "UTC" and present.any():
             aware = _zoned(text)
     in_range = ((parsed >= _TS_MIN) & (parsed <= _TS_MAX)).to_numpy()
+    late = (parsed > _TS_MAX).to_numpy() if late_is_missing else np.zeros(len(parsed), bool)
     parsed = parsed.where(in_range)
     local = parsed.dt.tz_localize(None)
     if aware.any():
         converted = parsed.dt.tz_convert(timezone).dt.tz_localize(None)
         local = local.where(~aware, converted)
     out = local.astype("datetime64[ns]")
-    return out, present & out.isna().to_numpy()
+    return out, present & out.isna().to_numpy() & ~late
 
 
-def _naive_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+def _naive_dates(values: pd.Series, late_is_missing: bool = False) -> tuple[pd.Series, np.ndarray]:
     """``parse_dates`` of naive datetimes: the values in ``datetime64[ns]`` range, as they are.
 
     The same result as converting through UTC and back, without the conversions (they took
@@ -151,7 +159,10 @@ def _naive_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     highest = pd.Timestamp.max.value // factor
     in_range = present & (ticks >= lowest) & (ticks <= highest)
     ns = np.where(in_range, raw, np.datetime64("NaT", unit)).astype("datetime64[ns]")
-    return pd.Series(ns, index=values.index, name=values.name), present & ~in_range
+    unreadable = present & ~in_range
+    if late_is_missing:
+        unreadable &= ticks <= highest
+    return pd.Series(ns, index=values.index, name=values.name), unreadable
 
 
 def _zoned(text: pd.Series) -> np.ndarray:

@@ -217,6 +217,7 @@ class _Report:
         reason: str | Callable[[np.ndarray], pd.Series],
         shown: pd.Series | None = None,
         reject_customers: bool = False,
+        hint: Callable[[np.ndarray], str] | None = None,
     ) -> None:
         """Set aside the rows in ``mask`` not already set aside, and report them as a warning.
 
@@ -224,7 +225,8 @@ class _Report:
         ``reason`` is the per-row reason, a string or a function of the row positions (built
         lazily, so clean data cost nothing); ``shown`` holds the values to quote next to the
         example rows. With ``reject_customers`` the rows are customers: the examples are their
-        ids and they are added to ``rejected_customers``.
+        ids and they are added to ``rejected_customers``. ``hint(rows)`` may add a likely cause
+        to the message (empty string: none).
         """
         new = np.asarray(mask, dtype=bool) & ~work.aside
         count = int(new.sum())
@@ -260,7 +262,11 @@ class _Report:
             action = "set aside"
         if shown is not None:
             detail += ": " + ", ".join(_show(v) for v in shown.iloc[head])
-        message = f"{work.name}.{column}: {subject} {_agree(problem, count)} ({detail}); {action}"
+        cause = hint(rows) if hint is not None else ""
+        cause = f"; {cause}" if cause else ""
+        message = (
+            f"{work.name}.{column}: {subject} {_agree(problem, count)} ({detail}){cause}; {action}"
+        )
         self.issue(check, work.name, column, "warning", count, examples, message)
 
 
@@ -314,11 +320,55 @@ def validate(
         _check_empty_columns(works, report)
     for name, work in works.items():
         if work.spec.required and not work.kept.any() and not chunk:
-            report.issue(
-                "no_valid_rows", name, None, "error", len(work.raw), [],
-                f"{name}: none of its {len(work.raw)} rows passed the checks (see the warnings)",
-            )  # fmt: skip
+            report.issues.append(no_valid_rows_issue(name, len(work.raw), report.issues))
     return _result(works, report)
+
+
+def no_valid_rows_issue(name: str, rows: int, issues: list[ContractIssue]) -> ContractIssue:
+    """The ``no_valid_rows`` error of table ``name``, carrying the reasons its rows were set aside.
+
+    A run stopped by an error shows the errors only (``predictor score`` prints the error, not
+    the warnings), so the error quotes the warnings of its table: the user sees at once that
+    every ``order_date`` is unreadable or every ``customer_id`` unknown.
+    """
+    reasons = [
+        i.message.removesuffix("; set aside")
+        for i in issues
+        if i.table == name and i.severity == "warning" and i.count
+    ]
+    why = "; ".join(reasons) or "see the warnings"
+    message = f"{name}: none of its {rows} rows passed the checks: {why}"
+    return ContractIssue("no_valid_rows", name, None, "error", rows, [], message)
+
+
+@dataclass
+class RowCounts:
+    """Rows read and kept per table, summed over the chunks of one input.
+
+    ``validate(..., chunk=True)`` leaves ``no_valid_rows`` to the whole input: the chunked
+    readers (``predictor score`` and training on large Parquet inputs) ``add`` every chunk's
+    result and ask ``errors`` at the end, so a required table none of whose rows passed stops
+    the run as it does when the input is read whole.
+    """
+
+    rows: dict[str, int] = field(default_factory=dict)
+    kept: dict[str, int] = field(default_factory=dict)
+
+    def add(self, result: ValidationResult) -> None:
+        """Count the rows of one chunk's result."""
+        if result.summary.empty:
+            return
+        for table, rows, kept in result.summary[["table", "rows", "kept"]].itertuples(index=False):
+            self.rows[table] = self.rows.get(table, 0) + int(rows)
+            self.kept[table] = self.kept.get(table, 0) + int(kept)
+
+    def errors(self, warnings: list[ContractIssue]) -> list[ContractIssue]:
+        """``no_valid_rows`` for each required table with rows but none kept (quoting ``warnings``)."""
+        return [
+            no_valid_rows_issue(name, self.rows[name], warnings)
+            for name, spec in SPECS.items()
+            if spec.required and self.rows.get(name, 0) and not self.kept.get(name, 0)
+        ]
 
 
 EMPTY_MEANS_SOMETHING: frozenset[tuple[str, str]] = frozenset(
@@ -436,11 +486,15 @@ def _coerce(
             bad[column] = unreadable
     for column, unreadable in bad.items():
         check, what, single = _unreadable_kind(spec, column)
+        hint = None
+        if check == "unparseable_number":
+            hint = lambda rows, text=raw[column]: _number_hint(text.iloc[rows])  # noqa: E731
         report.set_aside(
             work, unreadable, check=check, column=column, problem=f"have {what}",
             reason=_quoting(f"{column} ", raw[column], f" {single}", quote=True),
             shown=raw[column],
             reject_customers=is_customers and column == "signup_date",
+            hint=hint,
         )  # fmt: skip
     for column in spec.required_columns:
         if column == "customer_id" or column in failed:
@@ -470,7 +524,8 @@ def _coerce_column(
     if column in ID_COLUMNS:
         return _to_id(values), None
     if column in spec.date_columns:
-        return _to_datetime(values, dates, f"{spec.name}.{column}")
+        late = (spec.name, column) in EMPTY_MEANS_SOMETHING  # 9999-12-31: not ended (yet)
+        return _to_datetime(values, dates, f"{spec.name}.{column}", late_is_missing=late)
     if column in spec.numeric_columns:
         return _to_number(values)
     if column in spec.bool_columns:
@@ -593,6 +648,7 @@ def _check_links(work: _Work, customers: _Known, report: _Report) -> None:
         work, ~known, check="unknown_customer",
         column="customer_id", problem="belong to customers not in customers", shown=ids,
         reason=_quoting("customer ", ids, " is not in customers"),
+        hint=lambda rows: _id_mismatch_hint(ids.iloc[rows], customers.ids),
     )  # fmt: skip
     signup = pd.Series(customers.signup_days[position], index=ids.index)  # -1: the NaT
     when_col = work.spec.event_date
@@ -602,6 +658,66 @@ def _check_links(work: _Work, customers: _Known, report: _Report) -> None:
         column=when_col, problem="are dated before the customer's signup day", shown=when,
         reason=_comparing(when_col, when, "is before the signup day", "of", signup),
     )  # fmt: skip
+
+
+NUMBER_LOOKS: tuple[tuple[str, str], ...] = (
+    (r"^[-+]?\d+,\d{1,2}$", "a decimal comma ('12,50')"),
+    (r"^[-+]?\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d+)?$", "thousands separators ('1,234.50')"),
+    (r"[$€£¥₹]|^[-+]?\d[\d.,]*\s*[A-Za-z]{3}$|^[A-Za-z]{3}\s*[-+]?\d", "a currency ('$12.00')"),
+    (r"^\(\s*\d[\d.,]*\s*\)$", "accounting negatives ('(5.00)')"),
+)
+"""Ways spreadsheets and BI tools format numbers, as (pattern, what the hint calls it)."""
+
+
+def _number_hint(text: pd.Series) -> str:
+    """Name the number formatting behind unreadable numbers, when one explains most of them.
+
+    The contract reads plain numbers only (``1234.5``, ``-5``): ``1,234`` is 1234 in one
+    locale and 1.234 in another, so nothing is guessed; the hint says what to export.
+    """
+    sample = pd.Series(pd.unique(text.dropna().astype("str").str.strip())).head(ID_HINT_SAMPLE)
+    if sample.empty:
+        return ""
+    for pattern, what in NUMBER_LOOKS:
+        if sample.str.contains(pattern, regex=True).sum() * 2 >= len(sample):
+            return f"they look like numbers written with {what}: export plain numbers (1234.5)"
+    return ""
+
+
+ID_HINT_SAMPLE = 1000
+"""Unknown ids looked at for a likely cause (enough to tell a systematic mismatch)."""
+
+
+def _id_key(ids: pd.Series) -> pd.Series:
+    """Ids compared loosely: lower case, leading zeros dropped (``'C007'``, ``'c7'`` alike)."""
+    text = ids.astype("string").str.lower()
+    return text.str.replace(r"^([^0-9]*)0+(?=\d)", r"\1", regex=True)
+
+
+def _id_mismatch_hint(unknown: pd.Series, known: pd.Series) -> str:
+    """Why event ids miss customers when it is systematic: case or leading zeros differ.
+
+    Exports from two systems often disagree on one of these (``00123`` kept as text in the
+    CRM, ``123`` as a number in the order system; ``C001`` vs ``c001``). Ids are matched
+    exactly (the contract), so the rows are set aside; this names the likely cause. Empty
+    when fewer than half of a sample of the unknown ids would match loosely.
+    """
+    sample = unknown.dropna().drop_duplicates().head(ID_HINT_SAMPLE)
+    if sample.empty or known.empty:
+        return ""
+    loose = pd.Series(known.to_numpy(), index=_id_key(known).to_numpy())
+    loose = loose[~loose.index.duplicated()]
+    keys = _id_key(sample)
+    hits = keys.isin(loose.index)
+    if hits.sum() * 2 < len(sample):
+        return ""
+    first = hits.to_numpy().argmax()
+    mine, theirs = sample.iloc[first], loose[keys.iloc[first]]
+    return (
+        f"they match customers when letter case and leading zeros are ignored "
+        f"({_show(mine)} here, {_show(theirs)} in customers): export customer_id as the same "
+        "text in every table"
+    )
 
 
 def _day_before(when: pd.Series, day: pd.Series) -> np.ndarray:
@@ -765,12 +881,17 @@ def _any_contains(text: pd.Series, part: str) -> bool:
 
 
 def _to_datetime(
-    values: pd.Series, rules: DateRules | None = None, where: str = "date"
+    values: pd.Series,
+    rules: DateRules | None = None,
+    where: str = "date",
+    *,
+    late_is_missing: bool = False,
 ) -> tuple[pd.Series, np.ndarray]:
     """Dates as ``datetime64[ns]`` tz-naive business-local, and which present values failed.
 
     See ``contract.dates.parse_dates``: one format per column, zoned times converted to
-    ``rules.timezone``. Dates outside the ``datetime64[ns]`` range count as unreadable.
+    ``rules.timezone``. Dates outside the ``datetime64[ns]`` range count as unreadable, but
+    with ``late_is_missing`` those after it are missing (an end date of ``9999-12-31``).
     """
     rules = rules or DateRules()
     if not pd.api.types.is_datetime64_any_dtype(values):
@@ -779,7 +900,11 @@ def _to_datetime(
         values = _nullify(_text(values))
     table, _, column = where.partition(".")
     return parse_dates(
-        values, timezone=rules.timezone, fmt=rules.format_of(table, column), where=where
+        values,
+        timezone=rules.timezone,
+        fmt=rules.format_of(table, column),
+        where=where,
+        late_is_missing=late_is_missing,
     )
 
 

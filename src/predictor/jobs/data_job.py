@@ -18,7 +18,7 @@ import pandas as pd
 from predictor.config import Config
 from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.tables import Tables, concat_tables
-from predictor.contract.validate import ValidationResult
+from predictor.contract.validate import RowCounts, ValidationResult
 from predictor.customer_sample import sample_share, sampled_ids
 from predictor.datasets import data_span
 from predictor.errors import PredictorError
@@ -115,17 +115,18 @@ def _sampled_chunks(chunks: CustomerChunks, limit: int, seed: int) -> TrainingDa
     from predictor.jobs.score_job import merge_warnings
 
     share = sample_share(chunks.n_customers, limit)
-    parts, issues = [], []
+    parts, issues, counts = [], [], RowCounts()
     for k in range(len(chunks)):
         result = chunks.validated(k)
         issues.extend(result.issues)
+        counts.add(result)
         if result.tables is not None and not result.errors:
             ids = result.tables.customers["customer_id"]
             parts.append(result.tables.subset(sampled_ids(ids, share, seed)))
-    errors = [i for i in issues if i.severity == "error"]
+    warnings = merge_warnings([i for i in issues if i.severity == "warning"])
+    errors = [i for i in issues if i.severity == "error"] + counts.errors(warnings)
     if errors:
         raise ContractError.from_issues(errors)
-    warnings = merge_warnings([i for i in issues if i.severity == "warning"])
     return TrainingData(concat_tables(parts), chunks.n_customers, warnings, True)
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 from predictor.config import Config
 from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.tables import Tables
-from predictor.contract.validate import ValidationResult
+from predictor.contract.validate import RowCounts, ValidationResult
 from predictor.datasets import data_span
 from predictor.jobs.data_job import resolve_data_end
 from predictor.missing_inputs import check_inputs
@@ -87,6 +87,7 @@ def score_files(
     from predictor.io.atomic import AtomicFrameWriter, write_frame_atomic
 
     out = Path(out)
+    allow_missing = tuple(allow_missing)
     rejects = Path(rejects) if rejects is not None else default_rejects_path(out)
     config = predictor.data_config(data)
     end = resolve_data_end(config)
@@ -105,10 +106,11 @@ def score_files(
             on_start(source.customers)
         stamp = output_metadata(predictor.version, cutoff)
         writer = stack.enter_context(AtomicFrameWriter(out, schema=SCORES, metadata=stamp))
-        rejected = []
+        rejected, counts = [], RowCounts()
         for k, result in enumerate(source.chunks(cutoff)):
             if result.errors or result.tables is None:
                 raise ContractError.from_issues(result.issues)
+            counts.add(result)
             if k == 0:
                 present = [name for name, _ in result.tables.items()]
                 notes += check_inputs(predictor.model, present, allow_missing)
@@ -116,13 +118,15 @@ def score_files(
             set_aside = input_rejects(result)
             rejected.append(set_aside)
             for batch in _batches(result.tables):
-                scores, late = score(predictor.model, batch, cutoff, drivers)
+                scores, late = score(predictor.model, batch, cutoff, drivers, allow_missing)
                 writer.write(scores)
                 rejected.append(late)
                 if on_chunk is not None:
                     on_chunk(len(batch.customers))
             if on_chunk is not None and len(set_aside):
                 on_chunk(len(set_aside))
+        if errors := counts.errors(merge_warnings(notes)):
+            raise ContractError.from_issues(errors)  # chunk by chunk: no table left empty
         all_rejects = pd.concat(rejected, ignore_index=True)
         write_frame_atomic(all_rejects, rejects, schema=REJECTS, metadata=stamp)
         n_scored = writer.rows
