@@ -7,7 +7,6 @@ import pytest
 from predictor.contract.tables import Tables
 from predictor.features import channels
 from predictor.features._base import MAX_LABELS
-from predictor.features._encoding import EncodedTable
 
 CUTOFF = "2024-03-31"
 
@@ -139,49 +138,3 @@ def test_fading_customer_has_negative_slope_and_is_below_peak(
     assert a["channels__engagement_slope_12w"] < -0.1
     assert a["channels__engagement_vs_peak"] < 0.2
     assert a["channels__engagement_vs_baseline_7d"] == -1  # nothing in the last week
-
-
-def _z_tables(make_frame, empty_orders, shuffle: bool) -> Tables:
-    """Customers for ``engagement_z_7d``; rows given by age in days before the cutoff."""
-    cutoff = pd.Timestamp(CUTOFF)
-    at = lambda age: cutoff - pd.Timedelta(days=age) + pd.Timedelta(hours=9)  # noqa: E731
-    signup = {"C": 58, "D": 500, "E": 48}  # signup ages: C 59 days signed up, E 49
-    customers = make_frame(
-        [(k, (cutoff - pd.Timedelta(days=v)).strftime("%Y-%m-%d")) for k, v in signup.items()],
-        ["customer_id", "signup_date"],
-        dates=("signup_date",),
-    )
-    ages = {
-        # 4 in the last 7 days; weeks 4..7 back hold 1, 3, 2, 2; age 57 lies in week 8, which
-        # began before signup (age 58), so it is not a reference week
-        "C": [0, 1, 2, 3, 30, 35, 36, 40, 43, 44, 50, 55, 57],
-        "D": [7 * w + 2 for w in range(52)],  # one a week: no spread
-        "E": [0, 30, 36, 37, 44],  # 49 days signed up: only weeks 4..6 lie after signup
-    }
-    rows = [(k, at(a), "app", "session") for k, v in ages.items() for a in v]
-    rows += [("C", at(37), "email", "sent"), ("C", at(-1), "app", "session")]  # passive; future
-    frame = make_frame(rows, ["customer_id", "occurred_at", "channel", "kind"], ("occurred_at",))
-    order = np.random.default_rng(0).permutation(len(frame)) if shuffle else None
-    frame = frame.sort_values("occurred_at") if order is None else frame.iloc[order]
-    return Tables(customers=customers, orders=empty_orders, interactions=frame)
-
-
-@pytest.mark.parametrize("shuffle", [False, True])  # the time-ordered and the masked paths
-def test_engagement_z_7d(make_frame, as_of_at, feature_config, empty_orders, shuffle):
-    tables = _z_tables(make_frame, empty_orders, shuffle)
-    assert EncodedTable(tables.interactions, "occurred_at", pd.Index(["C", "D", "E"])).ordered is (
-        not shuffle
-    )
-    out = channels.compute(tables, as_of_at(tables.customers, CUTOFF), feature_config)
-    z = out["channels__engagement_z_7d"]
-    # weeks 1, 3, 2, 2: mean 2, sample variance 2/3
-    assert z["C"] == pytest.approx((4 - 2) / np.sqrt(2 / 3))
-    assert np.isnan(z["D"])  # every reference week holds one engagement: zero spread
-    assert np.isnan(z["E"])  # three reference weeks, fewer than Z_MIN_WEEKS
-
-
-def test_engagement_z_7d_of_the_shared_fixture(result):
-    # A: one engagement this week; among the 48 reference weeks, weeks 6, 12 and 26 hold one
-    mean, var = 3 / 48, (48 * 3 - 3**2) / (48 * 47)
-    assert result.loc["A", "channels__engagement_z_7d"] == pytest.approx((1 - mean) / np.sqrt(var))
-    assert np.isnan(result.loc["B", "channels__engagement_z_7d"])  # no engagement: no spread

@@ -24,9 +24,6 @@ against the busiest 28-day block of the last 364 days, in [0, 1]; 1 = at its pea
 had signed up for); ``engagement_vs_baseline_7d`` (daily rate of the last 7 days against the
 customer's own baseline: the daily rate from 28 to 363 days back, over the days signed up then,
 in [-1, 1]; a fade that has lasted weeks has already lowered the shorter windows before it);
-``engagement_z_7d`` (the last 7 days' engagements as a z-score of the customer's own weekly
-counts 4 to 51 weeks back, only weeks wholly after signup; NaN with fewer than 4 such weeks or
-when they are all equal);
 and ``days_since__<channel>`` (days since the last engagement per channel).
 
 Accounts (B2B products): when the subscriptions carry ``seats``, ``engagements_per_seat_7d``,
@@ -54,7 +51,6 @@ from predictor.features._base import (
     event_family,
     events,
     micros,
-    pick,
     population,
     ratio,
     subset,
@@ -65,14 +61,9 @@ WINDOWS = (30, 90, 365)
 SLOPE_WEEKS = 12
 """Weeks of weekly engagement counts behind ``engagement_slope_12w``."""
 PEAK_BLOCKS = 13
-"""28-day blocks (364 days) searched for the customer's own peak."""
 BASELINE_GAP = 28
 """``engagement_vs_baseline_7d`` compares with the days from this many days back to 364."""
-Z_FIRST_WEEK = BASELINE_GAP // 7
-Z_WEEKS = 52
-"""``engagement_z_7d`` scores the last 7 days against weeks ``Z_FIRST_WEEK .. Z_WEEKS - 1`` back."""
-Z_MIN_WEEKS = 4
-"""Fewer reference weeks after signup than this give ``engagement_z_7d`` NaN."""
+"""28-day blocks (364 days) searched for the customer's own peak."""
 SENT = frozenset({"sent", "send"})
 OPEN = frozenset({"open", "opened"})
 CLICK = frozenset({"click", "clicked"})
@@ -216,54 +207,7 @@ def _usage_trends(ev: Events, active_days: np.ndarray) -> dict[str, np.ndarray]:
     baseline_days = np.clip(age_days - BASELINE_GAP, 0, 364 - BASELINE_GAP)
     baseline = ratio(ev.window_count(BASELINE_GAP, 364), baseline_days)
     cols["engagement_vs_baseline_7d"] = balance(cols["engagements_7d"] / 7, baseline)
-    cols["engagement_z_7d"] = _weekly_z(ev, cols["engagements_7d"], age_days)
     return cols
-
-
-def _weekly_z(ev: Events, last_7d: np.ndarray, age_days: np.ndarray) -> np.ndarray:
-    """The last 7 days' engagements as a z-score of the customer's own weekly counts.
-
-    The reference weeks are weeks ``Z_FIRST_WEEK`` to ``Z_WEEKS - 1`` back (week ``b``: ages
-    ``7b .. 7b + 6``) that lie wholly on or after the signup day. Their mean and sample standard
-    deviation come from running sums of the counts and their squares (no week matrix); the
-    variance is taken from integer sums, so a constant rhythm has exactly zero spread. NaN with
-    fewer than ``Z_MIN_WEEKS`` such weeks (new customers) or zero spread.
-    """
-    last_week = np.clip(age_days // 7, Z_FIRST_WEEK, Z_WEEKS)  # weeks before it lie after signup
-    k = (last_week - Z_FIRST_WEEK).astype(np.float64)
-    total, squares = _weekly_sums(ev, last_week)
-    mean = ratio(total, k)
-    var = ratio(k * squares - total * total, k * (k - 1))
-    var[k < Z_MIN_WEEKS] = np.nan
-    return ratio(last_7d - mean, np.sqrt(np.clip(var, 0, None)))
-
-
-def _weekly_sums(ev: Events, last_week: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per customer, the sum and the sum of squares of the counts of the reference weeks.
-
-    The reference weeks are ``Z_FIRST_WEEK`` to ``last_week - 1`` back (``last_week``: per
-    customer, at most ``Z_WEEKS``).
-    On ``ordered`` events one week at a time (a run of rows each, customer-sized arrays);
-    otherwise from the distinct (customer, week) keys of the rows and their run lengths. Memory
-    stays linear in customers and rows either way; the sums are the same.
-    """
-    if ev.ordered:
-        total, squares = np.zeros(ev.n), np.zeros(ev.n)
-        for b in range(Z_FIRST_WEEK, Z_WEEKS):
-            count = np.where(b < last_week, ev.window_count(7 * b, 7 * b + 7), 0.0)
-            total += count
-            squares += count * count
-        return total, squares
-    inside = np.flatnonzero((ev.age >= 7 * Z_FIRST_WEEK) & (ev.age < 7 * Z_WEEKS))
-    code, week = ev.code.take(inside), ev.age.take(inside) // 7
-    kept = week < last_week.take(code)
-    key = np.sort(pick(code, kept) * Z_WEEKS + pick(week, kept))
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else key
-    runs = np.diff(np.r_[starts, len(key)]).astype(np.float64)
-    customer = key.take(starts) // Z_WEEKS
-    total = np.bincount(customer, weights=runs, minlength=ev.n).astype(np.float64)
-    squares = np.bincount(customer, weights=runs * runs, minlength=ev.n).astype(np.float64)
-    return total, squares
 
 
 def _binned(ev: Events, width: int, n_bins: int) -> np.ndarray:

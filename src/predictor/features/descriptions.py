@@ -151,8 +151,6 @@ DESCRIPTIONS: dict[str, str] = {
     "customer's busiest 28 days in the past year (1 = at peak).",
     "channels__active_days_share_90d": "Share of the last 90 days (since signup) on which the "
     "customer engaged.",
-    "channels__engagement_z_7d": "Engagement in the last 7 days in standard deviations from "
-    "the customer's usual week (weeks 4 to 51 back, since signup; negative = below usual).",
     # nps
     "nps__responses": "Number of NPS survey answers.",
     "nps__last_score": "Most recent NPS score (0-10).",
