@@ -61,9 +61,9 @@ WINDOWS = (30, 90, 365)
 SLOPE_WEEKS = 12
 """Weeks of weekly engagement counts behind ``engagement_slope_12w``."""
 PEAK_BLOCKS = 13
+"""28-day blocks (364 days) searched for the customer's own peak."""
 BASELINE_GAP = 28
 """``engagement_vs_baseline_7d`` compares with the days from this many days back to 364."""
-"""28-day blocks (364 days) searched for the customer's own peak."""
 SENT = frozenset({"sent", "send"})
 OPEN = frozenset({"open", "opened"})
 CLICK = frozenset({"click", "clicked"})
