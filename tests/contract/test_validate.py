@@ -282,6 +282,29 @@ def test_duplicate_customer_ids_are_an_error_listing_the_ids():
     assert info.value.rows == ["c1"]
 
 
+def test_exact_copies_of_a_customer_row_are_set_aside_and_the_customer_kept():
+    raw = good_raw()
+    customers = raw["customers"]
+    raw["customers"] = pd.concat([customers, customers.iloc[[0, 0]]], ignore_index=True)
+    result = validate(raw, end_date=END)
+    assert not result.errors
+    issue = only(result, "duplicate_row")
+    assert (issue.severity, issue.table, issue.count) == ("warning", "customers", 2)
+    assert issue.examples == [3, 4]
+    assert sorted(result.tables.customers["customer_id"]) == ["c1", "c2", "c3"]
+    assert (result.rejects["check"] == "duplicate_row").sum() == 2
+
+
+def test_rows_sharing_an_id_but_differing_stay_an_error_beside_exact_copies():
+    raw = good_raw()
+    customers = raw["customers"]
+    other = customers.iloc[[1]].assign(country="DE")
+    raw["customers"] = pd.concat([customers, customers.iloc[[0]], other], ignore_index=True)
+    result = validate(raw, end_date=END)
+    assert only(result, "duplicate_row").count == 1
+    assert only(result, "duplicate_customer_id").examples == ["c2"]
+
+
 def test_raise_for_errors_lists_every_error():
     raw = good_raw()
     raw["orders"] = raw["orders"].drop(columns="amount")

@@ -292,3 +292,29 @@ def test_sampled_parquet_training_stops_when_no_order_passes(small_parquet, tmp_
     result = runner.invoke(app, args)
     one_line_error(result, "1 data error(s); nothing was done")
     assert "orders: none of its" in result.output and "letter case" in result.output
+
+
+def test_exact_copies_of_customer_rows_score_each_customer_once(model_dir, small_csv, tmp_path):
+    """A unioned export repeats some customers rows exactly: each customer is scored once.
+
+    The copies are listed in the rejects file (input rows not scored), so scored + rejected
+    still adds up to the input rows."""
+    data = tmp_path / "data"
+    shutil.copytree(small_csv, data)
+    customers = pd.read_csv(data / "customers.csv", dtype=str, keep_default_na=False)
+    doubled = pd.concat([customers, customers.head(3)], ignore_index=True)
+    doubled.to_csv(data / "customers.csv", index=False)
+    out = tmp_path / "s.csv"
+    result = score(model_dir, data, out)
+    assert result.exit_code == 0, result.output
+    assert "repeat an earlier row exactly" in " ".join(result.output.split())
+    scored, rejected = pd.read_csv(out), pd.read_csv(tmp_path / "s_rejects.csv")
+    assert scored["customer_id"].is_unique and len(scored) == len(customers)
+    copies = rejected[rejected["reason"].str.contains("exact copy")]
+    assert sorted(copies["customer_id"]) == sorted(customers["customer_id"].head(3))
+    assert len(scored) + len(rejected) == len(doubled)  # every input row accounted for
+    validated = runner.invoke(app, ["validate", str(data), "--rejects", str(tmp_path / "v.csv")])
+    assert validated.exit_code == 0, validated.output
+    rows = pd.read_csv(tmp_path / "v.csv")
+    copies = rows[rows["check"] == "duplicate_row"]
+    assert sorted(copies["customer_id"]) == sorted(customers["customer_id"].head(3))

@@ -31,6 +31,7 @@ unparseable_date        warning   date that cannot be read: row set aside (any d
 unparseable_number      warning   number that cannot be read (or is infinite): row set aside
 unparseable_bool        warning   ``escalated`` not one of true/false/1/0/yes/no: row set aside
 duplicate_customer_id   error     an id appears more than once in customers (ids listed)
+duplicate_row           warning   a customers row repeats an earlier one exactly (copy set aside)
 out_of_range            warning   csat outside 1..5, nps score outside 0..10, negative seats:
                                   row set aside
 date_order              warning   resolved_at before opened_at (timestamps), or end_date
@@ -546,7 +547,8 @@ def _check_customers(work: _Work, limit: pd.Timestamp, report: _Report) -> None:
         reason=_quoting("signup_date ", signup, f" is after the data end {limit.date()}"),
         reject_customers=True,
     )  # fmt: skip
-    ids = work.ids
+    _set_aside_copies(work, report)
+    ids = work.ids[work.kept]
     dup_rows = ids.duplicated(keep=False) & ids.notna()
     if dup_rows.any():
         dup_ids = pd.unique(ids[dup_rows])
@@ -559,6 +561,25 @@ def _check_customers(work: _Work, limit: pd.Timestamp, report: _Report) -> None:
             f"({format_examples(shown, len(dup_ids), noun='ids')}; {int(dup_rows.sum())} rows); "
             "customer ids must be unique",
         )  # fmt: skip
+
+
+def _set_aside_copies(work: _Work, report: _Report) -> None:
+    """Set aside customers rows that repeat an earlier row exactly (a unioned export).
+
+    The first copy is kept, so the customer is scored once; the copies go to the rejects
+    file. Rows that share an id but differ stay, and are the ``duplicate_customer_id`` error.
+    """
+    ids = work.ids
+    same_id = (ids.duplicated(keep=False) & ids.notna()).to_numpy()
+    if not same_id.any():
+        return
+    copies = np.zeros(len(ids), dtype=bool)
+    copies[same_id] = work.raw[same_id].duplicated(keep="first").to_numpy()
+    report.set_aside(
+        work, copies, check="duplicate_row", column="customer_id",
+        problem="repeat an earlier row exactly", shown=ids,
+        reason="an exact copy of an earlier customers row (the first copy is kept)",
+    )  # fmt: skip
 
 
 def _set_aside_out_of_range(
