@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from predictor.contract.errors import ContractError
-from predictor.contract.validate import validate
+from predictor.contract.validate import DateRules, validate
 
 END = pd.Timestamp("2024-06-30")
 
@@ -303,6 +303,26 @@ def test_rows_sharing_an_id_but_differing_stay_an_error_beside_exact_copies():
     result = validate(raw, end_date=END)
     assert only(result, "duplicate_row").count == 1
     assert only(result, "duplicate_customer_id").examples == ["c2"]
+
+
+def test_orders_pushed_before_the_signup_by_a_utc_offset_name_the_time_zone():
+    raw = good_raw()
+    raw["orders"] = raw["orders"].assign(
+        order_date=["2023-01-01T00:30:00+02:00", "2023-05-01", "2023-02-03", "2023-03-01 08:00"]
+    )
+    issue = only(validate(raw, end_date=END), "before_signup")
+    assert issue.count == 1 and "data.timezone" in issue.message
+    on_time = validate(raw, end_date=END, dates=DateRules(timezone="Europe/Athens"))
+    assert not [i for i in on_time.issues if i.check == "before_signup"]
+
+
+def test_orders_long_before_the_signup_do_not_blame_the_time_zone():
+    raw = good_raw()
+    raw["orders"] = raw["orders"].assign(
+        order_date=["2022-12-01T10:00:00+02:00", "2023-05-01", "2023-02-03", "2023-03-01 08:00"]
+    )
+    issue = only(validate(raw, end_date=END), "before_signup")
+    assert "data.timezone" not in issue.message
 
 
 def test_raise_for_errors_lists_every_error():

@@ -82,7 +82,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from predictor.contract.dates import DateFormatError, parse_dates
+from predictor.contract.dates import DateFormatError, _zoned, parse_dates
 from predictor.contract.errors import (
     MAX_EXAMPLES,
     ContractError,
@@ -678,7 +678,31 @@ def _check_links(work: _Work, customers: _Known, report: _Report) -> None:
         work, _day_before(when, signup), check="before_signup",
         column=when_col, problem="are dated before the customer's signup day", shown=when,
         reason=_comparing(when_col, when, "is before the signup day", "of", signup),
+        hint=lambda rows: _offset_hint(work.raw[when_col].iloc[rows], when.iloc[rows], signup.iloc[rows]),
     )  # fmt: skip
+
+
+def _offset_hint(raw: pd.Series, when: pd.Series, signup: pd.Series) -> str:
+    """Name a time zone mismatch as the likely cause of events dated before the signup.
+
+    Times written with a UTC offset are converted to ``data.timezone`` (UTC unless set): an
+    order placed at 00:30+02:00 on the signup day lands on the day before. When most of the
+    rows carry an offset and none is more than a day early, say so.
+    """
+    if getattr(raw.dtype, "tz", None) is not None:
+        zoned = 1.0
+    elif raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
+        zoned = float(_zoned(raw.astype("str")).mean()) if len(raw) else 0.0
+    else:
+        return ""
+    early = signup.to_numpy(dtype="datetime64[ns]") - when.to_numpy(dtype="datetime64[ns]")
+    if zoned < 0.5 or (early > np.timedelta64(1, "D")).any():
+        return ""
+    return (
+        "these times carry a UTC offset and fall less than a day before the signup once "
+        "converted to data.timezone: if the offsets are the business's local time, set "
+        "data.timezone to its zone (e.g. Europe/Berlin)"
+    )
 
 
 NUMBER_LOOKS: tuple[tuple[str, str], ...] = (
