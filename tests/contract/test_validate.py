@@ -325,6 +325,24 @@ def test_orders_long_before_the_signup_do_not_blame_the_time_zone():
     assert "data.timezone" not in issue.message
 
 
+def test_placeholder_dates_outside_the_years_a_date_holds_are_named():
+    raw = good_raw()
+    raw["orders"] = raw["orders"].assign(
+        order_date=["0001-01-01", "2023-05-01", "2999-12-31", "2023-03-01 08:00"]
+    )
+    issue = only(validate(raw, end_date=END), "unparseable_date")
+    assert issue.count == 2 and "1678-2261" in issue.message
+
+
+def test_garbled_dates_are_not_blamed_on_the_year_range():
+    raw = good_raw()
+    raw["orders"] = raw["orders"].assign(
+        order_date=["soon", "2023-05-01", "2023-02-03", "2023-03-01 08:00"]
+    )
+    issue = only(validate(raw, end_date=END), "unparseable_date")
+    assert "1678-2261" not in issue.message
+
+
 def test_raise_for_errors_lists_every_error():
     raw = good_raw()
     raw["orders"] = raw["orders"].drop(columns="amount")

@@ -490,6 +490,8 @@ def _coerce(
         hint = None
         if check == "unparseable_number":
             hint = lambda rows, text=raw[column]: _number_hint(text.iloc[rows])  # noqa: E731
+        elif check == "unparseable_date":
+            hint = lambda rows, text=raw[column]: _year_hint(text.iloc[rows])  # noqa: E731
         report.set_aside(
             work, unreadable, check=check, column=column, problem=f"have {what}",
             reason=_quoting(f"{column} ", raw[column], f" {single}", quote=True),
@@ -507,6 +509,26 @@ def _coerce(
         )  # fmt: skip
     work.typed = typed
     return work
+
+
+def _year_hint(text: pd.Series) -> str:
+    """Name years a date cannot hold (placeholders such as ``0001-01-01``) as the cause.
+
+    Dates are held to the nanosecond, which spans the years 1678 to 2261; a date outside
+    them is unreadable here even though it is well written.
+    """
+    if pd.api.types.is_datetime64_any_dtype(text.dtype):
+        return ""
+    year = pd.to_numeric(
+        text.astype("str").str.extract(r"^\s*(\d{4})[-/]", expand=False), errors="coerce"
+    )
+    outside = (year < 1678) | (year > 2261)
+    if not len(text) or outside.mean() < 0.5:
+        return ""
+    return (
+        "they are written as dates but fall outside the years 1678-2261 that a date can hold "
+        "here: export an empty value instead of a placeholder date"
+    )
 
 
 def _unreadable_kind(spec: TableSpec, column: str) -> tuple[str, str, str]:
