@@ -86,6 +86,13 @@ def with_column(raw: dict[str, pd.DataFrame], table: str, column: str, values: l
     return {**raw, table: frame}
 
 
+def with_order_dates(*dates: str) -> dict[str, pd.DataFrame]:
+    """``good_raw()`` with the orders' dates replaced, one per order row."""
+    raw = good_raw()
+    raw["orders"] = raw["orders"].assign(order_date=list(dates))
+    return raw
+
+
 def only(result, check: str, table: str | None = None):
     found = [i for i in result.issues if i.check == check and table in (None, i.table)]
     assert len(found) == 1, [i.message for i in result.issues]
@@ -154,14 +161,11 @@ def test_numeric_id_column_from_parquet():
 
 
 def test_time_zones_are_converted_to_utc_and_dropped():
-    raw = good_raw()
-    raw["orders"] = raw["orders"].assign(
-        order_date=[
-            "2023-01-01T23:30:00-02:00",  # 2023-01-02 01:30 UTC
-            "2023-05-01T10:00:00Z",
-            "2023-02-03 10:00:00+02:00",
-            "2023-03-01",
-        ]
+    raw = with_order_dates(
+        "2023-01-01T23:30:00-02:00",  # 2023-01-02 01:30 UTC
+        "2023-05-01T10:00:00Z",
+        "2023-02-03 10:00:00+02:00",
+        "2023-03-01",
     )
     result = validate(raw, end_date=END)
     assert result.issues == []
@@ -306,9 +310,8 @@ def test_rows_sharing_an_id_but_differing_stay_an_error_beside_exact_copies():
 
 
 def test_orders_pushed_before_the_signup_by_a_utc_offset_name_the_time_zone():
-    raw = good_raw()
-    raw["orders"] = raw["orders"].assign(
-        order_date=["2023-01-01T00:30:00+02:00", "2023-05-01", "2023-02-03", "2023-03-01 08:00"]
+    raw = with_order_dates(
+        "2023-01-01T00:30:00+02:00", "2023-05-01", "2023-02-03", "2023-03-01 08:00"
     )
     issue = only(validate(raw, end_date=END), "before_signup")
     assert issue.count == 1 and "data.timezone" in issue.message
@@ -317,28 +320,21 @@ def test_orders_pushed_before_the_signup_by_a_utc_offset_name_the_time_zone():
 
 
 def test_orders_long_before_the_signup_do_not_blame_the_time_zone():
-    raw = good_raw()
-    raw["orders"] = raw["orders"].assign(
-        order_date=["2022-12-01T10:00:00+02:00", "2023-05-01", "2023-02-03", "2023-03-01 08:00"]
+    raw = with_order_dates(
+        "2022-12-01T10:00:00+02:00", "2023-05-01", "2023-02-03", "2023-03-01 08:00"
     )
     issue = only(validate(raw, end_date=END), "before_signup")
     assert "data.timezone" not in issue.message
 
 
 def test_placeholder_dates_outside_the_years_a_date_holds_are_named():
-    raw = good_raw()
-    raw["orders"] = raw["orders"].assign(
-        order_date=["0001-01-01", "2023-05-01", "2999-12-31", "2023-03-01 08:00"]
-    )
+    raw = with_order_dates("0001-01-01", "2023-05-01", "2999-12-31", "2023-03-01 08:00")
     issue = only(validate(raw, end_date=END), "unparseable_date")
     assert issue.count == 2 and "1678-2261" in issue.message
 
 
 def test_garbled_dates_are_not_blamed_on_the_year_range():
-    raw = good_raw()
-    raw["orders"] = raw["orders"].assign(
-        order_date=["soon", "2023-05-01", "2023-02-03", "2023-03-01 08:00"]
-    )
+    raw = with_order_dates("soon", "2023-05-01", "2023-02-03", "2023-03-01 08:00")
     issue = only(validate(raw, end_date=END), "unparseable_date")
     assert "1678-2261" not in issue.message
 
