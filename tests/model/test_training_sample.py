@@ -91,7 +91,9 @@ def test_a_bad_row_outside_the_sample_still_stops_the_run(tables, tmp_path):
     ids = whole.customers["customer_id"]
     outside = ids[sample_keys(ids, SEED) >= share].iloc[0]
     customers = tables.customers
-    twice = pd.concat([customers, customers[customers["customer_id"] == outside]])
+    # a second, different row for one id (an exact copy would only be set aside)
+    other = customers[customers["customer_id"] == outside].assign(acquisition_channel="other")
+    twice = pd.concat([customers, other])
     write_tables(tables.replace(customers=twice), tmp_path / "data", fmt="parquet")
     with pytest.raises(ContractError) as err:
         load_training_data(config_for(tmp_path / "data"), chunk_size=50, workdir=tmp_path)
