@@ -130,7 +130,7 @@ def parse_dates(
             parsed[retry] = parsed_unique.array.take(positions(unique, rest))
         aware = np.zeros(len(text), dtype=bool)
         if timezone != "UTC" and present.any():
-            aware = _zoned(text)
+            aware = has_zone(text)
     in_range = ((parsed >= _TS_MIN) & (parsed <= _TS_MAX)).to_numpy()
     late = (parsed > _TS_MAX).to_numpy() if late_is_missing else np.zeros(len(parsed), bool)
     parsed = parsed.where(in_range)
@@ -165,7 +165,7 @@ def _naive_dates(values: pd.Series, late_is_missing: bool = False) -> tuple[pd.S
     return pd.Series(ns, index=values.index, name=values.name), unreadable
 
 
-def _zoned(text: pd.Series) -> np.ndarray:
+def has_zone(text: pd.Series) -> np.ndarray:
     """Which values end with a zone or offset (``_ZONED``), via Arrow's fast regex engine."""
     values = pa.array(text.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
     found = pc.match_substring_regex(values, _ZONED)

@@ -82,7 +82,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from predictor.contract.dates import DateFormatError, _zoned, parse_dates
+from predictor.contract.dates import DateFormatError, has_zone, parse_dates
 from predictor.contract.errors import (
     MAX_EXAMPLES,
     ContractError,
@@ -700,7 +700,9 @@ def _check_links(work: _Work, customers: _Known, report: _Report) -> None:
         work, _day_before(when, signup), check="before_signup",
         column=when_col, problem="are dated before the customer's signup day", shown=when,
         reason=_comparing(when_col, when, "is before the signup day", "of", signup),
-        hint=lambda rows: _offset_hint(work.raw[when_col].iloc[rows], when.iloc[rows], signup.iloc[rows]),
+        hint=lambda rows: _offset_hint(
+            work.raw[when_col].iloc[rows], when.iloc[rows], signup.iloc[rows]
+        ),
     )  # fmt: skip
 
 
@@ -714,7 +716,7 @@ def _offset_hint(raw: pd.Series, when: pd.Series, signup: pd.Series) -> str:
     if getattr(raw.dtype, "tz", None) is not None:
         zoned = 1.0
     elif raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
-        zoned = float(_zoned(raw.astype("str")).mean()) if len(raw) else 0.0
+        zoned = float(has_zone(raw.astype("str")).mean()) if len(raw) else 0.0
     else:
         return ""
     early = signup.to_numpy(dtype="datetime64[ns]") - when.to_numpy(dtype="datetime64[ns]")
