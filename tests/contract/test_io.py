@@ -110,6 +110,23 @@ def test_gzipped_and_semicolon_csv(tmp_path: Path):
     assert list(raw["orders"].columns) == ["customer_id", "order_date", "amount", "order_id"]
 
 
+def test_tab_separated_tables_read_as_their_csv(tmp_path: Path, csv_folder: Path):
+    """A ``.tsv`` export (file, gzipped, or part files in a folder) reads like the CSV."""
+    tsv = tmp_path / "tsv"
+    (tsv / "orders").mkdir(parents=True)
+    with gzip.open(tsv / "customers.tsv.gz", "wt", encoding="utf-8") as handle:
+        handle.write(CUSTOMERS_CSV.replace(",", "\t"))
+    rows = ORDERS_CSV.replace(",", "\t").splitlines(keepends=True)
+    write_text(tsv / "orders" / "part-0.tsv", "".join(rows[:2]))
+    write_text(tsv / "orders" / "part-1.tsv", rows[0] + "".join(rows[2:]))
+    from_tsv = read_raw_tables(folder=tsv)
+    from_csv = read_raw_tables(folder=csv_folder)
+    for name, frame in from_csv.items():
+        pd.testing.assert_frame_equal(from_tsv[name], frame)
+    with pytest.raises(ContractError, match="unsupported file type"):
+        write_frame_atomic(pd.DataFrame({"a": [1]}), tmp_path / "out.tsv")  # not comma CSV
+
+
 def test_byte_order_mark_and_spaces_in_headers_are_ignored(tmp_path: Path):
     (tmp_path / "customers.csv").write_bytes(
         "\ufeff customer_id , signup_date\n1,2023-01-01\n".encode()

@@ -283,6 +283,9 @@ def test_parquet_scoring_stops_when_no_order_passes(model_dir, small_parquet, tm
     result = score(model_dir, data, out, "--chunk-size", "50")
     one_line_error(result, "orders: none of its", "not in customers", "nothing was written")
     assert not out.exists() and not (tmp_path / "s_rejects.csv").exists()
+    # the lower-case ids sort after every customer's, so they land in another chunk than
+    # their customers: the cause is still named, from the ids of every chunk
+    assert "letter case and leading zeros are ignored" in " ".join(result.output.split())
 
 
 def test_sampled_parquet_training_stops_when_no_order_passes(small_parquet, tmp_path):

@@ -74,7 +74,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -354,14 +354,44 @@ class RowCounts:
 
     rows: dict[str, int] = field(default_factory=dict)
     kept: dict[str, int] = field(default_factory=dict)
+    unknown: dict[str, list[Any]] = field(default_factory=dict)
+    """Per event table, up to ``ID_HINT_SAMPLE`` distinct ids not found in customers."""
 
     def add(self, result: ValidationResult) -> None:
-        """Count the rows of one chunk's result."""
+        """Count the rows of one chunk's result, and keep a sample of its unknown ids."""
         if result.summary.empty:
             return
         for table, rows, kept in result.summary[["table", "rows", "kept"]].itertuples(index=False):
             self.rows[table] = self.rows.get(table, 0) + int(rows)
             self.kept[table] = self.kept.get(table, 0) + int(kept)
+        unknown = result.rejects[result.rejects["check"] == "unknown_customer"]
+        for table, ids in unknown.groupby("table", sort=False)["customer_id"]:
+            seen = self.unknown.setdefault(str(table), [])
+            room = ID_HINT_SAMPLE - len(seen)
+            if room > 0:
+                seen.extend(ids.dropna().drop_duplicates().head(room).tolist())
+
+    def with_id_hints(
+        self, warnings: list[ContractIssue], customer_ids: Callable[[], pd.Series]
+    ) -> list[ContractIssue]:
+        """``warnings`` with the id-mismatch hint added to ``unknown_customer`` ones lacking it.
+
+        A chunk holds the customers of one id range, so ``C001`` in customers and ``c001`` in
+        orders fall in different chunks and no chunk can name the cause; this looks at the
+        unknown ids of every chunk against every customer id (``customer_ids()``, read only
+        when some warning needs it).
+        """
+        known: pd.Series | None = None
+        out = []
+        for issue in warnings:
+            sample = self.unknown.get(issue.table)
+            if issue.check == "unknown_customer" and sample and ID_HINT_LEAD not in issue.message:
+                known = customer_ids() if known is None else known
+                hint = _id_mismatch_hint(pd.Series(sample, dtype=object), known)
+                if hint:
+                    issue = replace(issue, message=_with_cause(issue.message, hint))
+            out.append(issue)
+        return out
 
     def errors(self, warnings: list[ContractIssue]) -> list[ContractIssue]:
         """``no_valid_rows`` for each required table with rows but none kept (quoting ``warnings``)."""
@@ -783,10 +813,21 @@ def _id_mismatch_hint(unknown: pd.Series, known: pd.Series) -> str:
     first = hits.to_numpy().argmax()
     mine, theirs = sample.iloc[first], loose[keys.iloc[first]]
     return (
-        f"they match customers when letter case and leading zeros are ignored "
-        f"({_show(mine)} here, {_show(theirs)} in customers): export customer_id as the same "
-        "text in every table"
+        f"{ID_HINT_LEAD} ({_show(mine)} here, {_show(theirs)} in customers): export "
+        "customer_id as the same text in every table"
     )
+
+
+ID_HINT_LEAD = "they match customers when letter case and leading zeros are ignored"
+"""The start of the id-mismatch hint (``_id_mismatch_hint``)."""
+
+
+def _with_cause(message: str, cause: str) -> str:
+    """``message`` with ``; cause`` added before its closing ``; set aside`` (if any)."""
+    action = "; set aside"
+    if message.endswith(action):
+        return f"{message.removesuffix(action)}; {cause}{action}"
+    return f"{message}; {cause}"
 
 
 def _day_before(when: pd.Series, day: pd.Series) -> np.ndarray:

@@ -51,7 +51,7 @@ def write_frame_atomic(
 
     """
     path = Path(path)
-    kind = _file_kind(path)
+    kind = _file_kind(path, read=False)
     table = to_arrow(frame, schema, days=days, metadata=metadata)
     return _atomic_write(path, lambda tmp: _write_table(table, tmp, kind))
 
@@ -94,7 +94,7 @@ class AtomicFrameWriter:
     ) -> None:
         self.path = Path(path)
         self._types = {"schema": schema, "days": days, "metadata": metadata}
-        self.kind = _file_kind(self.path)
+        self.kind = _file_kind(self.path, read=False)
         self.rows = 0
         self._tmp: Path | None = None
         self._handle: Any = None

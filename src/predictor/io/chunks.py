@@ -196,6 +196,11 @@ class CustomerChunks:
         tops = [s.latest[k] for s in self._spilled.values() if k in s.latest]
         return max(tops, default=pd.NaT)
 
+    def customer_ids(self) -> pd.Series:
+        """Every id of the customers file, as read (for messages about ids; one column read)."""
+        column = self.source.files["customers"].to_table(columns=[self.source.ids["customers"]])
+        return _plain_types(column).column(0).to_pandas()
+
     def first_date(self) -> pd.Timestamp | None:
         """The earliest signup day on or before the data end (before validation)."""
         low = min(self._spilled["customers"].first, default=None)

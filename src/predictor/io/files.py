@@ -16,7 +16,7 @@ import pyarrow.dataset as ds
 
 from predictor.contract.errors import ContractError
 from predictor.io.formats import (
-    TABLE_SUFFIXES,
+    READ_SUFFIXES,
     _check_header,
     _csv_header,
     _file_kind,
@@ -165,7 +165,7 @@ def _part_files(folder: Path) -> tuple[str, list[Path]]:
         if kind is None:
             raise ContractError(
                 f"{entry}: part file of unknown type in the table folder {folder} "
-                f"(use {', '.join(TABLE_SUFFIXES)})"
+                f"(use {', '.join(READ_SUFFIXES)})"
             )
         kinds.setdefault(kind, []).append(entry)
     if len(kinds) > 1:

@@ -16,7 +16,21 @@ from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.tables import TABLE_NAMES
 
 TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".parquet")
-"""File name endings read as tables, in the order they are listed in messages."""
+"""File name endings written as tables (and read), in the order they are listed in messages."""
+
+READ_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet")
+"""File name endings read as tables: tab-separated text is read as CSV (the separator is
+detected from the header either way); outputs are written in ``TABLE_SUFFIXES`` only."""
+
+_KINDS: dict[str, str] = {
+    ".csv.gz": "csv.gz",
+    ".tsv.gz": "csv.gz",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+"""The reader kind of each file name ending (longest endings first)."""
 
 
 _SEPARATORS: tuple[str, ...] = (",", ";", "\t", "|")
@@ -66,20 +80,25 @@ def _shown(path: Path) -> str:
     return f"{path.name}/" if path.is_dir() else path.name
 
 
-def _name_kind(name: str) -> str | None:
-    """``"csv"``, ``"csv.gz"`` or ``"parquet"`` from a file name, ``None`` when none fits."""
+def _name_kind(name: str, read: bool = True) -> str | None:
+    """``"csv"``, ``"csv.gz"`` or ``"parquet"`` from a file name, ``None`` when none fits.
+
+    ``read=False`` (an output file) accepts the written endings only: a ``.tsv`` output would
+    be written with commas.
+    """
     lower = name.lower()
-    for suffix in (".csv.gz", ".csv", ".parquet", ".pq"):
-        if lower.endswith(suffix):
-            return "parquet" if suffix == ".pq" else suffix[1:]
+    for suffix, kind in _KINDS.items():
+        if lower.endswith(suffix) and (read or not suffix.startswith(".tsv")):
+            return kind
     return None
 
 
-def _file_kind(path: Path) -> str:
+def _file_kind(path: Path, read: bool = True) -> str:
     """``"csv"``, ``"csv.gz"`` or ``"parquet"`` from the file name; anything else is an error."""
-    kind = _name_kind(path.name)
+    kind = _name_kind(path.name, read)
     if kind is None:
-        raise ContractError(f"{path}: unsupported file type (use {', '.join(TABLE_SUFFIXES)})")
+        endings = READ_SUFFIXES if read else TABLE_SUFFIXES
+        raise ContractError(f"{path}: unsupported file type (use {', '.join(endings)})")
     return kind
 
 

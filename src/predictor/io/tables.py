@@ -20,7 +20,7 @@ from predictor.contract.schema import SPECS
 from predictor.contract.tables import TABLE_NAMES
 from predictor.contract.validate import UNREAD_COLUMNS, DateRules, ValidationResult, validate
 from predictor.io.files import _source_kind, read_table_file, table_columns
-from predictor.io.formats import TABLE_SUFFIXES, _shown
+from predictor.io.formats import READ_SUFFIXES, _shown
 from predictor.timeline import data_end
 
 
@@ -36,9 +36,10 @@ def read_raw_tables(
         config: where the files are (``path``, ``tables``) and the column mapping
             (``columns``: ``{table: {user_column: contract_column}}``).
         folder: the data folder; overrides ``config.path``. A table is ``<table>.csv``,
-            ``<table>.csv.gz``, ``<table>.parquet``, or a folder ``<table>/`` (or
-            ``<table>.parquet/``, ...) of part files; ``config.tables`` may name a file or
-            folder per table instead (paths relative to the working directory).
+            ``<table>.csv.gz``, ``<table>.tsv`` (``.tsv.gz``), ``<table>.parquet``, or a
+            folder ``<table>/`` (or ``<table>.parquet/``, ...) of part files;
+            ``config.tables`` may name a file or folder per table instead (paths relative to
+            the working directory).
         tables: read only these tables (default: every contract table that is present).
 
     Returns:
@@ -170,7 +171,7 @@ def _folder_files(root: Path) -> dict[str, list[Path]]:
         if entry.name.startswith((".", "_")) or not (entry.is_file() or entry.is_dir()):
             continue
         lower = entry.name.lower()
-        stem = next((lower.removesuffix(s) for s in TABLE_SUFFIXES if lower.endswith(s)), None)
+        stem = next((lower.removesuffix(s) for s in READ_SUFFIXES if lower.endswith(s)), None)
         if stem is None and entry.is_dir():
             stem = lower
         if stem in SPECS:
@@ -179,7 +180,7 @@ def _folder_files(root: Path) -> dict[str, list[Path]]:
 
 
 def _missing_table_message(name: str, root: Path | None, found: dict[str, list[Path]]) -> str:
-    names = " or ".join(f"{name}{s}" for s in TABLE_SUFFIXES)
+    names = " or ".join(f"{name}{s}" for s in READ_SUFFIXES)
     if root is None:
         return f"{name}: required table is missing (no data folder given and no data.tables.{name})"
     listing = sorted(_shown(p) for p in root.iterdir() if not p.name.startswith("."))

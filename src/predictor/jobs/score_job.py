@@ -125,7 +125,8 @@ def score_files(
                     on_chunk(len(batch.customers))
             if on_chunk is not None and len(set_aside):
                 on_chunk(len(set_aside))
-        if errors := counts.errors(merge_warnings(notes)):
+        warnings = counts.with_id_hints(merge_warnings(notes), source.customer_ids)
+        if errors := counts.errors(warnings):
             raise ContractError.from_issues(errors)  # chunk by chunk: no table left empty
         all_rejects = pd.concat(rejected, ignore_index=True)
         write_frame_atomic(all_rejects, rejects, schema=REJECTS, metadata=stamp)
@@ -137,7 +138,7 @@ def score_files(
         rejected=len(all_rejects),
         chunks=source.n_chunks,
         chunked_read=source.chunked,
-        warnings=merge_warnings(notes),
+        warnings=warnings,
         leftovers=leftovers,
     )
 
@@ -267,6 +268,8 @@ class _Input:
     latest: Callable[[], pd.Timestamp]
     chunks: Callable[[pd.Timestamp], Iterator[ValidationResult]]
     first: Callable[[], pd.Timestamp | None]
+    customer_ids: Callable[[], pd.Series]
+    """Every customer id of the input (read only when a message needs them)."""
 
 
 def _open_input(
@@ -287,6 +290,7 @@ def _open_input(
             latest=lambda: pd.Timestamp(fixed_end) if fixed_end else chunks.latest_date(),
             chunks=lambda as_of: (chunks.validated(k, as_of) for k in range(len(chunks))),
             first=chunks.first_date,
+            customer_ids=chunks.customer_ids,
         )
     whole = load_tables(config, end_date=end)
     if whole.tables is None:
@@ -313,4 +317,5 @@ def _open_input(
         latest=lambda: data_span(tables, config)[1],
         chunks=split,
         first=lambda: data_span(tables, config)[0],
+        customer_ids=lambda: tables.customers["customer_id"],
     )
