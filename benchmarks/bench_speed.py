@@ -219,7 +219,10 @@ def _child_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import warnings
 
+    from predictor.runtime import tune_for_large_tables
+
     warnings.simplefilter("ignore")
+    tune_for_large_tables()  # as the ``predictor`` command does before any command
     args.workdir.mkdir(parents=True, exist_ok=True)
     out = STAGE_FUNCS[args.stage](args.customers, args.workdir, args.overrides)
     print("RESULT " + json.dumps(out), flush=True)

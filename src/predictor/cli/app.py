@@ -125,6 +125,9 @@ def _options(
     ] = False,
 ) -> None:
     """Predict customer churn risk and lifetime value (Day One and 13-month)."""
+    from predictor.runtime import tune_for_large_tables
+
+    tune_for_large_tables()
 
 
 def check_date(value: str | None) -> str | None:
