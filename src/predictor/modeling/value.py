@@ -6,6 +6,11 @@ expected spend when positive, a gamma regression). The one with the higher norma
 validation is kept. When more than 1% of labels are negative (margin minus cost to serve)
 neither applies and a squared-error regression is used; otherwise the rare negative totals
 (net refunds) are treated as zero.
+
+With ``prior="bgnbd"`` the Tweedie booster starts from a per-customer structural prior
+(BG/NBD x Gamma-Gamma over the label's months, ``modeling.prior``) and learns a multiplicative
+correction of it; the two-part model is then not tried (its two parts would each need their
+own share of the prior).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from predictor.modeling.boosting import (
 from predictor.modeling.horizon import HorizonExtension
 from predictor.modeling.intervals import ConformalInterval
 from predictor.modeling.level import BinLevels, total_ratio
+from predictor.modeling.prior import StructuralPrior
 
 
 class ValueModel(RegressorMixin, BoostedModel):
@@ -49,6 +55,9 @@ class ValueModel(RegressorMixin, BoostedModel):
         tweedie_variance_power: float = 1.5,
         level_correction: bool = True,
         bin_levels: bool = False,
+        prior: Literal["none", "bgnbd"] = "none",
+        prior_months: int = 13,
+        prior_horizon_months: int = 13,
         **boosting: Any,
     ) -> None:
         super().__init__(**boosting)
@@ -56,6 +65,9 @@ class ValueModel(RegressorMixin, BoostedModel):
         self.tweedie_variance_power = tweedie_variance_power
         self.level_correction = level_correction
         self.bin_levels = bin_levels
+        self.prior = prior
+        self.prior_months = prior_months
+        self.prior_horizon_months = prior_horizon_months
 
     def _candidates(self, y: np.ndarray) -> list[str]:
         """Objectives to try; the two-part model needs both spenders and non-spenders.
@@ -65,6 +77,8 @@ class ValueModel(RegressorMixin, BoostedModel):
         """
         if (y < 0).mean() > 0.01:
             return ["squared_error"]
+        if self.prior != "none":
+            return ["tweedie"]
         two_part = (y > 0).sum() >= 10 and (y <= 0).sum() >= 10
         if self.objective == "auto":
             return ["tweedie", "two_part"] if two_part else ["tweedie"]
@@ -90,12 +104,17 @@ class ValueModel(RegressorMixin, BoostedModel):
         valid = None
         if eval_set is not None:
             valid = (self.schema_.transform(eval_set[0]), np.asarray(eval_set[1], dtype=float))
+        self.prior_: StructuralPrior | None = None
+        if self.prior == "bgnbd" and kinds != ["squared_error"]:
+            self.prior_ = StructuralPrior.fit(
+                Xt, y, self.prior_months, self.prior_horizon_months
+            )
         fitted: dict[str, dict[str, xgb.Booster]] = {}
         scores: dict[str, float] = {}
         for kind in kinds:
             fitted[kind] = self._fit_kind(kind, Xt, y, valid)
             if valid is not None:
-                pred = self._predict_kind(kind, fitted[kind], valid[0])
+                pred = self._predict_kind(kind, fitted[kind], valid[0], self._offset(valid[0]))
                 scores[kind] = normalized_gini(valid[1], pred)
         self.validation_scores_ = scores
         self.kind_ = (
@@ -109,7 +128,7 @@ class ValueModel(RegressorMixin, BoostedModel):
         self.interval_: ConformalInterval | None = None
         self.bins_: BinLevels | None = None
         if valid is not None and len(valid[1]):
-            raw = self._predict_kind(self.kind_, self.boosters_, valid[0])
+            raw = self._raw(valid[0])
             if self.bin_levels and self.kind_ != "squared_error":
                 self.bins_ = BinLevels.fit(valid[1], raw)
                 raw = self._reshape(raw)
@@ -133,7 +152,11 @@ class ValueModel(RegressorMixin, BoostedModel):
                 "tweedie_variance_power": self.tweedie_variance_power,
                 "eval_metric": f"tweedie-nloglik@{self.tweedie_variance_power}",
             }
-            return {"main": fit_booster(xgb.XGBRegressor, params, X, y, valid, rounds)}
+            offsets = None
+            if self._prior() is not None:
+                offsets = (self._offset(X), None if valid is None else self._offset(valid[0]))
+            booster = fit_booster(xgb.XGBRegressor, params, X, y, valid, rounds, offsets)
+            return {"main": booster}
         if kind == "squared_error":
             params |= {"objective": "reg:squarederror", "eval_metric": "rmse"}
             return {"main": fit_booster(xgb.XGBRegressor, params, X, y, valid, rounds)}
@@ -159,11 +182,24 @@ class ValueModel(RegressorMixin, BoostedModel):
         return {"any": any_spend, "amount": amount}
 
     @staticmethod
-    def _predict_kind(kind: str, boosters: dict[str, xgb.Booster], X: pd.DataFrame) -> np.ndarray:
+    def _predict_kind(
+        kind: str,
+        boosters: dict[str, xgb.Booster],
+        X: pd.DataFrame,
+        offset: np.ndarray | None = None,
+    ) -> np.ndarray:
         if kind == "two_part":
             return sigmoid(margin(boosters["any"], X)) * np.exp(margin(boosters["amount"], X))
-        raw = margin(boosters["main"], X)
+        raw = margin(boosters["main"], X, offset if kind == "tweedie" else None)
         return raw if kind == "squared_error" else np.exp(raw)
+
+    def _prior(self) -> StructuralPrior | None:
+        return getattr(self, "prior_", None)
+
+    def _offset(self, Xt: pd.DataFrame) -> np.ndarray | None:
+        """The structural prior's log offset for transformed rows (None without a prior)."""
+        prior = self._prior()
+        return None if prior is None else prior.offset(Xt)
 
     def _reshape(self, raw: np.ndarray) -> np.ndarray:
         """The per-bin reshaping learned on validation (``modeling.level.BinLevels``), if any."""
@@ -172,7 +208,9 @@ class ValueModel(RegressorMixin, BoostedModel):
 
     def _raw(self, Xt: pd.DataFrame) -> np.ndarray:
         """The boosters' prediction for transformed rows, reshaped by bin when learned."""
-        return self._reshape(self._predict_kind(self.kind_, self.boosters_, Xt))
+        return self._reshape(
+            self._predict_kind(self.kind_, self.boosters_, Xt, self._offset(Xt))
+        )
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         """The boosters' prediction before the level and horizon factors (see ``modeling.level``)."""
@@ -241,7 +279,8 @@ class ValueModel(RegressorMixin, BoostedModel):
             log_ca = to_output_space(ca, np.log(p), np.log(p0))
             log_c, base = log_ca + cb, p0 * np.exp(bb)
         else:
-            log_c, bias = contributions(self.boosters_["main"], Xt)
+            offset = self._offset(Xt) if self.kind_ == "tweedie" else None
+            log_c, bias = contributions(self.boosters_["main"], Xt, offset)
             base = bias if self.kind_ == "squared_error" else np.exp(bias)
         base = self._reshape(np.asarray(base, dtype=float))
         out = to_output_space(log_c, pred, base) if self.kind_ != "squared_error" else log_c
@@ -266,6 +305,7 @@ class ValueModel(RegressorMixin, BoostedModel):
             "level": self.level_,
             "interval": None if self.interval_ is None else self.interval_.to_dict(),
             "bins": None if getattr(self, "bins_", None) is None else self.bins_.to_dict(),
+            "prior": None if self._prior() is None else self.prior_.to_dict(),
             "horizon_extension": (
                 None if self.horizon_extension_ is None else self.horizon_extension_.to_dict()
             ),
@@ -283,6 +323,8 @@ class ValueModel(RegressorMixin, BoostedModel):
         model.interval_ = None if interval is None else ConformalInterval.from_dict(interval)
         bins = state.get("bins")
         model.bins_ = None if bins is None else BinLevels.from_dict(bins)
+        prior = state.get("prior")
+        model.prior_ = None if prior is None else StructuralPrior.from_dict(prior)
         ext = state.get("horizon_extension")
         model.horizon_extension_ = None if ext is None else HorizonExtension.from_dict(ext)
         return model

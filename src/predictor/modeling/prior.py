@@ -1,0 +1,149 @@
+"""A structural prior for the value model: BG/NBD x Gamma-Gamma as a boosting offset.
+
+With ``value.prior: bgnbd`` the value model's Tweedie booster starts, per customer, from
+
+    log(prior) = log(E[purchases over the label's months] x E[spend per purchase]) + scale
+
+(``base_margin`` in XGBoost) and its trees learn a multiplicative correction of that prior
+instead of the whole value. The hope (issue 17): the prior already knows how recency and
+frequency thin out a customer's purchases at the cutoff, where the trees alone under-predict
+one-time buyers whose order is a few months old (benchmarks/analysis.md, "Value: a structural
+prior as offset").
+
+Everything is computed from the row's own features, so the offset is one function of the
+frame, applied identically at fit, early stopping, level fitting, prediction and scoring:
+
+* expected purchases: ``bgnbd__expected_purchases_value_horizon`` (fitted at the row's own
+  cutoff by the ``bgnbd__`` family, from data up to it) brought from the value horizon down to
+  the label's months by the BG/NBD profile ``modeling.horizon.HorizonExtension`` with the
+  parameters fitted here on the training rows;
+* spend per purchase: Gamma-Gamma's expectation from the repeat purchase days
+  (``bgnbd__frequency``) and the average order value (``orders__aov``), with Gamma-Gamma fitted
+  here on the training rows (customers without a repeat purchase get the population mean);
+* customers without a purchase, and priors below ``FLOOR_SHARE`` of the training rows' mean
+  prior, get that floor; ``scale`` makes the offset's total match the training labels'.
+
+The learned state (parameters, floor, scale) is plain numbers saved with the model.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from predictor.modeling.horizon import STATS, HorizonExtension
+from predictor.modeling.probabilistic import FEATURE_PREFIX, BetaGeoModel, GammaGammaModel
+
+EXPECTED = FEATURE_PREFIX + "expected_purchases_value_horizon"
+FREQUENCY = FEATURE_PREFIX + "frequency"
+AOV = "orders__aov"
+COLUMNS = (*STATS, EXPECTED, AOV)
+FLOOR_SHARE = 0.02
+"""Smallest prior, as a share of the training rows' mean prior (no purchase, long lapsed)."""
+FIT_ROWS = 20_000
+"""At most this many training rows (every k-th, in order) enter the BG/NBD and GG fits."""
+
+
+class PriorError(ValueError):
+    """The frame lacks what the structural prior needs (its features or repeat buyers)."""
+
+
+@dataclass(frozen=True)
+class StructuralPrior:
+    """BG/NBD x Gamma-Gamma expected value over ``months``, as a log offset for boosting."""
+
+    bgnbd: dict[str, float]
+    gamma_gamma: dict[str, float]
+    months: int
+    horizon_months: int
+    floor: float
+    scale: float
+
+    @classmethod
+    def fit(
+        cls, X: pd.DataFrame, y: np.ndarray, months: int, horizon_months: int
+    ) -> StructuralPrior:
+        """Fit on training rows: BG/NBD (the horizon profile), Gamma-Gamma, floor and scale.
+
+        ``months``: the label's horizon; ``horizon_months``: the horizon of the
+        ``bgnbd__expected_purchases_value_horizon`` feature (``value.horizon_months``).
+        """
+        missing = [c for c in COLUMNS if c not in X.columns]
+        if missing:
+            raise PriorError(
+                f"value.prior 'bgnbd' needs the feature(s) {missing} "
+                "(model.probabilistic_features and an orders table)"
+            )
+        rows = _fit_rows(X)
+        stats = rows.loc[:, list(STATS)].to_numpy(dtype=float)
+        aov = rows[AOV].to_numpy(dtype=float)
+        known = ~np.isnan(stats).any(axis=1)
+        x, t_x, age = stats[known].T
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                bg = dict(BetaGeoModel().fit(x, t_x, age).params_)
+                gg = dict(GammaGammaModel().fit(x, np.nan_to_num(aov[known])).params_)
+            except ValueError as err:
+                raise PriorError(f"value.prior 'bgnbd' cannot be fitted: {err}") from err
+        if gg["q"] <= 1:
+            raise PriorError(f"value.prior 'bgnbd': Gamma-Gamma q = {gg['q']:.3f} <= 1")
+        draft = cls(bg, gg, months, horizon_months, floor=0.0, scale=0.0)
+        raw = draft.expected_value(X)
+        floor = FLOOR_SHARE * float(np.nanmean(raw)) if np.isfinite(raw).any() else 1.0
+        floored = draft.with_floor(floor).value(X)
+        total = float(np.clip(y, 0, None).sum())
+        scale = float(np.log(total / floored.sum())) if total > 0 else 0.0
+        return cls(bg, gg, months, horizon_months, floor=floor, scale=scale)
+
+    def with_floor(self, floor: float) -> StructuralPrior:
+        """The same prior with another floor."""
+        state = self.to_dict() | {"floor": floor}
+        return StructuralPrior.from_dict(state)
+
+    def expected_value(self, X: pd.DataFrame) -> np.ndarray:
+        """BG/NBD x Gamma-Gamma value over ``months`` per row; NaN without a purchase."""
+        ratio = HorizonExtension(self.bgnbd, self.months, self.horizon_months).factor(X)
+        purchases = X[EXPECTED].to_numpy(dtype=float) / ratio
+        x = X[FREQUENCY].to_numpy(dtype=float)
+        aov = X[AOV].to_numpy(dtype=float)
+        p, q, v = (self.gamma_gamma[k] for k in ("p", "q", "v"))
+        usable = (x > 0) & (aov > 0)
+        x_eff, m_eff = np.where(usable, x, 0.0), np.where(usable, aov, 0.0)
+        spend = p * (v + x_eff * m_eff) / (p * x_eff + q - 1)
+        return purchases * spend
+
+    def value(self, X: pd.DataFrame) -> np.ndarray:
+        """The floored prior per row (currency over ``months``, before ``scale``)."""
+        raw = self.expected_value(X)
+        return np.maximum(np.nan_to_num(raw, nan=self.floor), self.floor)
+
+    def offset(self, X: pd.DataFrame) -> np.ndarray:
+        """The log-link offset per row: ``log(value(X)) + scale``."""
+        return np.log(self.value(X)) + self.scale
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> StructuralPrior:
+        """Rebuild from ``to_dict``."""
+        return cls(
+            {k: float(v) for k, v in state["bgnbd"].items()},
+            {k: float(v) for k, v in state["gamma_gamma"].items()},
+            int(state["months"]),
+            int(state["horizon_months"]),
+            float(state["floor"]),
+            float(state["scale"]),
+        )
+
+
+def _fit_rows(X: pd.DataFrame) -> pd.DataFrame:
+    """At most ``FIT_ROWS`` rows, every k-th in order (deterministic, spread over cutoffs)."""
+    step = max(1, int(np.ceil(len(X) / FIT_ROWS)))
+    return X.iloc[::step]
