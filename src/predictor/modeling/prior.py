@@ -62,6 +62,8 @@ class StructuralPrior:
     horizon_months: int
     floor: float
     scale: float
+    purchases_floor: float = 0.0
+    any_scale: float = 0.0
 
     @classmethod
     def fit(
@@ -98,17 +100,27 @@ class StructuralPrior:
         floored = draft.with_floor(floor).value(X)
         total = float(np.clip(y, 0, None).sum())
         scale = float(np.log(total / floored.sum())) if total > 0 else 0.0
-        return cls(bg, gg, months, horizon_months, floor=floor, scale=scale)
+        purchases = draft.purchases(X)
+        known = np.isfinite(purchases)
+        p_floor = FLOOR_SHARE * float(np.mean(purchases[known])) if known.any() else 1e-3
+        prior = cls(bg, gg, months, horizon_months, floor, scale, p_floor, 0.0)
+        logits = prior.any_offset(X)
+        any_scale = _logit_shift(logits, float(np.mean(np.asarray(y) > 0)))
+        return cls(bg, gg, months, horizon_months, floor, scale, p_floor, any_scale)
 
     def with_floor(self, floor: float) -> StructuralPrior:
         """The same prior with another floor."""
         state = self.to_dict() | {"floor": floor}
         return StructuralPrior.from_dict(state)
 
+    def purchases(self, X: pd.DataFrame) -> np.ndarray:
+        """BG/NBD expected purchase days over ``months`` per row; NaN without a purchase."""
+        ratio = HorizonExtension(self.bgnbd, self.months, self.horizon_months).factor(X)
+        return X[EXPECTED].to_numpy(dtype=float) / ratio
+
     def expected_value(self, X: pd.DataFrame) -> np.ndarray:
         """BG/NBD x Gamma-Gamma value over ``months`` per row; NaN without a purchase."""
-        ratio = HorizonExtension(self.bgnbd, self.months, self.horizon_months).factor(X)
-        purchases = X[EXPECTED].to_numpy(dtype=float) / ratio
+        purchases = self.purchases(X)
         x = X[FREQUENCY].to_numpy(dtype=float)
         aov = X[AOV].to_numpy(dtype=float)
         p, q, v = (self.gamma_gamma[k] for k in ("p", "q", "v"))
@@ -126,6 +138,18 @@ class StructuralPrior:
         """The log-link offset per row: ``log(value(X)) + scale``."""
         return np.log(self.value(X)) + self.scale
 
+    def any_offset(self, X: pd.DataFrame) -> np.ndarray:
+        """Logit offset of "any spend over ``months``" for the two-part model's first part.
+
+        ``1 - exp(-E)`` with ``E`` the floored expected purchase days (the chance of at least
+        one purchase if they came as a Poisson process), shifted by ``any_scale`` so that the
+        training rows' mean probability is their share of spenders.
+        """
+        e = self.purchases(X)
+        e = np.maximum(np.nan_to_num(e, nan=self.purchases_floor), self.purchases_floor)
+        p = np.clip(-np.expm1(-e), 1e-6, 1 - 1e-6)
+        return np.log(p) - np.log1p(-p) + self.any_scale
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state."""
         return asdict(self)
@@ -140,7 +164,23 @@ class StructuralPrior:
             int(state["horizon_months"]),
             float(state["floor"]),
             float(state["scale"]),
+            float(state.get("purchases_floor", 0.0)),
+            float(state.get("any_scale", 0.0)),
         )
+
+
+def _logit_shift(logits: np.ndarray, target: float) -> float:
+    """The shift ``s`` with mean(sigmoid(logits + s)) = ``target`` (bisection; 0 if degenerate)."""
+    if not 0 < target < 1:
+        return 0.0
+    lo, hi = -30.0, 30.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if np.mean(1 / (1 + np.exp(-(logits + mid)))) < target:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
 
 
 def _fit_rows(X: pd.DataFrame) -> pd.DataFrame:

@@ -7,10 +7,11 @@ validation is kept. When more than 1% of labels are negative (margin minus cost 
 neither applies and a squared-error regression is used; otherwise the rare negative totals
 (net refunds) are treated as zero.
 
-With ``prior="bgnbd"`` the Tweedie booster starts from a per-customer structural prior
-(BG/NBD x Gamma-Gamma over the label's months, ``modeling.prior``) and learns a multiplicative
-correction of it; the two-part model is then not tried (its two parts would each need their
-own share of the prior).
+With ``prior="bgnbd"`` the boosters start from a per-customer structural prior
+(``modeling.prior``) and learn a correction of it: the Tweedie booster from BG/NBD x
+Gamma-Gamma's expected value over the label's months (log offset), the two-part model's "any
+spend" part from the chance of at least one purchase by BG/NBD (logit offset; its spend part
+has none).
 """
 
 from __future__ import annotations
@@ -77,8 +78,6 @@ class ValueModel(RegressorMixin, BoostedModel):
         """
         if (y < 0).mean() > 0.01:
             return ["squared_error"]
-        if self.prior != "none":
-            return ["tweedie"]
         two_part = (y > 0).sum() >= 10 and (y <= 0).sum() >= 10
         if self.objective == "auto":
             return ["tweedie", "two_part"] if two_part else ["tweedie"]
@@ -114,7 +113,7 @@ class ValueModel(RegressorMixin, BoostedModel):
         for kind in kinds:
             fitted[kind] = self._fit_kind(kind, Xt, y, valid)
             if valid is not None:
-                pred = self._predict_kind(kind, fitted[kind], valid[0], self._offset(valid[0]))
+                pred = self._predict_kind(kind, fitted[kind], valid[0])
                 scores[kind] = normalized_gini(valid[1], pred)
         self.validation_scores_ = scores
         self.kind_ = (
@@ -160,6 +159,12 @@ class ValueModel(RegressorMixin, BoostedModel):
         if kind == "squared_error":
             params |= {"objective": "reg:squarederror", "eval_metric": "rmse"}
             return {"main": fit_booster(xgb.XGBRegressor, params, X, y, valid, rounds)}
+        prior, any_offsets = self._prior(), None
+        if prior is not None:
+            any_offsets = (
+                prior.any_offset(X),
+                None if valid is None else prior.any_offset(valid[0]),
+            )
         any_spend = fit_booster(
             xgb.XGBClassifier,
             params | {"objective": "binary:logistic", "eval_metric": "logloss"},
@@ -167,6 +172,7 @@ class ValueModel(RegressorMixin, BoostedModel):
             (y > 0).astype(int),
             None if valid is None else (valid[0], (valid[1] > 0).astype(int)),
             rounds,
+            any_offsets,
         )
         pos, pos_valid = y > 0, None
         if valid is not None and (valid[1] > 0).any():
@@ -181,16 +187,15 @@ class ValueModel(RegressorMixin, BoostedModel):
         )
         return {"any": any_spend, "amount": amount}
 
-    @staticmethod
     def _predict_kind(
-        kind: str,
-        boosters: dict[str, xgb.Booster],
-        X: pd.DataFrame,
-        offset: np.ndarray | None = None,
+        self, kind: str, boosters: dict[str, xgb.Booster], X: pd.DataFrame
     ) -> np.ndarray:
+        prior = self._prior()
         if kind == "two_part":
-            return sigmoid(margin(boosters["any"], X)) * np.exp(margin(boosters["amount"], X))
-        raw = margin(boosters["main"], X, offset if kind == "tweedie" else None)
+            any_offset = None if prior is None else prior.any_offset(X)
+            p = sigmoid(margin(boosters["any"], X, any_offset))
+            return p * np.exp(margin(boosters["amount"], X))
+        raw = margin(boosters["main"], X, self._offset(X) if kind == "tweedie" else None)
         return raw if kind == "squared_error" else np.exp(raw)
 
     def _prior(self) -> StructuralPrior | None:
@@ -208,9 +213,7 @@ class ValueModel(RegressorMixin, BoostedModel):
 
     def _raw(self, Xt: pd.DataFrame) -> np.ndarray:
         """The boosters' prediction for transformed rows, reshaped by bin when learned."""
-        return self._reshape(
-            self._predict_kind(self.kind_, self.boosters_, Xt, self._offset(Xt))
-        )
+        return self._reshape(self._predict_kind(self.kind_, self.boosters_, Xt))
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         """The boosters' prediction before the level and horizon factors (see ``modeling.level``)."""
@@ -273,7 +276,9 @@ class ValueModel(RegressorMixin, BoostedModel):
         Xt = self.schema_.transform(X)
         pred = self._raw(Xt)
         if self.kind_ == "two_part":
-            ca, ba = contributions(self.boosters_["any"], Xt)
+            prior = self._prior()
+            any_offset = None if prior is None else prior.any_offset(Xt)
+            ca, ba = contributions(self.boosters_["any"], Xt, any_offset)
             cb, bb = contributions(self.boosters_["amount"], Xt)
             p, p0 = sigmoid(ca.sum(axis=1) + ba), sigmoid(ba)
             log_ca = to_output_space(ca, np.log(p), np.log(p0))
