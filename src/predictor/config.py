@@ -269,7 +269,7 @@ class ValueConfig(_Section):
             '(benchmarks/analysis.md, "Value: short history, window level, bins").'
         ),
     )
-    prior: Literal["none", "bgnbd"] = Field(
+    prior: Literal["none", "bgnbd", "feature"] = Field(
         "none",
         description=(
             "'bgnbd': the 13-month value model's Tweedie booster starts from each customer's "
