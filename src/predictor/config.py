@@ -269,17 +269,6 @@ class ValueConfig(_Section):
             '(benchmarks/analysis.md, "Value: short history, window level, bins").'
         ),
     )
-    prior: Literal["none", "bgnbd", "feature", "mbgnbd", "mbgnbd_feature"] = Field(
-        "none",
-        description=(
-            "'bgnbd': the 13-month value model's Tweedie booster starts from each customer's "
-            "BG/NBD x Gamma-Gamma expected value over its label's months (a log offset computed "
-            "from the customer's bgnbd__ features and average order value, Gamma-Gamma and the "
-            "horizon profile fitted on the training rows, floored) and learns a correction of it; "
-            "the two-part objective is then not tried. 'none': no prior "
-            '(benchmarks/analysis.md, "Value: a structural prior as offset").'
-        ),
-    )
     short_refit: bool = Field(
         True,
         description=(

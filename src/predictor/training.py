@@ -315,7 +315,7 @@ def _train_value(
     check_rows("value_13m", train.y, MIN_TRAIN_ROWS, "training")
     check_rows("value_13m", test.y, MIN_TEST_ROWS, "held-out")
     progress(f"value_13m: fitting on {len(train):,} rows")
-    model = _value_model(config, months=months).fit(train.X, train.y, eval_set=(valid.X, valid.y))
+    model = _value_model(config).fit(train.X, train.y, eval_set=(valid.X, valid.y))
     steps.tick()
     orders = _value_orders(tables, config)
     baselines: dict[str, np.ndarray] = {}
@@ -408,7 +408,7 @@ def _refit_short(
     train = _frame(fit_train, features, label, config)
     valid = _frame(fit_valid, features, label, config)
     progress(f"value_13m: refitting on the {len(fit_train)} latest cutoffs ({len(train):,} rows)")
-    final = _value_model(config, months=months, objective=model.kind_)
+    final = _value_model(config, objective=model.kind_)
     final.fit(train.X, train.y, eval_set=(valid.X, valid.y))
     if config.value.short_level == "window":
         cutoffs = [*fit_train, *fit_valid]
@@ -472,13 +472,8 @@ def _short_level(
     return ("window", ratio) if np.isfinite(ratio) else ("validation", model.level_)
 
 
-def _value_model(
-    config: Config, fresh: bool = False, months: int | None = None, **own: Any
-) -> ValueModel:
+def _value_model(config: Config, fresh: bool = False, **own: Any) -> ValueModel:
     """An unfitted 13-month value model (``own`` overrides the configured settings).
-
-    ``months``: the horizon of its labels (the full horizon when None), which the structural
-    prior (``value.prior``) is computed over.
 
     Its tree limits are ``value.max_depth`` / ``value.min_child_weight`` when set: value labels
     are sparse (most customers spend nothing in a few months), and smaller trees with larger
@@ -495,12 +490,7 @@ def _value_model(
         "min_child_weight": config.value.min_child_weight,
     }
     limits = {k: v for k, v in limits.items() if v is not None}
-    prior = {
-        "prior": config.value.prior,
-        "prior_months": months or config.value.horizon_months,
-        "prior_horizon_months": config.value.horizon_months,
-    }
-    return ValueModel.from_config(config.model, bin_levels=bins, **(limits | prior | own))
+    return ValueModel.from_config(config.model, bin_levels=bins, **(limits | own))
 
 
 def _fresh_cutoffs(
@@ -560,8 +550,7 @@ def _train_fresh_value(
     check_rows("value_13m", train.y, MIN_TRAIN_ROWS, "training")
     check_rows("value_13m", test.y, MIN_TEST_ROWS, "held-out")
     progress(f"value_13m: fitting the held-out check on {len(train):,} rows")
-    model = _value_model(config, fresh=True, months=learn)
-    model.fit(train.X, train.y, eval_set=(valid.X, valid.y))
+    model = _value_model(config, fresh=True).fit(train.X, train.y, eval_set=(valid.X, valid.y))
     steps.tick()
     orders = _value_orders(tables, config)
     baselines: dict[str, np.ndarray] = {}
@@ -607,7 +596,7 @@ def _train_fresh_value(
     valid = _frame(fit_valid, features, label_short, config, steps)
     progress(f"value_13m: fitting on the latest {len(train):,} rows")
     # the objective was chosen on the held-out check's validation cutoff: fit only that one
-    final = _value_model(config, fresh=True, months=learn, objective=model.kind_)
+    final = _value_model(config, fresh=True, objective=model.kind_)
     final.fit(train.X, train.y, eval_set=(valid.X, valid.y))
     ext_end = HorizonExtension(dict(end_params), learn, full)
     rule_end, reference_end = _fresh_reference(

@@ -128,54 +128,34 @@ def fit_booster(
     y: np.ndarray,
     eval_set: tuple[pd.DataFrame, np.ndarray] | None,
     early_stopping_rounds: int,
-    offsets: tuple[np.ndarray, np.ndarray | None] | None = None,
 ) -> xgb.Booster:
-    """Fit one XGBoost learner and return its booster, trimmed to the best iteration.
-
-    ``offsets``: per-row margins the trees start from (XGBoost's ``base_margin``), for the
-    training rows and the ``eval_set`` rows; the booster then needs the same offset at
-    prediction (``margin(..., offset)``).
-    """
-    fit_offsets: dict[str, Any] = {}
-    if offsets is not None:
-        fit_offsets["base_margin"] = offsets[0]
-        if eval_set is not None:
-            fit_offsets["base_margin_eval_set"] = [offsets[1]]
+    """Fit one XGBoost learner and return its booster, trimmed to the best iteration."""
     if eval_set is None:
         model = cls(**params)
-        model.fit(X, y, verbose=False, **fit_offsets)
+        model.fit(X, y, verbose=False)
         return model.get_booster()
     model = cls(**params, early_stopping_rounds=early_stopping_rounds)
-    model.fit(X, y, eval_set=[eval_set], verbose=False, **fit_offsets)
+    model.fit(X, y, eval_set=[eval_set], verbose=False)
     booster = model.get_booster()
     return booster[: model.best_iteration + 1]
 
 
-def margin(
-    booster: xgb.Booster, X: pd.DataFrame, offset: np.ndarray | None = None
-) -> np.ndarray:
+def margin(booster: xgb.Booster, X: pd.DataFrame) -> np.ndarray:
     """Raw (untransformed) prediction: log for log-link objectives, logit for binary.
 
     ``inplace_predict`` reads the frame without building a ``DMatrix`` (half the time, the
-    same numbers). ``offset``: the per-row margin the booster was fitted from, if any
-    (``fit_booster``); it replaces the booster's constant base score.
+    same numbers).
     """
-    if offset is None:
-        return np.asarray(booster.inplace_predict(X, predict_type="margin"))
-    return np.asarray(booster.inplace_predict(X, predict_type="margin", base_margin=offset))
+    return np.asarray(booster.inplace_predict(X, predict_type="margin"))
 
 
-def contributions(
-    booster: xgb.Booster, X: pd.DataFrame, offset: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def contributions(booster: xgb.Booster, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """TreeSHAP contributions in margin space: (per-feature matrix, bias vector).
 
     In float64: rescaled to currency they can be large against a small prediction (a horizon
-    extension multiplies them), and float32 sums would then lose their exact additivity. With
-    an ``offset`` the bias vector holds it (per row).
+    extension multiplies them), and float32 sums would then lose their exact additivity.
     """
-    data = xgb.DMatrix(X, enable_categorical=True, base_margin=offset)
-    raw = booster.predict(data, pred_contribs=True)
+    raw = booster.predict(xgb.DMatrix(X, enable_categorical=True), pred_contribs=True)
     raw = np.asarray(raw, dtype=np.float64)
     return raw[:, :-1], raw[:, -1]
 

@@ -6,12 +6,6 @@ expected spend when positive, a gamma regression). The one with the higher norma
 validation is kept. When more than 1% of labels are negative (margin minus cost to serve)
 neither applies and a squared-error regression is used; otherwise the rare negative totals
 (net refunds) are treated as zero.
-
-With ``prior="bgnbd"`` the boosters start from a per-customer structural prior
-(``modeling.prior``) and learn a correction of it: the Tweedie booster from BG/NBD x
-Gamma-Gamma's expected value over the label's months (log offset), the two-part model's "any
-spend" part from the chance of at least one purchase by BG/NBD (logit offset; its spend part
-has none).
 """
 
 from __future__ import annotations
@@ -38,10 +32,6 @@ from predictor.modeling.boosting import (
 from predictor.modeling.horizon import HorizonExtension
 from predictor.modeling.intervals import ConformalInterval
 from predictor.modeling.level import BinLevels, total_ratio
-from predictor.modeling.prior import EXPECTED, StructuralPrior
-
-PRIOR_FEATURE = "prior__log_bgnbd_gg_value"
-"""The extra column of ``prior="feature"``: log BG/NBD x Gamma-Gamma value (monotone +1)."""
 
 
 class ValueModel(RegressorMixin, BoostedModel):
@@ -59,9 +49,6 @@ class ValueModel(RegressorMixin, BoostedModel):
         tweedie_variance_power: float = 1.5,
         level_correction: bool = True,
         bin_levels: bool = False,
-        prior: Literal["none", "bgnbd", "feature", "mbgnbd", "mbgnbd_feature"] = "none",
-        prior_months: int = 13,
-        prior_horizon_months: int = 13,
         **boosting: Any,
     ) -> None:
         super().__init__(**boosting)
@@ -69,9 +56,6 @@ class ValueModel(RegressorMixin, BoostedModel):
         self.tweedie_variance_power = tweedie_variance_power
         self.level_correction = level_correction
         self.bin_levels = bin_levels
-        self.prior = prior
-        self.prior_months = prior_months
-        self.prior_horizon_months = prior_horizon_months
 
     def _candidates(self, y: np.ndarray) -> list[str]:
         """Objectives to try; the two-part model needs both spenders and non-spenders.
@@ -103,19 +87,9 @@ class ValueModel(RegressorMixin, BoostedModel):
             if eval_set is not None:
                 eval_set = (eval_set[0], np.clip(np.asarray(eval_set[1], dtype=float), 0, None))
         Xt = self._fit_schema(X)
-        self.prior_: StructuralPrior | None = None
-        if self.prior != "none" and kinds != ["squared_error"]:
-            self.prior_ = StructuralPrior.fit(
-                Xt,
-                y,
-                self.prior_months,
-                self.prior_horizon_months,
-                process="mbgnbd" if self.prior.startswith("mbgnbd") else "bgnbd",
-            )
-            Xt = self._with_prior(Xt)
         valid = None
         if eval_set is not None:
-            valid = (self._transform(eval_set[0]), np.asarray(eval_set[1], dtype=float))
+            valid = (self.schema_.transform(eval_set[0]), np.asarray(eval_set[1], dtype=float))
         fitted: dict[str, dict[str, xgb.Booster]] = {}
         scores: dict[str, float] = {}
         for kind in kinds:
@@ -135,7 +109,7 @@ class ValueModel(RegressorMixin, BoostedModel):
         self.interval_: ConformalInterval | None = None
         self.bins_: BinLevels | None = None
         if valid is not None and len(valid[1]):
-            raw = self._raw(valid[0])
+            raw = self._predict_kind(self.kind_, self.boosters_, valid[0])
             if self.bin_levels and self.kind_ != "squared_error":
                 self.bins_ = BinLevels.fit(valid[1], raw)
                 raw = self._reshape(raw)
@@ -152,8 +126,6 @@ class ValueModel(RegressorMixin, BoostedModel):
         valid: tuple[pd.DataFrame, np.ndarray] | None,
     ) -> dict[str, xgb.Booster]:
         params = booster_params(self)
-        if PRIOR_FEATURE in X.columns:
-            params["monotone_constraints"] = {PRIOR_FEATURE: 1}
         rounds = self.early_stopping_rounds
         if kind == "tweedie":
             params |= {
@@ -161,20 +133,10 @@ class ValueModel(RegressorMixin, BoostedModel):
                 "tweedie_variance_power": self.tweedie_variance_power,
                 "eval_metric": f"tweedie-nloglik@{self.tweedie_variance_power}",
             }
-            offsets = None
-            if self._offset_prior() is not None:
-                offsets = (self._offset(X), None if valid is None else self._offset(valid[0]))
-            booster = fit_booster(xgb.XGBRegressor, params, X, y, valid, rounds, offsets)
-            return {"main": booster}
+            return {"main": fit_booster(xgb.XGBRegressor, params, X, y, valid, rounds)}
         if kind == "squared_error":
             params |= {"objective": "reg:squarederror", "eval_metric": "rmse"}
             return {"main": fit_booster(xgb.XGBRegressor, params, X, y, valid, rounds)}
-        prior, any_offsets = self._offset_prior(), None
-        if prior is not None:
-            any_offsets = (
-                prior.any_offset(X),
-                None if valid is None else prior.any_offset(valid[0]),
-            )
         any_spend = fit_booster(
             xgb.XGBClassifier,
             params | {"objective": "binary:logistic", "eval_metric": "logloss"},
@@ -182,7 +144,6 @@ class ValueModel(RegressorMixin, BoostedModel):
             (y > 0).astype(int),
             None if valid is None else (valid[0], (valid[1] > 0).astype(int)),
             rounds,
-            any_offsets,
         )
         pos, pos_valid = y > 0, None
         if valid is not None and (valid[1] > 0).any():
@@ -197,39 +158,12 @@ class ValueModel(RegressorMixin, BoostedModel):
         )
         return {"any": any_spend, "amount": amount}
 
-    def _predict_kind(
-        self, kind: str, boosters: dict[str, xgb.Booster], X: pd.DataFrame
-    ) -> np.ndarray:
-        prior = self._offset_prior()
+    @staticmethod
+    def _predict_kind(kind: str, boosters: dict[str, xgb.Booster], X: pd.DataFrame) -> np.ndarray:
         if kind == "two_part":
-            any_offset = None if prior is None else prior.any_offset(X)
-            p = sigmoid(margin(boosters["any"], X, any_offset))
-            return p * np.exp(margin(boosters["amount"], X))
-        raw = margin(boosters["main"], X, self._offset(X) if kind == "tweedie" else None)
+            return sigmoid(margin(boosters["any"], X)) * np.exp(margin(boosters["amount"], X))
+        raw = margin(boosters["main"], X)
         return raw if kind == "squared_error" else np.exp(raw)
-
-    def _prior(self) -> StructuralPrior | None:
-        return getattr(self, "prior_", None)
-
-    def _offset_prior(self) -> StructuralPrior | None:
-        """The prior when it enters as offsets (``prior="bgnbd"``), else None."""
-        return self._prior() if self.prior in ("bgnbd", "mbgnbd") else None
-
-    def _offset(self, Xt: pd.DataFrame) -> np.ndarray | None:
-        """The structural prior's log offset for transformed rows (None without one)."""
-        prior = self._offset_prior()
-        return None if prior is None else prior.offset(Xt)
-
-    def _with_prior(self, Xt: pd.DataFrame) -> pd.DataFrame:
-        """``Xt`` with the prior as an extra column when ``prior="feature"``."""
-        prior = self._prior()
-        if prior is None or self.prior not in ("feature", "mbgnbd_feature"):
-            return Xt
-        return Xt.assign(**{PRIOR_FEATURE: np.log(prior.value(Xt))})
-
-    def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        """The boosters' input: the schema's columns (and the prior column, if any)."""
-        return self._with_prior(self.schema_.transform(X))
 
     def _reshape(self, raw: np.ndarray) -> np.ndarray:
         """The per-bin reshaping learned on validation (``modeling.level.BinLevels``), if any."""
@@ -243,7 +177,7 @@ class ValueModel(RegressorMixin, BoostedModel):
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         """The boosters' prediction before the level and horizon factors (see ``modeling.level``)."""
         check_is_fitted(self, "boosters_")
-        return self._raw(self._transform(X))
+        return self._raw(self.schema_.transform(X))
 
     def set_level(self, level: float) -> ValueModel:
         """Replace the level factor (actual / predicted total) applied to every prediction."""
@@ -265,7 +199,7 @@ class ValueModel(RegressorMixin, BoostedModel):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Expected value per row (currency units over the horizon, extended when set)."""
         check_is_fitted(self, "boosters_")
-        return self._raw(self._transform(X)) * self._factor(X)
+        return self._raw(self.schema_.transform(X)) * self._factor(X)
 
     def predict_interval(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(P10, P90) per row: the 80% interval around ``predict(X)`` (NaN when uncalibrated).
@@ -280,7 +214,7 @@ class ValueModel(RegressorMixin, BoostedModel):
     def predict_with_interval(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``predict(X)`` and ``predict_interval(X)`` from one pass of the boosters."""
         check_is_fitted(self, "boosters_")
-        raw = self._raw(self._transform(X))
+        raw = self._raw(self.schema_.transform(X))
         factor = self._factor(X)
         pred = raw * factor  # exactly ``predict(X)``, so the bounds bracket it after rounding
         interval = getattr(self, "interval_", None)
@@ -298,37 +232,29 @@ class ValueModel(RegressorMixin, BoostedModel):
         model's logit contributions are first rescaled to log-probability.
         """
         check_is_fitted(self, "boosters_")
-        Xt = self._transform(X)
+        Xt = self.schema_.transform(X)
         pred = self._raw(Xt)
         if self.kind_ == "two_part":
-            prior = self._offset_prior()
-            any_offset = None if prior is None else prior.any_offset(Xt)
-            ca, ba = contributions(self.boosters_["any"], Xt, any_offset)
+            ca, ba = contributions(self.boosters_["any"], Xt)
             cb, bb = contributions(self.boosters_["amount"], Xt)
             p, p0 = sigmoid(ca.sum(axis=1) + ba), sigmoid(ba)
             log_ca = to_output_space(ca, np.log(p), np.log(p0))
             log_c, base = log_ca + cb, p0 * np.exp(bb)
         else:
-            offset = self._offset(Xt) if self.kind_ == "tweedie" else None
-            log_c, bias = contributions(self.boosters_["main"], Xt, offset)
+            log_c, bias = contributions(self.boosters_["main"], Xt)
             base = bias if self.kind_ == "squared_error" else np.exp(bias)
         base = self._reshape(np.asarray(base, dtype=float))
         out = to_output_space(log_c, pred, base) if self.kind_ != "squared_error" else log_c
         factor = np.asarray(self._factor(X), dtype=float)
         base = np.broadcast_to(base * factor, (len(X),)).copy()
         out = out * (factor[:, None] if factor.ndim else factor)
-        frame = pd.DataFrame(out, index=X.index, columns=Xt.columns)
-        return _fold_prior(frame, self.schema_.features_), base
+        return pd.DataFrame(out, index=X.index, columns=self.schema_.features_), base
 
     def feature_importance(self) -> pd.Series:
         """Share of total gain per feature (summed over the parts of a two-part model)."""
         check_is_fitted(self, "boosters_")
-        names = list(self.schema_.features_)
-        if self._prior() is not None and self.prior in ("feature", "mbgnbd_feature"):
-            names.append(PRIOR_FEATURE)
-        parts = [gain_importance(b, names) for b in self.boosters_.values()]
-        total = _fold_prior((sum(parts) / len(parts)).to_frame().T, self.schema_.features_)
-        return total.iloc[0].sort_values(ascending=False)
+        parts = [gain_importance(b, self.schema_.features_) for b in self.boosters_.values()]
+        return (sum(parts) / len(parts)).sort_values(ascending=False)
 
     def get_state(self) -> dict[str, Any]:
         """Everything learned, except the boosters themselves (saved natively)."""
@@ -340,7 +266,6 @@ class ValueModel(RegressorMixin, BoostedModel):
             "level": self.level_,
             "interval": None if self.interval_ is None else self.interval_.to_dict(),
             "bins": None if getattr(self, "bins_", None) is None else self.bins_.to_dict(),
-            "prior": None if self._prior() is None else self.prior_.to_dict(),
             "horizon_extension": (
                 None if self.horizon_extension_ is None else self.horizon_extension_.to_dict()
             ),
@@ -358,21 +283,6 @@ class ValueModel(RegressorMixin, BoostedModel):
         model.interval_ = None if interval is None else ConformalInterval.from_dict(interval)
         bins = state.get("bins")
         model.bins_ = None if bins is None else BinLevels.from_dict(bins)
-        prior = state.get("prior")
-        model.prior_ = None if prior is None else StructuralPrior.from_dict(prior)
         ext = state.get("horizon_extension")
         model.horizon_extension_ = None if ext is None else HorizonExtension.from_dict(ext)
         return model
-
-
-def _fold_prior(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
-    """Columns ``features``: the prior column's share added to the BG/NBD expectation's.
-
-    The prior column is a function of the customer's BG/NBD expected purchases (and average
-    order value); explanations and importances name only the model's input features.
-    """
-    if PRIOR_FEATURE not in frame.columns:
-        return frame
-    out = frame.drop(columns=PRIOR_FEATURE)
-    out[EXPECTED] = out[EXPECTED] + frame[PRIOR_FEATURE]
-    return out.loc[:, list(features)]
