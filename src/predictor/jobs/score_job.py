@@ -125,7 +125,9 @@ def score_files(
                     on_chunk(len(batch.customers))
             if on_chunk is not None and len(set_aside):
                 on_chunk(len(set_aside))
-        warnings = counts.with_id_hints(merge_warnings(notes), source.customer_ids)
+        warnings = merge_warnings(notes)
+        if source.customer_ids is not None:  # read whole, validation already gave the hint
+            warnings = counts.with_id_hints(warnings, source.customer_ids)
         if errors := counts.errors(warnings):
             raise ContractError.from_issues(errors)  # chunk by chunk: no table left empty
         all_rejects = pd.concat(rejected, ignore_index=True)
@@ -268,8 +270,8 @@ class _Input:
     latest: Callable[[], pd.Timestamp]
     chunks: Callable[[pd.Timestamp], Iterator[ValidationResult]]
     first: Callable[[], pd.Timestamp | None]
-    customer_ids: Callable[[], pd.Series]
-    """Every customer id of the input (read only when a message needs them)."""
+    customer_ids: Callable[[], pd.Series] | None
+    """Chunked input: every customer id (read only when a message about ids needs them)."""
 
 
 def _open_input(
@@ -317,5 +319,5 @@ def _open_input(
         latest=lambda: data_span(tables, config)[1],
         chunks=split,
         first=lambda: data_span(tables, config)[0],
-        customer_ids=lambda: tables.customers["customer_id"],
+        customer_ids=None,
     )
