@@ -26,6 +26,7 @@ from bench_common import (
     Progress,
     SectionResult,
     Timer,
+    add_interval,
     bucket_means,
     churn_table,
     losses,
@@ -41,6 +42,7 @@ from predictor.datasets import ShortHistoryError
 from predictor.features import build_day_one_features
 from predictor.labels import churn_label, day_one_label, value_label
 from predictor.modeling.baselines import formula_clv, recency_churn_score, trailing_value
+from predictor.modeling.intervals import interval_metrics
 from predictor.modeling.probabilistic import (
     BetaGeoModel,
     GammaGammaModel,
@@ -152,8 +154,10 @@ def _baselines(cal: Tables, ids: pd.Index) -> dict[str, np.ndarray]:
     return preds
 
 
-def _predictor_value(cal: Tables, config: Config, say: Progress) -> tuple[object, pd.Series, str]:
-    """Train on the calibration data; the model, its holdout predictions and a note."""
+def _predictor_value(
+    cal: Tables, config: Config, say: Progress
+) -> tuple[object, pd.DataFrame, str]:
+    """Train on the calibration data; the model, its holdout value, P10 and P90, and a note."""
     from predictor.scoring import predict_frame, scoring_frame
 
     model, evaluation = train(cal, config, progress=lambda m: say(f"cdnow holdout: {m}"))
@@ -166,7 +170,7 @@ def _predictor_value(cal: Tables, config: Config, say: Progress) -> tuple[object
         if learned != HOLDOUT_MONTHS
         else "predictor learned the 9-month value directly"
     )
-    return model, scores["value_13m"], note
+    return model, scores[["value_13m", "value_13m_p10", "value_13m_p90"]], note
 
 
 def holdout(settings: CdnowSettings, say: Progress) -> tuple[str, list[str], dict]:
@@ -177,14 +181,16 @@ def holdout(settings: CdnowSettings, say: Progress) -> tuple[str, list[str], dic
     y_series = value_label(full, CAL_END, ValueConfig(horizon_months=HOLDOUT_MONTHS))
     ids, y = y_series.index, y_series.to_numpy(dtype=float)
     preds = _baselines(cal, ids)
-    status, model = "", None
+    status, model, found = "", None, None
     try:
         model, value, status = _predictor_value(cal, _holdout_config(settings), say)
-        preds = {MODEL: value.reindex(ids).to_numpy(dtype=float), **preds}
+        value = value.reindex(ids).to_numpy(dtype=float)
+        preds = {MODEL: value[:, 0], **preds}
+        found = interval_metrics(y, value[:, 1], value[:, 2])
     except ShortHistoryError as err:
         status = f"blocked: short-history fallback not built (`train` raised: {err})"
         cell = f"blocked: short-history fallback not built ({str(err).split(':')[0]})"
-    tab = value_table(y, preds, settings.n_boot, settings.seed)
+    tab = add_interval(value_table(y, preds, settings.n_boot, settings.seed), found)
     if MODEL not in preds:
         blocked = pd.DataFrame(index=[MODEL], columns=tab.columns, dtype=object)
         blocked.iloc[0, 0] = cell
@@ -283,6 +289,7 @@ def day_one(settings: CdnowSettings, say: Progress) -> tuple[str, list[str], dic
             "constant_mean": np.full(len(te), y[tr].mean()),
         }
         tab = value_table(y[te], preds, settings.n_boot, settings.seed)
+        tab = add_interval(tab, interval_metrics(y[te], *model.predict_interval(X.iloc[te])))
         parts.append(
             f"**{name}** — train {len(tr):,} customers (20% of them for early stopping), "
             f"test {len(te):,}; objective chosen: {model.kind_}.\n\n{table(tab)}\n"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,23 @@ def value_table(
         if np.ptp(np.asarray(p, dtype=float)) == 0:  # a constant does not rank anyone
             full.loc[name, ["normalized_gini", "gini_95ci", "top_decile_capture"]] = np.nan
     return full
+
+
+def add_interval(table: pd.DataFrame, found: Mapping[str, Any] | None) -> pd.DataFrame:
+    """Columns ``coverage_80`` and ``pinball`` of the model's P10-P90 interval (its row only).
+
+    ``found`` holds ``interval_coverage`` and ``pinball_loss`` as ``modeling.intervals``'s
+    ``interval_metrics`` gives them (a training plan carries them for its held-out rows).
+    Coverage is the share of held-out customers whose actual value lies in the interval (the
+    target is 75-85%); pinball is the mean quantile loss of the two bounds, the measure that
+    stays comparable where most customers spend nothing and a correct interval covers more.
+    """
+    out = table.copy()
+    out["coverage_80"], out["pinball"] = np.nan, np.nan
+    if found and "interval_coverage" in found:
+        out.loc[MODEL, "coverage_80"] = float(found["interval_coverage"])
+        out.loc[MODEL, "pinball"] = float(found["pinball_loss"])
+    return out
 
 
 def churn_table(y: np.ndarray, preds: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from bench_common import (
     Progress,
     SectionResult,
     Timer,
+    add_interval,
     add_ratios,
     bucket_means,
     churn_table,
@@ -105,7 +106,7 @@ def _value_block(
     truth = _event_truth(business, cutoff, config)["true_value_13m"]
     preds = dict(result.predictions)
     preds[TRUTH] = truth.reindex(ids).to_numpy(dtype=float)
-    tab = value_table(y, preds, settings.n_boot)
+    tab = add_interval(value_table(y, preds, settings.n_boot), result.plan)
     tab["spearman vs truth"] = pd.Series(spearman_with(preds, preds[TRUTH]))
     tab = add_ratios(tab, ["normalized_gini", "spearman"])
     info = {"cutoff": str(cutoff.date()), "rows": len(y), "mean_value": float(y.mean())}
@@ -241,7 +242,7 @@ def _day_one_block(
             X[col].fillna(0).to_numpy(dtype=float),
         )
     preds[TRUTH] = truth.reindex(ids).to_numpy(dtype=float)
-    tab = value_table(y, preds, settings.n_boot)
+    tab = add_interval(value_table(y, preds, settings.n_boot), result.plan)
     tab["spearman vs truth"] = pd.Series(spearman_with(preds, preds[TRUTH]))
     tab = add_ratios(tab, ["normalized_gini", "spearman"])
     info = {"test_signups": result.plan["test_signups"], "rows": len(y)}
@@ -347,6 +348,10 @@ scored against the same realised labels as the models. `/ best` columns are the 
 metric divided by the truth's (1.0 = as good as the truth); `spearman vs truth` is the rank
 correlation of a predictor with the true expectation (how well it recovers the truth itself,
 free of the noise of one realisation). Gini intervals: percentile bootstrap over customers.
+`coverage_80` is the share of held-out customers whose actual value lies in the model's
+P10-P90 interval (target 75-85%); `pinball` is the mean quantile loss of the two bounds (lower
+is better), the comparable measure where most customers spend nothing and any interval that
+holds zero covers them all.
 """
 
 
