@@ -5,14 +5,18 @@ every customer and the scores move without any error (scoring without ``support_
 changes every ``value_13m``). ``check_inputs`` makes that visible: a warning naming the
 table and the scores it feeds, an error when the table drives a rule of the model (the
 ``subscriptions`` table under the subscription churn rule decides who is at risk at all),
-and nothing for the tables the user accepts as missing (``--allow-missing``). Pure: no I/O.
+and nothing for the tables the user accepts as missing (``--allow-missing``). A table that
+drives a rule and has rows, none of which passed the checks (every subscription's id in
+another form), is as good as absent: ``check_rule_rows`` stops the run for it too. Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from predictor.contract.errors import ContractError, ContractIssue
+from predictor.contract.validate import no_valid_rows_issue
 from predictor.model_types import TrainedModel
 from predictor.scoring import DAY_ONE_PREFIX, FAMILY_TABLES
 
@@ -80,3 +84,33 @@ def check_inputs(
     if errors:
         raise ContractError.from_issues(errors)
     return warnings
+
+
+def check_rule_rows(
+    model: TrainedModel,
+    rows: Mapping[str, int],
+    kept: Mapping[str, int],
+    warnings: list[ContractIssue],
+    allow_missing: Iterable[str] = (),
+) -> list[ContractIssue]:
+    """Errors for tables driving a rule of the model that have rows but kept none.
+
+    With every ``subscriptions`` row set aside (ids in another form, unreadable dates) no
+    customer has a subscription running, so everyone would be scored ``lapsed``: the same
+    wrong result as an absent table, so the same stop. The error quotes why the rows were
+    set aside (``warnings``); ``allow_missing`` accepts it, as for an absent table.
+    ``rows`` and ``kept`` count each table's rows over the whole input (``RowCounts``).
+    """
+    allowed = set(allow_missing)
+    errors = []
+    for table, decides in rule_tables(model).items():
+        if table in allowed or not rows.get(table) or kept.get(table):
+            continue
+        issue = no_valid_rows_issue(table, rows[table], warnings)
+        message = (
+            f"{issue.message}. The model was trained with this table and it drives {decides}: "
+            f"without a single {table} row every customer would be scored as lapsed. Fix the "
+            f"rows, or pass --allow-missing {table} to score anyway"
+        )
+        errors.append(replace(issue, message=message))
+    return errors

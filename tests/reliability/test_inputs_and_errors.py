@@ -59,6 +59,29 @@ def test_missing_table_that_drives_the_churn_rule_is_an_error(model_dir, small_c
     assert len(pd.read_csv(out)) > 0
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_churn_rule_table_none_of_whose_rows_pass_is_an_error(
+    model_dir, small_csv, small_parquet, tmp_path, fmt
+):
+    """Every subscription's id in lower case: all set aside, so everyone would be 'lapsed'
+    (exit 0 before): it stops like an absent table, quoting why the rows were set aside."""
+    data = tmp_path / "data"
+    shutil.copytree(small_csv if fmt == "csv" else small_parquet, data)
+    path = data / f"subscriptions.{fmt}"
+    subs = pd.read_csv(path, dtype=str) if fmt == "csv" else pd.read_parquet(path)
+    subs["customer_id"] = subs["customer_id"].str.lower()
+    subs.to_csv(path, index=False) if fmt == "csv" else subs.to_parquet(path, index=False)
+    out = tmp_path / "s.csv"
+    result = score(model_dir, data, out, "--chunk-size", "40")
+    one_line_error(
+        result, f"subscriptions: none of its {len(subs)} rows passed", "not in customers",
+        "churn population", "--allow-missing subscriptions",
+    )  # fmt: skip
+    assert not out.exists()
+    allowed = score(model_dir, data, out, "--allow-missing", "subscriptions")
+    assert allowed.exit_code == 0, allowed.output
+
+
 def test_library_scoring_checks_missing_tables_too(model_dir, small_tables):
     model = predictor.load_model(model_dir)
     with pytest.raises(ContractError, match="subscriptions"):

@@ -20,7 +20,7 @@ from predictor.contract.tables import Tables
 from predictor.contract.validate import RowCounts, ValidationResult
 from predictor.datasets import data_span
 from predictor.jobs.data_job import resolve_data_end
-from predictor.missing_inputs import check_inputs
+from predictor.missing_inputs import check_inputs, check_rule_rows
 from predictor.output_schema import REJECTS, SCORES
 from predictor.runfiles import output_lock, spill_folder, sweep_leftovers
 from predictor.scoring import score
@@ -128,8 +128,12 @@ def score_files(
         warnings = merge_warnings(notes)
         if source.customer_ids is not None:  # read whole, validation already gave the hint
             warnings = counts.with_id_hints(warnings, source.customer_ids)
-        if errors := counts.errors(warnings):
-            raise ContractError.from_issues(errors)  # chunk by chunk: no table left empty
+        errors = counts.errors(warnings)  # chunk by chunk: no required table left empty
+        errors += check_rule_rows(
+            predictor.model, counts.rows, counts.kept, warnings, allow_missing
+        )
+        if errors:
+            raise ContractError.from_issues(errors)
         all_rejects = pd.concat(rejected, ignore_index=True)
         write_frame_atomic(all_rejects, rejects, schema=REJECTS, metadata=stamp)
         n_scored = writer.rows
@@ -309,6 +313,7 @@ def _open_input(
                 issues=whole.issues if first else [],
                 rejects=whole.rejects if first else whole.rejects.iloc[:0],
                 rejected_customers=whole.rejected_customers.iloc[: None if first else 0],
+                summary=whole.summary if first else whole.summary.iloc[:0],
             )
 
     rows = int(whole.summary.set_index("table").loc["customers", "rows"])
