@@ -311,6 +311,21 @@ def test_parquet_scoring_stops_when_no_order_passes(model_dir, small_parquet, tm
     assert "letter case and leading zeros are ignored" in " ".join(result.output.split())
 
 
+def test_an_early_as_of_does_not_hide_orders_that_fail_the_checks(
+    model_dir, small_parquet, tmp_path
+):
+    """``--as-of`` before every order: the chunked read left the later orders out before the
+    checks, so orders that all fail scored with exit 0 and no word (read whole: no_valid_rows)."""
+    data = lower_case_order_ids(small_parquet, tmp_path / "data")
+    first = pd.read_parquet(data / "orders.parquet", columns=["order_date"])["order_date"].min()
+    as_of = (first - pd.Timedelta(days=1)).date().isoformat()
+    out = tmp_path / "s.csv"
+    for size in ("50", "100000"):
+        result = score(model_dir, data, out, "--chunk-size", size, "--as-of", as_of)
+        one_line_error(result, "orders: none of its", "not in customers", "nothing was written")
+        assert not out.exists()
+
+
 def test_sampled_parquet_training_stops_when_no_order_passes(small_parquet, tmp_path):
     data = lower_case_order_ids(small_parquet, tmp_path / "data")
     args = ["train", "--data", str(data), "--sample-customers", "60"]

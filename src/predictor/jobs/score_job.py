@@ -107,7 +107,7 @@ def score_files(
         stamp = output_metadata(predictor.version, cutoff)
         writer = stack.enter_context(AtomicFrameWriter(out, schema=SCORES, metadata=stamp))
         rejected, counts = [], RowCounts()
-        for k, result in enumerate(source.chunks(cutoff)):
+        for k, result in enumerate(source.chunks()):
             if result.errors or result.tables is None:
                 raise ContractError.from_issues(result.issues)
             counts.add(result)
@@ -272,7 +272,7 @@ class _Input:
     n_chunks: int
     chunked: bool
     latest: Callable[[], pd.Timestamp]
-    chunks: Callable[[pd.Timestamp], Iterator[ValidationResult]]
+    chunks: Callable[[], Iterator[ValidationResult]]
     first: Callable[[], pd.Timestamp | None]
     customer_ids: Callable[[], pd.Series] | None
     """Chunked input: every customer id (read only when a message about ids needs them)."""
@@ -294,7 +294,7 @@ def _open_input(
             n_chunks=len(chunks),
             chunked=True,
             latest=lambda: pd.Timestamp(fixed_end) if fixed_end else chunks.latest_date(),
-            chunks=lambda as_of: (chunks.validated(k, as_of) for k in range(len(chunks))),
+            chunks=lambda: (chunks.validated(k) for k in range(len(chunks))),
             first=chunks.first_date,
             customer_ids=chunks.customer_ids,
         )
@@ -305,7 +305,7 @@ def _open_input(
     ids = pd.Index(tables.customers["customer_id"]).sort_values()
     groups = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)] or [ids]
 
-    def split(as_of: pd.Timestamp) -> Iterator[ValidationResult]:
+    def split() -> Iterator[ValidationResult]:
         for k, part in enumerate(tables.partition(groups)):
             first = k == 0
             yield ValidationResult(
