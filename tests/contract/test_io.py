@@ -457,3 +457,34 @@ def test_event_columns_outside_the_contract_are_named_not_lost_unseen(tmp_path: 
     ]
     assert "_LOAD_TS, Coupon" in unread[0].message
     assert len(result.tables.orders) == 3 and "Coupon" not in result.tables.orders
+
+
+def _ending_each_line(text: str, header: bool) -> str:
+    """``text`` with a delimiter ending each data line (and the header line when ``header``)."""
+    first, *rows = text.splitlines()
+    return "\n".join([first + ("," if header else "")] + [row + "," for row in rows]) + "\n"
+
+
+@pytest.mark.parametrize("header", [False, True])
+def test_a_delimiter_ending_every_line_adds_no_column(tmp_path: Path, csv_folder: Path, header):
+    """``a,b,c,`` on the data lines (some exports): pandas took the first column as an index
+    and shifted the others (ids read as dates); with the header ending so too, an unnamed
+    empty column appeared as a customer attribute."""
+    folder = tmp_path / "trailing"
+    folder.mkdir()
+    write_text(folder / "customers.csv", _ending_each_line(CUSTOMERS_CSV, header))
+    write_text(folder / "orders.csv", _ending_each_line(ORDERS_CSV, header))
+    got, expected = read_raw_tables(folder=folder), read_raw_tables(folder=csv_folder)
+    for name, frame in expected.items():
+        pd.testing.assert_frame_equal(got[name], frame)
+    unread = [i.message for i in load_tables(folder=folder, end_date=END).issues]
+    assert any("not read: column 5 (no name)" in m for m in unread) == header, unread
+
+
+def test_values_beyond_the_header_are_an_error_naming_the_file(tmp_path: Path):
+    write_text(tmp_path / "customers.csv", CUSTOMERS_CSV)
+    lines = ORDERS_CSV.splitlines()
+    lines[1:] = [line + ",note" for line in lines[1:]]
+    write_text(tmp_path / "orders.csv", "\n".join(lines) + "\n")
+    with pytest.raises(ContractError, match=r"orders\.csv: some rows have more values than"):
+        read_raw_tables(folder=tmp_path)

@@ -6,6 +6,7 @@ columns. Parse failures raise ``ContractError`` naming the file.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,16 +46,7 @@ def read_table_file(path: str | Path, columns: Sequence[str] | None = None) -> p
         elif path.stat().st_size == 0:
             return pd.DataFrame()
         else:
-            frame = pd.read_csv(
-                path,
-                dtype=str,
-                keep_default_na=False,
-                na_values=[""],
-                sep=_sniff_separator(path),
-                encoding="utf-8-sig",
-                compression="gzip" if kind == "csv.gz" else None,
-            )
-            frame.columns = [str(c).strip() for c in frame.columns]
+            frame = _read_csv(path, kind)
             if columns is not None:
                 frame = frame[list(columns)]
     except UnicodeDecodeError as exc:
@@ -68,6 +60,45 @@ def read_table_file(path: str | Path, columns: Sequence[str] | None = None) -> p
         raise
     except Exception as exc:  # any parser failure (pandas, pyarrow, OS) is about this file
         raise ContractError(f"{path}: cannot be read as {kind} ({_first_line(exc)})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _read_csv(path: Path, kind: str) -> pd.DataFrame:
+    """Read a CSV file as text, header names stripped.
+
+    A delimiter ending every line (``a,b,c,``, as some exports write) adds no column: with
+    ``index_col=False`` pandas does not take the first column as an index when the rows
+    have one field more than the header (that shifted every column one place: amounts
+    read as dates), and an unnamed column empty in every row (the header ends with the
+    delimiter too) is dropped. Rows with more values than the header names are an error
+    naming the file: those values would be lost.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            frame = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                sep=_sniff_separator(path),
+                encoding="utf-8-sig",
+                compression="gzip" if kind == "csv.gz" else None,
+                index_col=False,
+            )
+        except pd.errors.ParserWarning:
+            raise ContractError(
+                f"{path}: some rows have more values than the header has column names; "
+                "name every column in the header (the extra values would be lost)"
+            ) from None
+    header = _csv_header(path)
+    blank = [
+        column
+        for column, name in zip(frame.columns, header, strict=False)
+        if not name.strip() and frame[column].isna().all()
+    ]
+    frame = frame.drop(columns=blank)
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 

@@ -73,7 +73,9 @@ def _read_table(name: str, path: Path, mapping: Mapping[str, str]) -> pd.DataFra
     frame = read_table_file(path, columns=keep)
     frame = frame.rename(columns=dict(zip(header, matched.names, strict=True)))
     if keep is not None and len(keep) < len(header):
-        frame.attrs[UNREAD_COLUMNS] = [h for h in header if h not in set(keep)]
+        frame.attrs[UNREAD_COLUMNS] = [
+            h or f"column {i + 1} (no name)" for i, h in enumerate(header) if h not in set(keep)
+        ]
     return frame
 
 
