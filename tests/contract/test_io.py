@@ -488,3 +488,28 @@ def test_values_beyond_the_header_are_an_error_naming_the_file(tmp_path: Path):
     write_text(tmp_path / "orders.csv", "\n".join(lines) + "\n")
     with pytest.raises(ContractError, match=r"orders\.csv: some rows have more values than"):
         read_raw_tables(folder=tmp_path)
+
+
+def test_contract_names_match_ignoring_spaces_underscores_and_hyphens(tmp_path: Path):
+    """``Customer ID`` (spreadsheets, BI tools), ``CustomerId`` (camel-case schemas): were
+    ``missing_column`` errors; other columns keep their names."""
+    write_text(
+        tmp_path / "customers.csv",
+        "Customer ID,Signup Date,Acquisition-Channel\nc1,2023-01-01,ads\n",
+    )
+    write_text(
+        tmp_path / "orders.csv",
+        "CustomerId,OrderDate,Amount,order.id,Gift Wrap\nc1,2023-01-02,5,A1,no\n",
+    )
+    raw = read_raw_tables(folder=tmp_path)
+    assert raw["customers"].columns.tolist() == [
+        "customer_id",
+        "signup_date",
+        "acquisition_channel",
+    ]
+    assert raw["orders"].columns.tolist() == ["customer_id", "order_date", "amount", "order_id"]
+    write_text(
+        tmp_path / "orders.csv", "customer_id,Customer ID,order_date,amount\nc1,c1,2023-01-02,5\n"
+    )
+    with pytest.raises(ContractError, match=r"orders\.customer_id: 2 columns of orders.csv"):
+        read_raw_tables(folder=tmp_path)
