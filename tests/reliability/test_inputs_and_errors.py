@@ -82,6 +82,30 @@ def test_a_churn_rule_table_none_of_whose_rows_pass_is_an_error(
     assert allowed.exit_code == 0, allowed.output
 
 
+def test_columns_the_model_learned_from_that_the_input_lacks_are_named(
+    model_dir, small_csv, small_tables, tmp_path
+):
+    """An attribute left out of (or renamed in) the scoring export, orders without
+    ``channel``: those features were missing for everyone, the scores moved, no word."""
+    data = tmp_path / "data"
+    shutil.copytree(small_csv, data)
+    customers = pd.read_csv(data / "customers.csv", dtype=str, keep_default_na=False)
+    customers.rename(columns={"device": "DeviceType"}).to_csv(data / "customers.csv", index=False)
+    orders = pd.read_csv(data / "orders.csv", dtype=str, keep_default_na=False)
+    orders.drop(columns=["channel"]).to_csv(data / "orders.csv", index=False)
+    result = score(model_dir, data, tmp_path / "s.csv")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "warning: customers: lacks the column(s) device the model was trained with" in text
+    assert "warning: orders: cannot build" in text and "orders__n_channels" in text
+    assert "lacks the optional column(s) channel;" in text
+    whole = score(model_dir, small_csv, tmp_path / "w.csv")
+    assert whole.exit_code == 0 and "warning" not in whole.output, whole.output
+    model = predictor.load_model(model_dir)
+    with pytest.warns(UserWarning, match="customers: lacks the column.s. device"):
+        model.score(small_tables.replace(customers=small_tables.customers.drop(columns="device")))
+
+
 def test_library_scoring_checks_missing_tables_too(model_dir, small_tables):
     model = predictor.load_model(model_dir)
     with pytest.raises(ContractError, match="subscriptions"):
