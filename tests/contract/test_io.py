@@ -513,3 +513,18 @@ def test_contract_names_match_ignoring_spaces_underscores_and_hyphens(tmp_path: 
     )
     with pytest.raises(ContractError, match=r"orders\.customer_id: 2 columns of orders.csv"):
         read_raw_tables(folder=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "above", ["Orders export 2024-06-30\n", "# from the warehouse\n\n", "sep=;\n"]
+)
+def test_lines_above_the_header_are_named_with_the_header_line(tmp_path: Path, above: str):
+    """A title, a comment or Excel's ``sep=`` line above the header: every required column
+    was "missing" and the title listed as the only column available."""
+    write_text(tmp_path / "customers.csv", CUSTOMERS_CSV)
+    write_text(tmp_path / "orders.csv", above + ORDERS_CSV.replace(",", ";"))
+    line = above.count("\n") + 1
+    with pytest.raises(
+        ContractError, match=rf"orders: the header of .*orders\.csv is on line {line}"
+    ):
+        read_raw_tables(folder=tmp_path)

@@ -139,6 +139,21 @@ def _sniff_separator(path: Path) -> str:
     return best if counts[best] > 0 else ","
 
 
+def csv_head_lines(path: Path, count: int) -> list[str]:
+    """The first ``count`` lines of a CSV file (gzip too), as text (undecodable bytes replaced)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
+        lines = [handle.readline() for _ in range(count)]
+    return [line for line in lines if line]
+
+
+def split_header_line(line: str) -> list[str]:
+    """The column names of one header line, split at its most frequent separator."""
+    counts = {sep: line.count(sep) for sep in _SEPARATORS}
+    best = max(_SEPARATORS, key=lambda sep: counts[sep])
+    return [n.strip() for n in next(csv.reader([line], delimiter=best), [])]
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

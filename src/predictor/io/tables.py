@@ -14,13 +14,13 @@ from pathlib import Path
 import pandas as pd
 
 from predictor.config import Config, DataConfig
-from predictor.contract.columns import checked_columns
+from predictor.contract.columns import checked_columns, match_columns
 from predictor.contract.errors import ContractError
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import TABLE_NAMES
 from predictor.contract.validate import UNREAD_COLUMNS, DateRules, ValidationResult, validate
 from predictor.io.files import _source_kind, read_table_file, table_columns
-from predictor.io.formats import READ_SUFFIXES, _shown
+from predictor.io.formats import READ_SUFFIXES, _shown, csv_head_lines, split_header_line
 from predictor.timeline import data_end
 
 
@@ -67,6 +67,8 @@ def _read_table(name: str, path: Path, mapping: Mapping[str, str]) -> pd.DataFra
         return read_table_file(path)
     matched = checked_columns(name, header, mapping, _shown(path))
     spec = SPECS[name]
+    if path.is_file() and not all(c in matched.names for c in spec.required_columns):
+        _check_header_line(name, path, mapping)
     keep = None
     if name != "customers" and all(c in matched.names for c in spec.required_columns):
         keep = [h for h, c in zip(header, matched.names, strict=True) if c in spec.columns]
@@ -77,6 +79,31 @@ def _read_table(name: str, path: Path, mapping: Mapping[str, str]) -> pd.DataFra
             h or f"column {i + 1} (no name)" for i, h in enumerate(header) if h not in set(keep)
         ]
     return frame
+
+
+HEADER_SEARCH_LINES = 10
+"""Lines of a CSV file searched for a header below the first (title or comment lines)."""
+
+
+def _check_header_line(name: str, path: Path, mapping: Mapping[str, str]) -> None:
+    """Raise naming the line of the header when a CSV file's first line is not the header.
+
+    A title (``Orders export 2024-06-30``), a comment or Excel's ``sep=;`` line above the
+    header made every required column "missing", listing the title as the only column.
+    """
+    if _source_kind(path) == "parquet":
+        return
+    lines = csv_head_lines(path, HEADER_SEARCH_LINES)
+    required = SPECS[name].required_columns
+    for number, line in enumerate(lines[1:], start=2):
+        names = match_columns(name, split_header_line(line), mapping).names
+        if all(c in names for c in required):
+            above = "; ".join(repr(x.strip()) for x in lines[: number - 1])
+            raise ContractError(
+                f"{name}: the header of {path} is on line {number}, below {number - 1} line(s) "
+                f"that are not part of the table ({above}); remove them",
+                table=name,
+            )
 
 
 def find_table_files(
