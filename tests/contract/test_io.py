@@ -219,8 +219,25 @@ def test_non_utf8_file_is_named(csv_folder: Path):
     (csv_folder / "orders.csv").write_bytes(
         "customer_id,order_date,amount\nJos\xe9,x,1\n".encode("latin-1")
     )
-    with pytest.raises(ContractError, match=r"orders\.csv: cannot be read as UTF-8"):
+    with pytest.raises(ContractError, match=r"orders\.csv: cannot be read as UTF-8") as info:
         read_raw_tables(folder=csv_folder)
+    assert "line 2: 'José,x,1' as Windows-1252" in str(info.value)  # was a byte offset
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_utf16_with_a_byte_order_mark_reads_like_utf8(csv_folder: Path, tmp_path: Path, gz):
+    """Windows PowerShell's ``>`` writes UTF-16 with a byte-order mark: was 'not UTF-8'."""
+    folder = tmp_path / "utf16"
+    folder.mkdir()
+    write_text(folder / "customers.csv", CUSTOMERS_CSV)
+    data = ORDERS_CSV.replace("\n", "\r\n").encode("utf-16")
+    if gz:
+        with gzip.open(folder / "orders.csv.gz", "wb") as handle:
+            handle.write(data)
+    else:
+        (folder / "orders.csv").write_bytes(data)
+    got, expected = read_raw_tables(folder=folder), read_raw_tables(folder=csv_folder)
+    pd.testing.assert_frame_equal(got["orders"], expected["orders"])
 
 
 def test_empty_optional_file_is_treated_as_absent(csv_folder: Path):

@@ -25,6 +25,8 @@ from predictor.io.formats import (
     _name_kind,
     _plain_types,
     _sniff_separator,
+    text_encoding,
+    undecodable_line,
 )
 
 
@@ -50,10 +52,7 @@ def read_table_file(path: str | Path, columns: Sequence[str] | None = None) -> p
             if columns is not None:
                 frame = frame[list(columns)]
     except UnicodeDecodeError as exc:
-        raise ContractError(
-            f"{path}: cannot be read as UTF-8 text ({exc.reason} at byte {exc.start}); "
-            "save it as UTF-8"
-        ) from None
+        raise _not_utf8(path, exc) from None
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except ContractError:
@@ -83,7 +82,7 @@ def _read_csv(path: Path, kind: str) -> pd.DataFrame:
                 keep_default_na=False,
                 na_values=[""],
                 sep=_sniff_separator(path),
-                encoding="utf-8-sig",
+                encoding=text_encoding(path),
                 compression="gzip" if kind == "csv.gz" else None,
                 index_col=False,
             )
@@ -123,15 +122,24 @@ def table_columns(path: str | Path) -> list[str]:
         dataset = _open_dataset(path)
         names = [] if dataset is None else dataset.schema.names
     except UnicodeDecodeError as exc:
-        raise ContractError(
-            f"{path}: cannot be read as UTF-8 text ({exc.reason} at byte {exc.start}); "
-            "save it as UTF-8"
-        ) from None
+        raise _not_utf8(path, exc) from None
     except ContractError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is about this file
         raise ContractError(f"{path}: cannot be read as {kind} ({_first_line(exc)})") from None
     return [n for n in names if not n.startswith("__index_level_")]
+
+
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> ContractError:
+    """The error for a text file that is not UTF-8, naming its first such line."""
+    where = f"{exc.reason} at byte {exc.start}"
+    found = undecodable_line(path) if path.is_file() else None
+    if found is not None:
+        where = f"line {found[0]}: {found[1]!r} as Windows-1252"
+    return ContractError(
+        f"{path}: cannot be read as UTF-8 text ({where}); save it as UTF-8 "
+        "(Excel: 'CSV UTF-8'), or UTF-16 with a byte-order mark"
+    )
 
 
 def _read_arrow(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
