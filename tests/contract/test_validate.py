@@ -698,3 +698,36 @@ def test_numbers_that_are_plain_garbage_get_no_format_hint():
     assert (
         "look like numbers" not in only(validate(raw, end_date=END), "unparseable_number").message
     )
+
+
+@pytest.mark.parametrize(
+    ("dates", "named"),
+    [
+        (
+            ["44927", "44958", "44986.5", "45000"],
+            "spreadsheet day numbers (Excel serial dates): '44927' would be 2023-01-01 00:00",
+        ),
+        (
+            ["1672617600", "1675209600", "1677628800", "1680307200"],
+            "Unix times in seconds: '1672617600' would be 2023-01-02 00:00",
+        ),
+        (
+            [1672617600000, 1675209600000, 1677628800000, 1680307200000],
+            "Unix times in milliseconds: '1672617600000'",
+        ),
+    ],
+)
+def test_numbers_written_for_dates_are_named_as_the_cause(dates, named):
+    """Excel serials and Unix times were 'unparseable dates' with no clue why."""
+    message = only(validate(with_order_dates(*dates), end_date=END), "unparseable_date").message
+    assert f"they look like {named}" in message, message
+    assert message.endswith(
+        "export the column as dates (2024-06-30 or 2024-06-30 14:05:00); set aside"
+    )
+
+
+def test_dates_that_are_plain_garbage_get_no_number_hint():
+    message = only(
+        validate(with_order_dates("abc", "12", "2023-02-01", "x"), end_date=END), "unparseable_date"
+    ).message
+    assert "look like" not in message

@@ -521,7 +521,7 @@ def _coerce(
         if check == "unparseable_number":
             hint = lambda rows, text=raw[column]: _number_hint(text.iloc[rows])  # noqa: E731
         elif check == "unparseable_date":
-            hint = lambda rows, text=raw[column]: _year_hint(text.iloc[rows])  # noqa: E731
+            hint = lambda rows, text=raw[column]: _date_hint(text.iloc[rows])  # noqa: E731
         report.set_aside(
             work, unreadable, check=check, column=column, problem=f"have {what}",
             reason=_quoting(f"{column} ", raw[column], f" {single}", quote=True),
@@ -539,6 +539,47 @@ def _coerce(
         )  # fmt: skip
     work.typed = typed
     return work
+
+
+def _date_hint(text: pd.Series) -> str:
+    """Name the likely cause of unreadable dates: a placeholder year, or numbers for dates."""
+    return _year_hint(text) or _number_date_hint(text)
+
+
+NUMBER_DATES: tuple[tuple[float, float, str, str], ...] = (
+    (20_000, 80_000, "D", "spreadsheet day numbers (Excel serial dates)"),
+    (1e8, 1e10, "s", "Unix times in seconds"),
+    (1e11, 1e13, "ms", "Unix times in milliseconds"),
+    (1e14, 1e16, "us", "Unix times in microseconds"),
+)
+"""Numbers that stand for dates, as (low, high, unit, what the hint calls them)."""
+
+
+def _number_date_hint(text: pd.Series) -> str:
+    """Name numbers written for dates (Excel serials, Unix times) when they are most values.
+
+    The contract reads written dates only: a number's unit and epoch cannot be told for
+    sure (Excel counts days from 1899-12-30, or from 1904 on old Macs), so nothing is
+    guessed; the hint shows what one value would be and says what to export.
+    """
+    if pd.api.types.is_datetime64_any_dtype(text.dtype):
+        return ""
+    sample = pd.Series(pd.unique(text.dropna().astype("str").str.strip())).head(ID_HINT_SAMPLE)
+    numbers = pd.to_numeric(sample, errors="coerce").dropna()
+    if sample.empty or len(numbers) * 2 < len(sample):
+        return ""
+    for low, high, unit, what in NUMBER_DATES:
+        inside = numbers[numbers.between(low, high)]
+        if len(inside) * 2 < len(sample):
+            continue
+        start = pd.Timestamp("1899-12-30") if unit == "D" else pd.Timestamp("1970-01-01")
+        when = start + pd.to_timedelta(float(inside.iloc[0]), unit=unit)
+        return (
+            f"they look like {what}: {sample[inside.index[0]]!r} would be "
+            f"{when:%Y-%m-%d %H:%M}; export the column as dates (2024-06-30 or "
+            "2024-06-30 14:05:00)"
+        )
+    return ""
 
 
 def _year_hint(text: pd.Series) -> str:
