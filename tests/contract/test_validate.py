@@ -581,6 +581,15 @@ def test_unknown_ids_unlike_the_customers_get_no_id_hint():
     assert "x9" in warning and "letter case" not in warning
 
 
+def test_unknown_ids_say_how_many_customers_go_unscored():
+    """Rows were counted, not customers: 1015 order rows of 50 customers missing from the
+    customers export read like noise; they are 50 customers with no score and no reject."""
+    raw = with_column(good_raw(), "orders", "customer_id", ["x9", "x9", "c2", "x7"])
+    warning = only(validate(raw, end_date=END), "unknown_customer", "orders").message
+    assert "3 rows belong to customers not in customers" in warning
+    assert warning.endswith("; 2 customer id(s) absent from customers, so not scored; set aside")
+
+
 def test_odd_python_objects_never_raise():
     raw = good_raw()
     raw["orders"] = pd.DataFrame(

@@ -762,7 +762,7 @@ def _check_links(work: _Work, customers: _Known, report: _Report) -> None:
         work, ~known, check="unknown_customer",
         column="customer_id", problem="belong to customers not in customers", shown=ids,
         reason=_quoting("customer ", ids, " is not in customers"),
-        hint=lambda rows: _id_mismatch_hint(ids.iloc[rows], customers.ids),
+        hint=lambda rows: _unknown_ids_hint(ids.iloc[rows], customers.ids),
     )  # fmt: skip
     signup = pd.Series(customers.signup_days[position], index=ids.index)  # -1: the NaT
     when_col = work.spec.event_date
@@ -857,6 +857,19 @@ def _id_mismatch_hint(unknown: pd.Series, known: pd.Series) -> str:
         f"{ID_HINT_LEAD} ({_show(mine)} here, {_show(theirs)} in customers): export "
         "customer_id as the same text in every table"
     )
+
+
+def _unknown_ids_hint(unknown: pd.Series, known: pd.Series) -> str:
+    """Why events miss customers when it is systematic, else how many customers they are of.
+
+    A customers export that misses some customers of the order system leaves them out of
+    the scores and of the rejects (which list the customers table's rows): the count says
+    how many are lost. Ids that differ only in case or leading zeros get the id-mismatch hint.
+    """
+    mismatch = _id_mismatch_hint(unknown, known)
+    if mismatch:
+        return mismatch
+    return f"{unknown.nunique()} customer id(s) absent from customers, so not scored"
 
 
 ID_HINT_LEAD = "they match customers when letter case and leading zeros are ignored"
