@@ -740,3 +740,40 @@ def test_dates_that_are_plain_garbage_get_no_number_hint():
         validate(with_order_dates("abc", "12", "2023-02-01", "x"), end_date=END), "unparseable_date"
     ).message
     assert "look like" not in message
+
+
+def _customers_with(column: str, values: list[str]) -> dict[str, pd.DataFrame]:
+    n = len(values)
+    customers = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "signup_date": ["2023-01-01"] * n,
+            column: values,
+        }
+    )
+    orders = pd.DataFrame({"customer_id": ["c0"], "order_date": ["2023-01-02"], "amount": ["5"]})
+    return {"customers": customers, "orders": orders}
+
+
+def test_a_column_of_numbers_with_a_few_odd_values_stays_numbers():
+    """One ``1,019.50`` among 39 plain charges turned the column to text (its numbers then
+    capped categories: every customer's scores moved); now those values are read as
+    missing and named, and no customer is set aside."""
+    charges = [f"{20 + i}.5" for i in range(39)] + ["1,019.50"]
+    result = validate(_customers_with("monthly_charge", charges), end_date=END)
+    typed = result.tables.customers["monthly_charge"]
+    assert typed.dtype == "float64" and typed.iloc[0] == 20.5 and pd.isna(typed.iloc[39])
+    issue = only(result, "unparseable_number", "customers")
+    assert (issue.severity, issue.count, issue.examples) == ("warning", 0, [39])
+    assert (
+        "customers.monthly_charge: 1 value of a column of numbers is not a number" in issue.message
+    )
+    assert "thousands separators" in issue.message and issue.message.endswith("read as missing")
+    assert len(result.tables.customers) == 40 and result.rejects.empty
+
+
+def test_a_column_of_words_with_some_numbers_stays_text():
+    plans = ["basic", "pro"] * 15 + ["1", "2", "3"] * 3
+    result = validate(_customers_with("plan", plans), end_date=END)
+    assert result.tables.customers["plan"].tolist() == plans
+    assert not [i for i in result.issues if i.check == "unparseable_number"]

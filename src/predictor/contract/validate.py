@@ -504,6 +504,9 @@ def _coerce(
     for column in raw.columns:
         if column == "customer_id":
             continue
+        if is_customers and column not in spec.columns:
+            typed[column] = _attribute_checked(work, column, report, dates)
+            continue
         try:
             values, unreadable = _coerce_column(spec, column, raw[column], is_customers, dates)
         except DateFormatError as exc:
@@ -627,7 +630,7 @@ def _coerce_column(
     if column in spec.columns:
         return _to_text(values), None
     if is_customers:
-        return _to_attribute(values, dates), None
+        return _to_attribute(values, dates)[0], None
     return values, None
 
 
@@ -1106,14 +1109,49 @@ def _to_bool(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return pd.Series(is_true, index=values.index, dtype=bool), bad
 
 
-def _to_attribute(values: pd.Series, dates: DateRules | None = None) -> pd.Series:
-    """Type a customer attribute: numbers as float64, true/false as bool, anything else as text."""
+NUMERIC_ATTRIBUTE_SHARE = 0.95
+"""Share of an attribute's values that must be numbers for the others to be read as missing."""
+
+
+def _attribute_checked(work: _Work, column: str, report: _Report, dates: DateRules) -> pd.Series:
+    """Type a customer attribute (``_to_attribute``), warning about the values read as missing.
+
+    A column of numbers with a few odd values (``1,019.50``, ``n/a?``) was typed as text
+    whole, and its hundreds of distinct numbers became capped categories, moving every
+    customer's scores. Nothing is set aside: the attribute is optional, the customer stays.
+    """
+    raw = work.raw[column]
+    values, odd = _to_attribute(raw, dates)
+    if odd is not None and odd.any():
+        rows = np.flatnonzero(odd)
+        head = rows[:MAX_EXAMPLES]
+        detail = format_examples(head.tolist(), len(rows))
+        detail += ": " + ", ".join(_show(v) for v in raw.iloc[head])
+        cause = _number_hint(raw.iloc[rows])
+        verb = "is not a number" if len(rows) == 1 else "are not numbers"
+        message = (
+            f"{work.name}.{column}: {_plural(len(rows), 'value')} of a column of numbers {verb} "
+            f"({detail}){f'; {cause}' if cause else ''}; read as missing"
+        )
+        report.issue("unparseable_number", work.name, column, "warning", 0, head.tolist(), message)
+    return values
+
+
+def _to_attribute(
+    values: pd.Series, dates: DateRules | None = None
+) -> tuple[pd.Series, np.ndarray | None]:
+    """Type a customer attribute: numbers as float64, true/false as bool, anything else as text.
+
+    A column whose values are numbers but for a few (at most ``1 -
+    NUMERIC_ATTRIBUTE_SHARE`` of the rows with a value) is numbers, those few missing: the
+    second item marks them (``None`` when no value was dropped).
+    """
     if pd.api.types.is_bool_dtype(values):
-        return values
+        return values, None
     if pd.api.types.is_datetime64_any_dtype(values):
-        return _to_datetime(values, dates)[0]
+        return _to_datetime(values, dates)[0], None
     if pd.api.types.is_numeric_dtype(values):
-        return values.astype("float64")
+        return values.astype("float64"), None
     text = _to_text(values)
     # decided on the distinct values (a handful per attribute, a million customer rows)
     codes, distinct = pd.factorize(text)
@@ -1121,14 +1159,32 @@ def _to_attribute(values: pd.Series, dates: DateRules | None = None) -> pd.Serie
     lower = unique.str.lower()
     present = ~lower.isin(NULL_TOKENS)
     if not present.any():
-        return text
+        return text, None
     numbers = pd.to_numeric(unique.where(present), errors="coerce").astype("float64")
     leading_zero = unique.str.match(r"^-?0\d").fillna(False)
-    if numbers[present].notna().all() and not leading_zero.any():
-        return _spread(numbers.to_numpy(), codes, np.nan, text)
+    if not leading_zero.any():
+        if numbers[present].notna().all():
+            return _spread(numbers.to_numpy(), codes, np.nan, text), None
+        odd = _odd_numbers(codes, (present & numbers.isna()).to_numpy(), present.to_numpy())
+        if odd is not None:
+            return _spread(numbers.to_numpy(), codes, np.nan, text), odd
     if (codes >= 0).all() and lower.isin(["true", "false"]).all():
-        return _spread((lower == "true").to_numpy(), codes, False, text)
-    return text
+        return _spread((lower == "true").to_numpy(), codes, False, text), None
+    return text, None
+
+
+def _odd_numbers(codes: np.ndarray, odd: np.ndarray, present: np.ndarray) -> np.ndarray | None:
+    """Rows whose distinct value (``codes``) is ``odd``, or ``None`` when they are too many.
+
+    Few enough: at most ``1 - NUMERIC_ATTRIBUTE_SHARE`` of the rows with a value
+    (``present``), so that the column is numbers with a few odd cells.
+    """
+    valued = codes >= 0
+    rows_odd = valued & odd[np.maximum(codes, 0)]
+    rows_present = valued & present[np.maximum(codes, 0)]
+    if rows_odd.sum() > (1 - NUMERIC_ATTRIBUTE_SHARE) * rows_present.sum():
+        return None
+    return rows_odd
 
 
 def _spread(values: np.ndarray, codes: np.ndarray, missing: Any, like: pd.Series) -> pd.Series:
