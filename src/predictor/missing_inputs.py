@@ -10,7 +10,9 @@ drives a rule and has rows, none of which passed the checks (every subscription'
 another form), is as good as absent: ``check_rule_rows`` stops the run for it too. A table
 given without a column the model learned from (an attribute renamed or left out of the
 export, ``orders`` without ``channel``) leaves those features missing for everyone in the same
-silence: ``check_columns`` names the columns and the scores they change. Pure: no I/O.
+silence: ``check_columns`` names the columns and the scores they change, and
+``check_categories`` the attributes whose values the model never saw (``Yes``/``No`` where
+it learned ``True``/``False``). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from predictor.contract.schema import SPECS, TableSpec
 from predictor.contract.tables import Tables
 from predictor.contract.validate import no_valid_rows_issue
 from predictor.features.customer import PREFIX as CUSTOMER_PREFIX
-from predictor.features.customer import attribute_name
+from predictor.features.customer import attribute_name, to_category
 from predictor.model_types import TrainedModel
 from predictor.scoring import DAY_ONE_PREFIX, FAMILY_TABLES, built_frame, scoring_columns
 
@@ -218,3 +220,46 @@ def _unbuilt_issue(
         f"Export them under these names (or map them in data.columns.{table})"
     )
     return ContractIssue("missing_column", table, None, "warning", 0, [], message)
+
+
+OTHER = "other"
+"""The category the rarer values of an attribute with many of them are learned as."""
+
+
+def check_categories(model: TrainedModel, tables: Tables) -> list[ContractIssue]:
+    """Warnings for customer attributes whose values are mostly unknown to the model.
+
+    A category the model did not learn is scored as missing, so an export that spells an
+    attribute otherwise than the training data (``Yes``/``No`` for ``True``/``False``,
+    ``United States`` for ``US``) moves every customer's scores in silence. An attribute is
+    named when more than half of its values (as the features read them) are unknown.
+    """
+    known: dict[str, set[str]] = {}
+    for estimator in (model.day_one, model.value, model.churn):
+        if estimator is None:
+            continue
+        for feature, categories in estimator.schema_.categories_.items():
+            known.setdefault(feature.removeprefix(DAY_ONE_PREFIX), set()).update(categories)
+    customers = tables.customers
+    issues = []
+    for column in [] if customers is None else customers.columns:
+        feature = CUSTOMER_PREFIX + attribute_name(str(column))
+        if feature not in known or OTHER in known[feature]:
+            continue  # many categories, the rare ones learned as ``other``: no spelling to check
+        values = pd.Series(to_category(customers[column]), index=customers.index)
+        present = values.notna()
+        unseen = present & ~values.isin(known[feature])
+        if not present.any() or unseen.sum() * 2 <= present.sum():
+            continue
+        theirs = ", ".join(repr(v) for v in sorted(values[unseen].unique())[:5])
+        ours = ", ".join(repr(v) for v in sorted(known[feature])[:5])
+        scores = ", ".join(_scores_using(model, {feature}.__contains__))
+        message = (
+            f"customers.{column}: {int(unseen.sum())} of {int(present.sum())} values were not "
+            f"seen in training ({theirs}; the model knows {ours}); {scores} treat them as "
+            "missing. Export the attribute as in the training data"
+        )
+        issues.append(
+            ContractIssue("unknown_category", "customers", str(column), "warning", 0, [], message)
+        )
+    return issues

@@ -106,6 +106,28 @@ def test_columns_the_model_learned_from_that_the_input_lacks_are_named(
         model.score(small_tables.replace(customers=small_tables.customers.drop(columns="device")))
 
 
+def test_attribute_values_the_model_never_saw_are_named(
+    model_dir, small_csv, small_tables, tmp_path
+):
+    """``IOS`` where the model learned ``ios`` (or ``Yes`` for ``True``): scored as missing
+    for every customer, no word."""
+    data = tmp_path / "data"
+    shutil.copytree(small_csv, data)
+    customers = pd.read_csv(data / "customers.csv", dtype=str, keep_default_na=False)
+    customers.assign(device=customers["device"].str.upper()).to_csv(
+        data / "customers.csv", index=False
+    )
+    result = score(model_dir, data, tmp_path / "s.csv", "--chunk-size", "40")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "warning: customers.device: 40 of 40 values were not seen in training ('" in text
+    assert "the model knows 'android'" in text
+    model = predictor.load_model(model_dir)
+    upper = small_tables.customers.assign(device=small_tables.customers["device"].str.upper())
+    with pytest.warns(UserWarning, match="customers.device: 120 of 120 values were not seen"):
+        model.score(small_tables.replace(customers=upper))
+
+
 def test_library_scoring_checks_missing_tables_too(model_dir, small_tables):
     model = predictor.load_model(model_dir)
     with pytest.raises(ContractError, match="subscriptions"):

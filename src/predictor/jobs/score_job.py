@@ -20,7 +20,12 @@ from predictor.contract.tables import Tables
 from predictor.contract.validate import RowCounts, ValidationResult
 from predictor.datasets import data_span
 from predictor.jobs.data_job import resolve_data_end
-from predictor.missing_inputs import check_columns, check_inputs, check_rule_rows
+from predictor.missing_inputs import (
+    check_categories,
+    check_columns,
+    check_inputs,
+    check_rule_rows,
+)
 from predictor.output_schema import REJECTS, SCORES
 from predictor.runfiles import output_lock, spill_folder, sweep_leftovers
 from predictor.scoring import score
@@ -115,6 +120,7 @@ def score_files(
                 present = [name for name, _ in result.tables.items()]
                 notes += check_inputs(predictor.model, present, allow_missing)
                 notes += check_columns(predictor.model, result.tables, cutoff, allow_missing)
+                notes += check_categories(predictor.model, result.tables)
             notes.extend(result.warnings)
             set_aside = input_rejects(result)
             rejected.append(set_aside)
