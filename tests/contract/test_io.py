@@ -545,3 +545,20 @@ def test_lines_above_the_header_are_named_with_the_header_line(tmp_path: Path, a
         ContractError, match=rf"orders: the header of .*orders\.csv is on line {line}"
     ):
         read_raw_tables(folder=tmp_path)
+
+
+def test_spark_int96_timestamps_keep_the_year_9999(csv_folder: Path):
+    """Spark writes INT96 timestamps by default; read as nanoseconds, ``9999-12-31`` (no end)
+    overflowed to 1816: every open subscription 'ended before it started' and was set aside."""
+    subs = pa.table(
+        {
+            "customer_id": ["007", "2"],
+            "start_date": pa.array([dt.datetime(2023, 1, 1), dt.datetime(2023, 2, 1)]),
+            "end_date": pa.array([dt.datetime(9999, 12, 31, 23, 59, 59), dt.datetime(2023, 6, 1)]),
+        }
+    )
+    pq.write_table(subs, csv_folder / "subscriptions.parquet", use_deprecated_int96_timestamps=True)
+    result = load_tables(folder=csv_folder, end_date=END)
+    assert not [i.message for i in result.issues if i.table == "subscriptions"]
+    ends = result.tables.subscriptions.set_index("customer_id")["end_date"]
+    assert pd.isna(ends["007"]) and ends["2"] == pd.Timestamp("2023-06-01")

@@ -153,10 +153,22 @@ def _read_arrow(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
     return _plain_types(dataset.to_table(columns=columns)).to_pandas()
 
 
+def _parquet_format() -> ds.ParquetFileFormat:
+    """Parquet read with INT96 timestamps in microseconds.
+
+    Spark (and Hive, Impala) write timestamps as INT96 by default; pyarrow reads them as
+    nanoseconds, where the warehouses' "no end" ``9999-12-31`` overflows into 1816 (every
+    open subscription then "ends before it starts" and is set aside). Microseconds hold it,
+    as they hold every other timestamp type.
+    """
+    options = ds.ParquetReadOptions(coerce_int96_timestamp_unit="us")
+    return ds.ParquetFileFormat(read_options=options)
+
+
 def _open_dataset(path: Path) -> ds.Dataset | None:
     """A ``pyarrow.dataset`` over a Parquet file or a part-file folder (``None``: no parts)."""
     if path.is_file():
-        return ds.dataset(str(path), format="parquet")
+        return ds.dataset(str(path), format=_parquet_format())
     kind, _ = _part_files(path)
     parts = _nonempty_parts(path)
     if not parts:
@@ -167,7 +179,7 @@ def _open_dataset(path: Path) -> ds.Dataset | None:
         if keys
         else None
     )
-    fmt: str | ds.FileFormat = "parquet"
+    fmt: ds.FileFormat = _parquet_format()
     if kind != "parquet":
         sep = _sniff_separator(parts[0])
         header = _csv_header(parts[0])
