@@ -85,16 +85,16 @@ def check_inputs(
         if table in rules:
             message = (
                 f"{table}: the model was trained with this table and it drives {rules[table]}, "
-                f"but it is absent from the scoring data; churn_risk, risk_band and {listed} "
-                f"would be wrong for everyone. Provide it, or pass --allow-missing {table} to "
-                "score anyway"
+                "but it is absent from the scoring data (no file, or a file without rows); "
+                f"churn_risk, risk_band and {listed} would be wrong for everyone. Provide it, "
+                f"or pass --allow-missing {table} to score anyway"
             )
             errors.append(ContractIssue(CHECK, table, None, "error", 0, [], message))
             continue
         message = (
             f"{table}: the model was trained with this table but it is absent from the scoring "
-            f"data; {listed} are computed as if no customer had any {table} rows "
-            f"(pass --allow-missing {table} to accept this knowingly)"
+            f"data (no file, or a file without rows); {listed} are computed as if no customer "
+            f"had any {table} rows (pass --allow-missing {table} to accept this knowingly)"
         )
         warnings.append(ContractIssue(CHECK, table, None, "warning", 0, [], message))
     if errors:

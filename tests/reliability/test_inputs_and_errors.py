@@ -59,6 +59,16 @@ def test_missing_table_that_drives_the_churn_rule_is_an_error(model_dir, small_c
     assert len(pd.read_csv(out)) > 0
 
 
+def test_a_churn_rule_table_without_rows_is_named_as_such(model_dir, small_csv, tmp_path):
+    """A header-only ``subscriptions.csv`` was called "absent" while the file was there."""
+    data = tmp_path / "data"
+    shutil.copytree(small_csv, data)
+    header = (data / "subscriptions.csv").read_text().splitlines()[0]
+    (data / "subscriptions.csv").write_text(header + "\n")
+    result = score(model_dir, data, tmp_path / "s.csv")
+    one_line_error(result, "subscriptions", "(no file, or a file without rows)", "--allow-missing")
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_a_churn_rule_table_none_of_whose_rows_pass_is_an_error(
     model_dir, small_csv, small_parquet, tmp_path, fmt
