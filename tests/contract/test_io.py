@@ -562,3 +562,19 @@ def test_spark_int96_timestamps_keep_the_year_9999(csv_folder: Path):
     assert not [i.message for i in result.issues if i.table == "subscriptions"]
     ends = result.tables.subscriptions.set_index("customer_id")["end_date"]
     assert pd.isna(ends["007"]) and ends["2"] == pd.Timestamp("2023-06-01")
+
+
+def test_a_table_without_a_header_line_is_named_as_such(tmp_path: Path):
+    """Snowflake's COPY INTO writes no header unless told: the first row was listed as the
+    columns, or the CSV reader failed on a value repeated in it ('multiple columns named')."""
+    write_text(tmp_path / "customers.csv", CUSTOMERS_CSV)
+    (tmp_path / "ORDERS").mkdir()
+    rows = ORDERS_CSV.splitlines()[1:] + ["2,2023-03-05,20,20"]
+    for k, part in enumerate((rows[:2], rows[2:])):
+        with gzip.open(tmp_path / "ORDERS" / f"data_0_0_{k}.csv.gz", "wt") as handle:
+            handle.write("\n".join(part) + "\n")
+    with pytest.raises(ContractError, match=r"orders: the first line of ORDERS/ looks like a row"):
+        read_raw_tables(folder=tmp_path)
+    write_text(tmp_path / "customers.csv", "\n".join(CUSTOMERS_CSV.splitlines()[1:]) + "\n")
+    with pytest.raises(ContractError, match=r"customers: the first line of customers.csv looks"):
+        read_raw_tables(folder=tmp_path)
