@@ -17,7 +17,7 @@ it learned ``True``/``False``). Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 import pandas as pd
@@ -40,7 +40,7 @@ def affected_scores(model: TrainedModel, table: str) -> list[str]:
     return _scores_using(model, lambda f: f.startswith(prefixes))
 
 
-def _scores_using(model: TrainedModel, uses_feature) -> list[str]:  # noqa: ANN001
+def _scores_using(model: TrainedModel, uses_feature: Callable[[str], bool]) -> list[str]:
     """The scores whose model has a feature for which ``uses_feature`` (no prefix) is true."""
     estimators = {
         "day_one_value": model.day_one,
@@ -157,9 +157,10 @@ def check_columns(
     day = max(pd.Timestamp(as_of), first["signup_date"])
     given = set(built_frame(one, day, model, allow_missing).columns)
     complete = built_frame(_with_every_column(one, model), day, model, allow_missing).columns
+    wanted = set(scoring_columns(model))
     unbuilt: dict[str, list[str]] = {}
     for column in complete:
-        if column in given or column not in set(scoring_columns(model)):
+        if column in given or column not in wanted:
             continue
         feature = column.removeprefix(DAY_ONE_PREFIX)
         table = FAMILY_TABLES.get(feature.split("__", 1)[0])

@@ -8,6 +8,8 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from tests.reliability.conftest import without
 from typer.testing import CliRunner
@@ -136,6 +138,19 @@ def test_attribute_values_the_model_never_saw_are_named(
     upper = small_tables.customers.assign(device=small_tables.customers["device"].str.upper())
     with pytest.warns(UserWarning, match="customers.device: 120 of 120 values were not seen"):
         model.score(small_tables.replace(customers=upper))
+
+
+def test_a_parquet_column_empty_in_every_chunk_is_named(model_dir, small_parquet, tmp_path):
+    """``orders.margin`` all null (Spark writes such a column as type null): a whole read
+    warned, the chunked read said nothing while the margin features moved."""
+    data = tmp_path / "data"
+    shutil.copytree(small_parquet, data)
+    orders = pq.read_table(data / "orders.parquet")
+    at = orders.schema.get_field_index("margin")
+    pq.write_table(orders.set_column(at, "margin", pa.nulls(len(orders))), data / "orders.parquet")
+    result = score(model_dir, data, tmp_path / "s.csv", "--chunk-size", "30")
+    assert result.exit_code == 0, result.output
+    assert f"warning: orders.margin: empty in all {len(orders):,} rows" in result.output
 
 
 def test_library_scoring_checks_missing_tables_too(model_dir, small_tables):

@@ -356,6 +356,8 @@ class RowCounts:
     kept: dict[str, int] = field(default_factory=dict)
     unknown: dict[str, list[Any]] = field(default_factory=dict)
     """Per event table, up to ``ID_HINT_SAMPLE`` distinct ids not found in customers."""
+    filled: dict[str, dict[str, bool]] = field(default_factory=dict)
+    """Per table, whether each column ``empty_column`` checks has a value in some chunk."""
 
     def add(self, result: ValidationResult) -> None:
         """Count the rows of one chunk's result, and keep a sample of its unknown ids."""
@@ -364,6 +366,10 @@ class RowCounts:
         for table, rows, kept in result.summary[["table", "rows", "kept"]].itertuples(index=False):
             self.rows[table] = self.rows.get(table, 0) + int(rows)
             self.kept[table] = self.kept.get(table, 0) + int(kept)
+        for table, frame in [] if result.tables is None else result.tables.items():
+            seen = self.filled.setdefault(table, {})
+            for column in _may_be_empty(table, frame):
+                seen[column] = seen.get(column, False) or bool(frame[column].notna().any())
         unknown = result.rejects[result.rejects["check"] == "unknown_customer"]
         for table, ids in unknown.groupby("table", sort=False)["customer_id"]:
             seen = self.unknown.setdefault(str(table), [])
@@ -393,6 +399,19 @@ class RowCounts:
             out.append(issue)
         return out
 
+    def empty_columns(self) -> list[ContractIssue]:
+        """``empty_column`` for the columns empty in every kept row of every chunk.
+
+        ``validate(..., chunk=True)`` leaves this check to the whole input too: a chunk's
+        customers may lack a value that others have.
+        """
+        return [
+            empty_column_issue(table, column, self.kept.get(table, 0))
+            for table, columns in self.filled.items()
+            for column, filled in columns.items()
+            if not filled and self.kept.get(table, 0)
+        ]
+
     def errors(self, warnings: list[ContractIssue]) -> list[ContractIssue]:
         """``no_valid_rows`` for each required table with rows but none kept (quoting ``warnings``)."""
         return [
@@ -416,15 +435,26 @@ def _check_empty_columns(works: dict[str, _Work], report: _Report) -> None:
     for name, work in works.items():
         if not len(work.typed):
             continue
-        for column in work.typed.columns:
-            if column in work.spec.required_columns or (name, column) in EMPTY_MEANS_SOMETHING:
-                continue
+        for column in _may_be_empty(name, work.typed):
             if work.typed[column].isna().all():
-                report.issue(
-                    "empty_column", name, column, "warning", 0, [],
-                    f"{name}.{column}: empty in all {len(work.typed):,} rows (empty means "
-                    "missing); it carries no information and is left out of the models",
-                )  # fmt: skip
+                report.issues.append(empty_column_issue(name, column, len(work.typed)))
+
+
+def _may_be_empty(name: str, frame: pd.DataFrame) -> list[str]:
+    """The columns of table ``name`` that ``empty_column`` checks: optional, no meaning empty."""
+    required = SPECS[name].required_columns
+    return [
+        c for c in frame.columns if c not in required and (name, c) not in EMPTY_MEANS_SOMETHING
+    ]
+
+
+def empty_column_issue(name: str, column: str, rows: int) -> ContractIssue:
+    """The ``empty_column`` warning of ``name.column``, empty in all its ``rows``."""
+    message = (
+        f"{name}.{column}: empty in all {rows:,} rows (empty means missing); it carries no "
+        "information and is left out of the models"
+    )
+    return ContractIssue("empty_column", name, column, "warning", 0, [], message)
 
 
 UNREAD_COLUMNS = "predictor_unread_columns"

@@ -132,6 +132,8 @@ def score_files(
                     on_chunk(len(batch.customers))
             if on_chunk is not None and len(set_aside):
                 on_chunk(len(set_aside))
+        if source.chunked:  # read whole, validation already checked the empty columns
+            notes += counts.empty_columns()
         warnings = merge_warnings(notes)
         if source.customer_ids is not None:  # read whole, validation already gave the hint
             warnings = counts.with_id_hints(warnings, source.customer_ids)
