@@ -23,7 +23,7 @@ import pandas as pd
 from predictor.bundle import bundle_metadata, load_bundle, save_bundle
 from predictor.config import Config
 from predictor.contract.tables import Tables
-from predictor.missing_inputs import check_inputs
+from predictor.missing_inputs import check_categories, check_columns, check_inputs
 from predictor.model_types import Evaluation, TrainedModel
 from predictor.scoring import customer_index, predict_frame, scoring_frame
 from predictor.scoring import score as score_tables
@@ -101,14 +101,20 @@ class Predictor:
         A table the model was trained with but absent here gives a ``UserWarning`` naming
         the scores it changes, or a ``ContractError`` when it drives a rule (see
         ``missing_inputs.check_inputs``); tables in ``allow_missing`` are accepted silently.
+        A given table lacking columns the model learned from, or attributes whose values the
+        model never saw, give a ``UserWarning`` too (``missing_inputs.check_columns``,
+        ``check_categories``).
         """
         from predictor.jobs import resolve_as_of
 
         tables = self._tables(tables_or_folder)
         allow_missing = tuple(allow_missing)
-        for issue in check_inputs(self.model, (n for n, _ in tables.items()), allow_missing):
-            warnings.warn(issue.message, UserWarning, stacklevel=2)
+        issues = check_inputs(self.model, (n for n, _ in tables.items()), allow_missing)
         cutoff = resolve_as_of(as_of, tables, self.model.config)
+        issues += check_columns(self.model, tables, cutoff, allow_missing)
+        issues += check_categories(self.model, tables)
+        for issue in issues:
+            warnings.warn(issue.message, UserWarning, stacklevel=2)
         return score_tables(self.model, tables, cutoff, drivers, allow_missing)
 
     def features(

@@ -45,6 +45,20 @@ def scoring_frame(
     ``is_active`` flag (in the churn population at the cutoff). ``allow_missing``: absent
     tables the caller accepts (see ``check_features``).
     """
+    frame = built_frame(tables, as_of, model, allow_missing)
+    frame = frame.reindex(columns=scoring_columns(model))
+    frame.index.name = "customer_id"
+    return frame
+
+
+def built_frame(
+    tables: Tables, as_of: pd.Timestamp, model: TrainedModel, allow_missing: Iterable[str] = ()
+) -> pd.DataFrame:
+    """``scoring_frame`` before it takes the model's columns: only the features ``tables`` build.
+
+    A feature the model learned but absent here has no source in the input (its table or
+    column is absent); ``check_features`` refuses too many of them.
+    """
     known = truncate(tables, as_of)
     encoded = EncodedTables(known)  # one encoding of the event tables for both views
     bgnbd = model.info.get("bgnbd_params")
@@ -55,8 +69,6 @@ def scoring_frame(
     frame = pd.concat([frame, active.rename(ACTIVE_COLUMN)], axis=1)
     frame = fill_absent_label_columns(frame, scoring_columns(model))
     check_features(frame, model, known, allow_missing)
-    frame = frame.reindex(columns=scoring_columns(model))
-    frame.index.name = "customer_id"
     return frame
 
 

@@ -219,8 +219,25 @@ def test_non_utf8_file_is_named(csv_folder: Path):
     (csv_folder / "orders.csv").write_bytes(
         "customer_id,order_date,amount\nJos\xe9,x,1\n".encode("latin-1")
     )
-    with pytest.raises(ContractError, match=r"orders\.csv: cannot be read as UTF-8"):
+    with pytest.raises(ContractError, match=r"orders\.csv: cannot be read as UTF-8") as info:
         read_raw_tables(folder=csv_folder)
+    assert "line 2: 'José,x,1' as Windows-1252" in str(info.value)  # was a byte offset
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_utf16_with_a_byte_order_mark_reads_like_utf8(csv_folder: Path, tmp_path: Path, gz):
+    """Windows PowerShell's ``>`` writes UTF-16 with a byte-order mark: was 'not UTF-8'."""
+    folder = tmp_path / "utf16"
+    folder.mkdir()
+    write_text(folder / "customers.csv", CUSTOMERS_CSV)
+    data = ORDERS_CSV.replace("\n", "\r\n").encode("utf-16")
+    if gz:
+        with gzip.open(folder / "orders.csv.gz", "wb") as handle:
+            handle.write(data)
+    else:
+        (folder / "orders.csv").write_bytes(data)
+    got, expected = read_raw_tables(folder=folder), read_raw_tables(folder=csv_folder)
+    pd.testing.assert_frame_equal(got["orders"], expected["orders"])
 
 
 def test_empty_optional_file_is_treated_as_absent(csv_folder: Path):
@@ -457,3 +474,107 @@ def test_event_columns_outside_the_contract_are_named_not_lost_unseen(tmp_path: 
     ]
     assert "_LOAD_TS, Coupon" in unread[0].message
     assert len(result.tables.orders) == 3 and "Coupon" not in result.tables.orders
+
+
+def _ending_each_line(text: str, header: bool) -> str:
+    """``text`` with a delimiter ending each data line (and the header line when ``header``)."""
+    first, *rows = text.splitlines()
+    return "\n".join([first + ("," if header else "")] + [row + "," for row in rows]) + "\n"
+
+
+@pytest.mark.parametrize("header", [False, True])
+def test_a_delimiter_ending_every_line_adds_no_column(tmp_path: Path, csv_folder: Path, header):
+    """``a,b,c,`` on the data lines (some exports): pandas took the first column as an index
+    and shifted the others (ids read as dates); with the header ending so too, an unnamed
+    empty column appeared as a customer attribute."""
+    folder = tmp_path / "trailing"
+    folder.mkdir()
+    write_text(folder / "customers.csv", _ending_each_line(CUSTOMERS_CSV, header))
+    write_text(folder / "orders.csv", _ending_each_line(ORDERS_CSV, header))
+    got, expected = read_raw_tables(folder=folder), read_raw_tables(folder=csv_folder)
+    for name, frame in expected.items():
+        pd.testing.assert_frame_equal(got[name], frame)
+    unread = [i.message for i in load_tables(folder=folder, end_date=END).issues]
+    assert any("not read: column 5 (no name)" in m for m in unread) == header, unread
+
+
+def test_values_beyond_the_header_are_an_error_naming_the_file(tmp_path: Path):
+    write_text(tmp_path / "customers.csv", CUSTOMERS_CSV)
+    lines = ORDERS_CSV.splitlines()
+    lines[1:] = [line + ",note" for line in lines[1:]]
+    write_text(tmp_path / "orders.csv", "\n".join(lines) + "\n")
+    with pytest.raises(ContractError, match=r"orders\.csv: some rows have more values than"):
+        read_raw_tables(folder=tmp_path)
+
+
+def test_contract_names_match_ignoring_spaces_underscores_and_hyphens(tmp_path: Path):
+    """``Customer ID`` (spreadsheets, BI tools), ``CustomerId`` (camel-case schemas): were
+    ``missing_column`` errors; other columns keep their names."""
+    write_text(
+        tmp_path / "customers.csv",
+        "Customer ID,Signup Date,Acquisition-Channel\nc1,2023-01-01,ads\n",
+    )
+    write_text(
+        tmp_path / "orders.csv",
+        "CustomerId,OrderDate,Amount,order.id,Gift Wrap\nc1,2023-01-02,5,A1,no\n",
+    )
+    raw = read_raw_tables(folder=tmp_path)
+    assert raw["customers"].columns.tolist() == [
+        "customer_id",
+        "signup_date",
+        "acquisition_channel",
+    ]
+    assert raw["orders"].columns.tolist() == ["customer_id", "order_date", "amount", "order_id"]
+    write_text(
+        tmp_path / "orders.csv", "customer_id,Customer ID,order_date,amount\nc1,c1,2023-01-02,5\n"
+    )
+    with pytest.raises(ContractError, match=r"orders\.customer_id: 2 columns of orders.csv"):
+        read_raw_tables(folder=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "above", ["Orders export 2024-06-30\n", "# from the warehouse\n\n", "sep=;\n"]
+)
+def test_lines_above_the_header_are_named_with_the_header_line(tmp_path: Path, above: str):
+    """A title, a comment or Excel's ``sep=`` line above the header: every required column
+    was "missing" and the title listed as the only column available."""
+    write_text(tmp_path / "customers.csv", CUSTOMERS_CSV)
+    write_text(tmp_path / "orders.csv", above + ORDERS_CSV.replace(",", ";"))
+    line = above.count("\n") + 1
+    with pytest.raises(
+        ContractError, match=rf"orders: the header of .*orders\.csv is on line {line}"
+    ):
+        read_raw_tables(folder=tmp_path)
+
+
+def test_spark_int96_timestamps_keep_the_year_9999(csv_folder: Path):
+    """Spark writes INT96 timestamps by default; read as nanoseconds, ``9999-12-31`` (no end)
+    overflowed to 1816: every open subscription 'ended before it started' and was set aside."""
+    subs = pa.table(
+        {
+            "customer_id": ["007", "2"],
+            "start_date": pa.array([dt.datetime(2023, 1, 1), dt.datetime(2023, 2, 1)]),
+            "end_date": pa.array([dt.datetime(9999, 12, 31, 23, 59, 59), dt.datetime(2023, 6, 1)]),
+        }
+    )
+    pq.write_table(subs, csv_folder / "subscriptions.parquet", use_deprecated_int96_timestamps=True)
+    result = load_tables(folder=csv_folder, end_date=END)
+    assert not [i.message for i in result.issues if i.table == "subscriptions"]
+    ends = result.tables.subscriptions.set_index("customer_id")["end_date"]
+    assert pd.isna(ends["007"]) and ends["2"] == pd.Timestamp("2023-06-01")
+
+
+def test_a_table_without_a_header_line_is_named_as_such(tmp_path: Path):
+    """Snowflake's COPY INTO writes no header unless told: the first row was listed as the
+    columns, or the CSV reader failed on a value repeated in it ('multiple columns named')."""
+    write_text(tmp_path / "customers.csv", CUSTOMERS_CSV)
+    (tmp_path / "ORDERS").mkdir()
+    rows = ORDERS_CSV.splitlines()[1:] + ["2,2023-03-05,20,20"]
+    for k, part in enumerate((rows[:2], rows[2:])):
+        with gzip.open(tmp_path / "ORDERS" / f"data_0_0_{k}.csv.gz", "wt") as handle:
+            handle.write("\n".join(part) + "\n")
+    with pytest.raises(ContractError, match=r"orders: the first line of ORDERS/ looks like a row"):
+        read_raw_tables(folder=tmp_path)
+    write_text(tmp_path / "customers.csv", "\n".join(CUSTOMERS_CSV.splitlines()[1:]) + "\n")
+    with pytest.raises(ContractError, match=r"customers: the first line of customers.csv looks"):
+        read_raw_tables(folder=tmp_path)

@@ -581,6 +581,15 @@ def test_unknown_ids_unlike_the_customers_get_no_id_hint():
     assert "x9" in warning and "letter case" not in warning
 
 
+def test_unknown_ids_say_how_many_customers_go_unscored():
+    """Rows were counted, not customers: 1015 order rows of 50 customers missing from the
+    customers export read like noise; they are 50 customers with no score and no reject."""
+    raw = with_column(good_raw(), "orders", "customer_id", ["x9", "x9", "c2", "x7"])
+    warning = only(validate(raw, end_date=END), "unknown_customer", "orders").message
+    assert "3 rows belong to customers not in customers" in warning
+    assert warning.endswith("; 2 customer id(s) absent from customers, so not scored; set aside")
+
+
 def test_odd_python_objects_never_raise():
     raw = good_raw()
     raw["orders"] = pd.DataFrame(
@@ -698,3 +707,73 @@ def test_numbers_that_are_plain_garbage_get_no_format_hint():
     assert (
         "look like numbers" not in only(validate(raw, end_date=END), "unparseable_number").message
     )
+
+
+@pytest.mark.parametrize(
+    ("dates", "named"),
+    [
+        (
+            ["44927", "44958", "44986.5", "45000"],
+            "spreadsheet day numbers (Excel serial dates): '44927' would be 2023-01-01 00:00",
+        ),
+        (
+            ["1672617600", "1675209600", "1677628800", "1680307200"],
+            "Unix times in seconds: '1672617600' would be 2023-01-02 00:00",
+        ),
+        (
+            [1672617600000, 1675209600000, 1677628800000, 1680307200000],
+            "Unix times in milliseconds: '1672617600000'",
+        ),
+    ],
+)
+def test_numbers_written_for_dates_are_named_as_the_cause(dates, named):
+    """Excel serials and Unix times were 'unparseable dates' with no clue why."""
+    message = only(validate(with_order_dates(*dates), end_date=END), "unparseable_date").message
+    assert f"they look like {named}" in message, message
+    assert message.endswith(
+        "export the column as dates (2024-06-30 or 2024-06-30 14:05:00); set aside"
+    )
+
+
+def test_dates_that_are_plain_garbage_get_no_number_hint():
+    message = only(
+        validate(with_order_dates("abc", "12", "2023-02-01", "x"), end_date=END), "unparseable_date"
+    ).message
+    assert "look like" not in message
+
+
+def _customers_with(column: str, values: list[str]) -> dict[str, pd.DataFrame]:
+    n = len(values)
+    customers = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "signup_date": ["2023-01-01"] * n,
+            column: values,
+        }
+    )
+    orders = pd.DataFrame({"customer_id": ["c0"], "order_date": ["2023-01-02"], "amount": ["5"]})
+    return {"customers": customers, "orders": orders}
+
+
+def test_a_column_of_numbers_with_a_few_odd_values_stays_numbers():
+    """One ``1,019.50`` among 39 plain charges turned the column to text (its numbers then
+    capped categories: every customer's scores moved); now those values are read as
+    missing and named, and no customer is set aside."""
+    charges = [f"{20 + i}.5" for i in range(39)] + ["1,019.50"]
+    result = validate(_customers_with("monthly_charge", charges), end_date=END)
+    typed = result.tables.customers["monthly_charge"]
+    assert typed.dtype == "float64" and typed.iloc[0] == 20.5 and pd.isna(typed.iloc[39])
+    issue = only(result, "unparseable_number", "customers")
+    assert (issue.severity, issue.count, issue.examples) == ("warning", 0, [39])
+    assert (
+        "customers.monthly_charge: 1 value of a column of numbers is not a number" in issue.message
+    )
+    assert "thousands separators" in issue.message and issue.message.endswith("read as missing")
+    assert len(result.tables.customers) == 40 and result.rejects.empty
+
+
+def test_a_column_of_words_with_some_numbers_stays_text():
+    plans = ["basic", "pro"] * 15 + ["1", "2", "3"] * 3
+    result = validate(_customers_with("plan", plans), end_date=END)
+    assert result.tables.customers["plan"].tolist() == plans
+    assert not [i for i in result.issues if i.check == "unparseable_number"]

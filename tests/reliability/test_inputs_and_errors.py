@@ -8,6 +8,8 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from tests.reliability.conftest import without
 from typer.testing import CliRunner
@@ -57,6 +59,98 @@ def test_missing_table_that_drives_the_churn_rule_is_an_error(model_dir, small_c
     allowed = score(model_dir, data, out, "--allow-missing", "subscriptions")
     assert allowed.exit_code == 0, allowed.output
     assert len(pd.read_csv(out)) > 0
+
+
+def test_a_churn_rule_table_without_rows_is_named_as_such(model_dir, small_csv, tmp_path):
+    """A header-only ``subscriptions.csv`` was called "absent" while the file was there."""
+    data = tmp_path / "data"
+    shutil.copytree(small_csv, data)
+    header = (data / "subscriptions.csv").read_text().splitlines()[0]
+    (data / "subscriptions.csv").write_text(header + "\n")
+    result = score(model_dir, data, tmp_path / "s.csv")
+    one_line_error(result, "subscriptions", "(no file, or a file without rows)", "--allow-missing")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_churn_rule_table_none_of_whose_rows_pass_is_an_error(
+    model_dir, small_csv, small_parquet, tmp_path, fmt
+):
+    """Every subscription's id in lower case: all set aside, so everyone would be 'lapsed'
+    (exit 0 before): it stops like an absent table, quoting why the rows were set aside."""
+    data = tmp_path / "data"
+    shutil.copytree(small_csv if fmt == "csv" else small_parquet, data)
+    path = data / f"subscriptions.{fmt}"
+    subs = pd.read_csv(path, dtype=str) if fmt == "csv" else pd.read_parquet(path)
+    subs["customer_id"] = subs["customer_id"].str.lower()
+    subs.to_csv(path, index=False) if fmt == "csv" else subs.to_parquet(path, index=False)
+    out = tmp_path / "s.csv"
+    result = score(model_dir, data, out, "--chunk-size", "40")
+    one_line_error(
+        result, f"subscriptions: none of its {len(subs)} rows passed", "not in customers",
+        "churn population", "--allow-missing subscriptions",
+    )  # fmt: skip
+    assert not out.exists()
+    allowed = score(model_dir, data, out, "--allow-missing", "subscriptions")
+    assert allowed.exit_code == 0, allowed.output
+
+
+def test_columns_the_model_learned_from_that_the_input_lacks_are_named(
+    model_dir, small_csv, small_tables, tmp_path
+):
+    """An attribute left out of (or renamed in) the scoring export, orders without
+    ``channel``: those features were missing for everyone, the scores moved, no word."""
+    data = tmp_path / "data"
+    shutil.copytree(small_csv, data)
+    customers = pd.read_csv(data / "customers.csv", dtype=str, keep_default_na=False)
+    customers.rename(columns={"device": "DeviceType"}).to_csv(data / "customers.csv", index=False)
+    orders = pd.read_csv(data / "orders.csv", dtype=str, keep_default_na=False)
+    orders.drop(columns=["channel"]).to_csv(data / "orders.csv", index=False)
+    result = score(model_dir, data, tmp_path / "s.csv")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "warning: customers: lacks the column(s) device the model was trained with" in text
+    assert "warning: orders: cannot build" in text and "orders__n_channels" in text
+    assert "lacks the optional column(s) channel;" in text
+    whole = score(model_dir, small_csv, tmp_path / "w.csv")
+    assert whole.exit_code == 0 and "warning" not in whole.output, whole.output
+    model = predictor.load_model(model_dir)
+    with pytest.warns(UserWarning, match="customers: lacks the column.s. device"):
+        model.score(small_tables.replace(customers=small_tables.customers.drop(columns="device")))
+
+
+def test_attribute_values_the_model_never_saw_are_named(
+    model_dir, small_csv, small_tables, tmp_path
+):
+    """``IOS`` where the model learned ``ios`` (or ``Yes`` for ``True``): scored as missing
+    for every customer, no word."""
+    data = tmp_path / "data"
+    shutil.copytree(small_csv, data)
+    customers = pd.read_csv(data / "customers.csv", dtype=str, keep_default_na=False)
+    customers.assign(device=customers["device"].str.upper()).to_csv(
+        data / "customers.csv", index=False
+    )
+    result = score(model_dir, data, tmp_path / "s.csv", "--chunk-size", "40")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "warning: customers.device: 40 of 40 values were not seen in training ('" in text
+    assert "the model knows 'android'" in text
+    model = predictor.load_model(model_dir)
+    upper = small_tables.customers.assign(device=small_tables.customers["device"].str.upper())
+    with pytest.warns(UserWarning, match="customers.device: 120 of 120 values were not seen"):
+        model.score(small_tables.replace(customers=upper))
+
+
+def test_a_parquet_column_empty_in_every_chunk_is_named(model_dir, small_parquet, tmp_path):
+    """``orders.margin`` all null (Spark writes such a column as type null): a whole read
+    warned, the chunked read said nothing while the margin features moved."""
+    data = tmp_path / "data"
+    shutil.copytree(small_parquet, data)
+    orders = pq.read_table(data / "orders.parquet")
+    at = orders.schema.get_field_index("margin")
+    pq.write_table(orders.set_column(at, "margin", pa.nulls(len(orders))), data / "orders.parquet")
+    result = score(model_dir, data, tmp_path / "s.csv", "--chunk-size", "30")
+    assert result.exit_code == 0, result.output
+    assert f"warning: orders.margin: empty in all {len(orders):,} rows" in result.output
 
 
 def test_library_scoring_checks_missing_tables_too(model_dir, small_tables):
@@ -286,6 +380,21 @@ def test_parquet_scoring_stops_when_no_order_passes(model_dir, small_parquet, tm
     # the lower-case ids sort after every customer's, so they land in another chunk than
     # their customers: the cause is still named, from the ids of every chunk
     assert "letter case and leading zeros are ignored" in " ".join(result.output.split())
+
+
+def test_an_early_as_of_does_not_hide_orders_that_fail_the_checks(
+    model_dir, small_parquet, tmp_path
+):
+    """``--as-of`` before every order: the chunked read left the later orders out before the
+    checks, so orders that all fail scored with exit 0 and no word (read whole: no_valid_rows)."""
+    data = lower_case_order_ids(small_parquet, tmp_path / "data")
+    first = pd.read_parquet(data / "orders.parquet", columns=["order_date"])["order_date"].min()
+    as_of = (first - pd.Timedelta(days=1)).date().isoformat()
+    out = tmp_path / "s.csv"
+    for size in ("50", "100000"):
+        result = score(model_dir, data, out, "--chunk-size", size, "--as-of", as_of)
+        one_line_error(result, "orders: none of its", "not in customers", "nothing was written")
+        assert not out.exists()
 
 
 def test_sampled_parquet_training_stops_when_no_order_passes(small_parquet, tmp_path):

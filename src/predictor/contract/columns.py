@@ -5,8 +5,9 @@ whose column names are all upper case (how Snowflake writes unquoted names) has 
 first, so that customer attributes (``COUNTRY``) get the names they have in other exports
 (``country``). After the configured mapping (``data.columns``, whose keys are matched
 exactly, or ignoring case when no column has the exact name) a column whose name equals one
-of the table's contract columns ignoring case takes the contract's spelling. Other columns
-keep their names. Two columns that end up with one name ignoring case (``amount`` and
+of the table's contract columns ignoring case, spaces, ``_``, ``-`` and ``.`` takes the
+contract's spelling: ``Customer ID``, ``CustomerId`` and ``customer-id`` are ``customer_id``
+(spreadsheets, BI tools and camel-case schemas name them so). Other columns keep their names. Two columns that end up with one name ignoring case (``amount`` and
 ``AMOUNT``, a CSV header naming ``amount`` twice, or two columns mapped onto one name) are
 the ``duplicate_column`` error: the data cannot say which one is meant.
 """
@@ -48,11 +49,11 @@ def match_columns(table: str, columns: Sequence[str], mapping: Mapping[str, str]
             resolved[by_lower[key.lower()][0]] = target
         else:
             return ColumnNames(written, unmapped=key)
-    contract = {c.lower(): c for c in SPECS[table].columns} if table in SPECS else {}
+    contract = {_squashed(c): c for c in SPECS[table].columns} if table in SPECS else {}
     names = []
     for column in columns:
         name = resolved.get(column, column)
-        names.append(contract.get(name.lower(), name))
+        names.append(contract.get(_squashed(name), name))
     seen: dict[str, list[str]] = {}
     for column, name in zip(written, names, strict=True):
         seen.setdefault(name.lower(), []).append(column)
@@ -61,6 +62,11 @@ def match_columns(table: str, columns: Sequence[str], mapping: Mapping[str, str]
         if len(sources) > 1:
             return ColumnNames(names, clash=(name, sources))
     return ColumnNames(names)
+
+
+def _squashed(name: str) -> str:
+    """``name`` lower-cased without spaces, ``_``, ``-`` and ``.``: how contract names match."""
+    return "".join(ch for ch in name.lower() if ch not in " _-.")
 
 
 def clash_error(table: str, name: str, sources: Sequence[str], where: str) -> ContractError:

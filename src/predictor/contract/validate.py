@@ -356,6 +356,8 @@ class RowCounts:
     kept: dict[str, int] = field(default_factory=dict)
     unknown: dict[str, list[Any]] = field(default_factory=dict)
     """Per event table, up to ``ID_HINT_SAMPLE`` distinct ids not found in customers."""
+    filled: dict[str, dict[str, bool]] = field(default_factory=dict)
+    """Per table, whether each column ``empty_column`` checks has a value in some chunk."""
 
     def add(self, result: ValidationResult) -> None:
         """Count the rows of one chunk's result, and keep a sample of its unknown ids."""
@@ -364,6 +366,10 @@ class RowCounts:
         for table, rows, kept in result.summary[["table", "rows", "kept"]].itertuples(index=False):
             self.rows[table] = self.rows.get(table, 0) + int(rows)
             self.kept[table] = self.kept.get(table, 0) + int(kept)
+        for table, frame in [] if result.tables is None else result.tables.items():
+            seen = self.filled.setdefault(table, {})
+            for column in _may_be_empty(table, frame):
+                seen[column] = seen.get(column, False) or bool(frame[column].notna().any())
         unknown = result.rejects[result.rejects["check"] == "unknown_customer"]
         for table, ids in unknown.groupby("table", sort=False)["customer_id"]:
             seen = self.unknown.setdefault(str(table), [])
@@ -393,6 +399,19 @@ class RowCounts:
             out.append(issue)
         return out
 
+    def empty_columns(self) -> list[ContractIssue]:
+        """``empty_column`` for the columns empty in every kept row of every chunk.
+
+        ``validate(..., chunk=True)`` leaves this check to the whole input too: a chunk's
+        customers may lack a value that others have.
+        """
+        return [
+            empty_column_issue(table, column, self.kept.get(table, 0))
+            for table, columns in self.filled.items()
+            for column, filled in columns.items()
+            if not filled and self.kept.get(table, 0)
+        ]
+
     def errors(self, warnings: list[ContractIssue]) -> list[ContractIssue]:
         """``no_valid_rows`` for each required table with rows but none kept (quoting ``warnings``)."""
         return [
@@ -416,15 +435,26 @@ def _check_empty_columns(works: dict[str, _Work], report: _Report) -> None:
     for name, work in works.items():
         if not len(work.typed):
             continue
-        for column in work.typed.columns:
-            if column in work.spec.required_columns or (name, column) in EMPTY_MEANS_SOMETHING:
-                continue
+        for column in _may_be_empty(name, work.typed):
             if work.typed[column].isna().all():
-                report.issue(
-                    "empty_column", name, column, "warning", 0, [],
-                    f"{name}.{column}: empty in all {len(work.typed):,} rows (empty means "
-                    "missing); it carries no information and is left out of the models",
-                )  # fmt: skip
+                report.issues.append(empty_column_issue(name, column, len(work.typed)))
+
+
+def _may_be_empty(name: str, frame: pd.DataFrame) -> list[str]:
+    """The columns of table ``name`` that ``empty_column`` checks: optional, no meaning empty."""
+    required = SPECS[name].required_columns
+    return [
+        c for c in frame.columns if c not in required and (name, c) not in EMPTY_MEANS_SOMETHING
+    ]
+
+
+def empty_column_issue(name: str, column: str, rows: int) -> ContractIssue:
+    """The ``empty_column`` warning of ``name.column``, empty in all its ``rows``."""
+    message = (
+        f"{name}.{column}: empty in all {rows:,} rows (empty means missing); it carries no "
+        "information and is left out of the models"
+    )
+    return ContractIssue("empty_column", name, column, "warning", 0, [], message)
 
 
 UNREAD_COLUMNS = "predictor_unread_columns"
@@ -504,6 +534,9 @@ def _coerce(
     for column in raw.columns:
         if column == "customer_id":
             continue
+        if is_customers and column not in spec.columns:
+            typed[column] = _attribute_checked(work, column, report, dates)
+            continue
         try:
             values, unreadable = _coerce_column(spec, column, raw[column], is_customers, dates)
         except DateFormatError as exc:
@@ -521,7 +554,7 @@ def _coerce(
         if check == "unparseable_number":
             hint = lambda rows, text=raw[column]: _number_hint(text.iloc[rows])  # noqa: E731
         elif check == "unparseable_date":
-            hint = lambda rows, text=raw[column]: _year_hint(text.iloc[rows])  # noqa: E731
+            hint = lambda rows, text=raw[column]: _date_hint(text.iloc[rows])  # noqa: E731
         report.set_aside(
             work, unreadable, check=check, column=column, problem=f"have {what}",
             reason=_quoting(f"{column} ", raw[column], f" {single}", quote=True),
@@ -539,6 +572,47 @@ def _coerce(
         )  # fmt: skip
     work.typed = typed
     return work
+
+
+def _date_hint(text: pd.Series) -> str:
+    """Name the likely cause of unreadable dates: a placeholder year, or numbers for dates."""
+    return _year_hint(text) or _number_date_hint(text)
+
+
+NUMBER_DATES: tuple[tuple[float, float, str, str], ...] = (
+    (20_000, 80_000, "D", "spreadsheet day numbers (Excel serial dates)"),
+    (1e8, 1e10, "s", "Unix times in seconds"),
+    (1e11, 1e13, "ms", "Unix times in milliseconds"),
+    (1e14, 1e16, "us", "Unix times in microseconds"),
+)
+"""Numbers that stand for dates, as (low, high, unit, what the hint calls them)."""
+
+
+def _number_date_hint(text: pd.Series) -> str:
+    """Name numbers written for dates (Excel serials, Unix times) when they are most values.
+
+    The contract reads written dates only: a number's unit and epoch cannot be told for
+    sure (Excel counts days from 1899-12-30, or from 1904 on old Macs), so nothing is
+    guessed; the hint shows what one value would be and says what to export.
+    """
+    if pd.api.types.is_datetime64_any_dtype(text.dtype):
+        return ""
+    sample = pd.Series(pd.unique(text.dropna().astype("str").str.strip())).head(ID_HINT_SAMPLE)
+    numbers = pd.to_numeric(sample, errors="coerce").dropna()
+    if sample.empty or len(numbers) * 2 < len(sample):
+        return ""
+    for low, high, unit, what in NUMBER_DATES:
+        inside = numbers[numbers.between(low, high)]
+        if len(inside) * 2 < len(sample):
+            continue
+        start = pd.Timestamp("1899-12-30") if unit == "D" else pd.Timestamp("1970-01-01")
+        when = start + pd.to_timedelta(float(inside.iloc[0]), unit=unit)
+        return (
+            f"they look like {what}: {sample[inside.index[0]]!r} would be "
+            f"{when:%Y-%m-%d %H:%M}; export the column as dates (2024-06-30 or "
+            "2024-06-30 14:05:00)"
+        )
+    return ""
 
 
 def _year_hint(text: pd.Series) -> str:
@@ -586,7 +660,7 @@ def _coerce_column(
     if column in spec.columns:
         return _to_text(values), None
     if is_customers:
-        return _to_attribute(values, dates), None
+        return _to_attribute(values, dates)[0], None
     return values, None
 
 
@@ -721,7 +795,7 @@ def _check_links(work: _Work, customers: _Known, report: _Report) -> None:
         work, ~known, check="unknown_customer",
         column="customer_id", problem="belong to customers not in customers", shown=ids,
         reason=_quoting("customer ", ids, " is not in customers"),
-        hint=lambda rows: _id_mismatch_hint(ids.iloc[rows], customers.ids),
+        hint=lambda rows: _unknown_ids_hint(ids.iloc[rows], customers.ids),
     )  # fmt: skip
     signup = pd.Series(customers.signup_days[position], index=ids.index)  # -1: the NaT
     when_col = work.spec.event_date
@@ -816,6 +890,19 @@ def _id_mismatch_hint(unknown: pd.Series, known: pd.Series) -> str:
         f"{ID_HINT_LEAD} ({_show(mine)} here, {_show(theirs)} in customers): export "
         "customer_id as the same text in every table"
     )
+
+
+def _unknown_ids_hint(unknown: pd.Series, known: pd.Series) -> str:
+    """Why events miss customers when it is systematic, else how many customers they are of.
+
+    A customers export that misses some customers of the order system leaves them out of
+    the scores and of the rejects (which list the customers table's rows): the count says
+    how many are lost. Ids that differ only in case or leading zeros get the id-mismatch hint.
+    """
+    mismatch = _id_mismatch_hint(unknown, known)
+    if mismatch:
+        return mismatch
+    return f"{unknown.nunique()} customer id(s) absent from customers, so not scored"
 
 
 ID_HINT_LEAD = "they match customers when letter case and leading zeros are ignored"
@@ -1052,14 +1139,49 @@ def _to_bool(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return pd.Series(is_true, index=values.index, dtype=bool), bad
 
 
-def _to_attribute(values: pd.Series, dates: DateRules | None = None) -> pd.Series:
-    """Type a customer attribute: numbers as float64, true/false as bool, anything else as text."""
+NUMERIC_ATTRIBUTE_SHARE = 0.95
+"""Share of an attribute's values that must be numbers for the others to be read as missing."""
+
+
+def _attribute_checked(work: _Work, column: str, report: _Report, dates: DateRules) -> pd.Series:
+    """Type a customer attribute (``_to_attribute``), warning about the values read as missing.
+
+    A column of numbers with a few odd values (``1,019.50``, ``n/a?``) was typed as text
+    whole, and its hundreds of distinct numbers became capped categories, moving every
+    customer's scores. Nothing is set aside: the attribute is optional, the customer stays.
+    """
+    raw = work.raw[column]
+    values, odd = _to_attribute(raw, dates)
+    if odd is not None and odd.any():
+        rows = np.flatnonzero(odd)
+        head = rows[:MAX_EXAMPLES]
+        detail = format_examples(head.tolist(), len(rows))
+        detail += ": " + ", ".join(_show(v) for v in raw.iloc[head])
+        cause = _number_hint(raw.iloc[rows])
+        verb = "is not a number" if len(rows) == 1 else "are not numbers"
+        message = (
+            f"{work.name}.{column}: {_plural(len(rows), 'value')} of a column of numbers {verb} "
+            f"({detail}){f'; {cause}' if cause else ''}; read as missing"
+        )
+        report.issue("unparseable_number", work.name, column, "warning", 0, head.tolist(), message)
+    return values
+
+
+def _to_attribute(
+    values: pd.Series, dates: DateRules | None = None
+) -> tuple[pd.Series, np.ndarray | None]:
+    """Type a customer attribute: numbers as float64, true/false as bool, anything else as text.
+
+    A column whose values are numbers but for a few (at most ``1 -
+    NUMERIC_ATTRIBUTE_SHARE`` of the rows with a value) is numbers, those few missing: the
+    second item marks them (``None`` when no value was dropped).
+    """
     if pd.api.types.is_bool_dtype(values):
-        return values
+        return values, None
     if pd.api.types.is_datetime64_any_dtype(values):
-        return _to_datetime(values, dates)[0]
+        return _to_datetime(values, dates)[0], None
     if pd.api.types.is_numeric_dtype(values):
-        return values.astype("float64")
+        return values.astype("float64"), None
     text = _to_text(values)
     # decided on the distinct values (a handful per attribute, a million customer rows)
     codes, distinct = pd.factorize(text)
@@ -1067,14 +1189,32 @@ def _to_attribute(values: pd.Series, dates: DateRules | None = None) -> pd.Serie
     lower = unique.str.lower()
     present = ~lower.isin(NULL_TOKENS)
     if not present.any():
-        return text
+        return text, None
     numbers = pd.to_numeric(unique.where(present), errors="coerce").astype("float64")
     leading_zero = unique.str.match(r"^-?0\d").fillna(False)
-    if numbers[present].notna().all() and not leading_zero.any():
-        return _spread(numbers.to_numpy(), codes, np.nan, text)
+    if not leading_zero.any():
+        if numbers[present].notna().all():
+            return _spread(numbers.to_numpy(), codes, np.nan, text), None
+        odd = _odd_numbers(codes, (present & numbers.isna()).to_numpy(), present.to_numpy())
+        if odd is not None:
+            return _spread(numbers.to_numpy(), codes, np.nan, text), odd
     if (codes >= 0).all() and lower.isin(["true", "false"]).all():
-        return _spread((lower == "true").to_numpy(), codes, False, text)
-    return text
+        return _spread((lower == "true").to_numpy(), codes, False, text), None
+    return text, None
+
+
+def _odd_numbers(codes: np.ndarray, odd: np.ndarray, present: np.ndarray) -> np.ndarray | None:
+    """Rows whose distinct value (``codes``) is ``odd``, or ``None`` when they are too many.
+
+    Few enough: at most ``1 - NUMERIC_ATTRIBUTE_SHARE`` of the rows with a value
+    (``present``), so that the column is numbers with a few odd cells.
+    """
+    valued = codes >= 0
+    rows_odd = valued & odd[np.maximum(codes, 0)]
+    rows_present = valued & present[np.maximum(codes, 0)]
+    if rows_odd.sum() > (1 - NUMERIC_ATTRIBUTE_SHARE) * rows_present.sum():
+        return None
+    return rows_odd
 
 
 def _spread(values: np.ndarray, codes: np.ndarray, missing: Any, like: pd.Series) -> pd.Series:

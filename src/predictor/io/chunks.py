@@ -126,42 +126,30 @@ class CustomerChunks:
         """Remove the temporary files."""
         shutil.rmtree(self._dir, ignore_errors=True)
 
-    def validated(self, k: int, as_of: pd.Timestamp | None = None) -> ValidationResult:
+    def validated(self, k: int) -> ValidationResult:
         """Chunk ``k`` typed and checked by ``validate(..., chunk=True)`` (see ``raw``).
 
         A chunk that ``latest_date`` validated is handed over once instead of being read
-        and validated again, when ``as_of`` leaves out none of its rows (then ``raw`` gives
-        the same rows with or without it).
+        and validated again. Every row is validated whatever the as-of date, as when the
+        input is read whole: leaving out the rows after it would hide their faults (every
+        order's id unknown) and drop them from the rejects when the as-of date is early.
         """
         kept = self._checked.pop(k, None)
-        if kept is not None and (as_of is None or self._raw_latest(k) <= day_end(as_of)):
+        if kept is not None:
             return kept
-        result = validate(
-            self.raw(k, as_of), end_date=self.end_date, chunk=True, dates=self.source.rules
-        )
+        result = validate(self.raw(k), end_date=self.end_date, chunk=True, dates=self.source.rules)
         if k == 0:
             result.issues.extend(_empty_table_issue(name) for name in self.source.empty)
         return result
 
-    def raw(self, k: int, as_of: pd.Timestamp | None = None) -> dict[str, pd.DataFrame]:
-        """Chunk ``k`` as ``read_raw_tables`` would give it (column mapping applied, untyped).
-
-        With ``as_of``, event rows dated after that day are left out: they cannot change a
-        score. Rows dated after the data end stay, for validation to report as usual.
-        """
+    def raw(self, k: int) -> dict[str, pd.DataFrame]:
+        """Chunk ``k`` as ``read_raw_tables`` would give it (column mapping applied, untyped)."""
         out = {}
         for name, spilled in self._spilled.items():
             with pa.memory_map(str(spilled.path)) as source:
                 reader = pa.ipc.open_file(source)
                 parts = [reader.get_batch(i) for i in spilled.batches.get(k, [])]
                 table = pa.Table.from_batches(parts, schema=reader.schema)
-            if as_of is not None and name != "customers":
-                when = _instants(table.column(self.source.dates[name]), self.source.rules.timezone)
-                keep = pc.or_kleene(
-                    pc.less_equal(when, _scalar(day_end(as_of), when.type)),
-                    pc.greater(when, _scalar(self._end, when.type)),
-                )
-                table = table.filter(pc.fill_null(keep, True))
             frame = table.to_pandas()
             out[name] = frame.rename(columns=self.source.mappings[name])
         return out

@@ -6,6 +6,7 @@ columns. Parse failures raise ``ContractError`` naming the file.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from predictor.io.formats import (
     _name_kind,
     _plain_types,
     _sniff_separator,
+    text_encoding,
+    undecodable_line,
 )
 
 
@@ -45,29 +48,56 @@ def read_table_file(path: str | Path, columns: Sequence[str] | None = None) -> p
         elif path.stat().st_size == 0:
             return pd.DataFrame()
         else:
-            frame = pd.read_csv(
-                path,
-                dtype=str,
-                keep_default_na=False,
-                na_values=[""],
-                sep=_sniff_separator(path),
-                encoding="utf-8-sig",
-                compression="gzip" if kind == "csv.gz" else None,
-            )
-            frame.columns = [str(c).strip() for c in frame.columns]
+            frame = _read_csv(path, kind)
             if columns is not None:
                 frame = frame[list(columns)]
     except UnicodeDecodeError as exc:
-        raise ContractError(
-            f"{path}: cannot be read as UTF-8 text ({exc.reason} at byte {exc.start}); "
-            "save it as UTF-8"
-        ) from None
+        raise _not_utf8(path, exc) from None
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except ContractError:
         raise
     except Exception as exc:  # any parser failure (pandas, pyarrow, OS) is about this file
         raise ContractError(f"{path}: cannot be read as {kind} ({_first_line(exc)})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _read_csv(path: Path, kind: str) -> pd.DataFrame:
+    """Read a CSV file as text, header names stripped.
+
+    A delimiter ending every line (``a,b,c,``, as some exports write) adds no column: with
+    ``index_col=False`` pandas does not take the first column as an index when the rows
+    have one field more than the header (that shifted every column one place: amounts
+    read as dates), and an unnamed column empty in every row (the header ends with the
+    delimiter too) is dropped. Rows with more values than the header names are an error
+    naming the file: those values would be lost.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            frame = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                sep=_sniff_separator(path),
+                encoding=text_encoding(path),
+                compression="gzip" if kind == "csv.gz" else None,
+                index_col=False,
+            )
+        except pd.errors.ParserWarning:
+            raise ContractError(
+                f"{path}: some rows have more values than the header has column names; "
+                "name every column in the header (the extra values would be lost)"
+            ) from None
+    header = _csv_header(path)
+    blank = [
+        column
+        for column, name in zip(frame.columns, header, strict=False)
+        if not name.strip() and frame[column].isna().all()
+    ]
+    frame = frame.drop(columns=blank)
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
@@ -92,15 +122,24 @@ def table_columns(path: str | Path) -> list[str]:
         dataset = _open_dataset(path)
         names = [] if dataset is None else dataset.schema.names
     except UnicodeDecodeError as exc:
-        raise ContractError(
-            f"{path}: cannot be read as UTF-8 text ({exc.reason} at byte {exc.start}); "
-            "save it as UTF-8"
-        ) from None
+        raise _not_utf8(path, exc) from None
     except ContractError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is about this file
         raise ContractError(f"{path}: cannot be read as {kind} ({_first_line(exc)})") from None
     return [n for n in names if not n.startswith("__index_level_")]
+
+
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> ContractError:
+    """The error for a text file that is not UTF-8, naming its first such line."""
+    where = f"{exc.reason} at byte {exc.start}"
+    found = undecodable_line(path) if path.is_file() else None
+    if found is not None:
+        where = f"line {found[0]}: {found[1]!r} as Windows-1252"
+    return ContractError(
+        f"{path}: cannot be read as UTF-8 text ({where}); save it as UTF-8 "
+        "(Excel: 'CSV UTF-8'), or UTF-16 with a byte-order mark"
+    )
 
 
 def _read_arrow(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
@@ -114,10 +153,22 @@ def _read_arrow(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
     return _plain_types(dataset.to_table(columns=columns)).to_pandas()
 
 
+def _parquet_format() -> ds.ParquetFileFormat:
+    """Parquet read with INT96 timestamps in microseconds.
+
+    Spark (and Hive, Impala) write timestamps as INT96 by default; pyarrow reads them as
+    nanoseconds, where the warehouses' "no end" ``9999-12-31`` overflows into 1816 (every
+    open subscription then "ends before it starts" and is set aside). Microseconds hold it,
+    as they hold every other timestamp type.
+    """
+    options = ds.ParquetReadOptions(coerce_int96_timestamp_unit="us")
+    return ds.ParquetFileFormat(read_options=options)
+
+
 def _open_dataset(path: Path) -> ds.Dataset | None:
     """A ``pyarrow.dataset`` over a Parquet file or a part-file folder (``None``: no parts)."""
     if path.is_file():
-        return ds.dataset(str(path), format="parquet")
+        return ds.dataset(str(path), format=_parquet_format())
     kind, _ = _part_files(path)
     parts = _nonempty_parts(path)
     if not parts:
@@ -128,7 +179,7 @@ def _open_dataset(path: Path) -> ds.Dataset | None:
         if keys
         else None
     )
-    fmt: str | ds.FileFormat = "parquet"
+    fmt: ds.FileFormat = _parquet_format()
     if kind != "parquet":
         sep = _sniff_separator(parts[0])
         header = _csv_header(parts[0])

@@ -35,11 +35,43 @@ _KINDS: dict[str, str] = {
 
 _SEPARATORS: tuple[str, ...] = (",", ";", "\t", "|")
 
+_UTF16_MARKS: tuple[bytes, ...] = (b"\xff\xfe", b"\xfe\xff")
+"""Byte-order marks of UTF-16 text (little and big endian)."""
+
+
+def text_encoding(path: Path) -> str:
+    """How to decode a CSV file: UTF-16 after its byte-order mark, else UTF-8.
+
+    Windows PowerShell's ``>`` and ``Out-File`` and Excel's "Unicode Text" write UTF-16 with
+    a byte-order mark, which makes the encoding certain; no other encoding is guessed. UTF-8
+    may start with a byte-order mark too.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        start = handle.read(2)
+    return "utf-16" if start in _UTF16_MARKS else "utf-8-sig"
+
+
+def undecodable_line(path: Path) -> tuple[int, str] | None:
+    """The first line of ``path`` that is not UTF-8: its number (1-based) and its text.
+
+    The text is read as Windows-1252, what a non-UTF-8 export from Excel or a
+    Western-European system most often is, so the user sees the name at fault.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number, line.decode("cp1252", errors="replace").strip()[:80]
+    return None
+
 
 def _csv_header(path: Path) -> list[str]:
     """The header line of a CSV file as written (duplicate names kept)."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+    with opener(path, "rt", encoding=text_encoding(path), newline="") as handle:
         line = handle.readline()
     if not line.strip():
         return []
@@ -112,8 +144,8 @@ def _check_header(path: Path, kind: str) -> None:
         names = pq.read_schema(path).names
     else:
         opener = gzip.open if kind == "csv.gz" else open
-        with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
-            names = next(csv.reader(handle, delimiter=_sniff_separator(path)), [])
+        with opener(path, "rt", encoding=text_encoding(path), errors="replace", newline="") as f:
+            names = next(csv.reader(f, delimiter=_sniff_separator(path)), [])
     names = [str(n).strip() for n in names]
     twice = [n for n in dict.fromkeys(names) if names.count(n) > 1]
     if not twice:
@@ -132,11 +164,26 @@ def _check_header(path: Path, kind: str) -> None:
 def _sniff_separator(path: Path) -> str:
     """Detect the separator: the most frequent of , ; tab | in the header (comma on ties)."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
+    with opener(path, "rt", encoding=text_encoding(path), errors="replace") as handle:
         header = handle.readline()
     counts = {sep: header.count(sep) for sep in _SEPARATORS}
     best = max(_SEPARATORS, key=lambda sep: counts[sep])
     return best if counts[best] > 0 else ","
+
+
+def csv_head_lines(path: Path, count: int) -> list[str]:
+    """The first ``count`` lines of a CSV file (gzip too), as text (undecodable bytes replaced)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding=text_encoding(path), errors="replace", newline="") as handle:
+        lines = [handle.readline() for _ in range(count)]
+    return [line for line in lines if line]
+
+
+def split_header_line(line: str) -> list[str]:
+    """The column names of one header line, split at its most frequent separator."""
+    counts = {sep: line.count(sep) for sep in _SEPARATORS}
+    best = max(_SEPARATORS, key=lambda sep: counts[sep])
+    return [n.strip() for n in next(csv.reader([line], delimiter=best), [])]
 
 
 def _first_line(exc: BaseException) -> str:

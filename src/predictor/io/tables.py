@@ -8,19 +8,20 @@ only the contract's columns of event tables; ``load_tables`` adds ``validate``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from predictor.config import Config, DataConfig
-from predictor.contract.columns import checked_columns
+from predictor.contract.columns import checked_columns, match_columns
 from predictor.contract.errors import ContractError
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import TABLE_NAMES
 from predictor.contract.validate import UNREAD_COLUMNS, DateRules, ValidationResult, validate
 from predictor.io.files import _source_kind, read_table_file, table_columns
-from predictor.io.formats import READ_SUFFIXES, _shown
+from predictor.io.formats import READ_SUFFIXES, _shown, csv_head_lines, split_header_line
 from predictor.timeline import data_end
 
 
@@ -67,14 +68,67 @@ def _read_table(name: str, path: Path, mapping: Mapping[str, str]) -> pd.DataFra
         return read_table_file(path)
     matched = checked_columns(name, header, mapping, _shown(path))
     spec = SPECS[name]
+    if not all(c in matched.names for c in spec.required_columns):
+        _check_header_line(name, path, mapping, header)
     keep = None
     if name != "customers" and all(c in matched.names for c in spec.required_columns):
         keep = [h for h, c in zip(header, matched.names, strict=True) if c in spec.columns]
     frame = read_table_file(path, columns=keep)
     frame = frame.rename(columns=dict(zip(header, matched.names, strict=True)))
     if keep is not None and len(keep) < len(header):
-        frame.attrs[UNREAD_COLUMNS] = [h for h in header if h not in set(keep)]
+        frame.attrs[UNREAD_COLUMNS] = [
+            h or f"column {i + 1} (no name)" for i, h in enumerate(header) if h not in set(keep)
+        ]
     return frame
+
+
+HEADER_SEARCH_LINES = 10
+"""Lines of a CSV file searched for a header below the first (title or comment lines)."""
+
+
+def _check_header_line(
+    name: str, path: Path, mapping: Mapping[str, str], header: list[str]
+) -> None:
+    """Raise naming the cause when a CSV source's first line is not its header.
+
+    A title (``Orders export 2024-06-30``), a comment or Excel's ``sep=;`` line above the
+    header made every required column "missing", listing the title as the only column; a
+    file without a header (Snowflake's ``COPY INTO`` writes none unless told) listed its
+    first row as the columns, or failed in the CSV reader on a repeated value. ``header``
+    is the first line's names (of the first part file, for a folder).
+    """
+    if _source_kind(path) == "parquet":
+        return
+    names = match_columns(name, header, mapping).names
+    if not set(names) & set(SPECS[name].columns) and any(map(_looks_like_a_value, header)):
+        raise ContractError(
+            f"{name}: the first line of {_shown(path)} looks like a row of data, not a header "
+            f"({', '.join(header[:6])}{', ...' if len(header) > 6 else ''}); export the table "
+            "with a header line naming its columns (Snowflake COPY INTO: HEADER = TRUE)",
+            table=name,
+        )
+    if not path.is_file():
+        return
+    lines = csv_head_lines(path, HEADER_SEARCH_LINES)
+    required = SPECS[name].required_columns
+    for number, line in enumerate(lines[1:], start=2):
+        names = match_columns(name, split_header_line(line), mapping).names
+        if all(c in names for c in required):
+            above = "; ".join(repr(x.strip()) for x in lines[: number - 1])
+            raise ContractError(
+                f"{name}: the header of {path} is on line {number}, below {number - 1} line(s) "
+                f"that are not part of the table ({above}); remove them",
+                table=name,
+            )
+
+
+def _looks_like_a_value(name: str) -> bool:
+    """Whether a header name is a number or a date: a row of data, not column names."""
+    return bool(
+        re.fullmatch(
+            r"[-+]?\d+(?:\.\d+)?|\d{4}-\d{2}-\d{2}.*|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}.*", name
+        )
+    )
 
 
 def find_table_files(

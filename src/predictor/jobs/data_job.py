@@ -124,7 +124,7 @@ def _sampled_chunks(chunks: CustomerChunks, limit: int, seed: int) -> TrainingDa
             ids = result.tables.customers["customer_id"]
             parts.append(result.tables.subset(sampled_ids(ids, share, seed)))
     warnings = merge_warnings([i for i in issues if i.severity == "warning"])
-    warnings = counts.with_id_hints(warnings, chunks.customer_ids)
+    warnings = counts.with_id_hints(warnings, chunks.customer_ids) + counts.empty_columns()
     errors = [i for i in issues if i.severity == "error"] + counts.errors(warnings)
     if errors:
         raise ContractError.from_issues(errors)

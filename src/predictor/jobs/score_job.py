@@ -20,7 +20,12 @@ from predictor.contract.tables import Tables
 from predictor.contract.validate import RowCounts, ValidationResult
 from predictor.datasets import data_span
 from predictor.jobs.data_job import resolve_data_end
-from predictor.missing_inputs import check_inputs
+from predictor.missing_inputs import (
+    check_categories,
+    check_columns,
+    check_inputs,
+    check_rule_rows,
+)
 from predictor.output_schema import REJECTS, SCORES
 from predictor.runfiles import output_lock, spill_folder, sweep_leftovers
 from predictor.scoring import score
@@ -107,13 +112,15 @@ def score_files(
         stamp = output_metadata(predictor.version, cutoff)
         writer = stack.enter_context(AtomicFrameWriter(out, schema=SCORES, metadata=stamp))
         rejected, counts = [], RowCounts()
-        for k, result in enumerate(source.chunks(cutoff)):
+        for k, result in enumerate(source.chunks()):
             if result.errors or result.tables is None:
                 raise ContractError.from_issues(result.issues)
             counts.add(result)
             if k == 0:
                 present = [name for name, _ in result.tables.items()]
                 notes += check_inputs(predictor.model, present, allow_missing)
+                notes += check_columns(predictor.model, result.tables, cutoff, allow_missing)
+                notes += check_categories(predictor.model, result.tables)
             notes.extend(result.warnings)
             set_aside = input_rejects(result)
             rejected.append(set_aside)
@@ -125,11 +132,17 @@ def score_files(
                     on_chunk(len(batch.customers))
             if on_chunk is not None and len(set_aside):
                 on_chunk(len(set_aside))
+        if source.chunked:  # read whole, validation already checked the empty columns
+            notes += counts.empty_columns()
         warnings = merge_warnings(notes)
         if source.customer_ids is not None:  # read whole, validation already gave the hint
             warnings = counts.with_id_hints(warnings, source.customer_ids)
-        if errors := counts.errors(warnings):
-            raise ContractError.from_issues(errors)  # chunk by chunk: no table left empty
+        errors = counts.errors(warnings)  # chunk by chunk: no required table left empty
+        errors += check_rule_rows(
+            predictor.model, counts.rows, counts.kept, warnings, allow_missing
+        )
+        if errors:
+            raise ContractError.from_issues(errors)
         all_rejects = pd.concat(rejected, ignore_index=True)
         write_frame_atomic(all_rejects, rejects, schema=REJECTS, metadata=stamp)
         n_scored = writer.rows
@@ -268,7 +281,7 @@ class _Input:
     n_chunks: int
     chunked: bool
     latest: Callable[[], pd.Timestamp]
-    chunks: Callable[[pd.Timestamp], Iterator[ValidationResult]]
+    chunks: Callable[[], Iterator[ValidationResult]]
     first: Callable[[], pd.Timestamp | None]
     customer_ids: Callable[[], pd.Series] | None
     """Chunked input: every customer id (read only when a message about ids needs them)."""
@@ -290,7 +303,7 @@ def _open_input(
             n_chunks=len(chunks),
             chunked=True,
             latest=lambda: pd.Timestamp(fixed_end) if fixed_end else chunks.latest_date(),
-            chunks=lambda as_of: (chunks.validated(k, as_of) for k in range(len(chunks))),
+            chunks=lambda: (chunks.validated(k) for k in range(len(chunks))),
             first=chunks.first_date,
             customer_ids=chunks.customer_ids,
         )
@@ -301,7 +314,7 @@ def _open_input(
     ids = pd.Index(tables.customers["customer_id"]).sort_values()
     groups = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)] or [ids]
 
-    def split(as_of: pd.Timestamp) -> Iterator[ValidationResult]:
+    def split() -> Iterator[ValidationResult]:
         for k, part in enumerate(tables.partition(groups)):
             first = k == 0
             yield ValidationResult(
@@ -309,6 +322,7 @@ def _open_input(
                 issues=whole.issues if first else [],
                 rejects=whole.rejects if first else whole.rejects.iloc[:0],
                 rejected_customers=whole.rejected_customers.iloc[: None if first else 0],
+                summary=whole.summary if first else whole.summary.iloc[:0],
             )
 
     rows = int(whole.summary.set_index("table").loc["customers", "rows"])
