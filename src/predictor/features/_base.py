@@ -251,6 +251,28 @@ class Events:
             return int(np.searchsorted(self.day, day, side="right"))
         return int(np.searchsorted(self.time.view(np.int64), midnight, side="left"))
 
+    def _day_runs(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """On ``ordered`` rows, each calendar day present and where its run of rows starts.
+
+        Returns ``(days, bounds)``: the rows of day ``days[i]`` are ``bounds[i]:bounds[i + 1]``
+        (found by binary searches of the instants; no day number per row). None when the rows
+        are not ``ordered``, the unit has no whole ticks per day, or the rows are too few for
+        the runs to pay (fewer than 8 rows per day on average).
+        """
+        if not self.ordered or not len(self.code):
+            return None
+        per_day = ticks_per_day(self.table.time.dtype)
+        if per_day is None:
+            return None
+        ticks = self.time.view(np.int64)
+        first, last = int(ticks[0]) // per_day, int(ticks[-1]) // per_day
+        if (last - first) * 8 > len(ticks) or (last + 1) * per_day > np.iinfo(np.int64).max:
+            return None
+        days = np.arange(first, last + 1, dtype=np.int64)
+        inner = np.searchsorted(ticks, days[1:] * per_day)
+        bounds = np.concatenate(([0], inner, [len(ticks)]))
+        return days, bounds
+
     def _subset(self, sel: Selection) -> Events:
         """The rows ``sel`` of this view (positions or a slice) as a new view."""
         out = object.__new__(Events)
@@ -349,8 +371,12 @@ class Events:
     ) -> np.ndarray:
         """``last_day`` per customer and label in one pass, shape ``(n_customers, n_labels)``.
 
-        Column ``i`` equals ``last_day(mask & (label_codes == i))``.
+        Column ``i`` equals ``last_day(mask & (label_codes == i))``. On ``ordered`` events the
+        rows are written day by day (``_day_runs``): no day number per row, no ``maximum.at``.
         """
+        runs = self._day_runs()
+        if runs is not None:
+            return _last_day_per_label_by_runs(self, *runs, label_codes, n_labels, mask)
         if mask is None:
             code, labels, day = self.code, label_codes, self.day
         else:
@@ -444,6 +470,36 @@ class Events:
         edge = self.maximum(t, sel) if latest else self.minimum(t, sel)
         at_edge = sel & (t == edge[self.code])
         return self.maximum(values, at_edge)
+
+
+def _last_day_per_label_by_runs(
+    ev: Events,
+    days: np.ndarray,
+    bounds: np.ndarray,
+    label_codes: np.ndarray,
+    n_labels: int,
+    mask: np.ndarray | None,
+) -> np.ndarray:
+    """``Events.last_day_per_label`` on ``ordered`` rows: the days written in time order.
+
+    Each day's rows (one run, ``_day_runs``) write that day into their (customer, label) cells;
+    every write of a run carries the same value, so repeated cells do not depend on the write
+    order, and a later day overwrites an earlier one: each cell ends at its largest day, the
+    value ``np.maximum.at`` gives. The runs are cache-sized, and no per-row day is made.
+    """
+    start = np.iinfo(np.int64).min
+    out = np.full(ev.n * n_labels, start, dtype=np.int64)
+    code = ev.code
+    for day, lo, hi in zip(days.tolist(), bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if lo == hi:
+            continue
+        run_code, run_label = code[lo:hi], label_codes[lo:hi]
+        if mask is not None:
+            keep = mask[lo:hi]
+            run_code, run_label = run_code[keep], run_label[keep]
+        out[run_code * n_labels + run_label] = day
+    out = np.where(out == start, np.nan, out.astype(np.float64))
+    return out.reshape(ev.n, n_labels)
 
 
 def _label_lookup(names: list[str], rename: dict[str, str]) -> tuple[list[str], np.ndarray]:

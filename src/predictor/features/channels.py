@@ -109,17 +109,16 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     }
     per_channel = recent.per_label(recent_channel, len(channels), recent_engaged)
     cols["active_channels_90d"] = (per_channel > 0).sum(axis=1).astype(np.float64)
-    engagements, engaged_rows = ev.select(engaged)  # engaged-only aggregates read one view
-    engaged_channel = channel_codes.take(engaged_rows)
-    last_engaged = engagements.last_day_per_label(engaged_channel, len(channels))
+    last_engaged = ev.last_day_per_label(channel_codes, len(channels), engaged)
     # a channel was ever engaged with exactly when it has a last engagement day
     cols["active_channels_ever"] = (~np.isnan(last_engaged)).sum(axis=1).astype(np.float64)
-    cols["days_since_engagement"] = engagements.days_since_last()
+    # every row has a channel label, so the last engagement is the latest of the channels'
+    cols["days_since_engagement"] = pop.as_of_day - _latest(last_engaged)
     last_30 = recent.window_count(0, 30, recent_engaged) / 30
     days_30_89 = recent.window_count(30, 90, recent_engaged) / 60
     cols["engagement_trend"] = balance(last_30, days_30_89)
     active_days = _engaged_days(recent, recent_engaged)
-    cols.update(_usage_trends(engagements.window(0, 364)[0], active_days))
+    cols.update(_usage_trends(_engagements_364d(ev, engaged), active_days))
     for i, name in enumerate(channels):
         cols[f"days_since__{name}"] = pop.as_of_day - last_engaged[:, i]
     per_channel = recent.per_label(recent_channel, len(channels))
@@ -175,6 +174,25 @@ def _unpaid(tables: Source, as_of: pd.Series, last_failure_us: np.ndarray) -> np
     failed = ~np.isnan(last_failure_us)
     settled = failed & ~np.isnan(last_paid) & (last_paid > np.nan_to_num(last_failure_us))
     return (failed & ~settled).astype(np.float64)
+
+
+def _latest(last_days: np.ndarray) -> np.ndarray:
+    """Per customer, the largest of the per-label last days (NaN when every label has none)."""
+    if not last_days.shape[1]:
+        return np.full(last_days.shape[0], np.nan)
+    return np.fmax.reduce(last_days, axis=1)
+
+
+def _engagements_364d(ev: Events, engaged: np.ndarray) -> Events:
+    """The engagements (``engaged``, aligned to ``ev``) of the last 364 days, in row order.
+
+    On ``ordered`` events the year is one slice, so only its engaged rows are gathered; else
+    the engaged rows are gathered first, so the year's mask covers only them.
+    """
+    if ev.ordered:
+        year, rows = ev.window(0, 364)
+        return year.restrict(subset(engaged, rows))
+    return ev.restrict(engaged).window(0, 364)[0]
 
 
 def _engaged_days(recent: Events, engaged: np.ndarray) -> np.ndarray:
