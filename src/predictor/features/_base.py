@@ -149,6 +149,7 @@ class Events:
         self._day: np.ndarray | None = None
         self._ref: int | None = None if common is None else int(pop.as_of_day[0])
         self._age: np.ndarray | None = None
+        self._days: DayPass | None | bool = False  # False: not made yet
 
     @property
     def ordered(self) -> bool:
@@ -285,6 +286,7 @@ class Events:
         out._day = None if self._day is None else subset(self._day, sel)
         out._ref = self._ref
         out._age = None if self._age is None else subset(self._age, sel)
+        out._days = False
         return out
 
     def has(self, column: str) -> bool:
@@ -364,6 +366,9 @@ class Events:
 
     def last_day(self, mask: np.ndarray | None = None) -> np.ndarray:
         """Calendar day of the latest row per customer (NaN when none)."""
+        days = self._day_pass() if mask is None else None
+        if days is not None:
+            return _days_or_nan(days.last)
         return self._extreme_day(mask, np.maximum, np.iinfo(np.int64).min)
 
     def last_day_per_label(
@@ -390,6 +395,9 @@ class Events:
 
     def first_day(self, mask: np.ndarray | None = None) -> np.ndarray:
         """Calendar day of the earliest row per customer (NaN when none)."""
+        days = self._day_pass() if mask is None else None
+        if days is not None:
+            return _days_or_nan(days.first)
         return self._extreme_day(mask, np.minimum, np.iinfo(np.int64).max)
 
     def days_since_last(self, mask: np.ndarray | None = None) -> np.ndarray:
@@ -425,7 +433,14 @@ class Events:
         Returns ``(customer code, gap in calendar days)`` for every row but each customer's
         first. Only the multiset of days matters, so a plain ``np.sort`` of one integer key
         (customer, day) is enough: much faster than an argsort, and independent of row order.
+        On ``ordered`` rows (no ``mask``) the gaps come from the day pass (``DayPass``), in row
+        order: the same pairs, and every gap is a whole number of days, so any sum over them
+        is the same.
         """
+        days = self._day_pass() if mask is None else None
+        if days is not None:
+            keep = np.flatnonzero(days.step >= 0)
+            return self.code.take(keep), days.step.take(keep).astype(np.float64)
         code, day = self._select(self.day, mask)
         if len(code) == 0:
             return code, day.astype(np.float64)
@@ -440,7 +455,23 @@ class Events:
         gap = (day[1:] - day[:-1]).take(same).astype(np.float64)
         return code.take(same + 1), gap
 
+    def distinct_days(self) -> np.ndarray:
+        """Number of distinct calendar days with a row, per customer (``float64``)."""
+        days = self._day_pass()
+        if days is not None:
+            return np.bincount(self.code[days.rep], minlength=self.n).astype(np.float64)
+        if not len(self):
+            return np.zeros(self.n)
+        return self.distinct(self.day - self.day.min())
+
     # ---- helpers ----------------------------------------------------------------------
+
+    def _day_pass(self) -> DayPass | None:
+        """``DayPass`` of these rows, made once; None unless they are ``ordered`` in runs."""
+        if self._days is False:
+            runs = self._day_runs()
+            self._days = None if runs is None else DayPass.of(self.code, self.n, *runs)
+        return self._days  # type: ignore[return-value]
 
     def _select(self, values: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if mask is None:
@@ -470,6 +501,60 @@ class Events:
         edge = self.maximum(t, sel) if latest else self.minimum(t, sel)
         at_edge = sel & (t == edge[self.code])
         return self.maximum(values, at_edge)
+
+
+@dataclass(frozen=True)
+class DayPass:
+    """One pass over ``ordered`` rows, day by day: per customer and per row day facts.
+
+    ``first``/``last``: each customer's first and last day with a row (``int64``; the ``int64``
+    minimum when none). ``rep``: per row, whether it represents its (customer, day): exactly
+    one row of each. ``step``: per row, the days since the customer's previous day with a row
+    for a representative row, ``-1`` for the representative of the customer's first day, and
+    0 for every other row (a second row on the same day). These are the gaps of ``Events.gaps``
+    without a sort of (customer, day) keys.
+    """
+
+    first: np.ndarray
+    last: np.ndarray
+    rep: np.ndarray
+    step: np.ndarray
+
+    @classmethod
+    def of(cls, code: np.ndarray, n: int, days: np.ndarray, bounds: np.ndarray) -> DayPass:
+        """The pass over rows whose customers are ``code``, in the day runs of ``_day_runs``.
+
+        Within a run every customer reads its previous day before the run writes its day, so
+        repeated customers in a run see the same previous day; one of them (the one whose run
+        index the scatter kept) is the representative.
+        """
+        none = np.iinfo(np.int64).min
+        first, last = np.full(n, none, dtype=np.int64), np.full(n, none, dtype=np.int64)
+        stamp = np.zeros(n, dtype=np.int64)
+        rep = np.empty(len(code), dtype=bool)
+        step = np.empty(len(code), dtype=np.int64)
+        index = np.arange(int(np.diff(bounds).max()) if len(days) else 0, dtype=np.int64)
+        for day, lo, hi in zip(
+            days.tolist(), bounds[:-1].tolist(), bounds[1:].tolist(), strict=True
+        ):
+            if lo == hi:
+                continue
+            run, at = code[lo:hi], index[: hi - lo]
+            stamp[run] = at
+            is_rep = np.equal(stamp[run], at, out=rep[lo:hi])
+            previous = last[run]
+            last[run] = day
+            new = previous == none
+            first[run[new]] = day
+            gap = np.subtract(day, np.where(new, day, previous), out=step[lo:hi])
+            gap[new] = -1
+            gap[~is_rep] = 0
+        return cls(first, last, rep, step)
+
+
+def _days_or_nan(days: np.ndarray) -> np.ndarray:
+    """Day numbers as ``float64``, NaN where a customer has none (the ``int64`` minimum)."""
+    return np.where(days == np.iinfo(np.int64).min, np.nan, days.astype(np.float64))
 
 
 def _last_day_per_label_by_runs(
