@@ -346,7 +346,9 @@ class Events:
     def total(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Sum of ``values`` per customer (missing values count as 0; 0 when no rows)."""
         code, vals = self._select(values, mask)
-        totals = np.bincount(code, weights=np.nan_to_num(vals), minlength=self.n)
+        if not np.isfinite(vals).all():  # else nan_to_num would copy them unchanged
+            vals = np.nan_to_num(vals)
+        totals = np.bincount(code, weights=vals, minlength=self.n)
         return totals.astype(np.float64)  # bincount of no rows is int64, even with weights
 
     def mean(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
