@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from tests.unit.conftest import encoded_events
 
-from predictor.features import _base
+from predictor.features import _base, channels
 
 CUSTOMERS = 30
 
@@ -85,3 +85,14 @@ def test_last_day_per_label_by_runs_equals_the_masked_maximum() -> None:
         results.append(got)
     np.testing.assert_array_equal(results[0], results[1])
     assert not np.isnan(results[0]).all()
+
+
+def test_usage_counter_sums_of_intervals_equal_each_window() -> None:
+    ev = _dense_events(False)
+    _, engaged = _label_and_mask(ev)
+    counter = channels._Counter(ev, engaged)
+    assert counter.parts  # ordered rows: the intervals are counted once
+    windows = [(0, 7), (0, 30), (7, 67), (30, 120), (28, 364), (28, 35), (0, 364)]
+    for lo, hi in windows:
+        np.testing.assert_array_equal(counter.count(lo, hi), ev.window_count(lo, hi, engaged))
+    assert counter.count(0, 364).sum() == engaged.sum()
