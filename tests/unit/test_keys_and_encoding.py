@@ -40,6 +40,9 @@ CASES = {
     "duplicate ids": (pd.Index(["A1", "A2", "A1"]), ["A3"]),
     "long ids": (pd.Index(["ABCDEFGHI1", "ABCDEFGHI2"]), ["ABCDEFGHI3"]),
     "no digits": (pd.Index(["abc", "abd"]), ["abe"]),
+    "consecutive ids": (pd.Index([f"C{i:07d}" for i in range(1, 501)]), ["C0000000", "C0000501", "C9999999", "X0000001", "C000000A"]),
+    "consecutive from 100": (pd.Index([f"{i:05d}" for i in range(100, 400)]), ["00099", "00400", "00000", "0010a"]),
+    "consecutive, one gap": (pd.Index(["N1", "N2", "N4", "N5"]), ["N3", "N0", "N6"]),
 }  # fmt: skip
 
 

@@ -149,6 +149,7 @@ class Events:
         self._day: np.ndarray | None = None
         self._ref: int | None = None if common is None else int(pop.as_of_day[0])
         self._age: np.ndarray | None = None
+        self._days: DayPass | None | bool = False  # False: not made yet
 
     @property
     def ordered(self) -> bool:
@@ -251,6 +252,28 @@ class Events:
             return int(np.searchsorted(self.day, day, side="right"))
         return int(np.searchsorted(self.time.view(np.int64), midnight, side="left"))
 
+    def _day_runs(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """On ``ordered`` rows, each calendar day present and where its run of rows starts.
+
+        Returns ``(days, bounds)``: the rows of day ``days[i]`` are ``bounds[i]:bounds[i + 1]``
+        (found by binary searches of the instants; no day number per row). None when the rows
+        are not ``ordered``, the unit has no whole ticks per day, or the rows are too few for
+        the runs to pay (fewer than 8 rows per day on average).
+        """
+        if not self.ordered or not len(self.code):
+            return None
+        per_day = ticks_per_day(self.table.time.dtype)
+        if per_day is None:
+            return None
+        ticks = self.time.view(np.int64)
+        first, last = int(ticks[0]) // per_day, int(ticks[-1]) // per_day
+        if (last - first) * 8 > len(ticks) or (last + 1) * per_day > np.iinfo(np.int64).max:
+            return None
+        days = np.arange(first, last + 1, dtype=np.int64)
+        inner = np.searchsorted(ticks, days[1:] * per_day)
+        bounds = np.concatenate(([0], inner, [len(ticks)]))
+        return days, bounds
+
     def _subset(self, sel: Selection) -> Events:
         """The rows ``sel`` of this view (positions or a slice) as a new view."""
         out = object.__new__(Events)
@@ -263,6 +286,7 @@ class Events:
         out._day = None if self._day is None else subset(self._day, sel)
         out._ref = self._ref
         out._age = None if self._age is None else subset(self._age, sel)
+        out._days = False
         return out
 
     def has(self, column: str) -> bool:
@@ -310,7 +334,7 @@ class Events:
         raw_codes = self._kept(self.table.factorized(column)[0])
         rename = _pooled(names, _small_counts(raw_codes, len(names)), cap)
         final, lookup = _label_lookup(names, rename)
-        return lookup[raw_codes], final  # int32: half the memory traffic of int64 codes
+        return lookup[raw_codes], final  # uint8 or int32: a fraction of int64's memory traffic
 
     # ---- aggregations: one value per customer -------------------------------------------
 
@@ -322,7 +346,9 @@ class Events:
     def total(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Sum of ``values`` per customer (missing values count as 0; 0 when no rows)."""
         code, vals = self._select(values, mask)
-        totals = np.bincount(code, weights=np.nan_to_num(vals), minlength=self.n)
+        if not np.isfinite(vals).all():  # else nan_to_num would copy them unchanged
+            vals = np.nan_to_num(vals)
+        totals = np.bincount(code, weights=vals, minlength=self.n)
         return totals.astype(np.float64)  # bincount of no rows is int64, even with weights
 
     def mean(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -342,6 +368,9 @@ class Events:
 
     def last_day(self, mask: np.ndarray | None = None) -> np.ndarray:
         """Calendar day of the latest row per customer (NaN when none)."""
+        days = self._day_pass() if mask is None else None
+        if days is not None:
+            return _days_or_nan(days.last)
         return self._extreme_day(mask, np.maximum, np.iinfo(np.int64).min)
 
     def last_day_per_label(
@@ -349,8 +378,12 @@ class Events:
     ) -> np.ndarray:
         """``last_day`` per customer and label in one pass, shape ``(n_customers, n_labels)``.
 
-        Column ``i`` equals ``last_day(mask & (label_codes == i))``.
+        Column ``i`` equals ``last_day(mask & (label_codes == i))``. On ``ordered`` events the
+        rows are written day by day (``_day_runs``): no day number per row, no ``maximum.at``.
         """
+        runs = self._day_runs()
+        if runs is not None:
+            return _last_day_per_label_by_runs(self, *runs, label_codes, n_labels, mask)
         if mask is None:
             code, labels, day = self.code, label_codes, self.day
         else:
@@ -364,6 +397,9 @@ class Events:
 
     def first_day(self, mask: np.ndarray | None = None) -> np.ndarray:
         """Calendar day of the earliest row per customer (NaN when none)."""
+        days = self._day_pass() if mask is None else None
+        if days is not None:
+            return _days_or_nan(days.first)
         return self._extreme_day(mask, np.minimum, np.iinfo(np.int64).max)
 
     def days_since_last(self, mask: np.ndarray | None = None) -> np.ndarray:
@@ -399,7 +435,14 @@ class Events:
         Returns ``(customer code, gap in calendar days)`` for every row but each customer's
         first. Only the multiset of days matters, so a plain ``np.sort`` of one integer key
         (customer, day) is enough: much faster than an argsort, and independent of row order.
+        On ``ordered`` rows (no ``mask``) the gaps come from the day pass (``DayPass``), in row
+        order: the same pairs, and every gap is a whole number of days, so any sum over them
+        is the same.
         """
+        days = self._day_pass() if mask is None else None
+        if days is not None:
+            keep = np.flatnonzero(days.step >= 0)
+            return self.code.take(keep), days.step.take(keep).astype(np.float64)
         code, day = self._select(self.day, mask)
         if len(code) == 0:
             return code, day.astype(np.float64)
@@ -414,7 +457,23 @@ class Events:
         gap = (day[1:] - day[:-1]).take(same).astype(np.float64)
         return code.take(same + 1), gap
 
+    def distinct_days(self) -> np.ndarray:
+        """Number of distinct calendar days with a row, per customer (``float64``)."""
+        days = self._day_pass()
+        if days is not None:
+            return np.bincount(self.code[days.rep], minlength=self.n).astype(np.float64)
+        if not len(self):
+            return np.zeros(self.n)
+        return self.distinct(self.day - self.day.min())
+
     # ---- helpers ----------------------------------------------------------------------
+
+    def _day_pass(self) -> DayPass | None:
+        """``DayPass`` of these rows, made once; None unless they are ``ordered`` in runs."""
+        if self._days is False:
+            runs = self._day_runs()
+            self._days = None if runs is None else DayPass.of(self.code, self.n, *runs)
+        return self._days  # type: ignore[return-value]
 
     def _select(self, values: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if mask is None:
@@ -446,11 +505,102 @@ class Events:
         return self.maximum(values, at_edge)
 
 
+@dataclass(frozen=True)
+class DayPass:
+    """One pass over ``ordered`` rows, day by day: per customer and per row day facts.
+
+    ``first``/``last``: each customer's first and last day with a row (``int64``; the ``int64``
+    minimum when none). ``rep``: per row, whether it represents its (customer, day): exactly
+    one row of each. ``step``: per row, the days since the customer's previous day with a row
+    for a representative row, ``-1`` for the representative of the customer's first day, and
+    0 for every other row (a second row on the same day). These are the gaps of ``Events.gaps``
+    without a sort of (customer, day) keys.
+    """
+
+    first: np.ndarray
+    last: np.ndarray
+    rep: np.ndarray
+    step: np.ndarray
+
+    @classmethod
+    def of(cls, code: np.ndarray, n: int, days: np.ndarray, bounds: np.ndarray) -> DayPass:
+        """The pass over rows whose customers are ``code``, in the day runs of ``_day_runs``.
+
+        Within a run every customer reads its previous day before the run writes its day, so
+        repeated customers in a run see the same previous day; one of them (the one whose run
+        index the scatter kept) is the representative.
+        """
+        none = np.iinfo(np.int64).min
+        first, last = np.full(n, none, dtype=np.int64), np.full(n, none, dtype=np.int64)
+        stamp = np.zeros(n, dtype=np.int64)
+        rep = np.empty(len(code), dtype=bool)
+        step = np.empty(len(code), dtype=np.int64)
+        index = np.arange(int(np.diff(bounds).max()) if len(days) else 0, dtype=np.int64)
+        for day, lo, hi in zip(
+            days.tolist(), bounds[:-1].tolist(), bounds[1:].tolist(), strict=True
+        ):
+            if lo == hi:
+                continue
+            run, at = code[lo:hi], index[: hi - lo]
+            stamp[run] = at
+            is_rep = np.equal(stamp[run], at, out=rep[lo:hi])
+            previous = last[run]
+            last[run] = day
+            new = previous == none
+            first[run[new]] = day
+            gap = np.subtract(day, np.where(new, day, previous), out=step[lo:hi])
+            gap[new] = -1
+            gap[~is_rep] = 0
+        return cls(first, last, rep, step)
+
+
+def _days_or_nan(days: np.ndarray) -> np.ndarray:
+    """Day numbers as ``float64``, NaN where a customer has none (the ``int64`` minimum)."""
+    return np.where(days == np.iinfo(np.int64).min, np.nan, days.astype(np.float64))
+
+
+def _last_day_per_label_by_runs(
+    ev: Events,
+    days: np.ndarray,
+    bounds: np.ndarray,
+    label_codes: np.ndarray,
+    n_labels: int,
+    mask: np.ndarray | None,
+) -> np.ndarray:
+    """``Events.last_day_per_label`` on ``ordered`` rows: the days written in time order.
+
+    Each day's rows (one run, ``_day_runs``) write that day into their (customer, label) cells;
+    every write of a run carries the same value, so repeated cells do not depend on the write
+    order, and a later day overwrites an earlier one: each cell ends at its largest day, the
+    value ``np.maximum.at`` gives. The runs are cache-sized, and no per-row day is made.
+    """
+    start = np.iinfo(np.int64).min
+    out = np.full(ev.n * n_labels, start, dtype=np.int64)
+    code = ev.code
+    for day, lo, hi in zip(days.tolist(), bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if lo == hi:
+            continue
+        run_code, run_label = code[lo:hi], label_codes[lo:hi]
+        if mask is not None:
+            keep = mask[lo:hi]
+            run_code, run_label = run_code[keep], run_label[keep]
+        out[run_code * n_labels + run_label] = day
+    out = np.where(out == start, np.nan, out.astype(np.float64))
+    return out.reshape(ev.n, n_labels)
+
+
 def _label_lookup(names: list[str], rename: dict[str, str]) -> tuple[list[str], np.ndarray]:
-    """The sorted final labels, and the ``int32`` label code of each raw code's name."""
+    """The sorted final labels, and the label code of each raw code's name.
+
+    The codes are ``uint8`` when at most 256 labels remain (every capped column), else
+    ``int32``: a code per event row, so the narrow type is a quarter of the memory written
+    and read on tens of millions of rows. Every use widens them (customer position x labels
+    + code is ``int64``), so the values are the same.
+    """
     final = sorted(set(rename.values()))
     index = {name: i for i, name in enumerate(final)}
-    lookup = np.array([index.get(rename.get(name, ""), 0) for name in names], dtype=np.int32)
+    dtype = np.uint8 if len(final) <= 256 else np.int32
+    lookup = np.array([index.get(rename.get(name, ""), 0) for name in names], dtype=dtype)
     return final, lookup
 
 

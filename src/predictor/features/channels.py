@@ -109,17 +109,16 @@ def _features(ev: Events, config: Config) -> pd.DataFrame:
     }
     per_channel = recent.per_label(recent_channel, len(channels), recent_engaged)
     cols["active_channels_90d"] = (per_channel > 0).sum(axis=1).astype(np.float64)
-    engagements, engaged_rows = ev.select(engaged)  # engaged-only aggregates read one view
-    engaged_channel = channel_codes.take(engaged_rows)
-    last_engaged = engagements.last_day_per_label(engaged_channel, len(channels))
+    last_engaged = ev.last_day_per_label(channel_codes, len(channels), engaged)
     # a channel was ever engaged with exactly when it has a last engagement day
     cols["active_channels_ever"] = (~np.isnan(last_engaged)).sum(axis=1).astype(np.float64)
-    cols["days_since_engagement"] = engagements.days_since_last()
+    # every row has a channel label, so the last engagement is the latest of the channels'
+    cols["days_since_engagement"] = pop.as_of_day - _latest(last_engaged)
     last_30 = recent.window_count(0, 30, recent_engaged) / 30
     days_30_89 = recent.window_count(30, 90, recent_engaged) / 60
     cols["engagement_trend"] = balance(last_30, days_30_89)
     active_days = _engaged_days(recent, recent_engaged)
-    cols.update(_usage_trends(engagements.window(0, 364)[0], active_days))
+    cols.update(_usage_trends(_engagement_counter(ev, engaged), active_days))
     for i, name in enumerate(channels):
         cols[f"days_since__{name}"] = pop.as_of_day - last_engaged[:, i]
     per_channel = recent.per_label(recent_channel, len(channels))
@@ -177,50 +176,110 @@ def _unpaid(tables: Source, as_of: pd.Series, last_failure_us: np.ndarray) -> np
     return (failed & ~settled).astype(np.float64)
 
 
+def _latest(last_days: np.ndarray) -> np.ndarray:
+    """Per customer, the largest of the per-label last days (NaN when every label has none)."""
+    if not last_days.shape[1]:
+        return np.full(last_days.shape[0], np.nan)
+    return np.fmax.reduce(last_days, axis=1)
+
+
+class _Counter:
+    """Engagements per customer in age windows of the last 364 days (``count(lo, hi)``).
+
+    ``ev`` holds the last 364 days. On ``ordered`` rows (``engaged``: which of them are
+    engagements) every interval between consecutive ``USAGE_EDGES`` is counted once, as a
+    slice of rows, and a window is the sum of its intervals' counts: each row is counted once,
+    nothing is gathered for the whole year, and the counts are whole numbers, so the sums equal
+    the window's own count. Otherwise ``ev`` holds engagements only (``engaged`` None) and each
+    window is counted on its own.
+    """
+
+    def __init__(self, ev: Events, engaged: np.ndarray | None) -> None:
+        self.ev = ev
+        self.engaged = engaged
+        self.parts: list[np.ndarray] = []
+        if ev.ordered:
+            self.parts = [
+                ev.window_count(lo, hi, engaged)
+                for lo, hi in zip(USAGE_EDGES[:-1], USAGE_EDGES[1:], strict=True)
+            ]
+
+    def count(self, lo: int, hi: int) -> np.ndarray:
+        """Engagements per customer aged ``lo`` to ``hi - 1`` days (``float64``)."""
+        if not self.parts:
+            return self.ev.window_count(lo, hi, self.engaged)
+        first, last = USAGE_EDGES.index(lo), USAGE_EDGES.index(hi)
+        total = self.parts[first].copy()
+        for part in self.parts[first + 1 : last]:
+            total += part
+        return total
+
+
+def _usage_windows() -> tuple[int, ...]:
+    """Every window edge of ``_usage_trends`` (days of age), sorted."""
+    edges = {0, 7, 30, 67, 120, BASELINE_GAP, 364}
+    edges |= {7 * b for b in range(SLOPE_WEEKS + 1)} | {28 * b for b in range(PEAK_BLOCKS + 1)}
+    return tuple(sorted(edges))
+
+
+USAGE_EDGES = _usage_windows()
+"""Edges of the age intervals the usage trends add up (``_Counter``); the last is 364."""
+
+
+def _engagement_counter(ev: Events, engaged: np.ndarray) -> _Counter:
+    """The usage trends' counter over the engagements (``engaged``) of the last 364 days.
+
+    On ``ordered`` events the year is one slice and the intervals are counted through the
+    mask; else the engaged rows are gathered first, so the year's mask covers only them.
+    """
+    if ev.ordered:
+        year, rows = ev.window(0, 364)
+        return _Counter(year, subset(engaged, rows))
+    return _Counter(ev.restrict(engaged).window(0, 364)[0], None)
+
+
 def _engaged_days(recent: Events, engaged: np.ndarray) -> np.ndarray:
     """Distinct days with an engagement in the last 90 days, per customer."""
     return recent.distinct(recent.age, engaged)
 
 
-def _usage_trends(ev: Events, active_days: np.ndarray) -> dict[str, np.ndarray]:
-    """Trend features of engagements (``ev``: engagements of the last 364 days only)."""
-    pop = ev.pop
+def _usage_trends(counter: _Counter, active_days: np.ndarray) -> dict[str, np.ndarray]:
+    """Trend features of engagements (``counter``: engagements of the last 364 days only)."""
+    pop = counter.ev.pop
+    count = counter.count
     cols: dict[str, np.ndarray] = {
-        "engagements_7d": ev.window_count(0, 7),
-        "engagements_30d": ev.window_count(0, 30),
+        "engagements_7d": count(0, 7),
+        "engagements_30d": count(0, 30),
     }
-    cols["engagement_trend_7d_60d"] = balance(
-        cols["engagements_7d"] / 7, ev.window_count(7, 67) / 60
-    )
-    cols["engagement_trend_30d_90d"] = balance(
-        cols["engagements_30d"] / 30, ev.window_count(30, 120) / 90
-    )
-    weeks = _binned(ev, 7, SLOPE_WEEKS)
+    cols["engagement_trend_7d_60d"] = balance(cols["engagements_7d"] / 7, count(7, 67) / 60)
+    cols["engagement_trend_30d_90d"] = balance(cols["engagements_30d"] / 30, count(30, 120) / 90)
+    weeks = _binned(counter, 7, SLOPE_WEEKS)
     t = np.arange(SLOPE_WEEKS, dtype=np.float64)[::-1]  # weeks[:, 0] is the newest week
     t = t - t.mean()
     slope = (weeks - weeks.mean(axis=1, keepdims=True)) @ t / (t @ t)
     cols["engagement_slope_12w"] = ratio(slope, weeks.mean(axis=1))
-    blocks = _binned(ev, 28, PEAK_BLOCKS)
+    blocks = _binned(counter, 28, PEAK_BLOCKS)
     cols["engagement_vs_peak"] = ratio(blocks[:, 0], blocks.max(axis=1))
     age_days = pop.as_of_day - day_number(pop.signup) + 1
     cols["active_days_share_90d"] = ratio(active_days, np.clip(age_days, 1, 90))
     baseline_days = np.clip(age_days - BASELINE_GAP, 0, 364 - BASELINE_GAP)
-    baseline = ratio(ev.window_count(BASELINE_GAP, 364), baseline_days)
+    baseline = ratio(count(BASELINE_GAP, 364), baseline_days)
     cols["engagement_vs_baseline_7d"] = balance(cols["engagements_7d"] / 7, baseline)
     return cols
 
 
-def _binned(ev: Events, width: int, n_bins: int) -> np.ndarray:
+def _binned(counter: _Counter, width: int, n_bins: int) -> np.ndarray:
     """Counts per customer and ``width``-day bin of age (bin 0 = the latest), shape (n, bins).
 
-    On ``ordered`` events each bin is one run of rows, counted alone into a customer-sized
-    array (no per-row bin arithmetic, and the counting stays within a cache-friendlier array);
-    otherwise one count over (customer, bin) keys. The counts are the same.
+    On ``ordered`` events each bin adds up the counter's interval counts (each interval one
+    run of rows, counted alone into a customer-sized array: no per-row bin arithmetic);
+    otherwise one count over (customer, bin) keys of the engagements. The counts are the same.
     """
-    if ev.ordered:
+    ev = counter.ev
+    if counter.parts:
         out = np.empty((ev.n, n_bins))
         for b in range(n_bins):
-            out[:, b] = ev.window_count(b * width, (b + 1) * width)
+            out[:, b] = counter.count(b * width, (b + 1) * width)
         return out
     inside = np.flatnonzero(ev.age < width * n_bins)
     code = ev.code.take(inside) * n_bins + ev.age.take(inside) // width

@@ -47,7 +47,7 @@ def rfm_stats(tables: Source, as_of: pd.Series) -> pd.DataFrame:
     bought = ev.restrict(buy)
     first = bought.first_day()
     last = bought.last_day()
-    distinct = bought.distinct(bought.day - ev.day.min()) if len(bought) else np.zeros(pop.n)
+    distinct = bought.distinct_days()
     has = distinct > 0
     x = np.where(has, distinct - 1, np.nan)
     t_x = np.where(has, (last - first) / WEEK_DAYS, np.nan)
