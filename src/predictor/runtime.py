@@ -18,10 +18,13 @@ temporary is faulted in page by page again. With ``mmap`` switched off for the h
 (``M_MMAP_MAX`` 0) and up to 1 GiB of free memory kept at its top (``M_TRIM_THRESHOLD``), the
 next temporary reuses pages already mapped. On the benchmark machine (a virtual machine, where a
 first touch is expensive) one cutoff's features for 1,000,000 customers took 14.1-16.0 s
-instead of 16.6-19.0 s and the Day One view 5.3-5.7 s instead of 7.3-7.4 s, for a peak 0.6 GiB
-higher (8.2 instead of 7.6 GiB; benchmarks/analysis.md, "Freed memory kept"). The memory goes
-back to the system when the command ends. ``PREDICTOR_KEEP_FREED_MEMORY=0`` in the environment
-leaves glibc as it is, for a process that must stay small after a large step.
+instead of 16.6-19.0 s and the Day One view 5.3-5.7 s instead of 7.3-7.4 s. The cost is memory
+where many large arrays live at once: 0.6 GiB more peak for those features, 1.7 GiB more for
+scoring a million customers in memory (10.7 GiB), while the command's chunked scoring and its
+sampled training stay at 2.3 and 6.9 GiB (benchmarks/analysis.md, "Freed memory kept" and the
+speed rerun after it). The memory goes back to the system when the command ends.
+``PREDICTOR_KEEP_FREED_MEMORY=0`` in the environment leaves glibc as it is, for a process
+that must stay small after a large step.
 
 The ``predictor`` command calls ``tune_for_large_tables`` before any command runs, and the
 speed benchmark's stage processes do the same. Code that imports the library leaves NumPy as
