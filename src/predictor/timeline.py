@@ -19,6 +19,7 @@ from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import Tables
@@ -144,26 +145,59 @@ def truncate_day_one(tables: Tables, window_days: int) -> Tables:
 
     Later dates inside kept rows are masked as in ``truncate``.
     """
+    return cut_day_one(tables, window_days)[0]
+
+
+def cut_day_one(tables: Tables, window_days: int) -> tuple[Tables, dict[str, np.ndarray]]:
+    """``truncate_day_one``, and per event table its kept rows' customer positions.
+
+    A position indexes ``tables.customers`` (``int64``); the look-up that decides which rows
+    are kept finds them anyway, so a caller that needs them (the Day One features) does not
+    look the kept rows up again.
+    """
     limits = day_one_windows(tables.customers, window_days)
     ends = np.append(limits.to_numpy(), np.datetime64("NaT"))
     out: dict[str, pd.DataFrame] = {"customers": tables.customers}
+    kept: dict[str, np.ndarray] = {}
     for name, frame in tables.items():
         if name == "customers":
             continue
         pos = positions(limits.index, frame["customer_id"])
         limit = ends.take(pos)  # pos -1 (unknown customer) takes the trailing NaT
         keep = known_at(frame[SPECS[name].event_date].to_numpy(), limit) & (pos >= 0)
-        out[name] = _mask_later_dates(name, _take(frame, keep), limit[keep])
-    return Tables(**out)
+        rows = np.flatnonzero(keep)
+        out[name] = _mask_later_dates(name, _take(frame, keep), limit.take(rows))
+        kept[name] = pos.take(rows).astype(np.int64, copy=False)
+    return Tables(**out), kept
 
 
 def _take(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
     """The rows where ``keep`` holds (the frame itself when all are kept: no copy).
 
-    A boolean selection, not ``take`` of positions: Arrow filters string columns chunk by chunk,
-    whereas its ``take`` first joins the chunks (a copy of every string).
+    The same frame as ``frame[keep]``, built column by column: pandas turns a boolean
+    selection into a ``take`` of positions, and Arrow's ``take`` of a text column first joins
+    its chunks (a copy of every string), whereas Arrow's ``filter`` works chunk by chunk
+    (41M interactions, 4% kept: 0.11 s against 0.30 s). NumPy columns are gathered; other
+    columns, and frames with repeated column names, take pandas' own path.
     """
-    return frame if keep.all() else frame[keep]
+    if keep.all():
+        return frame
+    if not frame.columns.is_unique:
+        return frame[keep]
+    rows = np.flatnonzero(keep)
+    mask: pa.Array | None = None
+    columns: dict[object, object] = {}
+    for name in frame.columns:
+        values = frame[name].array
+        if isinstance(values, pd.arrays.ArrowStringArray):
+            mask = pa.array(keep) if mask is None else mask
+            data = values.__arrow_array__().filter(mask)
+            columns[name] = type(values)(data, dtype=values.dtype)
+        else:
+            columns[name] = values.take(rows)
+    out = pd.DataFrame(columns, index=frame.index.take(rows), copy=False)
+    out.columns = frame.columns
+    return out.__finalize__(frame)
 
 
 def _mask_later_dates(

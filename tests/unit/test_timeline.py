@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 from tests.unit.conftest import frame
 
 from predictor.contract.tables import Tables
+from predictor.keys import positions
 from predictor.timeline import (
+    cut_day_one,
     day_end,
     days_after,
     is_purchase,
@@ -59,6 +63,33 @@ def test_day_one_window_is_per_customer():
     assert list(seen.support_tickets["customer_id"]) == ["a", "late"]
     # a's order is on day 31; late's order predates its signup, so it is known on Day One
     assert list(seen.orders["customer_id"]) == ["b", "late"]
+
+
+def test_day_one_cut_gives_the_kept_rows_customer_positions():
+    seen, kept = cut_day_one(TABLES, window_days=7)
+    for name in ("orders", "support_tickets"):
+        expected = positions(pd.Index(CUSTOMERS["customer_id"]), seen.get(name)["customer_id"])
+        assert kept[name].tolist() == expected.tolist()
+
+
+def test_cut_keeps_text_spread_over_chunks_as_a_boolean_selection_does():
+    chunks = pa.chunked_array([["a", None, "c"], ["b", "a"]], type=pa.large_string())
+    text = pd.Series(pd.arrays.ArrowStringArray(chunks, dtype=pd.StringDtype("pyarrow", np.nan)))
+    orders = pd.DataFrame(
+        {
+            "customer_id": text.fillna("b").array,
+            "order_date": pd.to_datetime(
+                ["2024-01-01", "2024-01-02", "2024-02-20", "2024-01-12", "2024-03-01"]
+            ),
+            "channel": text.array,
+            "amount": [1.0, 2.0, 3.0, 4.0, 5.0],
+        },
+        index=[10, 11, 12, 13, 14],
+    )
+    seen = truncate_day_one(Tables(customers=CUSTOMERS, orders=orders), window_days=7)
+    expected = orders[[True, True, False, True, False]]
+    pd.testing.assert_frame_equal(seen.orders, expected, check_exact=True)
+    assert seen.orders["channel"].dtype == orders["channel"].dtype
 
 
 def test_purchase_rule_counts_zero_and_unknown_amounts_but_not_refunds():

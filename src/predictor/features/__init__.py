@@ -120,12 +120,15 @@ def build_day_one_features(
     it are invisible. Columns constant in this view (``DAY_ONE_DROPPED``) are left out. Without
     ``encoded`` the tables are cut to the windows first: they hold few rows, so encoding the
     whole tables for this one view would cost more (1,000,000 customers: 34 s against 26 s).
+    The cut tables are encoded once for every family, with the customer positions the cut
+    found (no second look-up, and a table two families read is encoded once).
     """
     window = config.day_one.window_days
     limits = timeline.day_one_windows(tables.customers, window)
     limits.index.name = "customer_id"
     if encoded is None:
-        source: Source = timeline.truncate_day_one(tables, window)
+        cut, positions = timeline.cut_day_one(tables, window)
+        source: Source = EncodedTables(cut, positions).view()
     else:
         source = _encoded(tables, encoded).view()
     frame = compute_features(source, limits, config)

@@ -197,17 +197,22 @@ def factorize(values: pd.Series) -> tuple[np.ndarray, list[object]]:
 class EncodedTable:
     """One event table with its customer positions and dates, and lazily each column read.
 
-    ``pos`` is each row's position in ``ids`` (``-1``: unknown customer); ``time`` is the event
-    date as ``datetime64`` (``NaT`` when missing). Column conversions (numbers, yes/no flags,
+    ``pos`` is each row's position in ``ids`` (``-1``: unknown customer; looked up unless
+    given, e.g. by ``timeline.cut_day_one``); ``time`` is the event date as ``datetime64``
+    (``NaT`` when missing). Column conversions (numbers, yes/no flags,
     second dates, factorized labels) are made on first use over the whole table and kept.
     """
 
-    def __init__(self, frame: pd.DataFrame, date_column: str, ids: pd.Index) -> None:
+    def __init__(
+        self, frame: pd.DataFrame, date_column: str, ids: pd.Index, pos: np.ndarray | None = None
+    ) -> None:
         self.frame = frame
         self.ids = ids
         # int64, as every aggregation counts by them: a cutoff that keeps every row (or a
         # prefix of the rows) uses them as they are, with no copy
-        self.pos = _read_only(positions(ids, frame["customer_id"]).astype(np.int64, copy=False))
+        if pos is None:
+            pos = positions(ids, frame["customer_id"])
+        self.pos = _read_only(pos.astype(np.int64, copy=False))
         self.time = _read_only(to_datetime64(frame[date_column]))
         self._cache: dict[tuple[str, str], Any] = {}
         self._ordered: bool | None = None
@@ -289,10 +294,12 @@ class EncodedTable:
 class EncodedTables:
     """Every event table of one ``Tables`` encoded against all its customers, once, on demand."""
 
-    def __init__(self, tables: Tables) -> None:
+    def __init__(self, tables: Tables, positions: dict[str, np.ndarray] | None = None) -> None:
+        """``positions``: per table name, its rows' customer positions when already known."""
         self.tables = tables
         self.ids = pd.Index(tables.customers["customer_id"], name="customer_id")
         self._tables: dict[tuple[str, str], EncodedTable] = {}
+        self._positions = positions or {}
 
     def table(self, name: str, date_column: str) -> EncodedTable | None:
         """The encoded table ``name`` (dated by ``date_column``); None when it is absent."""
@@ -301,7 +308,8 @@ class EncodedTables:
             return None
         key = (name, date_column)
         if key not in self._tables:
-            self._tables[key] = EncodedTable(frame, date_column, self.ids)
+            pos = self._positions.get(name)
+            self._tables[key] = EncodedTable(frame, date_column, self.ids, pos)
         return self._tables[key]
 
     def view(self, customers: np.ndarray | None = None) -> Visible:
