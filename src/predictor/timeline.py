@@ -163,31 +163,12 @@ def cut_day_one(tables: Tables, window_days: int) -> tuple[Tables, dict[str, np.
         if name == "customers":
             continue
         pos = positions(limits.index, frame["customer_id"])
-        keep = _known_in_window(frame[SPECS[name].event_date].to_numpy(), pos, ends)
+        limit = ends.take(pos)  # pos -1 (unknown customer) takes the trailing NaT
+        keep = known_at(frame[SPECS[name].event_date].to_numpy(), limit) & (pos >= 0)
         rows = np.flatnonzero(keep)
-        seen = pos.take(rows).astype(np.int64, copy=False)
-        out[name] = _mask_later_dates(name, _take(frame, keep), ends.take(seen))
-        kept[name] = seen
+        out[name] = _mask_later_dates(name, _take(frame, keep), limit.take(rows))
+        kept[name] = pos.take(rows).astype(np.int64, copy=False)
     return Tables(**out), kept
-
-
-_WINDOW_BLOCK = 1 << 16
-
-
-def _known_in_window(dates: np.ndarray, pos: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Which rows (customer positions ``pos``) are known at their customer's end in ``ends``.
-
-    ``ends`` holds one end per customer and a trailing ``NaT`` that position ``-1`` (an
-    unknown customer) takes, so those rows are never known. Block by block: the per-row end
-    of tens of millions of rows is never made whole (its writes and reads cost more than the
-    comparison).
-    """
-    keep = np.empty(len(pos), dtype=bool)
-    for start in range(0, len(pos), _WINDOW_BLOCK):
-        block = slice(start, start + _WINDOW_BLOCK)
-        here = pos[block]
-        np.logical_and(known_at(dates[block], ends.take(here)), here >= 0, out=keep[block])
-    return keep
 
 
 def _take(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
