@@ -22,7 +22,7 @@ day and the ``w - 1`` days before it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -536,11 +536,7 @@ class DayPass:
         rep = np.empty(len(code), dtype=bool)
         step = np.empty(len(code), dtype=np.int64)
         index = np.arange(int(np.diff(bounds).max()) if len(days) else 0, dtype=np.int64)
-        for day, lo, hi in zip(
-            days.tolist(), bounds[:-1].tolist(), bounds[1:].tolist(), strict=True
-        ):
-            if lo == hi:
-                continue
+        for day, lo, hi in _nonempty_runs(days, bounds):
             run, at = code[lo:hi], index[: hi - lo]
             stamp[run] = at
             is_rep = np.equal(stamp[run], at, out=rep[lo:hi])
@@ -552,6 +548,13 @@ class DayPass:
             gap[new] = -1
             gap[~is_rep] = 0
         return cls(first, last, rep, step)
+
+
+def _nonempty_runs(days: np.ndarray, bounds: np.ndarray) -> Iterator[tuple[int, int, int]]:
+    """``(day, lo, hi)`` of each run of ``Events._day_runs`` that holds rows (``lo < hi``)."""
+    for day, lo, hi in zip(days.tolist(), bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if lo < hi:
+            yield day, lo, hi
 
 
 def _days_or_nan(days: np.ndarray) -> np.ndarray:
@@ -577,9 +580,7 @@ def _last_day_per_label_by_runs(
     start = np.iinfo(np.int64).min
     out = np.full(ev.n * n_labels, start, dtype=np.int64)
     code = ev.code
-    for day, lo, hi in zip(days.tolist(), bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        if lo == hi:
-            continue
+    for day, lo, hi in _nonempty_runs(days, bounds):
         run_code, run_label = code[lo:hi], label_codes[lo:hi]
         if mask is not None:
             keep = mask[lo:hi]

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import gzip
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -39,6 +41,12 @@ _UTF16_MARKS: tuple[bytes, ...] = (b"\xff\xfe", b"\xfe\xff")
 """Byte-order marks of UTF-16 text (little and big endian)."""
 
 
+def _open(path: Path, mode: str, **text: Any) -> IO[Any]:
+    """Open a text table for reading, through ``gzip`` when its name ends with ``.gz``."""
+    opener: Callable[..., IO[Any]] = gzip.open if path.name.lower().endswith(".gz") else open
+    return opener(path, mode, **text)
+
+
 def text_encoding(path: Path) -> str:
     """How to decode a CSV file: UTF-16 after its byte-order mark, else UTF-8.
 
@@ -46,8 +54,7 @@ def text_encoding(path: Path) -> str:
     a byte-order mark, which makes the encoding certain; no other encoding is guessed. UTF-8
     may start with a byte-order mark too.
     """
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as handle:
+    with _open(path, "rb") as handle:
         start = handle.read(2)
     return "utf-16" if start in _UTF16_MARKS else "utf-8-sig"
 
@@ -58,8 +65,7 @@ def undecodable_line(path: Path) -> tuple[int, str] | None:
     The text is read as Windows-1252, what a non-UTF-8 export from Excel or a
     Western-European system most often is, so the user sees the name at fault.
     """
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as handle:
+    with _open(path, "rb") as handle:
         for number, line in enumerate(handle, start=1):
             try:
                 line.decode("utf-8")
@@ -70,8 +76,7 @@ def undecodable_line(path: Path) -> tuple[int, str] | None:
 
 def _csv_header(path: Path) -> list[str]:
     """The header line of a CSV file as written (duplicate names kept)."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding=text_encoding(path), newline="") as handle:
+    with _open(path, "rt", encoding=text_encoding(path), newline="") as handle:
         line = handle.readline()
     if not line.strip():
         return []
@@ -163,27 +168,27 @@ def _check_header(path: Path, kind: str) -> None:
 
 def _sniff_separator(path: Path) -> str:
     """Detect the separator: the most frequent of , ; tab | in the header (comma on ties)."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding=text_encoding(path), errors="replace") as handle:
+    with _open(path, "rt", encoding=text_encoding(path), errors="replace") as handle:
         header = handle.readline()
-    counts = {sep: header.count(sep) for sep in _SEPARATORS}
-    best = max(_SEPARATORS, key=lambda sep: counts[sep])
-    return best if counts[best] > 0 else ","
+    return _separator_of(header)
+
+
+def _separator_of(line: str) -> str:
+    """The most frequent of , ; tab | in ``line`` (the earliest listed on ties: comma first)."""
+    counts = {sep: line.count(sep) for sep in _SEPARATORS}
+    return max(_SEPARATORS, key=lambda sep: counts[sep])
 
 
 def csv_head_lines(path: Path, count: int) -> list[str]:
     """The first ``count`` lines of a CSV file (gzip too), as text (undecodable bytes replaced)."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding=text_encoding(path), errors="replace", newline="") as handle:
+    with _open(path, "rt", encoding=text_encoding(path), errors="replace", newline="") as handle:
         lines = [handle.readline() for _ in range(count)]
     return [line for line in lines if line]
 
 
 def split_header_line(line: str) -> list[str]:
     """The column names of one header line, split at its most frequent separator."""
-    counts = {sep: line.count(sep) for sep in _SEPARATORS}
-    best = max(_SEPARATORS, key=lambda sep: counts[sep])
-    return [n.strip() for n in next(csv.reader([line], delimiter=best), [])]
+    return [n.strip() for n in next(csv.reader([line], delimiter=_separator_of(line)), [])]
 
 
 def _first_line(exc: BaseException) -> str:
