@@ -31,7 +31,7 @@ import pandas as pd
 from predictor import timeline
 from predictor.config import Config
 from predictor.contract.tables import Tables
-from predictor.features import DAY_ONE_DROPPED, FAMILIES, _normalise, probabilistic
+from predictor.features import DAY_ONE_DROPPED, FAMILIES, _normalise, activity, probabilistic
 from predictor.testing import synthetic_tables
 
 FALLBACK_RATES = {"orders": 10.0, "interactions": 45.0, "support_tickets": 1.5, "nps": 0.5}
@@ -134,6 +134,8 @@ def _view(
                 rows,
             )
         )
+    joined = pd.concat(parts[: len(FAMILIES)], axis=1)
+    parts.insert(len(FAMILIES), _measure("activity", lambda: activity.derive(joined), trace, rows))
     frame = _measure("join + normalise", lambda: _normalise(pd.concat(parts, axis=1)), trace, rows)
     if name == "day_one":
         frame = frame.drop(columns=[c for c in DAY_ONE_DROPPED if c in frame.columns])

@@ -8,6 +8,7 @@ from predictor.config import Config, DayOneConfig
 from predictor.contract.tables import Tables
 from predictor.features import (
     DAY_ONE_DROPPED,
+    DERIVED_FAMILIES,
     FAMILIES,
     FITTED_FAMILIES,
     build_day_one_features,
@@ -34,7 +35,7 @@ def test_schema_is_stable(rich_tables, feature_config):
     assert out.index.name == "customer_id"
     assert out.index.is_unique and out.index.is_monotonic_increasing
     prefixes = [c.split("__")[0] for c in out.columns]
-    assert prefixes == sorted(prefixes, key=[*FAMILIES, *FITTED_FAMILIES].index)
+    assert prefixes == sorted(prefixes, key=[*FAMILIES, *DERIVED_FAMILIES, *FITTED_FAMILIES].index)
     for col in out.columns:
         assert out[col].dtype == np.float64 or isinstance(out[col].dtype, pd.CategoricalDtype)
     cats = categorical_columns(out)

@@ -5,7 +5,8 @@ Each signal family is a module with the same pure function
 instant that may be seen (indexed by ``customer_id``), and the result has one row per customer
 of ``tables.customers`` with columns prefixed by the family (``orders__recency_days``). A family
 whose optional table is absent returns no columns. Families never look past ``as_of``, even
-when handed untruncated tables.
+when handed untruncated tables. Columns derived across families (``activity``: the last purchase or
+engagement, whichever came later) are computed from the joined family columns.
 
 Two views share the same code:
 
@@ -20,11 +21,12 @@ computed once) and passes it as ``encoded=`` to every call, so a cutoff costs in
 comparisons and bincounts, not hash look-ups and copies of the event tables. Without it each call
 encodes what it needs itself. The results are the same either way.
 
-Output schema: index ``customer_id`` (sorted), columns in ``FAMILIES`` order then in each
-family's fixed order (per-value columns sorted by value), numeric columns ``float64`` and
-categorical ones ``category`` (see ``categorical_columns``). Columns derived from values in the
-data (channels, kinds, ticket categories, attributes) exist only when such values are visible,
-so align a scoring frame to the trained feature list (``modeling.preprocess.FeatureSchema``).
+Output schema: index ``customer_id`` (sorted), columns in ``FAMILIES`` order, then
+``DERIVED_FAMILIES``, then ``FITTED_FAMILIES``, and in each family's fixed order (per-value
+columns sorted by value), numeric columns ``float64`` and categorical ones ``category`` (see
+``categorical_columns``). Columns derived from values in the data (channels, kinds, ticket
+categories, attributes) exist only when such values are visible, so align a scoring frame to the
+trained feature list (``modeling.preprocess.FeatureSchema``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from predictor import timeline
 from predictor.config import Config
 from predictor.contract.tables import Tables
 from predictor.features import (
+    activity,
     channels,
     customer,
     nps,
@@ -60,8 +63,11 @@ FAMILIES: dict[str, Family] = {
 }
 """Every feature family, in output column order; the key is the column prefix."""
 
+DERIVED_FAMILIES: tuple[str, ...] = ("activity",)
+"""Families computed from the other families' columns, after ``FAMILIES`` in column order."""
+
 FITTED_FAMILIES: tuple[str, ...] = ("bgnbd",)
-"""Families with fitted parameters (see ``build_features``), after ``FAMILIES`` in column order."""
+"""Families with fitted parameters (see ``build_features``), last in column order."""
 
 DAY_ONE_DROPPED: tuple[str, ...] = ("customer__tenure_days",)
 """Constant by construction in the Day One view (every customer is seen at the same age)."""
@@ -74,8 +80,8 @@ def compute_features(tables: Source, as_of: pd.Series, config: Config) -> pd.Dat
     visible rows, so the event tables need not be truncated first. Returns the normalised schema
     described above.
     """
-    parts = [family(tables, as_of, config) for family in FAMILIES.values()]
-    return _normalise(pd.concat(parts, axis=1))
+    joined = pd.concat([family(tables, as_of, config) for family in FAMILIES.values()], axis=1)
+    return _normalise(pd.concat([joined, activity.derive(joined)], axis=1))
 
 
 FIT = "fit"
@@ -169,6 +175,7 @@ def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
 
 __all__ = [
     "DAY_ONE_DROPPED",
+    "DERIVED_FAMILIES",
     "EncodedTables",
     "FAMILIES",
     "FIT",

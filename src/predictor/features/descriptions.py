@@ -50,6 +50,9 @@ DESCRIPTIONS: dict[str, str] = {
     "orders__refund_amount": "Total amount refunded so far.",
     "orders__n_product_lines": "Number of different product lines bought.",
     "orders__n_channels": "Number of different channels the customer has ordered through.",
+    # activity (derived across families)
+    "activity__days_since_any": "Days since the customer last bought or engaged on any channel, "
+    "whichever came later.",
     # probabilistic (BG/NBD)
     "bgnbd__frequency": "Number of repeat purchase days (purchase days after the first one).",
     "bgnbd__recency_weeks": "Weeks between the first and the last purchase day.",
