@@ -33,6 +33,7 @@ FAMILY_NAMES: dict[str, str] = {
     "support": "Support",
     "channels": "Channels & engagement",
     "nps": "NPS",
+    "activity": "Last activity (purchase or engagement)",
     "bgnbd": "Purchase rhythm (BG/NBD)",
 }
 """Feature prefix -> signal family as marketers call it."""
