@@ -777,3 +777,44 @@ def test_a_column_of_words_with_some_numbers_stays_text():
     result = validate(_customers_with("plan", plans), end_date=END)
     assert result.tables.customers["plan"].tolist() == plans
     assert not [i for i in result.issues if i.check == "unparseable_number"]
+
+
+@pytest.mark.parametrize("kind", ["string", "large_string"])
+def test_ids_written_with_a_decimal_zero_in_sliced_arrow_columns_lose_it(kind):
+    import pyarrow as pa
+
+    whole = pa.array(["7.0", "c1", "c1", "c2", "8.00", "c3", "9.0"], getattr(pa, kind)())
+    customers = good_raw()["customers"].assign(customer_id=["c1", "c2", "8"])
+    outside = pa.chunked_array([whole.slice(1, 3)])  # the buffer's dots lie outside the slice
+    inside = pa.chunked_array([whole.slice(1, 2), whole.slice(4, 1)])
+    for ids, expected in ((outside, ["c1", "c1", "c2"]), (inside, ["c1", "c1", "8"])):
+        orders = (
+            good_raw()["orders"]
+            .iloc[:3]
+            .assign(customer_id=pd.arrays.ArrowStringArray(ids), order_date="2023-06-01")
+        )
+        typed = validate({"customers": customers, "orders": orders}, end_date=END)
+        assert typed.issues == []
+        assert typed.tables.orders["customer_id"].tolist() == expected
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_the_byte_scan_finds_a_character_as_the_arrow_kernel_does(large):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from predictor.contract.validate import _any_contains
+
+    kind = pa.large_string() if large else pa.string()
+    whole = pa.array(["a.b", "ab", "", "é.", "cd", "x."], kind)
+    cases = [
+        pa.chunked_array([whole]),
+        pa.chunked_array([whole.slice(1, 2), whole.slice(4, 1)]),  # no dot inside the slices
+        pa.chunked_array([whole.slice(1, 1), whole.slice(3, 1)]),
+        pa.chunked_array([pa.array(["ab", None, "c.d"], kind)]),  # missing values: the kernel
+        pa.chunked_array([pa.array([], kind)], type=kind),
+    ]
+    for data in cases:
+        text = pd.Series(pd.arrays.ArrowStringArray(data))
+        expected = bool(pc.any(pc.match_substring(data, ".")).as_py())
+        assert _any_contains(text, ".") is expected, data

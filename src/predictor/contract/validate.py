@@ -1012,10 +1012,12 @@ def _may_need_strip(values: pd.Series) -> bool:
         ]
         starts, ends = offsets[:-1], offsets[1:]
         filled = ends > starts
-        if not filled.any():
-            continue
+        if not filled.all():  # empty values have no edge byte; else no copy of the offsets
+            if not filled.any():
+                continue
+            starts, ends = starts[filled], ends[filled]
         chars = np.frombuffer(data_buf, dtype=np.uint8)
-        if _EDGE_BYTES[chars[starts[filled]]].any() or _EDGE_BYTES[chars[ends[filled] - 1]].any():
+        if _EDGE_BYTES[chars[starts]].any() or _EDGE_BYTES[chars[ends - 1]].any():
             return True
     return False
 
@@ -1070,11 +1072,32 @@ def _to_id(values: pd.Series) -> pd.Series:
 
 
 def _any_contains(text: pd.Series, part: str) -> bool:
-    """Whether any value contains ``part`` (Arrow's kernel straight on Arrow-backed text)."""
+    """Whether any value contains ``part`` (Arrow's kernel straight on Arrow-backed text).
+
+    A one-byte ``part`` (an ASCII character) is looked for in the values' bytes directly: in
+    UTF-8 such a byte is always that character, and the scan is several times faster than
+    the kernel on 40 million ids (issue 19).
+    """
     data = arrow_strings(text)
     if data is None:
         return bool(text.str.contains(part, regex=False).any())
+    byte = part.encode()
+    if len(byte) == 1 and byte.isascii() and data.null_count == 0:
+        return any(_has_byte(chunk, byte[0]) for chunk in data.chunks)
     return bool(pc.any(pc.match_substring(data, part)).as_py())
+
+
+def _has_byte(chunk: pa.Array, byte: int) -> bool:
+    """Whether any value of a string chunk (no missing values) holds ``byte``."""
+    if not len(chunk):
+        return False
+    _, offsets_buf, data_buf = chunk.buffers()
+    if data_buf is None:
+        return False
+    width = np.int32 if chunk.type == pa.string() else np.int64
+    offsets = np.frombuffer(offsets_buf, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+    chars = np.frombuffer(data_buf, dtype=np.uint8)[int(offsets[0]) : int(offsets[-1])]
+    return bool((chars == byte).any())
 
 
 def _to_datetime(
