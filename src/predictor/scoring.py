@@ -14,7 +14,7 @@ import pandas as pd
 
 from predictor.contract.errors import ContractError
 from predictor.contract.tables import Tables
-from predictor.features import build_day_one_features, build_features
+from predictor.features import EncodedTables, build_day_one_features, build_features
 from predictor.features.descriptions import describe
 from predictor.keys import contains
 from predictor.labels import churn_population
@@ -61,11 +61,10 @@ def built_frame(
     column is absent); ``check_features`` refuses too many of them.
     """
     known = truncate(tables, as_of)
+    encoded = EncodedTables(known)  # one encoding of the event tables for both views
     bgnbd = model.info.get("bgnbd_params")
-    current = build_features(known, as_of, model.config, bgnbd)
-    # the Day One view cuts the tables to the windows itself: its families then read the few
-    # rows in them, not every row of the cutoff's encoding (issue 19; the same features)
-    day_one = build_day_one_features(known, model.config).add_prefix(DAY_ONE_PREFIX)
+    current = build_features(known, as_of, model.config, bgnbd, encoded=encoded)
+    day_one = build_day_one_features(known, model.config, encoded).add_prefix(DAY_ONE_PREFIX)
     frame = current.join(day_one, how="left")
     # keys.contains, not Index.isin: pandas' isin of Arrow text made a Python scalar per active
     # customer (1.8 s of the scoring frame's 20 s at 1,000,000 customers; issue 19)
