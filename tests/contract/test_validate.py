@@ -818,3 +818,29 @@ def test_the_byte_scan_finds_a_character_as_the_arrow_kernel_does(large):
         text = pd.Series(pd.arrays.ArrowStringArray(data))
         expected = bool(pc.any(pc.match_substring(data, ".")).as_py())
         assert _any_contains(text, ".") is expected, data
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["C0000001", "C0000002"],  # only plain ASCII bytes: decided by the smallest and largest
+        ["a b", "c\td"],  # whitespace inside values only
+        ["café", "naïve"],  # non-ASCII inside
+        ["x", "", "y"],
+        ["x", None, "y"],
+        [" x", "y"],
+        ["x", "y\u00a0"],
+        ["\x01x", "y\x7f"],  # control bytes that strip keeps
+    ],
+)
+def test_strip_is_skipped_only_when_no_value_would_change(values):
+    import pyarrow as pa
+
+    from predictor.contract.validate import _may_need_strip
+
+    whole = pa.array([" pad ", *values, " pad "])
+    text = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([whole.slice(1, len(values))])))
+    changes = bool((text.str.strip() != text).fillna(False).any())
+    assert _may_need_strip(text) or not changes
+    if all(v is None or v.isascii() and v == v.strip() for v in values):
+        assert not _may_need_strip(text)

