@@ -844,3 +844,23 @@ def test_strip_is_skipped_only_when_no_value_would_change(values):
     assert _may_need_strip(text) or not changes
     if all(v is None or v.isascii() and v == v.strip() for v in values):
         assert not _may_need_strip(text)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["C0000001", "na", "", "NULL", "x"], ["é", "ab", "abcdé"], ["a", None, "none"], []],
+)
+def test_short_values_are_found_as_arrow_counts_characters(values):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from predictor.contract.validate import _char_lengths_at_most
+
+    whole = pa.array(["long padding", *values, "x"], pa.string())
+    data = pa.chunked_array([whole.slice(1, len(values)), whole.slice(0, 1)])
+    text = pd.Series(pd.arrays.ArrowStringArray(data))
+    for limit in (0, 2, 4):
+        expected = pc.less_equal(pc.utf8_length(data), limit).fill_null(False)
+        got = _char_lengths_at_most(text, limit)
+        assert got.dtype == bool
+        np.testing.assert_array_equal(got, expected.to_numpy(zero_copy_only=False))
