@@ -210,7 +210,7 @@ class CustomerChunks:
             return reached
         ids = _arrow_ids(values)
         reached = None if self._numbered is None else self._numbered.reached(ids)
-        if reached is not None:  # ids like C0000001: a binary search of their numbers
+        if reached is not None:  # ids like C0000001 once trimmed: a look-up of their numbers
             return reached
         chunk = np.zeros(len(ids), dtype=np.int64)
         for bound in self._bounds:
