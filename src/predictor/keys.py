@@ -62,6 +62,8 @@ _BLOCK = 1 << 17
 """Keys are converted in blocks of this many rows, so the temporaries stay in the CPU caches."""
 _TABLE_PER_ID = 16
 """The number-to-position table may hold at most this many entries per id (else: hash join)."""
+_REACHED_TABLE_MAX = 1 << 22
+"""``NumberedBounds`` looks numbers up in a table when the last bound's is below this."""
 _ZEROS = 0x3030303030303030
 _HIGH_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
 _SIXES = np.uint64(0x0606060606060606)
@@ -154,6 +156,9 @@ class NumberedBounds:
 
     form: _Form
     numbers: np.ndarray
+    table: np.ndarray | None = None
+    """Bounds reached by each number up to the last bound's (the last entry: every larger
+    number); None when that table would be large or the count not fit in 16 bits."""
 
     @classmethod
     def of(cls, bounds: pa.Array | pa.ChunkedArray) -> NumberedBounds | None:
@@ -162,15 +167,28 @@ class NumberedBounds:
             bounds = bounds.combine_chunks()
         form = _form_of(bounds)
         numbers = None if form is None else _as_numbers(form, bounds)
-        return None if form is None or numbers is None else cls(form, numbers)
+        if form is None or numbers is None:
+            return None
+        table = None
+        top = int(numbers.max()) if len(numbers) else 0
+        if top < _REACHED_TABLE_MAX and len(numbers) < np.iinfo(np.int16).max:
+            table = np.searchsorted(numbers, np.arange(top + 2), side="right").astype(np.int16)
+        return cls(form, numbers, table)
 
     def reached(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
-        """How many bounds each id reaches (``>=`` as text); None unless all have the form."""
+        """How many bounds each id reaches (``>=`` as text); None unless all have the form.
+
+        A look-up in ``table`` when there is one: a binary search per row was a tenth of
+        splitting the input into chunks at 1,000,000 customers (issue 19); the same counts.
+        """
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         numbers = _as_numbers(self.form, values)
         if numbers is None:
             return None
+        if self.table is not None:
+            np.minimum(numbers, len(self.table) - 1, out=numbers)
+            return self.table[numbers].astype(np.int64)
         return np.searchsorted(self.numbers, numbers, side="right").astype(np.int64)
 
 

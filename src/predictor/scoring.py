@@ -16,6 +16,7 @@ from predictor.contract.errors import ContractError
 from predictor.contract.tables import Tables
 from predictor.features import EncodedTables, build_day_one_features, build_features
 from predictor.features.descriptions import describe
+from predictor.keys import contains
 from predictor.labels import churn_population
 from predictor.model_types import TrainedModel
 from predictor.modeling.preprocess import SchemaMismatchError
@@ -65,7 +66,9 @@ def built_frame(
     current = build_features(known, as_of, model.config, bgnbd, encoded=encoded)
     day_one = build_day_one_features(known, model.config, encoded).add_prefix(DAY_ONE_PREFIX)
     frame = current.join(day_one, how="left")
-    active = pd.Series(frame.index.isin(active_customers(known, as_of, model)), index=frame.index)
+    # keys.contains, not Index.isin: pandas' isin of Arrow text made a Python scalar per active
+    # customer (1.8 s of the scoring frame's 20 s at 1,000,000 customers; issue 19)
+    active = pd.Series(contains(active_customers(known, as_of, model), frame.index), frame.index)
     frame = pd.concat([frame, active.rename(ACTIVE_COLUMN)], axis=1)
     frame = fill_absent_label_columns(frame, scoring_columns(model))
     check_features(frame, model, known, allow_missing)

@@ -777,3 +777,90 @@ def test_a_column_of_words_with_some_numbers_stays_text():
     result = validate(_customers_with("plan", plans), end_date=END)
     assert result.tables.customers["plan"].tolist() == plans
     assert not [i for i in result.issues if i.check == "unparseable_number"]
+
+
+@pytest.mark.parametrize("kind", ["string", "large_string"])
+def test_ids_written_with_a_decimal_zero_in_sliced_arrow_columns_lose_it(kind):
+    import pyarrow as pa
+
+    whole = pa.array(["7.0", "c1", "c1", "c2", "8.00", "c3", "9.0"], getattr(pa, kind)())
+    customers = good_raw()["customers"].assign(customer_id=["c1", "c2", "8"])
+    outside = pa.chunked_array([whole.slice(1, 3)])  # the buffer's dots lie outside the slice
+    inside = pa.chunked_array([whole.slice(1, 2), whole.slice(4, 1)])
+    for ids, expected in ((outside, ["c1", "c1", "c2"]), (inside, ["c1", "c1", "8"])):
+        orders = (
+            good_raw()["orders"]
+            .iloc[:3]
+            .assign(customer_id=pd.arrays.ArrowStringArray(ids), order_date="2023-06-01")
+        )
+        typed = validate({"customers": customers, "orders": orders}, end_date=END)
+        assert typed.issues == []
+        assert typed.tables.orders["customer_id"].tolist() == expected
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_the_byte_scan_finds_a_character_as_the_arrow_kernel_does(large):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from predictor.contract.validate import _any_contains
+
+    kind = pa.large_string() if large else pa.string()
+    whole = pa.array(["a.b", "ab", "", "é.", "cd", "x."], kind)
+    cases = [
+        pa.chunked_array([whole]),
+        pa.chunked_array([whole.slice(1, 2), whole.slice(4, 1)]),  # no dot inside the slices
+        pa.chunked_array([whole.slice(1, 1), whole.slice(3, 1)]),
+        pa.chunked_array([pa.array(["ab", None, "c.d"], kind)]),  # missing values: the kernel
+        pa.chunked_array([pa.array([], kind)], type=kind),
+    ]
+    for data in cases:
+        text = pd.Series(pd.arrays.ArrowStringArray(data))
+        expected = bool(pc.any(pc.match_substring(data, ".")).as_py())
+        assert _any_contains(text, ".") is expected, data
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["C0000001", "C0000002"],  # only plain ASCII bytes: decided by the smallest and largest
+        ["a b", "c\td"],  # whitespace inside values only
+        ["café", "naïve"],  # non-ASCII inside
+        ["x", "", "y"],
+        ["x", None, "y"],
+        [" x", "y"],
+        ["x", "y\u00a0"],
+        ["\x01x", "y\x7f"],  # control bytes that strip keeps
+    ],
+)
+def test_strip_is_skipped_only_when_no_value_would_change(values):
+    import pyarrow as pa
+
+    from predictor.contract.validate import _may_need_strip
+
+    whole = pa.array([" pad ", *values, " pad "])
+    text = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([whole.slice(1, len(values))])))
+    changes = bool((text.str.strip() != text).fillna(False).any())
+    assert _may_need_strip(text) or not changes
+    if all(v is None or v.isascii() and v == v.strip() for v in values):
+        assert not _may_need_strip(text)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["C0000001", "na", "", "NULL", "x"], ["é", "ab", "abcdé"], ["a", None, "none"], []],
+)
+def test_short_values_are_found_as_arrow_counts_characters(values):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from predictor.contract.validate import _char_lengths_at_most
+
+    whole = pa.array(["long padding", *values, "x"], pa.string())
+    data = pa.chunked_array([whole.slice(1, len(values)), whole.slice(0, 1)])
+    text = pd.Series(pd.arrays.ArrowStringArray(data))
+    for limit in (0, 2, 4):
+        expected = pc.less_equal(pc.utf8_length(data), limit).fill_null(False)
+        got = _char_lengths_at_most(text, limit)
+        assert got.dtype == bool
+        np.testing.assert_array_equal(got, expected.to_numpy(zero_copy_only=False))

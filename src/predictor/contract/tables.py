@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import pandas as pd
 
-from predictor.keys import positions
+from predictor.keys import contains, positions
 
 TABLE_NAMES: tuple[str, ...] = (
     "customers",
@@ -86,11 +86,16 @@ class Tables:
             )
 
     def subset(self, customer_ids: pd.Index | list[str]) -> Tables:
-        """Return the tables restricted to the given customers (all their rows, every table)."""
+        """Return the tables restricted to the given customers (all their rows, every table).
+
+        Rows are matched with ``keys.contains`` (an Arrow hash join; a row without an id
+        matches nothing): pandas' ``isin`` of Arrow text made a Python scalar per wanted id,
+        a quarter of the sampled training read at 1,000,000 customers (issue 19).
+        """
         ids = pd.Index(customer_ids)
         return Tables(
             **{
-                name: frame[frame["customer_id"].isin(ids)].reset_index(drop=True)
+                name: frame[contains(ids, frame["customer_id"])].reset_index(drop=True)
                 for name, frame in self.items()
             }
         )

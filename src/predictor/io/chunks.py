@@ -205,15 +205,31 @@ class CustomerChunks:
             values = values.combine_chunks()
         if len(self._bounds) > MAX_COMPARED_BOUNDS:
             return self._chunk_by_search(values)
+        reached = self._reached_as_read(values)
+        if reached is not None:
+            return reached
         ids = _arrow_ids(values)
         reached = None if self._numbered is None else self._numbered.reached(ids)
-        if reached is not None:  # ids like C0000001: a binary search of their numbers
+        if reached is not None:  # ids like C0000001 once trimmed: a look-up of their numbers
             return reached
         chunk = np.zeros(len(ids), dtype=np.int64)
         for bound in self._bounds:
             reached = pc.fill_null(pc.greater_equal(ids, bound), False)
             chunk += reached.to_numpy(zero_copy_only=False)
         return chunk
+
+    def _reached_as_read(self, values: pa.Array) -> np.ndarray | None:
+        """``_chunk_of`` straight from the ids as read, when all are prefix-and-digits ids.
+
+        Such ids (``C0000001``: no space, no dot, none missing) are what ``_arrow_ids`` makes
+        of them, so its trimmed copy (a third of the routing at 1,000,000 customers; issue
+        19) is skipped. None when any id is not of the bounds' form.
+        """
+        if self._numbered is None or not (
+            pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+        ):
+            return None
+        return self._numbered.reached(values)
 
     def _chunk_by_search(self, values: pa.Array) -> np.ndarray:
         """``_chunk_of`` for many chunks: a binary search of each distinct id in the bounds."""
