@@ -52,8 +52,9 @@ def _fixed_width_take(dictionary: pa.Array, codes: np.ndarray) -> pa.Array | Non
     """
     if len(dictionary) == 0 or dictionary.null_count:
         return None
-    offsets = np.frombuffer(dictionary.buffers()[1], np.int64, len(dictionary) + 1)
-    offsets = offsets[dictionary.offset :]
+    offsets = np.frombuffer(
+        dictionary.buffers()[1], np.int64, len(dictionary) + 1, 8 * dictionary.offset
+    )
     width = int(offsets[1] - offsets[0])
     if width == 0 or not (np.diff(offsets) == width).all():
         return None
