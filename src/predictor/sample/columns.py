@@ -48,7 +48,7 @@ def _fixed_width_take(dictionary: pa.Array, codes: np.ndarray) -> pa.Array | Non
 
     Ids (``C0000001``) all have one width, so their bytes are the rows of a matrix: taking
     them is one NumPy row gather plus evenly spaced offsets, several times faster than Arrow's
-    string take (the customer ids of 41M interactions: 0.4 s instead of 2.3 s).
+    string take (the customer ids of 41M interactions: 0.3 s instead of 2.3 s).
     """
     if len(dictionary) == 0 or dictionary.null_count:
         return None
