@@ -349,7 +349,7 @@ def _cast(
         return day.cast(target)
     if pa.types.is_timestamp(kind) and pa.types.is_timestamp(target) and kind.unit != target.unit:
         if kind.unit == "ns":
-            values = pc.floor_temporal(values, unit="microsecond")
+            values = _floor_microseconds(values, target)
         return values.cast(target, safe=False)
     if pa.types.is_string(target) and not (
         pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind)
@@ -359,6 +359,19 @@ def _cast(
         return values.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise OutputTypeError(f"{name}: cannot be written as {target} ({exc})") from None
+
+
+def _floor_microseconds(values: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
+    """Nanosecond times floored to the microsecond.
+
+    Times that are whole microseconds already (every time the sample generator makes) are
+    cast directly: Arrow's checked cast fails on any digit below the microsecond, and only
+    then is ``floor_temporal`` run (a second pass over 41M interactions at 1M customers).
+    """
+    try:
+        return values.cast(target)
+    except pa.ArrowInvalid:
+        return pc.floor_temporal(values, unit="microsecond")
 
 
 def _float_ids(values: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -329,6 +329,16 @@ def test_write_tables_then_read_back(tmp_path: Path, csv_folder: Path, fmt: str)
     pd.testing.assert_frame_equal(again.tables.orders, tables.orders)
 
 
+def test_parquet_times_are_written_without_dictionary_pages(tmp_path: Path):
+    times = pd.to_datetime(["2024-01-01 10:00:01", "2024-01-02 11:00:02"])
+    frame = pd.DataFrame({"customer_id": ["C1", "C2"] * 25, "at": times[[0, 1] * 25]})
+    path = write_tables({"a": frame, "b": None}, tmp_path, fmt="parquet")["a"]
+    meta = pq.ParquetFile(path).metadata.row_group(0)
+    assert "RLE_DICTIONARY" in meta.column(0).encodings  # text keeps its dictionary
+    assert "RLE_DICTIONARY" not in meta.column(1).encodings
+    assert pd.read_parquet(path)["at"].tolist() == frame["at"].tolist()
+
+
 def test_write_json_atomic_makes_strict_json(tmp_path: Path):
     obj = {
         "auc": np.float64(0.75),

@@ -139,21 +139,55 @@ def _emit_tickets(
     return {k: v[keep] for k, v in out.items()}
 
 
-def _interaction_rates(world: _World, co: _Cohort, lo: np.ndarray) -> np.ndarray:
-    """Weekly rate of each interaction type (``_ITYPES``) per element."""
+def _interaction_rates(world: _World, co: _Cohort, lo: np.ndarray) -> list[np.ndarray]:
+    """Daily rate of each interaction type (``_ITYPES``) per element, one float64 array a type.
+
+    Columns, not an (elements x types) matrix: with a million customers the matrix of a week
+    no longer fits in the cache, and building it (then its cumulative sums) cost more than
+    the rates themselves.
+    """
     tr = world.tr
     mask = tr.mask[co.idx]
     has = [((mask >> b) & 1).astype(float) for b in range(len(ENGAGE_CHANNELS))]
     e = np.exp(_engagement(co))
     app = (co.s_app <= lo).astype(float)
     sms = tr.sms_opt[co.idx].astype(float)
-    rates = [
+    weekly = [
         np.full(len(co), _SEND_RATES[0]), 0.20 * e * has[0] + 0.02, 0.05 * e * has[0],
         _SEND_RATES[3] * sms, 0.04 * e * sms * has[1], _SEND_RATES[5] * app,
         0.12 * e * app * has[2], 0.20 * e * has[3] + 0.02, 0.35 * e * app * has[4],
         0.10 * e * has[5], 0.08 * e * has[6],
     ]  # fmt: skip
-    return np.stack(rates, axis=1)
+    return [np.asarray(r, dtype=np.float64) / 7.0 for r in weekly]
+
+
+def _row_sum(cols: list[np.ndarray]) -> np.ndarray:
+    """Element-wise sum of the columns, rounded exactly as ``np.stack(cols, 1).sum(axis=1)``.
+
+    NumPy sums a row of 8 to 128 values in eight running partial sums, adds those pairwise,
+    then adds the remaining values one by one; the same order on columns gives the same bits,
+    so the generated data stay as they were (a unit test compares the two).
+    """
+    if not 8 <= len(cols) <= 128:
+        raise ValueError("_row_sum takes 8 to 128 columns")
+    whole = len(cols) - len(cols) % 8
+    p = list(cols[:8])
+    for i in range(8, whole, 8):
+        p = [p[j] + cols[i + j] for j in range(8)]
+    total = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]))
+    for col in cols[whole:]:
+        total += col
+    return total
+
+
+def _kinds(rates: list[np.ndarray], elem: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Type of each event: the number of cumulative rates of its element below its ``u``."""
+    kind = np.zeros(len(elem), dtype=np.int8)
+    cum = np.zeros(0)
+    for j, rate in enumerate(rates):
+        cum = rate.copy() if j == 0 else cum + rate  # np.cumsum's order: one at a time
+        kind += cum[elem] < u
+    return kind.clip(0, len(_ITYPES) - 1)
 
 
 def _emit_interactions(
@@ -161,15 +195,13 @@ def _emit_interactions(
     d_max: int,
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """Sends and engagement on the alive days; engagement follows the hidden engagement level."""
-    rates = _interaction_rates(world, co, lo) / 7.0
-    total = rates.sum(axis=1)
+    rates = _interaction_rates(world, co, lo)
+    total = _row_sum(rates)
     m = dr.end - lo + 1
     cnt = _poisson(rng, total * m)
     elem = np.repeat(np.arange(len(co), dtype=I32), cnt)
     n = len(elem)
-    cum = np.cumsum(rates, axis=1)
-    u = rng.random(n) * total[elem]
-    kind = (cum[elem] < u[:, None]).sum(axis=1, dtype=np.int8).clip(0, len(_ITYPES) - 1)
+    kind = _kinds(rates, elem, rng.random(n) * total[elem])
     day = lo[elem] + (m[elem] * rng.random(n)).astype(I32)
     keep = day <= d_max
     sec = rng.integers(0, 86_400, n, dtype=I32)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from predictor.contract.tables import Tables
+from predictor.sample.columns import (
+    _id_strings,
+    _stamps,
+    _stamps_of_seconds,
+    _strings,
+    _time_order,
+)
 from predictor.sample.params import (
-    _DAY_NS,
     _ITYPES,
     _PLAN_PRICE,
     _SEND_RATES,
@@ -39,26 +44,6 @@ def _cat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return out
 
 
-def _strings(values: tuple[str, ...] | pa.Array, codes: np.ndarray) -> pd.Series:
-    """A ``str`` column holding ``values[codes]`` (built in Arrow, no Python objects)."""
-    dictionary = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
-    taken = pc.take(dictionary, pa.array(np.asarray(codes, dtype=np.int32)))
-    return pd.Series(taken, dtype="str")
-
-
-def _id_strings(prefix: str, n: int) -> pa.Array:
-    """``prefix`` + zero-padded 1-based numbers, e.g. ``C000001``."""
-    width = max(6, len(str(n)))
-    digits = pc.utf8_lpad(pc.cast(pa.array(np.arange(1, n + 1)), pa.string()), width, "0")
-    return pc.binary_join_element_wise(prefix, digits, "")
-
-
-def _stamps(start: pd.Timestamp, day: np.ndarray, sec: np.ndarray | int = 0) -> np.ndarray:
-    """``datetime64[ns]`` values for day indexes plus seconds."""
-    ns = start.value + day.astype(np.int64) * _DAY_NS + np.asarray(sec, dtype=np.int64) * 10**9
-    return ns.astype("datetime64[ns]")
-
-
 def _sorted(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     """Stable sort by one date column, fresh index."""
     order = np.argsort(frame[by].to_numpy(), kind="stable")
@@ -66,21 +51,27 @@ def _sorted(frame: pd.DataFrame, by: str) -> pd.DataFrame:
 
 
 def _assemble(world: _World, rows: dict[str, list], death: np.ndarray) -> Tables:
-    """All seven tables from the collected rows."""
+    """All seven tables from the collected rows.
+
+    The order rows are let go before the largest table (interactions) is built, so its
+    columns can reuse their memory instead of new memory from the kernel.
+    """
     ids = _id_strings("C", len(world.tr.signup))
     orders = _cat(rows["orders"])
     rng = world.rng(1 << 21)
-    return Tables(
-        customers=_customers(world, ids),
-        orders=_orders(world, ids, orders),
-        subscriptions=_subscriptions(world, ids, rows["plans"], death)
+    tables: dict[str, pd.DataFrame | None] = {
+        "customers": _customers(world, ids),
+        "orders": _orders(world, ids, orders),
+        "subscriptions": _subscriptions(world, ids, rows["plans"], death)
         if world.mode == "subscription"
         else None,
-        onboarding=_onboarding(world, ids, orders, death, rng),
-        support_tickets=_tickets_frame(world, ids, _cat(rows["tickets"])),
-        interactions=_interactions(world, ids, _cat(rows["interactions"]), death, rng),
-        nps=_nps_frame(world, ids, _cat(rows["nps"])),
-    )
+        "onboarding": _onboarding(world, ids, orders, death, rng),
+    }
+    del orders
+    tables["support_tickets"] = _tickets_frame(world, ids, _cat(rows["tickets"]))
+    tables["interactions"] = _interactions(world, ids, _cat(rows["interactions"]), death, rng)
+    tables["nps"] = _nps_frame(world, ids, _cat(rows["nps"]))
+    return Tables(**tables)
 
 
 def _customers(world: _World, ids: pa.Array) -> pd.DataFrame:
@@ -101,19 +92,21 @@ def _customers(world: _World, ids: pa.Array) -> pd.DataFrame:
 
 def _orders(world: _World, ids: pa.Array, o: dict[str, np.ndarray]) -> pd.DataFrame:
     """Orders sorted by date, with ``O``-prefixed ids in date order."""
-    order = np.lexsort((o["sec"], o["day"]))
-    o = {k: v[order] for k, v in o.items()}
+    order, seconds = _time_order(o["day"], o["sec"])
+    s = {k: o[k][order] for k in ("cust", "amount", "margin", "items", "chan", "pl")}
+    del order
     return pd.DataFrame(
         {
-            "order_id": pd.Series(_id_strings("O", len(order)), dtype="str"),
-            "customer_id": _strings(ids, o["cust"]),
-            "order_date": _stamps(world.start, o["day"], o["sec"]),
-            "amount": o["amount"].astype(float),
-            "margin": o["margin"].astype(float),
-            "channel": _strings(ORDER_CHANNELS, o["chan"]),
-            "items": o["items"].astype(np.int64),
-            "product_line": _strings(PRODUCT_LINES, o["pl"]),
-        }
+            "order_id": pd.Series(_id_strings("O", len(seconds)), dtype="str"),
+            "customer_id": _strings(ids, s["cust"]),
+            "order_date": _stamps_of_seconds(world.start, seconds),
+            "amount": s["amount"].astype(float, copy=False),
+            "margin": s["margin"].astype(float, copy=False),
+            "channel": _strings(ORDER_CHANNELS, s["chan"]),
+            "items": s["items"].astype(np.int64, copy=False),
+            "product_line": _strings(PRODUCT_LINES, s["pl"]),
+        },
+        copy=False,
     )
 
 
@@ -166,15 +159,15 @@ def _onboarding(
     day.append(orders["day"][first])
     sec.append(orders["sec"][first])
     step.append(np.full(first.sum(), 2))
-    c, d, s, k = (np.concatenate(x) for x in (cust, day, sec, step))
-    frame = pd.DataFrame(
+    order, seconds = _time_order(np.concatenate(day), np.concatenate(sec))
+    return pd.DataFrame(
         {
-            "customer_id": _strings(ids, c),
-            "step": _strings(STEPS, k),
-            "completed_at": _stamps(world.start, d, s),
-        }  # fmt: skip
+            "customer_id": _strings(ids, np.concatenate(cust)[order]),
+            "step": _strings(STEPS, np.concatenate(step)[order]),
+            "completed_at": _stamps_of_seconds(world.start, seconds),
+        },
+        copy=False,
     )
-    return _sorted(frame, "completed_at")
 
 
 def _tickets_frame(world: _World, ids: pa.Array, t: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -222,31 +215,30 @@ def _interactions(
 ) -> pd.DataFrame:  # fmt: skip
     """Interactions sorted by time, including the sends after churn."""
     it = _cat([it, _tail_sends(world, death, rng)])
-    stamps = _stamps(world.start, it.pop("day"), it.pop("sec"))
-    order = np.argsort(stamps, kind="stable")
-    occurred = stamps[order]
-    del stamps
-    types = it.pop("type")[order]
+    order, seconds = _time_order(it.pop("day"), it.pop("sec"))
+    cust, types = it.pop("cust")[order], it.pop("type")[order]
+    del order
     return pd.DataFrame(
         {
-            "customer_id": _strings(ids, it.pop("cust")[order]),
-            "occurred_at": occurred,
-            "channel": _strings(ENGAGE_CHANNELS, _ITYPES[:, 0][types]),
-            "kind": _strings(INTERACTION_KINDS, _ITYPES[:, 1][types]),
-        }
+            "customer_id": _strings(ids, cust),
+            "occurred_at": _stamps_of_seconds(world.start, seconds),
+            "channel": _strings(ENGAGE_CHANNELS, _ITYPES[:, 0].astype(np.int8)[types]),
+            "kind": _strings(INTERACTION_KINDS, _ITYPES[:, 1].astype(np.int8)[types]),
+        },
+        copy=False,
     )
 
 
 def _nps_frame(world: _World, ids: pa.Array, s: dict[str, np.ndarray]) -> pd.DataFrame:
     """NPS answers sorted by time."""
-    frame = pd.DataFrame(
+    order, seconds = _time_order(s["day"], s["sec"])
+    return pd.DataFrame(
         {
-            "customer_id": _strings(ids, s["cust"]),
-            "responded_at": _stamps(world.start, s["day"], s["sec"]),
-            "score": s["score"].astype(np.int64),
+            "customer_id": _strings(ids, s["cust"][order]),
+            "responded_at": _stamps_of_seconds(world.start, seconds),
+            "score": s["score"][order].astype(np.int64),
         }
     )
-    return _sorted(frame, "responded_at")
 
 
 def _traits_frame(world: _World, death: np.ndarray) -> pd.DataFrame:

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from predictor.contract.tables import Tables
-from predictor.sample.frames import _cat, _id_strings, _sorted, _stamps, _strings
+from predictor.sample.columns import _id_strings, _stamps, _strings
+from predictor.sample.frames import _cat, _sorted
 from predictor.sample.usage_process import (
     ACQ_CHANNELS,
     COUNTRIES,
