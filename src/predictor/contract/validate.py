@@ -1007,14 +1007,9 @@ def _may_need_strip(values: pd.Series) -> bool:
             return True  # e.g. string views: other buffers
         if len(chunk) == chunk.null_count:
             continue
-        _, offsets_buf, data_buf = chunk.buffers()
-        width = np.int32 if chunk.type == pa.string() else np.int64
-        offsets = np.frombuffer(offsets_buf, dtype=width)[
-            chunk.offset : chunk.offset + len(chunk) + 1
-        ]
-        chars = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else None
-        body = chars[int(offsets[0]) : int(offsets[-1])] if chars is not None else None
-        if body is None or not len(body) or (body.min() > 0x20 and body.max() < 0x80):
+        offsets, chars = _string_buffers(chunk)
+        body = chars[int(offsets[0]) : int(offsets[-1])]
+        if not len(body) or (body.min() > 0x20 and body.max() < 0x80):
             continue  # no edge byte anywhere (ids): the min and max are 10x cheaper than below
         starts, ends = offsets[:-1], offsets[1:]
         filled = ends > starts
@@ -1067,13 +1062,10 @@ def _ascii_lengths_at_most(chunk: pa.Array, limit: int) -> np.ndarray | None:
         return None
     if not len(chunk):
         return np.zeros(0, dtype=bool)
-    _, offsets_buf, data_buf = chunk.buffers()
-    width = np.int32 if chunk.type == pa.string() else np.int64
-    offsets = np.frombuffer(offsets_buf, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
-    if data_buf is not None and offsets[-1] > offsets[0]:
-        body = np.frombuffer(data_buf, dtype=np.uint8)[int(offsets[0]) : int(offsets[-1])]
-        if body.max() >= 0x80:
-            return None
+    offsets, chars = _string_buffers(chunk)
+    body = chars[int(offsets[0]) : int(offsets[-1])]
+    if len(body) and body.max() >= 0x80:
+        return None
     return np.diff(offsets) <= limit
 
 
@@ -1119,13 +1111,19 @@ def _has_byte(chunk: pa.Array, byte: int) -> bool:
     """Whether any value of a string chunk (no missing values) holds ``byte``."""
     if not len(chunk):
         return False
+    offsets, chars = _string_buffers(chunk)
+    return bool((chars[int(offsets[0]) : int(offsets[-1])] == byte).any())
+
+
+def _string_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A string chunk's value offsets (``len + 1``, the chunk's slice) and its bytes, no copy."""
     _, offsets_buf, data_buf = chunk.buffers()
-    if data_buf is None:
-        return False
     width = np.int32 if chunk.type == pa.string() else np.int64
     offsets = np.frombuffer(offsets_buf, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
-    chars = np.frombuffer(data_buf, dtype=np.uint8)[int(offsets[0]) : int(offsets[-1])]
-    return bool((chars == byte).any())
+    chars = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    )
+    return offsets, chars
 
 
 def _to_datetime(
