@@ -82,17 +82,11 @@ class _Form:
         """Each value's bytes as one little-endian ``uint64`` (None unless all have ``width``)."""
         if data.null_count or not len(data):
             return None if data.null_count else np.zeros(0, dtype=np.uint64)
-        large = pa.types.is_large_string(data.type)
-        step = 8 if large else 4
-        offsets = np.frombuffer(
-            data.buffers()[1], dtype=np.int64 if large else np.int32,
-            count=len(data) + 1, offset=data.offset * step,
-        )  # fmt: skip
+        offsets, chars = string_buffers(data)
         if not (np.diff(offsets) == self.width).all():
             return None
-        raw = np.frombuffer(
-            data.buffers()[2], dtype=np.uint8, count=self.width * len(data), offset=int(offsets[0])
-        )
+        first = int(offsets[0])
+        raw = chars[first : first + self.width * len(data)]
         if self.width == 8:
             return raw.view("<u8")
         padded = np.zeros((len(data), 8), dtype=np.uint8)
@@ -114,6 +108,22 @@ class _Form:
         w = ((w & np.uint64(0x00FF00FF00FF00FF)) * np.uint64(6553601)) >> np.uint64(16)
         w = ((w & np.uint64(0x0000FFFF0000FFFF)) * np.uint64(42949672960001)) >> np.uint64(32)
         return np.where(ok, w.astype(np.int64), -1)
+
+
+def string_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A ``string`` or ``large_string`` array's value offsets and its bytes, without a copy.
+
+    The offsets are the array's own slice (``len + 1`` of them; value ``i`` is
+    ``chars[offsets[i]:offsets[i + 1]]``); ``chars`` is the whole data buffer (empty when the
+    array has none).
+    """
+    _, offsets_buf, data_buf = chunk.buffers()
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    offsets = np.frombuffer(offsets_buf, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+    chars = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    )
+    return offsets, chars
 
 
 def arrow_strings(values: pd.Index | pd.Series) -> pa.ChunkedArray | None:

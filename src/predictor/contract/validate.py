@@ -92,7 +92,7 @@ from predictor.contract.errors import (
 )
 from predictor.contract.schema import SPECS, TableSpec
 from predictor.contract.tables import TABLE_NAMES, Tables
-from predictor.keys import arrow_strings, positions
+from predictor.keys import arrow_strings, positions, string_buffers
 from predictor.timeline import day_end
 
 NULL_TOKENS: frozenset[str] = frozenset({"", "na", "n/a", "nan", "nat", "null", "none", "#n/a"})
@@ -1007,7 +1007,7 @@ def _may_need_strip(values: pd.Series) -> bool:
             return True  # e.g. string views: other buffers
         if len(chunk) == chunk.null_count:
             continue
-        offsets, chars = _string_buffers(chunk)
+        offsets, chars = string_buffers(chunk)
         body = chars[int(offsets[0]) : int(offsets[-1])]
         if not len(body) or (body.min() > 0x20 and body.max() < 0x80):
             continue  # no edge byte anywhere (ids): the min and max are 10x cheaper than below
@@ -1062,7 +1062,7 @@ def _ascii_lengths_at_most(chunk: pa.Array, limit: int) -> np.ndarray | None:
         return None
     if not len(chunk):
         return np.zeros(0, dtype=bool)
-    offsets, chars = _string_buffers(chunk)
+    offsets, chars = string_buffers(chunk)
     body = chars[int(offsets[0]) : int(offsets[-1])]
     if len(body) and body.max() >= 0x80:
         return None
@@ -1111,19 +1111,8 @@ def _has_byte(chunk: pa.Array, byte: int) -> bool:
     """Whether any value of a string chunk (no missing values) holds ``byte``."""
     if not len(chunk):
         return False
-    offsets, chars = _string_buffers(chunk)
+    offsets, chars = string_buffers(chunk)
     return bool((chars[int(offsets[0]) : int(offsets[-1])] == byte).any())
-
-
-def _string_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """A string chunk's value offsets (``len + 1``, the chunk's slice) and its bytes, no copy."""
-    _, offsets_buf, data_buf = chunk.buffers()
-    width = np.int32 if chunk.type == pa.string() else np.int64
-    offsets = np.frombuffer(offsets_buf, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
-    chars = (
-        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    )
-    return offsets, chars
 
 
 def _to_datetime(

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from predictor.keys import string_buffers
 from predictor.sample.params import _DAY_NS
 
 _ROW_BLOCK = 1 << 20
@@ -52,14 +53,11 @@ def _fixed_width_take(dictionary: pa.Array, codes: np.ndarray) -> pa.Array | Non
     """
     if len(dictionary) == 0 or dictionary.null_count:
         return None
-    offsets = np.frombuffer(
-        dictionary.buffers()[1], np.int64, len(dictionary) + 1, 8 * dictionary.offset
-    )
+    offsets, chars = string_buffers(dictionary)
     width = int(offsets[1] - offsets[0])
     if width == 0 or not (np.diff(offsets) == width).all():
         return None
-    size, first = int(offsets[-1] - offsets[0]), int(offsets[0])
-    data = np.frombuffer(dictionary.buffers()[2], np.uint8, size, first)
+    data = chars[int(offsets[0]) : int(offsets[-1])]
     rows = data.view(np.dtype((np.void, width)))[codes]
     spaced = np.arange(0, (len(codes) + 1) * width, width, dtype=np.int64)
     return pa.LargeStringArray.from_buffers(len(codes), pa.py_buffer(spaced), pa.py_buffer(rows))
