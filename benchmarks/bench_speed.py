@@ -15,6 +15,10 @@ are included). Stages hand data on through the work folder:
   ``bench_scoring.measure`` (chunked scoring from the Parquet files, owned by the scoring
   benchmark) then runs on the same data and the model just trained, and its numbers are
   reported too.
+* ``touch`` (after every size): a child writes 0.5 and 5 GiB of fresh memory with no
+  predictor code, the machine's price of first-touched memory; each stage's timed parts also
+  report their user and system CPU seconds (``Clock``), so the tables tell computation from
+  that price.
 
 Sizes of at least ``LOCK_FROM`` customers run under ``flock /tmp/predictor-1m.lock`` so that
 only one such job holds the machine's memory at a time.
@@ -25,11 +29,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +49,50 @@ GIB = 1024**3
 
 
 # ------------------------------------------------------------------------------ child stages
+
+
+class Clock:
+    """Wall-clock and CPU seconds of each timed part of a stage.
+
+    CPU seconds are ``getrusage(RUSAGE_SELF)`` deltas over every thread of the process: user
+    time is the stage's own computation, system time the kernel's work for it, nearly all of
+    it mapping and zeroing the fresh memory the stage touches. The split tells a stage that
+    computes more from one that touches memory the machine is slow to hand out (``touch``).
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, list[float]] = {}
+
+    @contextmanager
+    def part(self, key: str) -> Iterator[None]:
+        """Time the block as ``key``."""
+        before, began = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        yield
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        self.seconds[key] = time.perf_counter() - began
+        self.cpu[key] = [after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime]
+
+    def result(self, **extra: Any) -> dict[str, Any]:
+        """The stage's JSON result: seconds of every part, their CPU split, and ``extra``."""
+        return {**self.seconds, "cpu": self.cpu, **extra}
+
+
+def _touch(gib: float) -> dict[str, Any]:
+    """Write ``gib`` GiB of fresh memory (kept until the end), as the stages' arrays do.
+
+    The same process settings as the stages (``tune_for_large_tables``: ordinary pages, freed
+    memory kept), 64 MiB arrays of ones. No predictor code: the seconds per GiB are the
+    machine's price of memory a process touches for the first time.
+    """
+    import numpy as np
+
+    values, block = int(gib * 2**27), 8 * 2**20  # float64 values in all, per 64 MiB array
+    clock, kept = Clock(), []
+    with clock.part("seconds"):
+        for start in range(0, values, block):
+            kept.append(np.ones(min(block, values - start)))
+    return clock.result(gib=gib)
 
 
 def _config(overrides: list[str]):
@@ -63,26 +114,27 @@ def _stage_generate(n: int, workdir: Path, _overrides: list[str]) -> dict[str, A
     from predictor.output_schema import SAMPLE_DAY_COLUMNS
     from predictor.sample import generate_sample
 
-    began = time.perf_counter()
-    business = generate_sample(n, seed=0, mode="subscription")
-    seconds = time.perf_counter() - began
+    clock = Clock()
+    with clock.part("seconds"):
+        business = generate_sample(n, seed=0, mode="subscription")
     shutil.rmtree(workdir / "data", ignore_errors=True)
-    began = time.perf_counter()
-    write_tables(business.tables, workdir / "data", fmt="parquet", days=SAMPLE_DAY_COLUMNS)
+    with clock.part("write_seconds"):
+        write_tables(business.tables, workdir / "data", fmt="parquet", days=SAMPLE_DAY_COLUMNS)
     rows = {name: len(frame) for name, frame in business.tables.items()}
     end = str(business.end_date.date())
     (workdir / "meta.json").write_text(json.dumps({"end_date": end, "rows": rows}))
-    return {"seconds": seconds, "write_seconds": time.perf_counter() - began, "rows": rows}
+    return clock.result(rows=rows)
 
 
 def _stage_validate(n: int, workdir: Path, _overrides: list[str]) -> dict[str, Any]:
     from predictor.io import load_tables
 
     meta = json.loads((workdir / "meta.json").read_text())
-    began = time.perf_counter()
-    result = load_tables(None, workdir / "data", end_date=meta["end_date"])
-    result.raise_for_errors()
-    return {"seconds": time.perf_counter() - began}
+    clock = Clock()
+    with clock.part("seconds"):
+        result = load_tables(None, workdir / "data", end_date=meta["end_date"])
+        result.raise_for_errors()
+    return clock.result()
 
 
 def _stage_features(n: int, workdir: Path, overrides: list[str]) -> dict[str, Any]:
@@ -90,34 +142,28 @@ def _stage_features(n: int, workdir: Path, overrides: list[str]) -> dict[str, An
 
     config = _config(overrides)
     tables, meta = _tables(workdir)
-    began = time.perf_counter()
-    frame = build_features(tables, meta["end_date"], config)
-    cutoff_s = time.perf_counter() - began
-    began = time.perf_counter()
-    build_day_one_features(tables, config)
-    day_one_s = time.perf_counter() - began
-    return {
-        "seconds": cutoff_s,
-        "day_one_seconds": day_one_s,
-        "groupby_seconds": _bare_groupby(tables),
-        "columns": frame.shape[1],
-    }
+    clock = Clock()
+    with clock.part("seconds"):
+        frame = build_features(tables, meta["end_date"], config)
+    with clock.part("day_one_seconds"):
+        build_day_one_features(tables, config)
+    with clock.part("groupby_seconds"):
+        _bare_groupby(tables)
+    return clock.result(columns=frame.shape[1])
 
 
-def _bare_groupby(tables) -> float:
-    """Seconds of the issue's anchor: one pandas group-by pass over every event row.
+def _bare_groupby(tables) -> None:
+    """The issue's anchor: one pandas group-by pass over every event row.
 
     Each event table grouped by ``customer_id`` into 4 aggregates of its event date (count,
     min, max, first): the same rows the features read, with no feature logic.
     """
     from predictor.contract.schema import SPECS
 
-    began = time.perf_counter()
     for name, frame in tables.items():
         if name == "customers":
             continue
         frame.groupby("customer_id")[SPECS[name].event_date].agg(["count", "min", "max", "first"])
-    return time.perf_counter() - began
 
 
 def _stage_train(n: int, workdir: Path, overrides: list[str]) -> dict[str, Any]:
@@ -132,25 +178,23 @@ def _stage_train(n: int, workdir: Path, overrides: list[str]) -> dict[str, Any]:
     from predictor.training import train
 
     config = _config([*overrides, f"data.path={workdir / 'data'}"])
-    began = time.perf_counter()
-    data = load_training_data(config, workdir=workdir)
-    read_s = time.perf_counter() - began
-    model, evaluation = train(data.tables, config)
-    seconds = time.perf_counter() - began
+    clock = Clock()
+    with clock.part("seconds"):
+        with clock.part("read_seconds"):
+            data = load_training_data(config, workdir=workdir)
+        model, evaluation = train(data.tables, config)
     shutil.rmtree(workdir / "model", ignore_errors=True)
     save_bundle(model, workdir / "model")
     rows = {task: r.n_rows["train"] for task, r in evaluation.tasks.items()}
-    return {
-        "seconds": seconds,
-        "read_seconds": read_s,
-        "fit_seconds": seconds - read_s,
-        "train_rows": rows,
-        "training_customers": int(model.info["training_customers"]),
-    }
+    return clock.result(
+        fit_seconds=clock.seconds["seconds"] - clock.seconds["read_seconds"],
+        train_rows=rows,
+        training_customers=int(model.info["training_customers"]),
+    )
 
 
-def _bare_predict(model, frame) -> float:
-    """Seconds of DMatrix + Booster.predict for every booster, on ready feature frames."""
+def _bare_predict(model, frame, clock: Clock) -> None:
+    """Time DMatrix + Booster.predict for every booster, on ready feature frames."""
     from predictor.modeling.boosting import margin
     from predictor.scoring import _split
 
@@ -158,11 +202,10 @@ def _bare_predict(model, frame) -> float:
     jobs = [(model.churn.schema_.transform(current), [model.churn.booster_])]
     jobs.append((model.value.schema_.transform(current), list(model.value.boosters_.values())))
     jobs.append((model.day_one.schema_.transform(day_one), list(model.day_one.boosters_.values())))
-    began = time.perf_counter()
-    for X, boosters in jobs:
-        for booster in boosters:
-            margin(booster, X)
-    return time.perf_counter() - began
+    with clock.part("bare_seconds"):
+        for X, boosters in jobs:
+            for booster in boosters:
+                margin(booster, X)
 
 
 def _stage_score(n: int, workdir: Path, _overrides: list[str]) -> dict[str, Any]:
@@ -173,19 +216,13 @@ def _stage_score(n: int, workdir: Path, _overrides: list[str]) -> dict[str, Any]
     tables, meta = _tables(workdir)
     as_of = pd.Timestamp(meta["end_date"])
     predictor = load_model(workdir / "model")
-    began = time.perf_counter()
-    scores = predictor.score(tables, as_of=as_of)
-    end_to_end = time.perf_counter() - began
-    began = time.perf_counter()
-    frame = predictor.features(tables, as_of)
-    features_s = time.perf_counter() - began
-    bare = _bare_predict(predictor.model, frame.set_index("customer_id"))
-    return {
-        "seconds": end_to_end,
-        "features_seconds": features_s,
-        "bare_seconds": bare,
-        "scored": len(scores),
-    }
+    clock = Clock()
+    with clock.part("seconds"):
+        scores = predictor.score(tables, as_of=as_of)
+    with clock.part("features_seconds"):
+        frame = predictor.features(tables, as_of)
+    _bare_predict(predictor.model, frame.set_index("customer_id"), clock)
+    return clock.result(scored=len(scores))
 
 
 def _stage_scoring_module(n: int, workdir: Path, _overrides: list[str]) -> dict[str, Any]:
@@ -212,9 +249,10 @@ STAGE_FUNCS = {
 
 def _child_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run one benchmark stage (child process).")
-    parser.add_argument("--stage", required=True, choices=sorted(STAGE_FUNCS))
-    parser.add_argument("--customers", type=int, required=True)
-    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--stage", required=True, choices=[*sorted(STAGE_FUNCS), "touch"])
+    parser.add_argument("--customers", type=int, default=0)
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--gib", type=float, default=1.0, help="memory of the touch stage")
     parser.add_argument("--set", action="append", default=[], dest="overrides")
     args = parser.parse_args(argv)
     import warnings
@@ -223,8 +261,11 @@ def _child_main(argv: list[str] | None = None) -> int:
 
     warnings.simplefilter("ignore")
     tune_for_large_tables()  # as the ``predictor`` command does before any command
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    out = STAGE_FUNCS[args.stage](args.customers, args.workdir, args.overrides)
+    if args.stage == "touch":
+        out = _touch(args.gib)
+    else:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        out = STAGE_FUNCS[args.stage](args.customers, args.workdir, args.overrides)
     print("RESULT " + json.dumps(out), flush=True)
     return 0
 
@@ -249,14 +290,14 @@ class StageError(RuntimeError):
 
 
 def run_child(
-    stage: str, n: int, workdir: Path, overrides: list[str], log: Path
+    stage: str, n: int, workdir: Path, overrides: list[str], log: Path, *, gib: float = 0.0
 ) -> tuple[dict[str, Any], float]:
     """One child process: its JSON result and its peak RSS in GiB."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--stage", stage]
-    cmd += ["--customers", str(n), "--workdir", str(workdir)]
+    cmd += ["--customers", str(n), "--workdir", str(workdir), "--gib", str(gib)]
     for item in overrides:
         cmd += ["--set", item]
-    if n >= LOCK_FROM and shutil.which("flock"):
+    if (n >= LOCK_FROM or gib >= 1) and shutil.which("flock"):
         cmd = ["flock", LOCK, *cmd]
     with open(log, "a") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
@@ -292,6 +333,7 @@ class SpeedSettings:
     train_overrides: tuple[str, ...]
     repeat_below: int = 1_000_000
     repeats: int = 3
+    touch_gib: tuple[float, ...] = (0.5, 5.0)
 
 
 def _runs(stage: str, n: int, settings: SpeedSettings) -> int:
@@ -327,6 +369,35 @@ def _size(n: int, settings: SpeedSettings, say) -> dict[str, Measurement | str]:
             out[stage] = f"failed: {str(err).splitlines()[0][:120]}"
     shutil.rmtree(workdir, ignore_errors=True)
     return out
+
+
+def _touch_probe(settings: SpeedSettings, say) -> dict[str, dict[str, Any]]:
+    """Medians of writing each of ``settings.touch_gib`` GiB of fresh memory (``_touch``).
+
+    The sizes alternate run by run, so that a change of the machine's state during the probe
+    falls on both.
+    """
+    settings.workdir.mkdir(parents=True, exist_ok=True)
+    log = settings.workdir / "touch.log"
+    sizes = ", ".join(f"{g:g}" for g in settings.touch_gib)
+    say(f"speed: first touch of {sizes} GiB of fresh memory ({settings.repeats} runs each)")
+    runs: dict[float, list[dict[str, Any]]] = {g: [] for g in settings.touch_gib}
+    for _ in range(settings.repeats):
+        for gib in settings.touch_gib:
+            log.write_text("")
+            runs[gib].append(run_child("touch", 0, settings.workdir, [], log, gib=gib)[0])
+    return {f"{gib:g}": _touch_summary(gib, results) for gib, results in runs.items()}
+
+
+def _touch_summary(gib: float, results: list[dict[str, Any]]) -> dict[str, Any]:
+    seconds = [r["seconds"] for r in results]
+    return {
+        "gib": gib,
+        "seconds": statistics.median(seconds),
+        "user": statistics.median(r["cpu"]["seconds"][0] for r in results),
+        "system": statistics.median(r["cpu"]["seconds"][1] for r in results),
+        "runs": seconds,
+    }
 
 
 def _cell(m: Measurement | str | None, key: str = "seconds") -> str:
@@ -447,6 +518,62 @@ def _growth(results: dict[int, dict]) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
+def _cpu_split(m: Measurement | str | None, key: str) -> tuple[float, float, float] | None:
+    """Wall, user CPU and system CPU seconds of one timed part (``None``: not measured)."""
+    if not isinstance(m, Measurement) or key not in m.extra.get("cpu", {}):
+        return None
+    wall = m.seconds if key == "seconds" else m.extra[key]
+    user, system = m.extra["cpu"][key]
+    return wall, user, system
+
+
+def _cpu_md(results: dict[int, dict]) -> str:
+    """Wall, user and system seconds of every timed part at the two largest sizes."""
+    sizes = list(results)
+    if len(sizes) < 2:
+        return ""
+    a, b = sizes[-2], sizes[-1]
+    lines = [
+        f"| wall / user CPU / system CPU, seconds | {a:,} | {b:,} | growth x{b / a:.0f} |",
+        "|---|---|---|---|",
+    ]
+    for label, stage, key in ROWS:
+        sa = _cpu_split(results[a].get(stage), key)
+        sb = _cpu_split(results[b].get(stage), key)
+        if sa is None or sb is None:
+            continue
+        cells = [" / ".join(f"{v:,.1f}" for v in split) for split in (sa, sb)]
+        growth = " / ".join(
+            f"x{vb / va:.1f}" if va > 0 else "—" for va, vb in zip(sa, sb, strict=True)
+        )
+        lines.append(f"| {label.strip()} | {cells[0]} | {cells[1]} | {growth} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def _touch_md(touch: dict[str, dict[str, Any]]) -> str:
+    """The first-touch probe's table and the growth of its seconds per GiB."""
+    if not touch:
+        return ""
+    lines = [
+        "| fresh memory written, GiB | seconds (median) | seconds per GiB | user / system CPU "
+        "seconds | runs |",
+        "|---|---|---|---|---|",
+    ]
+    for t in touch.values():
+        runs = ", ".join(f"{x:.2f}" for x in t["runs"])
+        lines.append(
+            f"| {t['gib']:g} | {t['seconds']:.2f} | {t['seconds'] / t['gib']:.2f} | "
+            f"{t['user']:.2f} / {t['system']:.2f} | {runs} |"
+        )
+    first, last = list(touch.values())[0], list(touch.values())[-1]
+    if last["gib"] > first["gib"] and first["seconds"] > 0:
+        lines.append(
+            f"\nx{last['gib'] / first['gib']:.0f} the memory took "
+            f"x{last['seconds'] / first['seconds']:.1f} the time."
+        )
+    return "\n".join(lines)
+
+
 def _anchor(results: dict[int, dict]) -> str:
     """Sentences: one cutoff's features as a multiple of the bare group-by, per size."""
     lines = []
@@ -487,8 +614,34 @@ def _intro(overrides: tuple[str, ...]) -> str:
     )
 
 
-def render(results: dict[int, dict], overrides: tuple[str, ...]) -> str:
-    """The speed section's markdown from per-size measurements."""
+def _machine_md(results: dict[int, dict], touch: dict[str, dict[str, Any]]) -> list[str]:
+    """The CPU split of every timed part and the first-touch probe, where measured."""
+    parts = []
+    cpu, probe = _cpu_md(results), _touch_md(touch)
+    if cpu:
+        parts += [
+            "**Computation and memory.** Each timed part's wall-clock seconds against the CPU "
+            "seconds of its process (`getrusage`, every thread): user time is the stage's own "
+            "computation; system time is the kernel's, nearly all of it mapping and zeroing "
+            "fresh memory the stage touches for the first time.\n",
+            cpu + "\n",
+        ]
+    if probe:
+        parts += [
+            "**The machine's price of fresh memory.** A child process with the stages' "
+            "settings writes N GiB of new arrays and keeps them (no predictor code); medians "
+            "of runs that alternate the sizes.\n",
+            probe + "\n",
+        ]
+    return parts
+
+
+def render(
+    results: dict[int, dict],
+    overrides: tuple[str, ...],
+    touch: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """The speed section's markdown from per-size measurements and the first-touch probe."""
     results = dict(sorted(results.items()))
     time_md, peak_md, runs_md = _tables_md(results)
     through_md, _ = _throughput(results)
@@ -509,37 +662,46 @@ def render(results: dict[int, dict], overrides: tuple[str, ...]) -> str:
             "process, same event rows); file-to-file scoring against in-memory scoring "
             "(`bench_scoring`, both in one run).\n",
             _anchor(results) + "\n",
+            *_machine_md(results, touch or {}),
             runs_md + "\n",
         ]
     )
 
 
-def to_data(results: dict[int, dict], overrides: tuple[str, ...]) -> dict[str, Any]:
+def to_data(
+    results: dict[int, dict],
+    overrides: tuple[str, ...],
+    touch: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """JSON-ready measurements (``from_data`` reads them back)."""
     sizes = {
         str(n): {s: (m.__dict__ if isinstance(m, Measurement) else m) for s, m in r.items()}
         for n, r in results.items()
     }
-    return {"sizes": sizes, "overrides": list(overrides)}
+    return {"sizes": sizes, "overrides": list(overrides), "touch": touch or {}}
 
 
-def from_data(data: dict[str, Any]) -> tuple[dict[int, dict], tuple[str, ...]]:
-    """Measurements saved by ``to_data``."""
+def from_data(
+    data: dict[str, Any],
+) -> tuple[dict[int, dict], tuple[str, ...], dict[str, dict[str, Any]]]:
+    """Measurements saved by ``to_data`` (runs saved before the probe have no ``touch``)."""
     results = {
         int(n): {s: (Measurement(**m) if isinstance(m, dict) else m) for s, m in r.items()}
         for n, r in data["sizes"].items()
     }
-    return results, tuple(data["overrides"])
+    return results, tuple(data["overrides"]), data.get("touch", {})
 
 
 def merge(parts: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
     """Markdown and data of several speed runs (e.g. 10k/100k and a separate 1M run)."""
     results: dict[int, dict] = {}
     overrides: tuple[str, ...] = ()
+    touch: dict[str, dict[str, Any]] = {}
     for part in parts:
-        more, overrides = from_data(part)
+        more, overrides, probe = from_data(part)
         results.update(more)
-    return render(results, overrides), to_data(results, overrides)
+        touch = probe or touch
+    return render(results, overrides, touch), to_data(results, overrides, touch)
 
 
 def run(settings: SpeedSettings, say):
@@ -548,8 +710,9 @@ def run(settings: SpeedSettings, say):
 
     clock = Timer()
     results = {n: _size(n, settings, say) for n in settings.sizes}
-    text = render(results, settings.train_overrides)
-    data = to_data(results, settings.train_overrides)
+    touch = _touch_probe(settings, say) if settings.touch_gib else {}
+    text = render(results, settings.train_overrides, touch)
+    data = to_data(results, settings.train_overrides, touch)
     return SectionResult("Speed and memory", text, [], data, clock.seconds)
 
 

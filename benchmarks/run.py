@@ -62,12 +62,13 @@ class Mode:
     speed_repeats: int
     usage_accounts: int = 2_000
     usage_activity: float = 1.0
+    speed_touch_gib: tuple[float, ...] = (0.5, 5.0)
 
 
 MODES = {
     "full": Mode("full", 10_000, (), 200, True, (10_000, 100_000, 1_000_000), 3),
-    "quick": Mode("quick", 4_000, (), 100, True, (2_000, 10_000), 1, 1_000),
-    "tiny": Mode("tiny", 500, FAST, 10, False, (400,), 1, 600, 0.05),
+    "quick": Mode("quick", 4_000, (), 100, True, (2_000, 10_000), 1, 1_000, 1.0, (0.1, 1.0)),
+    "tiny": Mode("tiny", 500, FAST, 10, False, (400,), 1, 600, 0.05, (0.01, 0.1)),
 }
 
 
@@ -102,7 +103,10 @@ def _run_section(name: str, mode: Mode, args: argparse.Namespace) -> SectionResu
     sizes = tuple(args.sizes) if args.sizes else mode.speed_sizes
     overrides = tuple(dict.fromkeys(mode.overrides + SPEED_TRAIN))
     with tempfile.TemporaryDirectory(prefix="predictor-bench-") as tmp:
-        settings = SpeedSettings(sizes, Path(tmp), overrides, repeats=mode.speed_repeats)
+        settings = SpeedSettings(
+            sizes, Path(tmp), overrides, repeats=mode.speed_repeats,
+            touch_gib=mode.speed_touch_gib,
+        )  # fmt: skip
         return run(settings, _say)
 
 
