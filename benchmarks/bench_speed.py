@@ -15,7 +15,7 @@ are included). Stages hand data on through the work folder:
   ``bench_scoring.measure`` (chunked scoring from the Parquet files, owned by the scoring
   benchmark) then runs on the same data and the model just trained, and its numbers are
   reported too.
-* ``touch`` (after every size): a child writes 0.5 and 5 GiB of fresh memory with no
+* ``touch`` (once, after all sizes): a child writes 0.5 and 5 GiB of fresh memory with no
   predictor code, the machine's price of first-touched memory; each stage's timed parts also
   report their user and system CPU seconds (``Clock``), so the tables tell computation from
   that price.
