@@ -390,6 +390,7 @@ def _touch_probe(settings: SpeedSettings, say) -> dict[str, dict[str, Any]]:
 
 
 def _touch_summary(gib: float, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median wall, user and system seconds of one probe size's runs, and every run's time."""
     seconds = [r["seconds"] for r in results]
     return {
         "gib": gib,
@@ -400,12 +401,17 @@ def _touch_summary(gib: float, results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _part_seconds(m: Measurement, key: str) -> float | None:
+    """Wall-clock seconds of one timed part of a stage (``seconds``: the stage's own)."""
+    return m.seconds if key == "seconds" else m.extra.get(key)
+
+
 def _cell(m: Measurement | str | None, key: str = "seconds") -> str:
     if m is None:
         return "—"
     if isinstance(m, str):
         return m
-    value = m.peak_gib if key == "peak" else (m.seconds if key == "seconds" else m.extra[key])
+    value = m.peak_gib if key == "peak" else _part_seconds(m, key)
     return f"{value:,.2f}" if key == "peak" else f"{value:,.1f}"
 
 
@@ -508,8 +514,7 @@ def _growth(results: dict[int, dict]) -> str:
         for a, b in zip(sizes, sizes[1:], strict=False):
             ma, mb = results[a].get(stage), results[b].get(stage)
             if isinstance(ma, Measurement) and isinstance(mb, Measurement):
-                ta = ma.seconds if key == "seconds" else ma.extra.get(key)
-                tb = mb.seconds if key == "seconds" else mb.extra.get(key)
+                ta, tb = _part_seconds(ma, key), _part_seconds(mb, key)
                 if ta and tb:
                     lines.append(
                         f"{label.strip()}: x{tb / ta:.1f} time for x{b / a:.0f} customers "
@@ -522,9 +527,8 @@ def _cpu_split(m: Measurement | str | None, key: str) -> tuple[float, float, flo
     """Wall, user CPU and system CPU seconds of one timed part (``None``: not measured)."""
     if not isinstance(m, Measurement) or key not in m.extra.get("cpu", {}):
         return None
-    wall = m.seconds if key == "seconds" else m.extra[key]
     user, system = m.extra["cpu"][key]
-    return wall, user, system
+    return _part_seconds(m, key), user, system
 
 
 def _cpu_md(results: dict[int, dict]) -> str:
