@@ -258,6 +258,7 @@ def to_arrow(
     *,
     days: Collection[str] = (),
     metadata: Mapping[str, str] | None = None,
+    first_row: int = 0,
 ) -> pa.Table:
     """The frame as an Arrow table in portable types (see the module docstring).
 
@@ -265,7 +266,8 @@ def to_arrow(
     general rules. ``days`` names further calendar-day columns (``date32``). ``metadata`` is
     stored as Parquet key-value metadata, each key prefixed ``predictor.``. The index is not
     written, nor pandas' own metadata (readers get the types of the file, not of a pandas
-    frame).
+    frame). ``first_row``: the frame is a piece of a larger one starting at that row, and
+    the rows named in errors are counted in the larger one.
 
     Raises:
         OutputTypeError: a non-nullable column holds nulls, a day column holds a time of day,
@@ -280,10 +282,10 @@ def to_arrow(
         target = declared.type if declared is not None else _general_type(name, values.type)
         if name in day_set and pa.types.is_timestamp(target):
             target = pa.date32()
-        arrays.append(_cast(name, values, target, frame))
+        arrays.append(_cast(name, values, target, frame, first_row))
         nullable = True if declared is None else declared.nullable
         if not nullable and arrays[-1].null_count:
-            rows = _rows(pc.is_null(arrays[-1]))
+            rows = _rows(pc.is_null(arrays[-1]), first_row=first_row)
             raise OutputTypeError(f"{_label(schema)}{name}: {arrays[-1].null_count} empty {rows}")
         fields.append(pa.field(name, target, nullable=nullable))
     out = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
@@ -333,7 +335,7 @@ def _general_type(name: str, kind: pa.DataType) -> pa.DataType:
 
 
 def _cast(
-    name: str, values: pa.ChunkedArray, target: pa.DataType, frame: pd.DataFrame
+    name: str, values: pa.ChunkedArray, target: pa.DataType, frame: pd.DataFrame, first_row: int
 ) -> pa.ChunkedArray:
     """``values`` as ``target``: timestamps cut to microseconds, days checked to be midnights."""
     kind = values.type
@@ -344,7 +346,7 @@ def _cast(
         timed = pc.fill_null(pc.not_equal(day, values), False)
         if pc.any(timed).as_py():
             raise OutputTypeError(
-                f"{name}: a calendar-day column holds times of day {_rows(timed, frame[name])}"
+                f"{name}: a calendar-day column holds times of day {_rows(timed, frame[name], first_row)}"
             )
         return day.cast(target)
     if pa.types.is_timestamp(kind) and pa.types.is_timestamp(target) and kind.unit != target.unit:
@@ -380,11 +382,11 @@ def _float_ids(values: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.replace_substring_regex(text, r"^(-?\d+)\.0$", r"\1")
 
 
-def _rows(mask: pa.ChunkedArray, values: pd.Series | None = None) -> str:
+def _rows(mask: pa.ChunkedArray, values: pd.Series | None = None, first_row: int = 0) -> str:
     """``(rows 3, 8: '2024-01-01 10:00', ...)``: the first five rows where ``mask`` holds."""
     flat = np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
     where = np.flatnonzero(flat)[:5]
-    listed = ", ".join(map(str, where))
+    listed = ", ".join(str(first_row + i) for i in where)
     if values is None:
         return f"(rows {listed})"
     shown = ", ".join(repr(str(values.iloc[i])) for i in where)

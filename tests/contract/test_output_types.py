@@ -273,6 +273,49 @@ def test_writer_refuses_a_time_of_day_in_a_day_column(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_large_frames_are_written_row_group_by_row_group_as_one_file(tmp_path, monkeypatch):
+    from predictor.io import atomic
+
+    rng = np.random.default_rng(0)
+    n = 95
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.Series([f"C{i:03d}" for i in range(n)], dtype="str"),
+            "as_of": pd.Timestamp("2024-06-30") + pd.to_timedelta(rng.integers(0, 9, n), "D"),
+            "ordered_at": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 10**6, n), "s"),
+            "value": rng.normal(size=n),
+        }
+    )
+    write_frame_atomic(frame, tmp_path / "whole.parquet", metadata={"run": "r1"})
+    monkeypatch.setattr(atomic, "ROW_GROUP_ROWS", 20)
+    write_frame_atomic(frame, tmp_path / "pieces.parquet", metadata={"run": "r1"})
+    whole, pieces = (
+        pq.ParquetFile(tmp_path / "whole.parquet"),
+        pq.ParquetFile(tmp_path / "pieces.parquet"),
+    )
+    assert pieces.metadata.num_row_groups == 5
+    assert pieces.schema_arrow.equals(whole.schema_arrow, check_metadata=True)
+    assert pieces.read().equals(whole.read())
+    late = frame.assign(
+        as_of=frame["as_of"].where(frame.index != 57, pd.Timestamp("2024-07-01 09:30"))
+    )
+    with pytest.raises(
+        OutputTypeError, match=r"as_of: .*times of day \(rows 57: '2024-07-01 09:30"
+    ):
+        write_frame_atomic(late, tmp_path / "late.parquet")
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["pieces.parquet", "whole.parquet"]
+
+
+def test_object_columns_are_typed_from_the_whole_column(tmp_path, monkeypatch):
+    from predictor.io import atomic
+
+    monkeypatch.setattr(atomic, "ROW_GROUP_ROWS", 2)
+    frame = pd.DataFrame({"note": pd.Series([None, None, 1.5, 2.5], dtype=object)})
+    write_frame_atomic(frame, tmp_path / "x.parquet")
+    assert pq.read_schema(tmp_path / "x.parquet").field("note").type == pa.float64()
+
+
 def test_writer_refuses_nulls_in_a_required_score_column():
     frame = pd.DataFrame({"customer_id": ["1", None, "3"], "as_of": [dt.date(2024, 6, 30)] * 3})
     with pytest.raises(OutputTypeError, match=r"scores.customer_id: 1 empty \(rows 1\)"):
