@@ -74,3 +74,18 @@ def test_render_from_results_rebuilds_the_same_tables(tiny_run, tmp_path):
     cmd = [sys.executable, str(REPO / "benchmarks" / "run.py"), "--render-from", str(saved)]
     subprocess.run([*cmd, "--out", str(again)], cwd=REPO, check=True, timeout=120)
     assert again.read_text() == markdown
+
+
+def test_speed_parts_are_each_their_own_median():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_speed import _median_parts
+
+    runs = [
+        {"seconds": 10.0, "read_seconds": 9.0, "cpu": {"seconds": [9, 1], "read_seconds": [8, 1]}},
+        {"seconds": 11.0, "read_seconds": 2.0, "cpu": {"seconds": [10, 1], "read_seconds": [2, 0]}},
+        {"seconds": 12.0, "read_seconds": 3.0, "cpu": {"seconds": [11, 1], "read_seconds": [3, 0]}},
+    ]
+    out = _median_parts(runs, runs[1])
+    assert out["seconds"] == 11.0 and out["read_seconds"] == 3.0
+    assert out["cpu"]["read_seconds"] == [3, 0] and out["cpu"]["seconds"] == [10, 1]
+    assert runs[1]["read_seconds"] == 2.0, "the runs are not changed"
