@@ -169,7 +169,7 @@ def _bare_groupby(tables) -> None:
 def _stage_train(n: int, workdir: Path, overrides: list[str]) -> dict[str, Any]:
     """What ``predictor train`` does before saving: read the training data, then train.
 
-    ``jobs.load_training_data`` reads and validates the Parquet files (chunk by chunk, keeping
+    ``jobs.load_training_data`` reads and validates the Parquet files (batch by batch, keeping
     only the sample, when they hold more than ``cutoffs.sample_customers`` customers), so the
     stage's time and peak include its own read.
     """
@@ -181,7 +181,7 @@ def _stage_train(n: int, workdir: Path, overrides: list[str]) -> dict[str, Any]:
     clock = Clock()
     with clock.part("seconds"):
         with clock.part("read_seconds"):
-            data = load_training_data(config, workdir=workdir)
+            data = load_training_data(config)
         model, evaluation = train(data.tables, config)
     shutil.rmtree(workdir / "model", ignore_errors=True)
     save_bundle(model, workdir / "model")
@@ -198,14 +198,14 @@ def _stage_train_read(n: int, workdir: Path, overrides: list[str]) -> dict[str, 
 
     The training stage runs once above 10,000 customers, so its read is one measurement; this
     stage repeats it for a median. Above ``cutoffs.sample_customers`` customers it reads
-    chunk by chunk (a spill, every chunk validated, the sample kept); below, whole.
+    batch by batch (every row validated, the sample kept); below, whole.
     """
     from predictor.jobs import load_training_data
 
     config = _config([*overrides, f"data.path={workdir / 'data'}"])
     clock = Clock()
     with clock.part("seconds"):
-        data = load_training_data(config, workdir=workdir)
+        data = load_training_data(config)
     return clock.result(chunked=data.chunked, kept=len(data.tables.customers))
 
 
@@ -654,7 +654,7 @@ def _intro(overrides: tuple[str, ...]) -> str:
         "other stages. Training uses "
         f"`configs/default.yaml` with {listed}, from the Parquet files as `predictor train` "
         "reads them (its time includes that read): above `cutoffs.sample_customers` "
-        "(200,000) customers it reads and validates chunk by chunk and learns from that "
+        "(200,000) customers it reads and validates batch by batch and learns from that "
         "seeded sample of whole customers; the cap on customers per cutoff bounds the "
         "fitting rows. Sizes of "
         f"{LOCK_FROM:,} customers and more run under `flock {LOCK}`.\n"

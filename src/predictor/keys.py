@@ -211,42 +211,93 @@ def _as_numbers(form: _Form, data: pa.Array) -> np.ndarray | None:
 
 def _numbered_positions(ids: pd.Index | pd.Series, keys: pd.Series) -> np.ndarray | None:
     """``positions`` for prefix-and-digits ids by a number-indexed table; None if not such ids."""
-    id_data, key_data = arrow_strings(pd.Index(ids)), arrow_strings(keys)
-    if id_data is None or key_data is None:
-        return None
-    id_array = id_data.combine_chunks()
-    form = _form_of(id_array)
-    numbers = None if form is None else _as_numbers(form, id_array)
-    if form is None or numbers is None:
-        return None
-    size = int(numbers.max()) + 1 if len(numbers) else 0
-    if size > _TABLE_PER_ID * len(numbers) + _BLOCK:
-        return None
-    table = np.full(size + 1, -1, dtype=np.int64)  # the last entry answers every miss
-    table[numbers] = np.arange(len(numbers))
-    if (np.bincount(numbers, minlength=size) > 1).any():
-        return None  # duplicate ids: leave the first-match rule to the hash join
-    low = int(numbers[0]) if len(numbers) else 0
-    # ids numbered consecutively in order (C0000001, C0000002, ...): position = number - low
-    consecutive = bool((np.diff(numbers) == 1).all())
-    out = np.empty(len(key_data), dtype=np.int64)
-    start = 0
-    for chunk in key_data.chunks:
-        for begin in range(0, len(chunk), _BLOCK):
-            block = chunk.slice(begin, _BLOCK)
-            key_words = form.words(block)
-            found = out[start : start + len(block)]
-            if key_words is None:  # keys of other lengths or missing: this block by hash join
-                hits = pc.index_in(block, value_set=id_array.cast(block.type), skip_nulls=True)
-                found[:] = hits.fill_null(-1).to_numpy(zero_copy_only=False)
-            elif consecutive:
-                _consecutive_positions(form.numbers(key_words), low, len(numbers), found)
-            else:
-                number = form.numbers(key_words)
-                number[(number < 0) | (number >= size)] = size
-                np.take(table, number, out=found)
-            start += len(block)
-    return out
+    numbered = _NumberedIds.of(ids)
+    return None if numbered is None else numbered.positions(keys)
+
+
+@dataclass(frozen=True)
+class _NumberedIds:
+    """Prefix-and-digits ids made ready for look-ups: their form and number-to-position table."""
+
+    form: _Form
+    ids: pa.Array
+    table: np.ndarray
+    """Position of each number (``-1``: none); its last entry answers every miss."""
+    count: int
+    low: int
+    consecutive: bool
+    """Ids numbered ``low, low + 1, ...`` in order: position = number - ``low``."""
+
+    @classmethod
+    def of(cls, ids: pd.Index | pd.Series) -> _NumberedIds | None:
+        """The ids ready for look-ups; None unless all share one form, without duplicates."""
+        id_data = arrow_strings(pd.Index(ids))
+        if id_data is None:
+            return None
+        id_array = id_data.combine_chunks()
+        form = _form_of(id_array)
+        numbers = None if form is None else _as_numbers(form, id_array)
+        if form is None or numbers is None:
+            return None
+        size = int(numbers.max()) + 1 if len(numbers) else 0
+        if size > _TABLE_PER_ID * len(numbers) + _BLOCK:
+            return None
+        table = np.full(size + 1, -1, dtype=np.int64)
+        table[numbers] = np.arange(len(numbers))
+        if (np.bincount(numbers, minlength=size) > 1).any():
+            return None  # duplicate ids: leave the first-match rule to the hash join
+        low = int(numbers[0]) if len(numbers) else 0
+        consecutive = bool((np.diff(numbers) == 1).all())
+        return cls(form, id_array, table, len(numbers), low, consecutive)
+
+    def positions(self, keys: pd.Series) -> np.ndarray | None:
+        """Each key's position among the ids (``-1``: absent); None unless keys are Arrow text."""
+        key_data = arrow_strings(keys)
+        if key_data is None:
+            return None
+        size = len(self.table) - 1
+        out = np.empty(len(key_data), dtype=np.int64)
+        start = 0
+        for chunk in key_data.chunks:
+            for begin in range(0, len(chunk), _BLOCK):
+                block = chunk.slice(begin, _BLOCK)
+                key_words = self.form.words(block)
+                found = out[start : start + len(block)]
+                if key_words is None:  # keys of other lengths or missing: this block by hash join
+                    value_set = self.ids.cast(block.type)
+                    hits = pc.index_in(block, value_set=value_set, skip_nulls=True)
+                    found[:] = hits.fill_null(-1).to_numpy(zero_copy_only=False)
+                elif self.consecutive:
+                    _consecutive_positions(
+                        self.form.numbers(key_words), self.low, self.count, found
+                    )
+                else:
+                    number = self.form.numbers(key_words)
+                    number[(number < 0) | (number >= size)] = size
+                    np.take(self.table, number, out=found)
+                start += len(block)
+        return out
+
+
+class KeyIndex:
+    """``positions`` among one set of ids, made ready once for many batches of keys.
+
+    Validating an input batch by batch looks every batch up among the same customer ids; the
+    number table of prefix-and-digits ids (or, for other ids, their Arrow array) is built on
+    the first look-up instead of once per batch (issue 19). The same results as ``positions``.
+    """
+
+    def __init__(self, ids: pd.Index | pd.Series) -> None:
+        self.ids = ids
+        self._numbered: _NumberedIds | None | bool = False
+        """``False`` until the first look-up, then the prepared ids or None (not numbered)."""
+
+    def positions(self, keys: pd.Series) -> np.ndarray:
+        """Position of each key among the ids (``-1`` when absent or missing)."""
+        if self._numbered is False:
+            self._numbered = _NumberedIds.of(self.ids)
+        found = None if self._numbered is None else self._numbered.positions(keys)
+        return _hash_positions(self.ids, keys) if found is None else found
 
 
 def _consecutive_positions(number: np.ndarray, low: int, n: int, out: np.ndarray) -> None:

@@ -1,7 +1,7 @@
 """The training sample (``cutoffs.sample_customers``): same customers on every path, all rows checked.
 
-A Parquet input with more customers than the sample is read chunk by chunk and only the
-sampled customers are kept (``jobs.load_training_data``); tables already in memory are sampled
+A Parquet input with more customers than the sample is read batch by batch, every row
+validated, and only the sampled customers are kept (``jobs.load_training_data``); tables already in memory are sampled
 by ``training.train``. Both keep the same whole customers; a bad row of a customer outside
 the sample still stops the run.
 """
@@ -62,10 +62,10 @@ def test_sample_keys_are_uniform_and_fixed_by_id_and_seed():
     assert not np.array_equal(keys, sample_keys(ids, SEED + 1))
 
 
-def test_chunked_read_keeps_the_in_memory_sample(tables, tmp_path):
+def test_batched_read_keeps_the_in_memory_sample(tables, tmp_path):
     write_tables(tables, tmp_path / "data", fmt="parquet")
     config = config_for(tmp_path / "data")
-    data = load_training_data(config, chunk_size=37, workdir=tmp_path)
+    data = load_training_data(config, batch_rows=97)
     assert data.chunked and data.customers == N
     whole = load_tables(config.data, tmp_path / "data").raise_for_errors()
     expected = customer_sample(whole, LIMIT, SEED)
@@ -73,7 +73,45 @@ def test_chunked_read_keeps_the_in_memory_sample(tables, tmp_path):
     kept = len(data.tables.customers)
     assert 0.5 * LIMIT < kept < 1.5 * LIMIT  # a hash share of N, about LIMIT
     assert set(data.tables.orders["customer_id"]) <= set(data.tables.customers["customer_id"])
-    assert not list(tmp_path.glob("predictor-chunks-*")), "the spill folder is removed"
+
+
+def with_faults(tables: Tables) -> Tables:
+    """Rows every check sets aside, spread over the tables (and over many batches of 61 rows)."""
+    customers = tables.customers.copy()
+    late = customers.index[7]
+    customers.loc[late, "signup_date"] = pd.Timestamp("2099-01-01")  # rejected: events too
+    orders = tables.orders.copy()
+    orders.loc[200, "customer_id"] = "NOBODY-1"  # unknown customer, in the 4th batch
+    orders.loc[[5, 130], "order_date"] = pd.Timestamp("2099-06-01")  # after the data end
+    orders.loc[[70, 71], "amount"] = np.nan  # missing required value
+    signups = customers.set_index("customer_id")["signup_date"]
+    early = orders.index[orders["customer_id"] == customers.loc[0, "customer_id"]][:1]
+    orders.loc[early, "order_date"] = signups.iloc[0] - pd.Timedelta(days=3)  # before signup
+    tickets = tables.support_tickets.copy()
+    tickets.loc[tickets.index[[3, 90]], "csat"] = 9.0  # out of range
+    return tables.replace(customers=customers, orders=orders, support_tickets=tickets)
+
+
+def test_batched_read_sets_aside_what_the_whole_read_sets_aside(tables, tmp_path):
+    """Every check, batch by batch against the customers: the same rows kept, the same counts,
+    row numbers of the whole table in the messages."""
+    write_tables(with_faults(tables), tmp_path / "data", fmt="parquet")
+    config = config_for(tmp_path / "data")
+    data = load_training_data(config, batch_rows=61)
+    whole = load_tables(config.data, tmp_path / "data")
+    assert data.chunked
+    assert_same_tables(data.tables, customer_sample(whole.raise_for_errors(), LIMIT, SEED))
+    counts = {(i.check, i.table): i.count for i in data.warnings}
+    expected = {(i.check, i.table): i.count for i in whole.warnings}
+    assert counts == expected
+    assert {"unknown_customer", "after_end_date", "before_signup", "rejected_customer"} <= {
+        check for check, _ in counts
+    }
+    unknown = [i for i in data.warnings if i.check == "unknown_customer"]
+    assert unknown[0].message == next(
+        i.message for i in whole.warnings if i.check == "unknown_customer"
+    )  # one batch reported it: row 200 of orders, as read whole
+    assert "200" in unknown[0].message
 
 
 def test_inputs_no_larger_than_the_sample_are_read_whole(tables, tmp_path):
@@ -96,7 +134,7 @@ def test_a_bad_row_outside_the_sample_still_stops_the_run(tables, tmp_path):
     twice = pd.concat([customers, other])
     write_tables(tables.replace(customers=twice), tmp_path / "data", fmt="parquet")
     with pytest.raises(ContractError) as err:
-        load_training_data(config_for(tmp_path / "data"), chunk_size=50, workdir=tmp_path)
+        load_training_data(config_for(tmp_path / "data"), batch_rows=50)
     assert "customer_id" in str(err.value) and outside in str(err.value)
 
 
@@ -127,7 +165,7 @@ def test_cli_trains_on_the_sample_and_records_both_counts(business, tmp_path):
         catch_exceptions=False,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "validated 900 customers chunk by chunk; training on" in result.output
+    assert "validated all 900 customers batch by batch; training on" in result.output
     client = mlflow.MlflowClient(tracking_uri=uri)
     run = client.search_runs([client.get_experiment_by_name("predictor").experiment_id])[0]
     kept = run.data.params["cutoffs.sample_customers"]

@@ -175,7 +175,7 @@ def _training_data(cfg):
         console.print(f"[yellow]warning:[/] {escape(issue.message)}", soft_wrap=True)
     kept = len(data.tables.customers)
     if data.chunked:
-        out.print(f"validated {data.customers:,} customers chunk by chunk; training on "
+        out.print(f"validated all {data.customers:,} customers batch by batch; training on "
                   f"{kept:,} of them (a seeded sample, cutoffs.sample_customers)")  # fmt: skip
     tags = {"predictor.data_customers": str(data.customers)}
     return data.tables, tags

@@ -75,6 +75,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -92,7 +93,7 @@ from predictor.contract.errors import (
 )
 from predictor.contract.schema import SPECS, TableSpec
 from predictor.contract.tables import TABLE_NAMES, Tables
-from predictor.keys import arrow_strings, positions, string_buffers
+from predictor.keys import KeyIndex, arrow_strings, positions, string_buffers
 from predictor.timeline import day_end
 
 NULL_TOKENS: frozenset[str] = frozenset({"", "na", "n/a", "nan", "nat", "null", "none", "#n/a"})
@@ -188,10 +189,12 @@ class _Work:
 class _Report:
     """Collects issues, rejected rows and rejected customers while the checks run."""
 
-    def __init__(self) -> None:
+    def __init__(self, first_row: int = 0) -> None:
         self.issues: list[ContractIssue] = []
         self.rejects: list[pd.DataFrame] = []
         self.rejected: list[pd.DataFrame] = []
+        self.first_row = first_row
+        """Number of the first row checked (a batch's place in its table; 0: the whole table)."""
 
     def issue(
         self,
@@ -239,7 +242,7 @@ class _Report:
             pd.DataFrame(
                 {
                     "table": work.name,
-                    "row": rows.astype("int64"),
+                    "row": rows.astype("int64") + self.first_row,
                     "customer_id": work.ids.iloc[rows].to_numpy(),
                     "check": check,
                     "column": column,
@@ -257,7 +260,7 @@ class _Report:
             subject = _plural(count, "customer")
             action = "customers rejected and their events set aside"
         else:
-            examples = head.tolist()
+            examples = (head + self.first_row).tolist()
             detail = format_examples(examples, count)
             subject = _plural(count, "row")
             action = "set aside"
@@ -364,18 +367,29 @@ class RowCounts:
         if result.summary.empty:
             return
         for table, rows, kept in result.summary[["table", "rows", "kept"]].itertuples(index=False):
-            self.rows[table] = self.rows.get(table, 0) + int(rows)
-            self.kept[table] = self.kept.get(table, 0) + int(kept)
+            self._count(table, int(rows), int(kept))
         for table, frame in [] if result.tables is None else result.tables.items():
-            seen = self.filled.setdefault(table, {})
-            for column in _may_be_empty(table, frame):
-                seen[column] = seen.get(column, False) or bool(frame[column].notna().any())
+            self._fill(table, frame)
         unknown = result.rejects[result.rejects["check"] == "unknown_customer"]
         for table, ids in unknown.groupby("table", sort=False)["customer_id"]:
             seen = self.unknown.setdefault(str(table), [])
             room = ID_HINT_SAMPLE - len(seen)
             if room > 0:
                 seen.extend(ids.dropna().drop_duplicates().head(room).tolist())
+
+    def add_table(self, table: str, rows: int, kept: pd.DataFrame) -> None:
+        """Count one part of ``table``: ``rows`` read, of which ``kept`` (typed) passed."""
+        self._count(table, rows, len(kept))
+        self._fill(table, kept)
+
+    def _count(self, table: str, rows: int, kept: int) -> None:
+        self.rows[table] = self.rows.get(table, 0) + rows
+        self.kept[table] = self.kept.get(table, 0) + kept
+
+    def _fill(self, table: str, frame: pd.DataFrame) -> None:
+        seen = self.filled.setdefault(table, {})
+        for column in _may_be_empty(table, frame):
+            seen[column] = seen.get(column, False) or bool(frame[column].notna().any())
 
     def with_id_hints(
         self, warnings: list[ContractIssue], customer_ids: Callable[[], pd.Series]
@@ -419,6 +433,68 @@ class RowCounts:
             for name, spec in SPECS.items()
             if spec.required and self.rows.get(name, 0) and not self.kept.get(name, 0)
         ]
+
+
+class BatchValidation:
+    """``validate`` for an input read in batches: the customers at once, then event batches.
+
+    Built from the raw customers table, typed and checked whole (duplicate ids need every
+    row). ``events(name, raw, first_row)`` then types and checks one batch of an event table
+    against those customers, as ``validate`` checks each row of the whole input, and returns
+    the batch's rows that pass; messages and rejects number rows from ``first_row``, the
+    batch's place in its table. ``issues`` gathers every batch's findings (a table's missing
+    or duplicated columns once); ``counts`` holds what the whole-table checks need
+    (``no_valid_rows``, ``empty_column``). Memory holds the customers and one batch: training
+    reads an input larger than its sample this way, every row checked, no copy on disk.
+    """
+
+    def __init__(
+        self,
+        customers: pd.DataFrame,
+        *,
+        end_date: pd.Timestamp | dt.date | str,
+        dates: DateRules | None = None,
+    ) -> None:
+        self._limit = day_end(_naive(pd.Timestamp(end_date)))
+        self._dates = dates or DateRules()
+        self.issues: list[ContractIssue] = []
+        self.counts = RowCounts()
+        self._usable: dict[str, bool] = {}
+        """Per table, whether its columns passed the structural checks (first batch)."""
+        self._known: _Known | None = None
+        self.customers = customers.iloc[:0]
+        """The typed customers that pass every check."""
+        report = _Report()
+        if self._usable_columns("customers", customers, report):
+            work = _coerce("customers", SPECS["customers"], customers, report, self._dates)
+            _check_customers(work, self._limit, report)
+            self._known = _Known.of(work)
+            self.customers = self._tally(work)
+        self.issues.extend(report.issues)
+
+    def events(self, name: str, raw: pd.DataFrame, first_row: int = 0) -> pd.DataFrame | None:
+        """The typed rows of one batch of event table ``name`` that pass every check.
+
+        None when the table's columns are unusable (a required one missing; reported once).
+        """
+        report = _Report(first_row)
+        kept = None
+        if self._usable_columns(name, raw, report):
+            work = _coerce(name, SPECS[name], raw, report, self._dates)
+            _check_events(work, self._limit, self._known, report)
+            kept = self._tally(work)
+        self.issues.extend(report.issues)
+        return kept
+
+    def _usable_columns(self, name: str, raw: pd.DataFrame, report: _Report) -> bool:
+        if name not in self._usable:
+            self._usable[name] = _structure_ok(name, SPECS[name], raw, report, chunk=True)
+        return self._usable[name]
+
+    def _tally(self, work: _Work) -> pd.DataFrame:
+        kept = work.typed.loc[work.kept].reset_index(drop=True)
+        self.counts.add_table(work.name, len(work.raw), kept)
+        return kept
 
 
 EMPTY_MEANS_SOMETHING: frozenset[tuple[str, str]] = frozenset(
@@ -767,6 +843,8 @@ class _Known:
     signup_days: np.ndarray
     """Signup day (midnight) per id, then one ``NaT`` that position -1 (no match) picks."""
     aside: pd.Series
+    index: KeyIndex
+    """The ids made ready for look-ups, once for every table (and every batch) checked."""
 
     @classmethod
     def of(cls, customers: _Work) -> _Known:
@@ -774,13 +852,19 @@ class _Known:
         kept = kept.drop_duplicates("customer_id")
         days = kept["signup_date"].dt.normalize().to_numpy(dtype="datetime64[ns]")
         days = np.append(days, np.datetime64("NaT", "ns"))
-        return cls(kept["customer_id"], days, customers.ids[customers.aside].dropna())
+        ids = kept["customer_id"]
+        return cls(ids, days, customers.ids[customers.aside].dropna(), KeyIndex(ids))
+
+    @cached_property
+    def loose(self) -> pd.Series:
+        """``_loose_ids`` of the ids, made when a hint first needs them."""
+        return _loose_ids(self.ids)
 
 
 def _check_links(work: _Work, customers: _Known, report: _Report) -> None:
     """Check that events belong to a known, accepted customer and do not precede the signup."""
     ids = work.ids
-    position = _positions(ids, customers.ids)
+    position = customers.index.positions(ids)
     known = position >= 0
     aside = customers.aside
     rejected = (
@@ -795,7 +879,7 @@ def _check_links(work: _Work, customers: _Known, report: _Report) -> None:
         work, ~known, check="unknown_customer",
         column="customer_id", problem="belong to customers not in customers", shown=ids,
         reason=_quoting("customer ", ids, " is not in customers"),
-        hint=lambda rows: _unknown_ids_hint(ids.iloc[rows], customers.ids),
+        hint=lambda rows: _unknown_ids_hint(ids.iloc[rows], customers.ids, customers.loose),
     )  # fmt: skip
     signup = pd.Series(customers.signup_days[position], index=ids.index)  # -1: the NaT
     when_col = work.spec.event_date
@@ -867,19 +951,25 @@ def _id_key(ids: pd.Series) -> pd.Series:
     return text.str.replace(r"^([^0-9]*)0+(?=\d)", r"\1", regex=True)
 
 
-def _id_mismatch_hint(unknown: pd.Series, known: pd.Series) -> str:
+def _loose_ids(known: pd.Series) -> pd.Series:
+    """Each id of ``known`` under its loose key (``_id_key``), the first of ids sharing one."""
+    loose = pd.Series(known.to_numpy(), index=_id_key(known).to_numpy())
+    return loose[~loose.index.duplicated()]
+
+
+def _id_mismatch_hint(unknown: pd.Series, known: pd.Series, loose: pd.Series | None = None) -> str:
     """Why event ids miss customers when it is systematic: case or leading zeros differ.
 
     Exports from two systems often disagree on one of these (``00123`` kept as text in the
     CRM, ``123`` as a number in the order system; ``C001`` vs ``c001``). Ids are matched
     exactly (the contract), so the rows are set aside; this names the likely cause. Empty
-    when fewer than half of a sample of the unknown ids would match loosely.
+    when fewer than half of a sample of the unknown ids would match loosely. ``loose``:
+    ``_loose_ids(known)``, when made once for many batches.
     """
     sample = unknown.dropna().drop_duplicates().head(ID_HINT_SAMPLE)
     if sample.empty or known.empty:
         return ""
-    loose = pd.Series(known.to_numpy(), index=_id_key(known).to_numpy())
-    loose = loose[~loose.index.duplicated()]
+    loose = _loose_ids(known) if loose is None else loose
     keys = _id_key(sample)
     hits = keys.isin(loose.index)
     if hits.sum() * 2 < len(sample):
@@ -892,14 +982,14 @@ def _id_mismatch_hint(unknown: pd.Series, known: pd.Series) -> str:
     )
 
 
-def _unknown_ids_hint(unknown: pd.Series, known: pd.Series) -> str:
+def _unknown_ids_hint(unknown: pd.Series, known: pd.Series, loose: pd.Series | None = None) -> str:
     """Why events miss customers when it is systematic, else how many customers they are of.
 
     A customers export that misses some customers of the order system leaves them out of
     the scores and of the rejects (which list the customers table's rows): the count says
     how many are lost. Ids that differ only in case or leading zeros get the id-mismatch hint.
     """
-    mismatch = _id_mismatch_hint(unknown, known)
+    mismatch = _id_mismatch_hint(unknown, known, loose)
     if mismatch:
         return mismatch
     return f"{unknown.nunique()} customer id(s) absent from customers, so not scored"

@@ -1,8 +1,11 @@
-"""Read large Parquet inputs chunk by chunk of customers, spilled to temporary Arrow files.
+"""Read large Parquet inputs in parts: chunks of customers for scoring, batches of rows for training.
 
 ``open_customer_chunks`` returns ``CustomerChunks`` (or ``None`` when the input must be read whole
-with ``load_tables``); memory is bounded by one input batch plus one chunk (and, until the
-scoring pass reaches it, the validated chunk that held the data's latest date).
+with ``load_tables``): each chunk holds every row of its customers, spilled to temporary Arrow
+files; memory is bounded by one input batch plus one chunk (and, until the scoring pass
+reaches it, the validated chunk that held the data's latest date). ``open_parquet_source`` and
+``table_batches`` read a table a batch of rows at a time, with no copy on disk, for readers that
+do not need a customer's rows together (training's sample, validated batch by batch).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import dataclasses
 import datetime as dt
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +47,7 @@ boundary; beyond, by a binary search over the distinct ids of the batch."""
 
 
 @dataclasses.dataclass(frozen=True)
-class _ParquetSource:
+class ParquetSource:
     """Per table: the dataset, the columns to read, and which hold the id and the event date."""
 
     files: dict[str, ds.Dataset]
@@ -90,7 +93,7 @@ class CustomerChunks:
     """
 
     def __init__(
-        self, source: _ParquetSource, chunk_size: int, end_date: pd.Timestamp, workdir: Path
+        self, source: ParquetSource, chunk_size: int, end_date: pd.Timestamp, workdir: Path
     ) -> None:
         self.source = source
         self.chunk_size = chunk_size
@@ -139,7 +142,7 @@ class CustomerChunks:
             return kept
         result = validate(self.raw(k), end_date=self.end_date, chunk=True, dates=self.source.rules)
         if k == 0:
-            result.issues.extend(_empty_table_issue(name) for name in self.source.empty)
+            result.issues.extend(empty_table_issue(name) for name in self.source.empty)
         return result
 
     def raw(self, k: int) -> dict[str, pd.DataFrame]:
@@ -293,7 +296,6 @@ def open_customer_chunks(
     *,
     end_date: pd.Timestamp | dt.date | str | None = None,
     workdir: str | Path | None = None,
-    more_than: int = 0,
 ) -> CustomerChunks | None:
     """Split Parquet input tables into chunks of ``chunk_size`` customers (``CustomerChunks``).
 
@@ -304,15 +306,13 @@ def open_customer_chunks(
     table without rows, or a column mapping that does not fit. Read it whole with
     ``load_tables`` then, which also reports any such problem. ``end_date`` (default: the
     config's, then today) is the data end passed to ``validate``; ``workdir`` holds the
-    temporary copy of the input (default: the system's temporary folder). ``more_than``:
-    also ``None`` when the customers table has no more rows than that (read from the Parquet
-    metadata, before anything is spilled), for callers that read small inputs whole.
+    temporary copy of the input (default: the system's temporary folder).
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1 (got {chunk_size})")
     data = _data_config(config)
     source = _parquet_source(data, folder)
-    if source is None or source.files["customers"].count_rows() <= more_than:
+    if source is None:
         return None
     end = pd.Timestamp(end_date) if end_date else data_end(data.end_date)
     tmp = Path(tempfile.mkdtemp(prefix="predictor-chunks-", dir=workdir))
@@ -323,7 +323,45 @@ def open_customer_chunks(
         raise
 
 
-def _parquet_source(data: DataConfig, folder: str | Path | None) -> _ParquetSource | None:
+def open_parquet_source(
+    config: DataConfig | Config | None, folder: str | Path | None = None
+) -> ParquetSource | None:
+    """The input's Parquet tables ready to be read in parts, or None (then read it whole).
+
+    None in the cases ``open_customer_chunks`` lists (a CSV table, dates stored as text, ...).
+    """
+    return _parquet_source(_data_config(config), folder)
+
+
+def source_rows(source: ParquetSource, name: str) -> int:
+    """Rows of table ``name`` (from the Parquet metadata)."""
+    return source.files[name].count_rows()
+
+
+def table_batches(
+    source: ParquetSource, name: str, batch_rows: int = SPILL_BATCH_ROWS
+) -> Iterator[tuple[pd.DataFrame, int]]:
+    """Table ``name`` as raw frames of at most ``batch_rows`` rows, each with its first row's number.
+
+    The frames are what ``read_raw_tables`` gives for those rows (the column mapping applied,
+    untyped); the numbers count rows in the table as read whole, so messages name its rows.
+    """
+    dataset = source.files[name]
+    columns = source.read_columns[name]
+    plain = _plain_schema(dataset.schema)
+    schema = pa.schema([plain.field(c) for c in columns])
+    first = 0
+    for batch in dataset.to_batches(columns=columns, batch_size=batch_rows):
+        if not batch.num_rows:
+            continue
+        yield (
+            batch.cast(schema).to_pandas(split_blocks=True).rename(columns=source.mappings[name]),
+            first,
+        )
+        first += batch.num_rows
+
+
+def _parquet_source(data: DataConfig, folder: str | Path | None) -> ParquetSource | None:
     """Describe the input files for chunked reading, or ``None`` when that is not possible."""
     try:
         files = find_table_files(data, folder)
@@ -352,7 +390,7 @@ def _parquet_source(data: DataConfig, folder: str | Path | None) -> _ParquetSour
             empty.append(name)
             continue
         parts[name] = described
-    return _ParquetSource(
+    return ParquetSource(
         files={name: datasets[name] for name in parts},
         read_columns={name: p[0] for name, p in parts.items()},
         ids={name: p[1] for name, p in parts.items()},
@@ -428,7 +466,7 @@ def _scalar(when: pd.Timestamp, kind: pa.DataType) -> pa.Scalar:
     return pa.scalar(pd.Timestamp(when), type=kind)
 
 
-def _empty_table_issue(name: str) -> ContractIssue:
+def empty_table_issue(name: str) -> ContractIssue:
     """The warning ``validate`` gives for an optional table without rows."""
     return ContractIssue(
         "empty_table", name, None, "warning", 0, [], f"{name}: table has no rows; treated as absent"

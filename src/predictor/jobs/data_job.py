@@ -17,15 +17,16 @@ import pandas as pd
 
 from predictor.config import Config
 from predictor.contract.errors import ContractError, ContractIssue
-from predictor.contract.tables import Tables, concat_tables
-from predictor.contract.validate import RowCounts, ValidationResult
+from predictor.contract.tables import Tables
+from predictor.contract.validate import BatchValidation, ValidationResult
 from predictor.customer_sample import sample_share, sampled_ids
 from predictor.datasets import data_span
 from predictor.errors import PredictorError
+from predictor.keys import KeyIndex
 from predictor.timeline import data_end
 
 if TYPE_CHECKING:  # pragma: no cover
-    from predictor.io.chunks import CustomerChunks
+    from predictor.io.chunks import ParquetSource
 
 
 class InvalidDataError(PredictorError):
@@ -72,63 +73,75 @@ class TrainingData:
     """Rows of the input's customers table."""
     warnings: list[ContractIssue]
     chunked: bool
-    """True when the input was read chunk by chunk of customers (Parquet larger than the sample)."""
+    """True when the input was read batch by batch (Parquet with more customers than the sample)."""
 
 
-def load_training_data(
-    config: Config, chunk_size: int = 100_000, workdir: str | Path | None = None
-) -> TrainingData:
+def load_training_data(config: Config, batch_rows: int | None = None) -> TrainingData:
     """Read and validate the training data; keep only the sample when the input is larger.
 
-    Parquet inputs with more customers than ``cutoffs.sample_customers`` are read and
-    validated chunk by chunk of ``chunk_size`` customers (``io.open_customer_chunks``, spilled
-    into ``workdir``), keeping only the sampled customers' rows: memory is bounded by a chunk
-    plus the sample, and every row is still validated. Other inputs are read whole (the sample
-    is then taken by ``training.train``).
+    Parquet inputs with more customers than ``cutoffs.sample_customers`` are read in one pass:
+    the customers whole, then each event table ``batch_rows`` rows at a time (default
+    ``io.chunks.SPILL_BATCH_ROWS``), every row validated against the customers
+    (``contract.BatchValidation``) and only the sampled customers' rows kept. Memory is bounded
+    by the customers, one batch and the sample. Other inputs are read whole (the sample is
+    then taken by ``training.train``).
 
     Raises:
         ContractError: the data break the contract (its ``issues`` list every error, from
-            every chunk).
+            every batch).
 
     """
-    from predictor.io.chunks import open_customer_chunks
+    from predictor.io.chunks import open_parquet_source, source_rows
     from predictor.io.tables import load_tables
 
     end = resolve_data_end(config)
     limit = config.cutoffs.sample_customers
-    chunks = None
-    if limit is not None:
-        chunks = open_customer_chunks(
-            config, None, chunk_size, end_date=end, workdir=workdir, more_than=limit
-        )
-    if chunks is None:
+    source = None if limit is None else open_parquet_source(config)
+    if source is None or limit is None or source_rows(source, "customers") <= limit:
         result = load_tables(config.data, end_date=end)
         tables = result.raise_for_errors()
         read = result.summary.set_index("table")["rows"]
         return TrainingData(tables, int(read["customers"]), result.warnings, False)
-    with chunks:
-        return _sampled_chunks(chunks, limit, config.model.random_state)
+    return _sampled_batches(source, limit, config.model.random_state, end, batch_rows)
 
 
-def _sampled_chunks(chunks: CustomerChunks, limit: int, seed: int) -> TrainingData:
-    """Validate every chunk; keep the sampled customers' rows; raise every chunk's errors."""
+def _sampled_batches(
+    source: ParquetSource, limit: int, seed: int, end: pd.Timestamp, batch_rows: int | None
+) -> TrainingData:
+    """Validate every row batch by batch; keep the sampled customers' rows; raise every error."""
+    from predictor.io.chunks import SPILL_BATCH_ROWS, empty_table_issue, table_batches
     from predictor.jobs.score_job import merge_warnings
 
-    share = sample_share(chunks.n_customers, limit)
-    parts, issues, counts = [], [], RowCounts()
-    for k in range(len(chunks)):
-        result = chunks.validated(k)
-        issues.extend(result.issues)
-        counts.add(result)
-        if result.tables is not None and not result.errors:
-            ids = result.tables.customers["customer_id"]
-            parts.append(result.tables.subset(sampled_ids(ids, share, seed)))
+    rows = batch_rows or SPILL_BATCH_ROWS
+    customers = pd.concat(
+        [f for f, _ in table_batches(source, "customers", rows)], ignore_index=True
+    )
+    check = BatchValidation(customers, end_date=end, dates=source.rules)
+    share = sample_share(len(customers), limit)
+    sample = KeyIndex(sampled_ids(check.customers["customer_id"], share, seed))
+    frames = {"customers": _rows_of(check.customers, sample)}
+    for name in source.files:
+        if name == "customers":
+            continue
+        parts = [
+            _rows_of(kept, sample)
+            for raw, first in table_batches(source, name, rows)
+            if (kept := check.events(name, raw, first)) is not None
+        ]
+        if parts:
+            frames[name] = pd.concat(parts, ignore_index=True)
+    issues = check.issues + [empty_table_issue(name) for name in source.empty]
     warnings = merge_warnings([i for i in issues if i.severity == "warning"])
-    warnings = counts.with_id_hints(warnings, chunks.customer_ids) + counts.empty_columns()
-    errors = [i for i in issues if i.severity == "error"] + counts.errors(warnings)
+    warnings += check.counts.empty_columns()
+    errors = [i for i in issues if i.severity == "error"] + check.counts.errors(warnings)
     if errors:
         raise ContractError.from_issues(errors)
-    return TrainingData(concat_tables(parts), chunks.n_customers, warnings, True)
+    return TrainingData(Tables(**frames), len(customers), warnings, True)
+
+
+def _rows_of(frame: pd.DataFrame, customers: KeyIndex) -> pd.DataFrame:
+    """The rows of ``frame`` whose customer is one of ``customers``."""
+    return frame[customers.positions(frame["customer_id"]) >= 0].reset_index(drop=True)
 
 
 def feature_table(
