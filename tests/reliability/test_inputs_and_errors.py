@@ -430,3 +430,17 @@ def test_exact_copies_of_customer_rows_score_each_customer_once(model_dir, small
     rows = pd.read_csv(tmp_path / "v.csv")
     copies = rows[rows["check"] == "duplicate_row"]
     assert sorted(copies["customer_id"]) == sorted(customers["customer_id"].head(3))
+
+
+def test_parquet_scoring_names_columns_outside_the_contract_once(
+    model_dir, small_parquet, tmp_path
+):
+    """Read chunk by chunk, an export's extra column is named as reading it whole names it."""
+    data = tmp_path / "data"
+    shutil.copytree(small_parquet, data)
+    orders = pd.read_parquet(data / "orders.parquet").assign(_LOAD_TS="2024-01-01")
+    orders.to_parquet(data / "orders.parquet", index=False)
+    result = score(model_dir, data, tmp_path / "s.csv", "--chunk-size", "50")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert text.count("not in the contract, not read: _LOAD_TS") == 1, result.output

@@ -27,7 +27,7 @@ from predictor.config import Config, DataConfig
 from predictor.contract.columns import match_columns
 from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.schema import SPECS
-from predictor.contract.validate import DateRules, ValidationResult, validate
+from predictor.contract.validate import UNREAD_COLUMNS, DateRules, ValidationResult, validate
 from predictor.datasets import latest_event
 from predictor.io.files import _open_dataset, _source_kind
 from predictor.io.formats import _plain_schema, _plain_types
@@ -155,6 +155,8 @@ class CustomerChunks:
                 table = pa.Table.from_batches(parts, schema=reader.schema)
             frame = table.to_pandas()
             out[name] = frame.rename(columns=self.source.mappings[name])
+            if k == 0:  # named once, as reading the input whole names them
+                out[name].attrs[UNREAD_COLUMNS] = unread_columns(self.source, name)
         return out
 
     def latest_date(self) -> pd.Timestamp:
@@ -354,11 +356,19 @@ def table_batches(
     for batch in dataset.to_batches(columns=columns, batch_size=batch_rows):
         if not batch.num_rows:
             continue
-        yield (
-            batch.cast(schema).to_pandas(split_blocks=True).rename(columns=source.mappings[name]),
-            first,
-        )
+        frame = batch.cast(schema).to_pandas(split_blocks=True)
+        frame = frame.rename(columns=source.mappings[name])
+        if not first:  # named once, as reading the input whole names them
+            frame.attrs[UNREAD_COLUMNS] = unread_columns(source, name)
+        yield frame, first
         first += batch.num_rows
+
+
+def unread_columns(source: ParquetSource, name: str) -> list[str]:
+    """The columns of table ``name``'s files that are not read (not in the contract)."""
+    read = set(source.read_columns[name])
+    names = source.files[name].schema.names
+    return [n for n in names if n not in read and not n.startswith("__index_level_")]
 
 
 def _parquet_source(data: DataConfig, folder: str | Path | None) -> ParquetSource | None:
