@@ -507,13 +507,16 @@ def _check_empty_columns(works: dict[str, _Work], report: _Report) -> None:
     """Warn about an optional column that is empty in every row: it cannot inform a model.
 
     Nothing is set aside (the count is 0); training leaves such a column out of the models.
+    Only the rows kept count: values that could not be read set their rows aside (and are
+    reported so), they are not empty.
     """
     for name, work in works.items():
-        if not len(work.typed):
+        kept = work.typed.loc[work.kept]
+        if not len(kept):
             continue
-        for column in _may_be_empty(name, work.typed):
-            if work.typed[column].isna().all():
-                report.issues.append(empty_column_issue(name, column, len(work.typed)))
+        for column in _may_be_empty(name, kept):
+            if kept[column].isna().all():
+                report.issues.append(empty_column_issue(name, column, len(kept)))
 
 
 def _may_be_empty(name: str, frame: pd.DataFrame) -> list[str]:
@@ -1169,6 +1172,8 @@ def _to_id(values: pd.Series) -> pd.Series:
     """Ids as strings: stripped, missing tokens missing, integral numbers without ``.0``."""
     if pd.api.types.is_bool_dtype(values):
         return _nullify(_text(values))
+    if pd.api.types.is_integer_dtype(values):  # exact: 64-bit ids pass 2**53 (Steam, Snowflake)
+        return values.astype("str")
     if pd.api.types.is_numeric_dtype(values):
         numbers = values.astype("float64")
         integral = np.isfinite(numbers) & (numbers == np.floor(numbers)) & (numbers.abs() < 2**53)

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from predictor.contract.errors import ContractError
 from predictor.io.formats import (
@@ -105,20 +106,20 @@ def _read_csv(path: Path, kind: str) -> pd.DataFrame:
 def table_columns(path: str | Path) -> list[str]:
     """The column names of a table file or part-file folder, as written (duplicates kept).
 
-    CSV: the header line (of the first part file); Parquet: the schema; a folder adds its
-    hive keys. Empty for a 0-byte file or a folder without part files.
+    CSV: the header line (of a folder: every part file's, ``_parts_schema``); Parquet: the
+    schema; a folder adds its hive keys. Empty for a 0-byte file or a folder without part files.
     """
     path = Path(path)
     kind = _source_kind(path)
     try:
         if path.is_file() and path.stat().st_size > 0:
             _check_header(path, kind)
+        if kind != "parquet" and path.is_file():
+            return _csv_header(path) if path.stat().st_size > 0 else []
         if kind != "parquet":
-            first = path if path.is_file() else next(iter(_nonempty_parts(path)), None)
-            if first is None or first.stat().st_size == 0:
-                return []
-            keys = [] if path.is_file() else _partition_keys(path, _nonempty_parts(path))
-            return _csv_header(first) + keys
+            parts = _nonempty_parts(path)
+            keys = _partition_keys(path, parts)
+            return _parts_schema(path, kind, parts, keys).names if parts else []
         dataset = _open_dataset(path)
         names = [] if dataset is None else dataset.schema.names
     except UnicodeDecodeError as exc:
@@ -179,22 +180,69 @@ def _open_dataset(path: Path) -> ds.Dataset | None:
         if keys
         else None
     )
+    schema = _parts_schema(path, kind, parts, keys)
     fmt: ds.FileFormat = _parquet_format()
     if kind != "parquet":
         sep = _sniff_separator(parts[0])
-        header = _csv_header(parts[0])
         fmt = ds.CsvFileFormat(
             parse_options=pacsv.ParseOptions(delimiter=sep),
             convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in header},
+                column_types={name: pa.string() for name in schema.names},
                 null_values=[""],
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
             ),
         )
     return ds.dataset(
-        [str(p) for p in parts], format=fmt, partitioning=partitioning, partition_base_dir=str(path)
+        [str(p) for p in parts],
+        schema=schema,
+        format=fmt,
+        partitioning=partitioning,
+        partition_base_dir=str(path),
     )
+
+
+def _parts_schema(folder: Path, kind: str, parts: Sequence[Path], keys: list[str]) -> pa.Schema:
+    """Every column of every part file, then the folder's hive keys (as text).
+
+    Exports add columns over time and writers type an all-empty column as ``null``: taken
+    from the first part alone, a column it lacks was dropped from every part in silence, and
+    a ``null`` column made the others unreadable. A column some parts lack is empty in their
+    rows; types that disagree are widened where Arrow can (``null`` to any, ``int32`` to
+    ``int64``), else named in the error.
+    """
+    if kind == "parquet":
+        merged = _merged_parquet_schema(folder, parts)
+    else:
+        names: list[str] = []
+        for part in parts:
+            names += [h for h in _csv_header(part) if h not in names]
+        merged = pa.schema([(name, pa.string()) for name in names])
+    clash = [key for key in keys if key in merged.names]
+    if clash:
+        raise ContractError(
+            f"{folder}: '{clash[0]}' is both a folder key ({clash[0]}=...) and a column inside "
+            "the part files; keep one of them"
+        )
+    fields = list(merged) + [pa.field(key, pa.string()) for key in keys]
+    return pa.schema(fields, metadata=merged.metadata)
+
+
+def _merged_parquet_schema(folder: Path, parts: Sequence[Path]) -> pa.Schema:
+    """The union of the part files' Parquet schemas (read from their footers only)."""
+    schemas = []
+    for part in parts:
+        try:
+            schemas.append(pq.read_schema(part))
+        except Exception as exc:  # noqa: BLE001 - any reader failure is about this file
+            raise ContractError(f"{part}: cannot be read as parquet ({_first_line(exc)})") from None
+    try:
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise ContractError(
+            f"{folder}: the part files disagree on a column's type ({_first_line(exc)}); "
+            "write every part with the same types"
+        ) from None
 
 
 def _part_files(folder: Path) -> tuple[str, list[Path]]:

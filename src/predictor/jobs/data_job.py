@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,7 @@ import pandas as pd
 from predictor.config import Config
 from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.tables import Tables
-from predictor.contract.validate import BatchValidation, ValidationResult
+from predictor.contract.validate import BatchValidation, ValidationResult, no_valid_rows_issue
 from predictor.customer_sample import sample_share, sampled_ids
 from predictor.datasets import data_span
 from predictor.errors import PredictorError
@@ -99,14 +99,38 @@ def load_training_data(config: Config, batch_rows: int | None = None) -> Trainin
     source = None if limit is None else open_parquet_source(config)
     if source is None or limit is None or source_rows(source, "customers") <= limit:
         result = load_tables(config.data, end_date=end)
+        summary = result.summary.set_index("table")
+        errors = churn_rule_errors(config, summary["rows"], summary["kept"], result.warnings)
+        if errors:
+            raise ContractError.from_issues(result.errors + errors)
         tables = result.raise_for_errors()
-        read = result.summary.set_index("table")["rows"]
-        return TrainingData(tables, int(read["customers"]), result.warnings, False)
-    return _sampled_batches(source, limit, config.model.random_state, end, batch_rows)
+        return TrainingData(tables, int(summary["rows"]["customers"]), result.warnings, False)
+    return _sampled_batches(source, config, end, batch_rows)
+
+
+def churn_rule_errors(
+    config: Config, rows: Mapping[str, int], kept: Mapping[str, int], warnings: list[ContractIssue]
+) -> list[ContractIssue]:
+    """``no_valid_rows`` when a subscriptions table is given but none of its rows passed.
+
+    Under ``churn.rule: auto`` the table decides the churn rule: with every row set aside
+    (ids in another form, unreadable values) training would switch to the no-purchase rule
+    in silence. Leaving the table out, or ``churn.rule: no_order``, says that on purpose.
+    """
+    table = "subscriptions"
+    if config.churn.rule == "no_order" or not rows.get(table) or kept.get(table):
+        return []
+    issue = no_valid_rows_issue(table, int(rows[table]), warnings)
+    message = (
+        f"{issue.message}. The subscriptions table decides the churn rule: without a single "
+        "valid row churn would be 'no purchase' instead of the end of subscriptions. Fix the "
+        "rows, or leave the table out (or set churn.rule: no_order) to train with that rule"
+    )
+    return [replace(issue, message=message)]
 
 
 def _sampled_batches(
-    source: ParquetSource, limit: int, seed: int, end: pd.Timestamp, batch_rows: int | None
+    source: ParquetSource, config: Config, end: pd.Timestamp, batch_rows: int | None
 ) -> TrainingData:
     """Validate every row batch by batch; keep the sampled customers' rows; raise every error."""
     from predictor.io.chunks import SPILL_BATCH_ROWS, empty_table_issue, table_batches
@@ -117,8 +141,9 @@ def _sampled_batches(
         [f for f, _ in table_batches(source, "customers", rows)], ignore_index=True
     )
     check = BatchValidation(customers, end_date=end, dates=source.rules)
-    share = sample_share(len(customers), limit)
-    sample = KeyIndex(sampled_ids(check.customers["customer_id"], share, seed))
+    share = sample_share(len(customers), config.cutoffs.sample_customers)
+    ids = sampled_ids(check.customers["customer_id"], share, config.model.random_state)
+    sample = KeyIndex(ids)
     frames = {"customers": _rows_of(check.customers, sample)}
     for name in source.files:
         if name == "customers":
@@ -134,6 +159,7 @@ def _sampled_batches(
     warnings = merge_warnings([i for i in issues if i.severity == "warning"])
     warnings += check.counts.empty_columns()
     errors = [i for i in issues if i.severity == "error"] + check.counts.errors(warnings)
+    errors += churn_rule_errors(config, check.counts.rows, check.counts.kept, warnings)
     if errors:
         raise ContractError.from_issues(errors)
     return TrainingData(Tables(**frames), len(customers), warnings, True)
