@@ -81,12 +81,38 @@ def top_decile_capture(y_true: np.ndarray, y_pred: np.ndarray, share: float = 0.
     return float(y_true[order[:n]].sum() / total)
 
 
+VALUE_METRICS = (
+    "normalized_gini",
+    "spearman",
+    "mae",
+    "rmse",
+    "aggregate_bias",
+    "decile_mape",
+    "top_decile_capture",
+)
+"""The metrics ``value_metrics`` returns, in order."""
+
+
+def missing_predictions(p: np.ndarray) -> bool:
+    """True when any prediction is NaN (e.g. a model trained without the target).
+
+    Metrics of such predictions are NaN, never a number: ranking NaN scores gives an arbitrary
+    order, and metrics on the rest would judge other customers than the labels name.
+    """
+    p = np.asarray(p, dtype=float)
+    return bool(len(p)) and bool(np.isnan(p).any())
+
+
 def value_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """Ranking and sizing metrics of a value prediction."""
+    """Ranking and sizing metrics of a value prediction (all NaN when predictions are missing)."""
     y_true = np.asarray(y_true, dtype=float)
     y_pred = np.asarray(y_pred, dtype=float)
+    if missing_predictions(y_pred):
+        return dict.fromkeys(VALUE_METRICS, float("nan"))
     total = y_true.sum()
-    spearman = spearmanr(y_true, y_pred).statistic if np.std(y_pred) > 0 else float("nan")
+    # max - min, not the standard deviation: that of a constant float array can be 1e-14
+    varies = len(y_pred) > 0 and np.ptp(y_pred) > 0
+    spearman = spearmanr(y_true, y_pred).statistic if varies else float("nan")
     return {
         "normalized_gini": normalized_gini(y_true, y_pred),
         "spearman": float(spearman),
@@ -136,9 +162,28 @@ def lift_at(y_true: np.ndarray, p: np.ndarray, share: float = 0.1) -> float:
     return float(y_true[order[:n]].mean() / base)
 
 
+CHURN_METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "log_loss",
+    "calibration_error",
+    "lift_top10",
+    "churn_rate",
+    "mean_predicted",
+)
+"""The metrics ``churn_metrics`` returns, in order."""
+
+
 def churn_metrics(y_true: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """Separation and calibration metrics of churn probabilities."""
+    """Separation and calibration metrics of churn probabilities.
+
+    When predictions are missing (``missing_predictions``) every metric of the predictions is
+    NaN; ``churn_rate``, a fact of the labels, is still given.
+    """
     y_true = np.asarray(y_true, dtype=int)
+    if missing_predictions(p):
+        return dict.fromkeys(CHURN_METRICS, float("nan")) | {"churn_rate": _rate(y_true)}
     p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
     both = len(np.unique(y_true)) == 2
     return {
@@ -148,9 +193,14 @@ def churn_metrics(y_true: np.ndarray, p: np.ndarray) -> dict[str, float]:
         "log_loss": float(log_loss(y_true, p, labels=[0, 1])),
         "calibration_error": calibration_error(y_true, p),
         "lift_top10": lift_at(y_true, p),
-        "churn_rate": float(y_true.mean()),
+        "churn_rate": _rate(y_true),
         "mean_predicted": float(p.mean()),
     }
+
+
+def _rate(y_true: np.ndarray) -> float:
+    """Share of positive labels; NaN when there are none."""
+    return float(y_true.mean()) if len(y_true) else float("nan")
 
 
 def comparison_table(

@@ -141,17 +141,30 @@ def _churn(
     return ScoreExplanation("churn_risk", float(prediction), float(prediction), empty, note)
 
 
+NOT_TRAINED = "not trained (the model was trained without this target)"
+"""What the headline says for a score of a target the model does not have."""
+
+
+def _headline(explained: CustomerExplanation) -> list[str]:
+    """One line per score; a target the model was trained without says so, not ``nan``."""
+    row = explained.scores
+    trained = {exp.score for exp in explained.explanations}
+    texts = {
+        "value_13m": lambda: f"{row['value_13m']:,.2f}   ({row['value_segment']})",
+        "churn_risk": lambda: f"{100 * row['churn_risk']:.2f}%   ({row['risk_band']})",
+        "day_one_value": lambda: f"{row['day_one_value']:,.2f}",
+    }
+    return [
+        f"  {SCORE_LABELS[score]:<17}{text() if score in trained else NOT_TRAINED}"
+        for score, text in texts.items()
+    ]
+
+
 def explanation_lines(
     explained: CustomerExplanation, as_of: pd.Timestamp, k: int, currency: str
 ) -> list[str]:
     """Plain-text lines: the headline scores, then one block per score (base, drivers, total)."""
-    row = explained.scores
-    lines = [
-        f"Customer {explained.customer_id} as of {as_of.date()}",
-        f"  13-month value   {row['value_13m']:,.2f}   ({row['value_segment']})",
-        f"  Churn risk       {100 * row['churn_risk']:.2f}%   ({row['risk_band']})",
-        f"  Day One value    {row['day_one_value']:,.2f}",
-    ]
+    lines = [f"Customer {explained.customer_id} as of {as_of.date()}", *_headline(explained)]
     units = {"value_13m": currency, "day_one_value": currency, "churn_risk": "points"}
     for exp in explained.explanations:
         scale = 100.0 if exp.score == "churn_risk" else 1.0

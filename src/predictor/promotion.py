@@ -50,7 +50,9 @@ def evaluate_at(
 
     Features are built as of each cutoff with ``model``'s own feature settings; labels (the
     truth both models are judged against) follow ``labels_from``, so two models compared with
-    the same ``labels_from`` face the same customers and the same answers.
+    the same ``labels_from`` face the same customers and the same answers. A target ``model``
+    was trained without has NaN scores, so its metrics are NaN (and ``compare`` keeps the
+    champion on them).
     """
     config = labels_from.config
     first, end = data_span(tables, config)
@@ -78,6 +80,11 @@ def _scores(
     return scores.reindex(ids.astype(str))
 
 
+def shown(value: float) -> str:
+    """A metric as printed: four decimals, or "n/a" when it cannot be computed (NaN)."""
+    return "n/a" if math.isnan(value) else f"{value:.4f}"
+
+
 @dataclass(frozen=True)
 class Decision:
     """The outcome of comparing a challenger with the champion."""
@@ -90,7 +97,7 @@ class Decision:
     def summary(self) -> str:
         """One line for a registry tag: the verdict and each metric's two values."""
         parts = [
-            f"{name} {row['champion']:.4f} vs {row['challenger']:.4f}"
+            f"{name} {shown(row['champion'])} vs {shown(row['challenger'])}"
             for name, row in self.comparison.iterrows()
         ]
         verdict = "promoted" if self.promote else "kept champion"

@@ -48,6 +48,7 @@ from predictor.features.probabilistic import fit_params
 from predictor.labels import (
     churn_label,
     churn_label_end,
+    churn_population,
     churn_rule,
     day_one_label,
     order_value,
@@ -578,7 +579,7 @@ def _train_fresh_value(
         preds["model"][mask] = model.predict(test.X[mask])
         lo[mask], hi[mask] = model.predict_interval(test.X[mask])
     preds |= baselines
-    preds["constant_mean"] = np.full(len(test), np.mean(test.y))
+    preds["constant_mean"] = np.full(len(test), _label_mean(tables, plan.train, config.value))
     used = CutoffPlan(train=ev_train, valid=ev_valid, test=plan.test)
     result = _task_result(test, preds, "value", used, train, valid)
     result.plan |= _add_interval_metrics(result.table, test.y, lo, hi)
@@ -613,6 +614,18 @@ def _train_fresh_value(
     )
     steps.tick()
     return final, result
+
+
+def _label_mean(tables: Tables, cutoffs: list[pd.Timestamp], cfg: ValueConfig) -> float:
+    """Mean ``cfg``-horizon value label over the customers of the training ``cutoffs``.
+
+    The constant baseline of the short-label path: its own training labels cover fewer months
+    than the held-out label, so the full-horizon labels of the plan's training cutoffs (closed
+    before the test cutoff) give the mean; never the held-out labels, whose mean would make
+    the baseline's aggregate bias 0 by construction.
+    """
+    labels = [value_label(tables, c, cfg).to_numpy(dtype=float) for c in cutoffs]
+    return float(np.concatenate(labels).mean())
 
 
 def _fresh_reference(
@@ -1206,15 +1219,18 @@ def _fit_segmenter(
     """Segment and band thresholds from the customers active at the latest held-out cutoff.
 
     The mean predicted value of those customers and their observed churn rate are what the
-    relative rules are multiples of (see ``predictor.segments``). Without a churn model the
-    reference is the value test cutoff (or the data's end) and the churn rate 0; without a
-    value model there is no predicted value (value segments of such scores are null).
+    relative rules are multiples of (see ``predictor.segments``). Active is scoring's rule,
+    ``churn_population``, with or without a churn model, so the cuts come from the customers
+    scoring keeps out of ``lapsed``. Without a churn model the reference is the value test
+    cutoff (or the data's end) and the churn rate 0; without a value model there is no
+    predicted value (value segments of such scores are null).
     """
     source = results.get("churn") or results.get("value_13m")
     cutoff = pd.Timestamp(source.plan["test"][-1]) if source is not None else end
     frame = features(cutoff)
     labels = churn_label(tables, cutoff, config.churn) if "churn" in results else None
-    active = frame.loc[frame.index.isin(labels.index)] if labels is not None else frame
+    population = churn_population(tables, cutoff, config.churn, churn_rule(tables, config.churn))
+    active = frame.loc[frame.index.isin(population)]
     usable = value_model is not None and len(active)
     value = value_model.predict(active) if usable else np.zeros(0)
     rate = float(labels.mean()) if labels is not None and len(labels) else 0.0

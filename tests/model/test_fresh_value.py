@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from tests.conftest import fast_config
 
 from predictor.timeline import add_months
@@ -33,7 +34,9 @@ def test_value_learns_three_months_on_the_latest_cutoffs_and_is_judged_on_thirte
     assert 0.5 < result.predictions["model"].sum() / result.y_true.sum() < 2.0
 
 
-def test_held_out_value_model_reads_nothing_after_the_test_cutoff(business):
+@pytest.fixture(scope="module")
+def later_orders_tripled(business):
+    """Value results trained on the business, then with every order after the test cutoff x3."""
     config = fast_config(cutoffs={"max_cutoffs": 2}).model_copy(update={"models": ["value_13m"]})
     tables = business.tables
     _, evaluation = train(tables, config)
@@ -45,7 +48,11 @@ def test_held_out_value_model_reads_nothing_after_the_test_cutoff(business):
     assert later.any()
     orders.loc[later, "amount"] *= 3
     _, evaluation2 = train(tables.replace(orders=orders), config)
-    result2 = evaluation2.tasks["value_13m"]
+    return result, evaluation2.tasks["value_13m"]
+
+
+def test_held_out_value_model_reads_nothing_after_the_test_cutoff(later_orders_tripled):
+    result, result2 = later_orders_tripled
     assert result2.plan["test"] == result.plan["test"]
     np.testing.assert_allclose(result2.predictions["model"], result.predictions["model"])
     # the labels (and the refitted model) do see the later orders
@@ -61,3 +68,13 @@ def test_horizon_level_pools_whole_horizons_in_training(business):
     assert result.plan["level"] == result.plan["level_reference"]  # no structural part
     assert 0.5 < result.predictions["model"].sum() / result.y_true.sum() < 2.0
     assert model.value.level_ > 0
+
+
+def test_constant_mean_baseline_reads_no_held_out_label(later_orders_tripled):
+    """The constant baseline predicts the training labels' mean, not the held-out answers'."""
+    result, result2 = later_orders_tripled
+    assert result2.y_true.sum() > result.y_true.sum()  # the held-out labels changed
+    baseline = result.predictions["constant_mean"]
+    np.testing.assert_array_equal(result2.predictions["constant_mean"], baseline)
+    assert baseline[0] != pytest.approx(result.y_true.mean())
+    assert result.table.loc["constant_mean", "aggregate_bias"] != pytest.approx(0.0)

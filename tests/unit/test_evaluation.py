@@ -7,6 +7,7 @@ import pytest
 
 from predictor.evaluation import (
     calibration_error,
+    churn_metrics,
     decile_mape,
     lift_at,
     normalized_gini,
@@ -44,3 +45,20 @@ def test_calibration_error_and_lift():
     assert calibration_error(y, np.full(100, 0.75)) == pytest.approx(0.5)
     perfect = y.astype(float)
     assert lift_at(y, perfect, 0.1) == pytest.approx(4.0)
+
+
+def test_value_metrics_of_missing_predictions_are_nan_not_made_up():
+    """A model trained without value predicts NaN: no ranking or sizing can be claimed."""
+    y = np.arange(1.0, 21.0)
+    for pred in (np.full(20, np.nan), np.where(y > 10, np.nan, y)):
+        metrics = value_metrics(y, pred)
+        assert set(metrics) == set(value_metrics(y, y))
+        assert all(np.isnan(v) for v in metrics.values()), metrics
+
+
+def test_churn_metrics_of_missing_predictions_are_nan_and_do_not_raise():
+    y = np.array([0, 1] * 10)
+    metrics = churn_metrics(y, np.full(20, np.nan))
+    assert set(metrics) == set(churn_metrics(y, np.full(20, 0.5)))
+    assert metrics["churn_rate"] == pytest.approx(0.5)  # a fact of the labels, still known
+    assert all(np.isnan(v) for k, v in metrics.items() if k != "churn_rate"), metrics

@@ -241,6 +241,7 @@ def _after_registration(cfg, uri: str, version: str, promote: Promote, tables, v
 def _promote(name: str, uri: str, metrics: list[str], tables, verbose: bool) -> None:
     """Compare champion and challenger on the newest held-out cutoffs; move champion if better."""
     from predictor.jobs import compare_registered
+    from predictor.promotion import shown
 
     with captured_output(verbose), console.status("re-evaluating champion and challenger"):
         run = compare_registered(name, uri, metrics, tables)
@@ -253,7 +254,7 @@ def _promote(name: str, uri: str, metrics: list[str], tables, verbose: bool) -> 
     for col in ("metric", "champion", "challenger", "better"):
         table.add_column(col, justify="left" if col in ("metric", "better") else "right")
     for metric, row in decision.comparison.iterrows():
-        table.add_row(metric, f"{row['champion']:.4f}", f"{row['challenger']:.4f}", row["better"])
+        table.add_row(metric, shown(row["champion"]), shown(row["challenger"]), row["better"])
     print_table(table)
     verdict = f"promoted v{chall} to champion" if decision.promote else f"kept v{champ} as champion"
     out.print(f"{verdict}: {decision.reason} (decision tagged on both versions)")
