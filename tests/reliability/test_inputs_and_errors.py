@@ -444,3 +444,16 @@ def test_parquet_scoring_names_columns_outside_the_contract_once(
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert text.count("not in the contract, not read: _LOAD_TS") == 1, result.output
+
+
+def test_chunked_scoring_names_the_rows_of_the_file(model_dir, small_parquet, tmp_path):
+    """A chunk holds rows from all over the file: messages count rows in the file, not the chunk."""
+    data = tmp_path / "data"
+    shutil.copytree(small_parquet, data)
+    orders = pd.read_parquet(data / "orders.parquet")
+    row = len(orders) - 3
+    orders.loc[row, "amount"] = None
+    orders.to_parquet(data / "orders.parquet", index=False)
+    result = score(model_dir, data, tmp_path / "s.csv", "--chunk-size", "50")
+    assert result.exit_code == 0, result.output
+    assert f"1 row has no amount (row {row})" in " ".join(result.output.split())

@@ -189,12 +189,19 @@ class _Work:
 class _Report:
     """Collects issues, rejected rows and rejected customers while the checks run."""
 
-    def __init__(self, first_row: int = 0) -> None:
+    def __init__(self, first_row: int = 0, numbers: Mapping[str, np.ndarray] | None = None) -> None:
         self.issues: list[ContractIssue] = []
         self.rejects: list[pd.DataFrame] = []
         self.rejected: list[pd.DataFrame] = []
         self.first_row = first_row
         """Number of the first row checked (a batch's place in its table; 0: the whole table)."""
+        self.numbers = dict(numbers or {})
+        """Per table, each row's number in the table as read whole (a chunk's rows)."""
+
+    def numbered(self, table: str, rows: np.ndarray) -> np.ndarray:
+        """The numbers in ``table`` as read whole of the checked rows at positions ``rows``."""
+        given = self.numbers.get(table)
+        return given[rows] if given is not None else rows + self.first_row
 
     def issue(
         self,
@@ -242,7 +249,7 @@ class _Report:
             pd.DataFrame(
                 {
                     "table": work.name,
-                    "row": rows.astype("int64") + self.first_row,
+                    "row": self.numbered(work.name, rows).astype("int64"),
                     "customer_id": work.ids.iloc[rows].to_numpy(),
                     "check": check,
                     "column": column,
@@ -260,7 +267,7 @@ class _Report:
             subject = _plural(count, "customer")
             action = "customers rejected and their events set aside"
         else:
-            examples = (head + self.first_row).tolist()
+            examples = self.numbered(work.name, head).tolist()
             detail = format_examples(examples, count)
             subject = _plural(count, "row")
             action = "set aside"
@@ -299,7 +306,8 @@ def validate(
 
     """
     limit = day_end(_naive(pd.Timestamp(end_date)))
-    report = _Report()
+    numbers = {n: f.attrs[ROW_NUMBERS] for n, f in raw.items() if ROW_NUMBERS in f.attrs}
+    report = _Report(numbers=numbers)
     for name in raw:
         if name not in SPECS:
             known = ", ".join(TABLE_NAMES)
@@ -535,6 +543,10 @@ def empty_column_issue(name: str, column: str, rows: int) -> ContractIssue:
     )
     return ContractIssue("empty_column", name, column, "warning", 0, [], message)
 
+
+ROW_NUMBERS = "predictor_row_numbers"
+"""``DataFrame.attrs`` key: a part's rows' numbers in the table as read whole (a chunk's rows
+come from all over the file), so that messages and rejects name the rows of the file."""
 
 UNREAD_COLUMNS = "predictor_unread_columns"
 """``DataFrame.attrs`` key under which a file reader lists the columns it left unread."""
@@ -1288,7 +1300,8 @@ def _attribute_checked(work: _Work, column: str, report: _Report, dates: DateRul
     if odd is not None and odd.any():
         rows = np.flatnonzero(odd)
         head = rows[:MAX_EXAMPLES]
-        detail = format_examples(head.tolist(), len(rows))
+        shown = report.numbered(work.name, head).tolist()
+        detail = format_examples(shown, len(rows))
         detail += ": " + ", ".join(_show(v) for v in raw.iloc[head])
         cause = _number_hint(raw.iloc[rows])
         verb = "is not a number" if len(rows) == 1 else "are not numbers"
@@ -1296,7 +1309,7 @@ def _attribute_checked(work: _Work, column: str, report: _Report, dates: DateRul
             f"{work.name}.{column}: {_plural(len(rows), 'value')} of a column of numbers {verb} "
             f"({detail}){f'; {cause}' if cause else ''}; read as missing"
         )
-        report.issue("unparseable_number", work.name, column, "warning", 0, head.tolist(), message)
+        report.issue("unparseable_number", work.name, column, "warning", 0, shown, message)
     return values
 
 

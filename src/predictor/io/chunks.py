@@ -27,7 +27,13 @@ from predictor.config import Config, DataConfig
 from predictor.contract.columns import match_columns
 from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.schema import SPECS
-from predictor.contract.validate import UNREAD_COLUMNS, DateRules, ValidationResult, validate
+from predictor.contract.validate import (
+    ROW_NUMBERS,
+    UNREAD_COLUMNS,
+    DateRules,
+    ValidationResult,
+    validate,
+)
 from predictor.datasets import latest_event
 from predictor.io.files import _open_dataset, _source_kind
 from predictor.io.formats import _plain_schema, _plain_types
@@ -41,6 +47,8 @@ from predictor.timeline import data_end, day_end
 
 SPILL_BATCH_ROWS = 1_000_000
 """Rows read from an input file at a time while splitting it by chunk (bounds memory)."""
+ROW_COLUMN = "__predictor_row__"
+"""Spilled beside each row: its number in the table as read whole (``ROW_NUMBERS``)."""
 MAX_COMPARED_BOUNDS = 16
 """Up to this many chunk boundaries, rows are routed by one vectorised comparison per
 boundary; beyond, by a binary search over the distinct ids of the batch."""
@@ -154,7 +162,9 @@ class CustomerChunks:
                 parts = [reader.get_batch(i) for i in spilled.batches.get(k, [])]
                 table = pa.Table.from_batches(parts, schema=reader.schema)
             frame = table.to_pandas()
+            numbers = frame.pop(ROW_COLUMN).to_numpy()
             out[name] = frame.rename(columns=self.source.mappings[name])
+            out[name].attrs[ROW_NUMBERS] = numbers
             if k == 0:  # named once, as reading the input whole names them
                 out[name].attrs[UNREAD_COLUMNS] = unread_columns(self.source, name)
         return out
@@ -252,13 +262,16 @@ class CustomerChunks:
         plain = _plain_schema(dataset.schema)
         schema = pa.schema([plain.field(c) for c in columns])
         spilled = _Spilled(self._dir / f"{name}.arrow", {}, {})
-        written = 0
+        written = read = 0
         zone = self.source.rules.timezone
-        with pa.OSFile(str(spilled.path), "wb") as sink, pa.ipc.new_file(sink, schema) as out:
+        numbered = schema.append(pa.field(ROW_COLUMN, pa.int64()))
+        with pa.OSFile(str(spilled.path), "wb") as sink, pa.ipc.new_file(sink, numbered) as out:
             for batch in dataset.to_batches(columns=columns, batch_size=SPILL_BATCH_ROWS):
                 if not batch.num_rows:
                     continue
-                batch = batch.cast(schema)
+                rows = pa.array(np.arange(read, read + batch.num_rows, dtype=np.int64))
+                batch = batch.cast(schema).append_column(ROW_COLUMN, rows)
+                read += batch.num_rows
                 chunk = self._chunk_of(batch.column(self.source.ids[name]))
                 order = _stable_order(chunk, self.n_chunks)
                 batch, chunk = batch.take(pa.array(order)), chunk[order]
