@@ -83,10 +83,11 @@ def check_inputs(
             continue
         listed = ", ".join(scores) or "no score"
         if table in rules:
+            wrong = ", ".join(dict.fromkeys(["churn_risk", "risk_band", *scores]))
             message = (
                 f"{table}: the model was trained with this table and it drives {rules[table]}, "
                 "but it is absent from the scoring data (no file, or a file without rows); "
-                f"churn_risk, risk_band and {listed} would be wrong for everyone. Provide it, "
+                f"{wrong} would be wrong for everyone. Provide it, "
                 f"or pass --allow-missing {table} to score anyway"
             )
             errors.append(ContractIssue(CHECK, table, None, "error", 0, [], message))

@@ -55,6 +55,7 @@ def test_missing_table_that_drives_the_churn_rule_is_an_error(model_dir, small_c
     out = tmp_path / "s.csv"
     result = score(model_dir, data, out)
     one_line_error(result, "subscriptions", "churn population", "--allow-missing subscriptions")
+    assert " ".join(result.output.split()).count("churn_risk") == 1  # each score named once
     assert not out.exists()
     allowed = score(model_dir, data, out, "--allow-missing", "subscriptions")
     assert allowed.exit_code == 0, allowed.output
