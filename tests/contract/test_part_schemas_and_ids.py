@@ -15,7 +15,7 @@ import pytest
 
 from predictor.config import Config
 from predictor.contract.errors import ContractError
-from predictor.io import load_tables
+from predictor.io import load_tables, open_customer_chunks
 from predictor.jobs import load_training_data
 
 END = "2024-12-31"
@@ -58,7 +58,12 @@ def test_a_column_the_first_part_lacks_is_read_from_the_other_parts(tmp_path, fm
     _write_parts(
         orders, tmp_path / "orders", fmt, lambda k, p: p.drop(columns="channel") if k == 0 else p
     )
-    got = load_tables(None, tmp_path, end_date=END).raise_for_errors().orders
+    result = load_tables(None, tmp_path, end_date=END)
+    named = [i.message for i in result.warnings if i.check == "partial_column"]
+    assert named == [
+        f"orders.channel: absent from 1 of 3 part files (file part-0000.{fmt}); empty in their rows"
+    ]
+    got = result.raise_for_errors().orders
     first = np.array_split(np.arange(len(orders)), 3)[0]
     assert got["channel"].isna().sum() == len(first)  # empty only in the first part's rows
     expected = orders.drop(index=first)["channel"].value_counts()
@@ -136,3 +141,29 @@ def test_training_stops_when_no_subscription_row_is_valid(tmp_path):
         {"data": {"path": str(tmp_path), "end_date": END}, "churn": {"rule": "no_order"}}
     )
     assert len(load_training_data(chosen).tables.customers) == 30  # the rule chosen on purpose
+
+
+def test_read_in_parts_names_the_column_some_parts_lack(tmp_path):
+    """Training's batches and scoring's chunks say what the whole read says."""
+    customers = _customers()
+    customers.to_parquet(tmp_path / "customers.parquet", index=False)
+    _write_parts(
+        _orders(customers),
+        tmp_path / "orders",
+        "parquet",
+        lambda k, p: p.drop(columns="margin") if k == 2 else p,
+    )
+    config = Config.model_validate(
+        {"data": {"path": str(tmp_path)}, "cutoffs": {"sample_customers": 10}}
+    )
+    data = load_training_data(config, batch_rows=25)
+    named = [i for i in data.warnings if i.check == "partial_column"]
+    assert [(i.table, i.column, i.examples) for i in named] == [
+        ("orders", "margin", ["part-0002.parquet"])
+    ]
+    chunks = open_customer_chunks(config, None, 7, end_date=END, workdir=tmp_path)
+    with chunks:
+        issues = [i for k in range(len(chunks)) for i in chunks.validated(k).issues]
+    assert [(i.check, i.column) for i in issues if i.check == "partial_column"] == [
+        ("partial_column", "margin")
+    ]

@@ -19,6 +19,8 @@ empty_table             warning   an optional table has no rows: treated as abse
 unknown_table           warning   a table the contract does not know: ignored
 unread_column           warning   a column of an event table file the contract does not know:
                                   not read (named, so a mis-mapped column is not lost unseen)
+partial_column          warning   a column some part files of a table folder lack: empty in
+                                  their rows (the files named)
 duplicate_column        error     two columns with one name (e.g. after column mapping)
 missing_column          error     a required column is absent (available columns listed)
 missing_value           warning   empty cell in a required column: row set aside
@@ -548,6 +550,10 @@ ROW_NUMBERS = "predictor_row_numbers"
 """``DataFrame.attrs`` key: a part's rows' numbers in the table as read whole (a chunk's rows
 come from all over the file), so that messages and rejects name the rows of the file."""
 
+PARTIAL_COLUMNS = "predictor_partial_columns"
+"""``DataFrame.attrs`` key under which a folder reader lists, per column (contract name), the
+part files that lack it, and the number of part files under ``"__parts__"``."""
+
 UNREAD_COLUMNS = "predictor_unread_columns"
 """``DataFrame.attrs`` key under which a file reader lists the columns it left unread."""
 
@@ -561,6 +567,21 @@ def _note_unread_columns(name: str, frame: pd.DataFrame, report: _Report) -> Non
             "unread_column", name, None, "warning", 0, unread[:MAX_EXAMPLES],
             f"{name}: {len(unread)} column(s) not in the contract, not read: {listed} "
             "(if one is a contract column under another name, map it in data.columns)",
+        )  # fmt: skip
+
+
+def _note_partial_columns(name: str, frame: pd.DataFrame, report: _Report) -> None:
+    """Name the columns some part files lack: empty in those files' rows, not missing."""
+    partial = dict(frame.attrs.get(PARTIAL_COLUMNS, {}))
+    total = partial.pop("__parts__", 0)
+    for column, parts in partial.items():
+        if column not in frame.columns:
+            continue
+        shown = format_examples(list(parts[:MAX_EXAMPLES]), len(parts), noun="files")
+        report.issue(
+            "partial_column", name, column, "warning", 0, list(parts[:MAX_EXAMPLES]),
+            f"{name}.{column}: absent from {len(parts)} of {total} part files ({shown}); "
+            "empty in their rows",
         )  # fmt: skip
 
 
@@ -587,6 +608,7 @@ def _structure_ok(
             )  # fmt: skip
         return False
     _note_unread_columns(name, frame, report)
+    _note_partial_columns(name, frame, report)
     columns = [str(c) for c in frame.columns]
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     for column in duplicated:

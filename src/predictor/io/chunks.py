@@ -28,6 +28,7 @@ from predictor.contract.columns import match_columns
 from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.schema import SPECS
 from predictor.contract.validate import (
+    PARTIAL_COLUMNS,
     ROW_NUMBERS,
     UNREAD_COLUMNS,
     DateRules,
@@ -35,7 +36,7 @@ from predictor.contract.validate import (
     validate,
 )
 from predictor.datasets import latest_event
-from predictor.io.files import _open_dataset, _source_kind
+from predictor.io.files import _open_dataset, _source_kind, partial_columns
 from predictor.io.formats import _plain_schema, _plain_types
 from predictor.io.tables import (
     _data_config,
@@ -68,6 +69,8 @@ class ParquetSource:
     """Optional tables whose file has no rows: absent, as ``validate`` treats them."""
     rules: DateRules = DateRules()
     """The time zone (and formats) dates are read with."""
+    paths: dict[str, Path] = dataclasses.field(default_factory=dict)
+    """The file or part-file folder of each table."""
 
 
 @dataclasses.dataclass
@@ -166,7 +169,7 @@ class CustomerChunks:
             out[name] = frame.rename(columns=self.source.mappings[name])
             out[name].attrs[ROW_NUMBERS] = numbers
             if k == 0:  # named once, as reading the input whole names them
-                out[name].attrs[UNREAD_COLUMNS] = unread_columns(self.source, name)
+                out[name].attrs.update(_column_notes(self.source, name))
         return out
 
     def latest_date(self) -> pd.Timestamp:
@@ -372,7 +375,7 @@ def table_batches(
         frame = batch.cast(schema).to_pandas(split_blocks=True)
         frame = frame.rename(columns=source.mappings[name])
         if not first:  # named once, as reading the input whole names them
-            frame.attrs[UNREAD_COLUMNS] = unread_columns(source, name)
+            frame.attrs.update(_column_notes(source, name))
         yield frame, first
         first += batch.num_rows
 
@@ -382,6 +385,16 @@ def unread_columns(source: ParquetSource, name: str) -> list[str]:
     read = set(source.read_columns[name])
     names = source.files[name].schema.names
     return [n for n in names if n not in read and not n.startswith("__index_level_")]
+
+
+def _column_notes(source: ParquetSource, name: str) -> dict[str, object]:
+    """What the whole read notes on table ``name``'s frame: columns unread, columns some parts lack."""
+    notes: dict[str, object] = {UNREAD_COLUMNS: unread_columns(source, name)}
+    path = source.paths.get(name)
+    partial = partial_columns(path, source.mappings[name]) if path is not None else {}
+    if partial:
+        notes[PARTIAL_COLUMNS] = partial
+    return notes
 
 
 def _parquet_source(data: DataConfig, folder: str | Path | None) -> ParquetSource | None:
@@ -421,6 +434,7 @@ def _parquet_source(data: DataConfig, folder: str | Path | None) -> ParquetSourc
         mappings={name: p[3] for name, p in parts.items()},
         empty=tuple(empty),
         rules=date_rules(data),
+        paths={name: files[name] for name in parts},
     )
 
 

@@ -7,7 +7,7 @@ columns. Parse failures raise ``ContractError`` naming the file.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -226,6 +226,34 @@ def _parts_schema(folder: Path, kind: str, parts: Sequence[Path], keys: list[str
         )
     fields = list(merged) + [pa.field(key, pa.string()) for key in keys]
     return pa.schema(fields, metadata=merged.metadata)
+
+
+def partial_columns(path: str | Path, renames: Mapping[str, str] | None = None) -> dict:
+    """The columns of a part-file folder that some parts lack: column -> those parts (relative).
+
+    Empty for a single file; else also ``"__parts__"``: the number of part files. Such a
+    column is empty in the rows of the parts that lack it (``_parts_schema``); the reader
+    attaches this to the frame (``PARTIAL_COLUMNS``) so that validation says so. ``renames``
+    maps names as written (stripped) to the contract's.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return {}
+    kind = _part_files(path)[0]
+    names = {
+        part: set(pq.read_schema(part).names if kind == "parquet" else _csv_header(part))
+        for part in _nonempty_parts(path)
+    }
+    every = dict.fromkeys(n for found in names.values() for n in found)
+    renames = renames or {}
+    lacking = {
+        renames.get(c.strip(), c.strip()): [
+            p.relative_to(path).as_posix() for p, found in names.items() if c not in found
+        ]
+        for c in every
+    }
+    lacking = {c: parts for c, parts in lacking.items() if parts}
+    return {"__parts__": len(names), **lacking} if lacking else {}
 
 
 def _merged_parquet_schema(folder: Path, parts: Sequence[Path]) -> pa.Schema:

@@ -19,8 +19,14 @@ from predictor.contract.columns import checked_columns, match_columns
 from predictor.contract.errors import ContractError
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import TABLE_NAMES
-from predictor.contract.validate import UNREAD_COLUMNS, DateRules, ValidationResult, validate
-from predictor.io.files import _source_kind, read_table_file, table_columns
+from predictor.contract.validate import (
+    PARTIAL_COLUMNS,
+    UNREAD_COLUMNS,
+    DateRules,
+    ValidationResult,
+    validate,
+)
+from predictor.io.files import _source_kind, partial_columns, read_table_file, table_columns
 from predictor.io.formats import READ_SUFFIXES, _shown, csv_head_lines, split_header_line
 from predictor.timeline import data_end
 
@@ -75,6 +81,9 @@ def _read_table(name: str, path: Path, mapping: Mapping[str, str]) -> pd.DataFra
         keep = [h for h, c in zip(header, matched.names, strict=True) if c in spec.columns]
     frame = read_table_file(path, columns=keep)
     frame = frame.rename(columns=dict(zip(header, matched.names, strict=True)))
+    partial = partial_columns(path, dict(zip(header, matched.names, strict=True)))
+    if partial:
+        frame.attrs[PARTIAL_COLUMNS] = partial
     if keep is not None and len(keep) < len(header):
         frame.attrs[UNREAD_COLUMNS] = [
             h or f"column {i + 1} (no name)" for i, h in enumerate(header) if h not in set(keep)
