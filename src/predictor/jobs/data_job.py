@@ -17,11 +17,11 @@ import pandas as pd
 
 from predictor.config import Config
 from predictor.contract.errors import ContractError, ContractIssue
-from predictor.contract.tables import Tables
+from predictor.contract.tables import TABLE_NAMES, Tables
 from predictor.contract.validate import BatchValidation, ValidationResult, no_valid_rows_issue
 from predictor.customer_sample import sample_share, sampled_ids
 from predictor.datasets import data_span
-from predictor.errors import PredictorError
+from predictor.errors import OutputError, PredictorError
 from predictor.keys import KeyIndex
 from predictor.timeline import data_end
 
@@ -215,6 +215,29 @@ def feature_table(
     return frame
 
 
+def _check_no_other_format(out_dir: Path, fmt: str) -> None:
+    """Refuse to write the sample beside table sources of another format (or part folders).
+
+    ``sample --format csv`` into a folder holding the Parquet sample left both, and every
+    command on that folder then stopped with "two sources for one table". Nothing there is
+    removed: the user chooses which to keep.
+    """
+    if not out_dir.is_dir():
+        return
+    ours = {f"{name}.{fmt}" for name in TABLE_NAMES}
+    other = sorted(
+        entry.name
+        for entry in out_dir.iterdir()
+        if entry.name.split(".")[0].lower() in TABLE_NAMES and entry.name.lower() not in ours
+    )
+    if other:
+        raise OutputError(
+            f"{out_dir} already holds {', '.join(other[:3])}{', ...' if len(other) > 3 else ''}: "
+            f"a {fmt} sample beside it would give a table two sources; write it to another "
+            "folder, or remove those first"
+        )
+
+
 def write_sample(
     out_dir: Path,
     customers: int,
@@ -233,6 +256,7 @@ def write_sample(
     from predictor.io.atomic import write_frame_atomic, write_tables
     from predictor.output_schema import SAMPLE_DAY_COLUMNS
 
+    _check_no_other_format(out_dir, fmt)
     truth_dir = out_dir.parent / f"{out_dir.name}_truth"
     if mode == "snapshot":
         from predictor.sample.snapshot import generate_snapshot
