@@ -13,6 +13,7 @@ them behind a small, symmetric surface::
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -25,8 +26,15 @@ from predictor.config import Config
 from predictor.contract.tables import Tables
 from predictor.missing_inputs import check_categories, check_columns, check_inputs
 from predictor.model_types import Evaluation, TrainedModel
-from predictor.scoring import customer_index, predict_frame, scoring_frame
+from predictor.scoring import (
+    check_drivers,
+    check_frame,
+    customer_index,
+    predict_frame,
+    scoring_frame,
+)
 from predictor.scoring import score as score_tables
+from predictor.timeline import parse_as_of
 
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
 
@@ -71,8 +79,19 @@ class Predictor:
         )
 
     def _tables(self, tables_or_folder: Tables | str | Path) -> Tables:
+        """The tables given, or those read and validated from the data folder given."""
         if isinstance(tables_or_folder, Tables):
             return tables_or_folder
+        if not isinstance(tables_or_folder, str | os.PathLike):
+            hint = (
+                " (a scoring frame goes to predict)"
+                if isinstance(tables_or_folder, pd.DataFrame)
+                else ""
+            )
+            raise TypeError(
+                "tables_or_folder: expected Tables or a data folder path, got "
+                f"{type(tables_or_folder).__name__}{hint}"
+            )
         from predictor.io.tables import load_tables
 
         result = load_tables(self.model.config.data, Path(tables_or_folder))
@@ -104,13 +123,20 @@ class Predictor:
         A given table lacking columns the model learned from, or attributes whose values the
         model never saw, give a ``UserWarning`` too (``missing_inputs.check_columns``,
         ``check_categories``).
+
+        ``as_of`` is a day: ``YYYY-MM-DD`` text (as the CLI's ``--as-of``), a ``datetime.date``
+        or a ``pd.Timestamp`` without a time zone; anything else raises ``AsOfError``, before
+        any data is read. ``drivers`` is a whole number, 0 or more (``TypeError``,
+        ``ValueError``).
         """
         from predictor.jobs import resolve_as_of
 
+        day = parse_as_of(as_of) if as_of is not None else None
+        drivers = check_drivers(drivers)
         tables = self._tables(tables_or_folder)
         allow_missing = tuple(allow_missing)
         issues = check_inputs(self.model, (n for n, _ in tables.items()), allow_missing)
-        cutoff = resolve_as_of(as_of, tables, self.model.config)
+        cutoff = resolve_as_of(day, tables, self.model.config)
         issues += check_columns(self.model, tables, cutoff, allow_missing)
         issues += check_categories(self.model, tables)
         for issue in issues:
@@ -123,15 +149,20 @@ class Predictor:
         """The scoring frame (current and Day One features) that ``predict`` takes.
 
         One row per customer, ``customer_id`` the first column (not the index), as in the
-        frames of ``score`` and ``predict``.
+        frames of ``score`` and ``predict``. ``as_of`` is required, a day as ``score`` takes it.
         """
-        frame = scoring_frame(self._tables(tables_or_folder), pd.Timestamp(as_of), self.model)
+        day = parse_as_of(as_of)
+        frame = scoring_frame(self._tables(tables_or_folder), day, self.model)
         return frame.reset_index()
 
     def predict(self, frame: pd.DataFrame, as_of: str | pd.Timestamp | None = None) -> pd.DataFrame:
-        """Scores for a scoring frame with a ``customer_id`` column (see ``features``)."""
-        frame = customer_index(frame)
-        return predict_frame(self.model, frame, None if as_of is None else pd.Timestamp(as_of))
+        """Scores for a scoring frame with a ``customer_id`` column (see ``features``).
+
+        ``as_of`` (a day, as ``score`` takes it) stamps the rows; without it they carry NaT.
+        """
+        day = parse_as_of(as_of) if as_of is not None else None
+        frame = customer_index(check_frame(frame, "frame"))
+        return predict_frame(self.model, frame, day)
 
 
 def train(

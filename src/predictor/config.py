@@ -351,17 +351,55 @@ class ModelConfig(_Section):
     """XGBoost settings shared by the three models."""
 
     n_estimators: int = Field(600, ge=1, description="Maximum boosting rounds (early stopping).")
-    learning_rate: float = Field(0.05, gt=0, le=1)
-    max_depth: int = Field(5, ge=1, le=16)
-    min_child_weight: float = Field(5.0, ge=0)
-    subsample: float = Field(0.8, gt=0, le=1)
-    colsample_bytree: float = Field(0.8, gt=0, le=1)
-    reg_lambda: float = Field(1.0, ge=0)
-    early_stopping_rounds: int = Field(40, ge=1)
+    learning_rate: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="Shrinkage of each boosting round (XGBoost's eta): smaller steps learn more "
+        "slowly and need more rounds (up to n_estimators).",
+    )
+    max_depth: int = Field(
+        5,
+        ge=1,
+        le=16,
+        description="Tree depth of a model whose own setting (day_one.max_depth, "
+        "value.max_depth, churn.max_depth) is null; by default only the churn model's.",
+    )
+    min_child_weight: float = Field(
+        5.0,
+        ge=0,
+        description="Smallest leaf (hessian weight) of a model whose own setting "
+        "(day_one, value or churn .min_child_weight) is null; by default only the churn model's.",
+    )
+    subsample: float = Field(
+        0.8, gt=0, le=1, description="Share of the training rows drawn (seeded) for each tree."
+    )
+    colsample_bytree: float = Field(
+        0.8, gt=0, le=1, description="Share of the features drawn (seeded) for each tree."
+    )
+    reg_lambda: float = Field(
+        1.0,
+        ge=0,
+        description="L2 penalty on the leaf weights (XGBoost's lambda): larger keeps each "
+        "tree's leaf values smaller (a more conservative model).",
+    )
+    early_stopping_rounds: int = Field(
+        40,
+        ge=1,
+        description="Boosting stops after this many rounds without a lower validation loss and "
+        "keeps the best round (churn with churn.round_choice 'folds': each fold booster stops "
+        "2 x this past its own best).",
+    )
     value_objective: Literal["auto", "tweedie", "two_part"] = Field(
         "auto", description="'auto' compares Tweedie with a two-part model on validation."
     )
-    tweedie_variance_power: float = Field(1.5, gt=1, lt=2)
+    tweedie_variance_power: float = Field(
+        1.5,
+        gt=1,
+        lt=2,
+        description="Variance power of the Tweedie objective of the value and Day One models "
+        "(near 1: Poisson-like, near 2: gamma-like); used when value_objective is tweedie or auto.",
+    )
     calibration: Literal["auto", "isotonic", "sigmoid", "none"] = Field(
         "auto",
         description="Churn calibration; 'auto' picks none, sigmoid (Platt) or isotonic by "
@@ -382,7 +420,7 @@ class ModelConfig(_Section):
         "at each training cutoff; scoring reuses the parameters stored with the model.",
     )
     device: Literal["cpu", "cuda"] = Field("cpu", description="XGBoost device.")
-    n_jobs: int = Field(2, ge=1)
+    n_jobs: int = Field(2, ge=1, description="CPU threads of each XGBoost fit.")
     random_state: int = Field(0, description="Seed for every random choice in training.")
 
 

@@ -9,6 +9,7 @@ spend adds 120 to the predicted value" directly. Pure: no file I/O.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,12 +177,57 @@ def explanation_lines(
         rest = exp.contributions["contribution"].iloc[k:].sum()
         lines.append(f"  {scale * exp.base:,.2f}  starting point (the average customer)")
         for _, c in top.iterrows():
-            value = c["value"]
-            shown = "missing" if value is None or pd.isna(value) else value
             lines.append(
                 f"  {scale * c['contribution']:+,.2f}  {c['description'].rstrip('.')} "
-                f"(here: {shown})"
+                f"(here: {feature_value_text(c['value'])})"
             )
         lines.append(f"  {scale * rest:+,.2f}  all other signals together")
         lines.append(f"  = {scale * exp.prediction:,.2f}  the score")
     return lines
+
+
+SIGNIFICANT_DIGITS = 4
+"""Significant digits of a feature value below 1,000 in an explanation (larger: whole units)."""
+
+
+def feature_value_text(value: object) -> str:
+    """A feature's value as a marketer reads it: ``1,242``, ``35.03``, ``0.0000043``, a date.
+
+    Raw floats (``1242.1399999999999``, ``4.302638620733466e-06``) are noise to a reader:
+    numbers from 1,000 up are rounded to whole units with thousands separators, smaller ones
+    keep ``SIGNIFICANT_DIGITS`` significant digits without an exponent; whole numbers drop
+    their ``.0``; times at midnight show as dates; a missing value says so.
+    """
+    if value is None or (not isinstance(value, str) and bool(np.all(pd.isna(value)))):
+        return "missing"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, dt.date | np.datetime64):
+        return _time_text(pd.Timestamp(value))
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if isinstance(value, float | np.floating):
+        return _number_text(float(value))
+    return str(value)
+
+
+def _number_text(number: float) -> str:
+    """A float in ``SIGNIFICANT_DIGITS`` significant digits, whole from 1,000 up.
+
+    Thousands separators on large numbers; no exponent down to 0.000001.
+    """
+    if not np.isfinite(number):
+        return str(number)
+    rounded = float(f"{number:.{SIGNIFICANT_DIGITS}g}")
+    if abs(rounded) >= 1000 or rounded == round(rounded):
+        return f"{round(number):,}"
+    if abs(rounded) < 1e-6:
+        return f"{rounded:g}"  # 1e-20, not twenty zeros
+    return np.format_float_positional(rounded, trim="-")
+
+
+def _time_text(stamp: pd.Timestamp) -> str:
+    """``YYYY-MM-DD`` for a day (midnight), else the time to the minute."""
+    if stamp == stamp.normalize():
+        return str(stamp.date())
+    return stamp.strftime("%Y-%m-%d %H:%M")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from predictor.labels import churn_population
 from predictor.model_types import TrainedModel
 from predictor.modeling.preprocess import SchemaMismatchError
 from predictor.output_schema import SCORES
-from predictor.timeline import day_end, truncate
+from predictor.timeline import day_end, parse_as_of, truncate
 
 DAY_ONE_PREFIX = "day_one::"
 SCORE_COLUMNS = list(SCORES.required)
@@ -30,6 +31,31 @@ INTERVAL_COLUMNS = ["value_13m_p10", "value_13m_p90", "day_one_value_p10", "day_
 """The 80% interval of each value score (after the contract's columns, before any drivers)."""
 REJECT_COLUMNS = ["customer_id", "reason"]
 ACTIVE_COLUMN = "is_active"
+
+
+def check_drivers(drivers: object, name: str = "drivers") -> int:
+    """``drivers`` as the number of top drivers per score: a whole number, 0 or more.
+
+    Raises:
+        TypeError: not a whole number (``"3"``, ``2.5``, ``True``).
+        ValueError: negative.
+
+    """
+    if isinstance(drivers, bool) or not isinstance(drivers, Integral):
+        raise TypeError(f"{name}: expected a whole number of drivers (0 or more), got {drivers!r}")
+    if drivers < 0:
+        raise ValueError(f"{name}: {drivers} is negative; pass 0 for no drivers, K for the top K")
+    return int(drivers)
+
+
+def check_frame(frame: object, name: str) -> pd.DataFrame:
+    """``frame`` if it is a DataFrame: a scoring frame (``Predictor.features``) is wanted."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(
+            f"{name}: expected a pandas DataFrame (a scoring frame, as Predictor.features "
+            f"returns), got {type(frame).__name__}"
+        )
+    return frame
 
 
 def active_customers(tables: Tables, as_of: pd.Timestamp, model: TrainedModel) -> pd.Index:
@@ -195,18 +221,47 @@ def predict_frame(
     out["value_13m_p10"], out["value_13m_p90"] = value[1:]
     out["day_one_value_p10"], out["day_one_value_p90"] = first_day[1:]
     if drivers > 0 and len(frame):
-        parts = [
-            top_drivers(est.contributions(x)[0], drivers, name)
-            for name, est, x in (
-                ("day_one_value", model.day_one, day_one),
-                ("value_13m", model.value, current),
-                ("churn_risk", model.churn, current),
-            )
-            if est is not None
-        ]
-        out = out.join(parts)
+        out = out.join(score_drivers(model, current, day_one, active, drivers))
     out.index.name = "customer_id"
     return float64_scores(out.reset_index())
+
+
+def score_drivers(
+    model: TrainedModel,
+    current: pd.DataFrame,
+    day_one: pd.DataFrame,
+    active: pd.Series,
+    k: int,
+) -> list[pd.DataFrame]:
+    """The top ``k`` drivers of each score the model has, one frame per score.
+
+    The churn drivers of customers outside the churn population are empty: their churn risk
+    is 1 by rule, not by the model (as ``explain`` says), so the model's contributions would
+    explain a score that was never used.
+    """
+    parts = []
+    for name, est, x in (
+        ("day_one_value", model.day_one, day_one),
+        ("value_13m", model.value, current),
+        ("churn_risk", model.churn, current),
+    ):
+        if est is None:
+            continue
+        part = top_drivers(est.contributions(x)[0], k, name)
+        parts.append(_empty_rows(part, ~active) if name == "churn_risk" else part)
+    return parts
+
+
+def _empty_rows(drivers: pd.DataFrame, rows: pd.Series) -> pd.DataFrame:
+    """``drivers`` with the ``rows`` marked True emptied: no name or feature, no contribution."""
+    out = drivers.copy()
+    mask = rows.reindex(out.index, fill_value=False).to_numpy(dtype=bool)
+    for column in out.columns:
+        if column.endswith("_contribution"):
+            out[column] = out[column].where(~mask)
+        else:
+            out[column] = out[column].astype(object).where(~mask, None)
+    return out
 
 
 def float64_scores(scores: pd.DataFrame) -> pd.DataFrame:
@@ -220,21 +275,26 @@ def pyfunc_predict(
 ) -> pd.DataFrame:
     """What the MLflow pyfunc model answers: scores of a scoring frame, with its params.
 
-    ``params["as_of"]`` (an ISO date) stamps the rows' ``as_of`` (missing: NaT, the frame
-    does not say when its features were computed); ``params["drivers"]`` adds the top-K
-    drivers per score. ``customer_id`` is a column (the index is still accepted, with a warning).
+    ``params["as_of"]`` (a day ``YYYY-MM-DD``, checked by ``parse_as_of`` as the API checks
+    it) stamps the rows' ``as_of`` (missing: NaT, the frame does not say when its features
+    were computed); ``params["drivers"]`` adds the top-K drivers per score. ``customer_id``
+    is a column (the index is still accepted, with a warning).
     """
     params = params or {}
-    frame = customer_index(model_input)
+    frame = customer_index(check_frame(model_input, "model_input"))
     raw = params.get("as_of")
-    try:
-        as_of = pd.Timestamp(raw) if raw not in (None, "") else None
-    except ValueError:
-        raise ValueError(f"params.as_of: {raw!r} is not a date (use YYYY-MM-DD)") from None
-    drivers = int(params.get("drivers") or 0)
-    if drivers < 0:
-        raise ValueError(f"params.drivers: {drivers} is negative")
+    as_of = parse_as_of(raw, "params.as_of") if raw not in (None, "") else None
+    drivers = check_drivers(_whole_number(params.get("drivers") or 0), "params.drivers")
     return predict_frame(model, frame, as_of, drivers)
+
+
+def _whole_number(value: object) -> object:
+    """A param sent as text or a float (``"3"``, ``3.0``: JSON and MLflow do) as an int."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def score(
@@ -249,9 +309,9 @@ def score(
     ``allow_missing``: tables the model was trained with that the caller knowingly scores
     without (``--allow-missing``); their features are missing for everyone.
     """
-    as_of = pd.Timestamp(as_of).normalize()
+    as_of = parse_as_of(as_of)
     frame = scoring_frame(tables, as_of, model, allow_missing)
-    scores = predict_frame(model, frame, as_of, drivers)
+    scores = predict_frame(model, frame, as_of, check_drivers(drivers))
     return scores, late_rejects(tables, as_of)
 
 

@@ -15,6 +15,7 @@ The module also owns the other time rules that every layer shares: the unit cons
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import TypeVar
 
 import numpy as np
@@ -23,6 +24,7 @@ import pyarrow as pa
 
 from predictor.contract.schema import SPECS
 from predictor.contract.tables import Tables
+from predictor.errors import PredictorError
 from predictor.keys import contains, positions
 
 _LATER_DATES: dict[str, tuple[str, ...]] = {
@@ -39,6 +41,53 @@ WEEK_DAYS: float = 7.0
 
 Dates = TypeVar("Dates", pd.Series, np.ndarray)
 Amounts = TypeVar("Amounts", pd.Series, np.ndarray)
+
+
+class AsOfError(PredictorError, ValueError):
+    """An as-of date that is not a day: text other than ``YYYY-MM-DD``, a zone, NaT, no date."""
+
+
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+"""The one way an as-of day is written as text: a day-first or relative date would be misread."""
+
+
+def parse_as_of(value: object, name: str = "as_of") -> pd.Timestamp:
+    """The as-of day of ``value`` (midnight): an ISO day ``YYYY-MM-DD`` or a date object.
+
+    Text is read only as ``YYYY-MM-DD``: pandas would read ``06/07/2025`` month first and
+    ``yesterday`` as a date, silently. A ``datetime.date``, ``datetime`` or ``pd.Timestamp``
+    is taken as its day, unless it carries a time zone (which day it is depends on the
+    business's zone: pass the day instead).
+
+    Raises:
+        AsOfError: naming ``name`` and the value.
+
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if not ISO_DAY.fullmatch(text):
+                raise ValueError(text)
+            return _day(dt.date.fromisoformat(text))
+        except ValueError:
+            raise AsOfError(_named(name, f"expected a date as YYYY-MM-DD, got {value!r}")) from None
+    if value is None:
+        raise AsOfError(_named(name, "a date is required, as YYYY-MM-DD"))
+    if not isinstance(value, dt.date | np.datetime64) or pd.isna(value):
+        raise AsOfError(_named(name, f"expected a date as YYYY-MM-DD, got {value!r}"))
+    if pd.Timestamp(value).tz is not None:
+        zoned = f"{value!r} has a time zone; pass the business's day as YYYY-MM-DD"
+        raise AsOfError(_named(name, zoned))
+    return _day(value)
+
+
+def _named(name: str, problem: str) -> str:
+    return f"{name}: {problem}" if name else problem
+
+
+def _day(value: dt.date | np.datetime64) -> pd.Timestamp:
+    """Midnight of ``value``'s day, in one resolution whatever the input's (seconds)."""
+    return pd.Timestamp(value).normalize().as_unit("s")
 
 
 def data_end(configured: dt.date | str | pd.Timestamp | None) -> pd.Timestamp:

@@ -8,9 +8,7 @@ outputs. Shared here: the options, parse-time checks, log capture and table prin
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import re
 import signal
 import threading
 import warnings
@@ -136,14 +134,14 @@ def check_date(value: str | None) -> str | None:
     ``yesterday``, ``31/12/2023`` or ``2023-12-31T10:00`` exit with status 2 before any input
     is read: a day-first or relative date would otherwise be read silently wrong.
     """
+    from predictor.timeline import AsOfError, parse_as_of
+
     if value is None:
         return None
     try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-            raise ValueError(value)
-        dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise typer.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+        parse_as_of(value, name="")
+    except AsOfError as exc:
+        raise typer.BadParameter(str(exc)) from None
     return value.strip()
 
 

@@ -111,6 +111,7 @@ def train(
     if sample_customers is not None:
         set_.append(f"cutoffs.sample_customers={sample_customers}")
     cfg = config_from(config, set_)
+    _check_before_training(cfg, models_dir, promote)
     if cfg.data.path is None and data is None and not cfg.data.tables:
         data = str(_ensure_sample(DEFAULT_SAMPLE_DIR))
     if data is not None:
@@ -159,6 +160,22 @@ def train(
         version = outcome.registered_version
         if version:
             _after_registration(cfg, uri, version, promote, tables, verbose)
+
+
+def _check_before_training(cfg, models_dir: Path, promote: Promote) -> None:
+    """Refuse up front what would only fail after training: minutes of work for nothing.
+
+    ``--promote auto`` compares registered versions, so it needs ``tracking.register_model``;
+    the model folder must be one ``install_model`` may replace or create.
+    """
+    from predictor.jobs.train_job import check_model_target
+
+    if promote == Promote.auto and not cfg.tracking.register_model:
+        raise fail(
+            "--promote auto needs tracking.register_model: true: promotion compares "
+            "registered versions (champion and challenger)"
+        )
+    check_model_target(models_dir / cfg.model_name)
 
 
 def _training_data(cfg):

@@ -88,15 +88,20 @@ def score(
 
     from predictor.api import load_model
     from predictor.jobs import default_rejects_path, score_files
+    from predictor.jobs.score_job import check_outputs
 
-    with captured_output(verbose):
-        predictor = load_model(model, tracking_uri)
     if engine is Engine.spark:  # URIs (s3a://...) stay text: a Path would fold the "//"
+        _check_spark_outputs(out_path, rejects)
+        with captured_output(verbose):
+            predictor = load_model(model, tracking_uri)
         _score_on_spark(predictor, data, out_path, rejects, as_of, drivers,
                         spark_master, buckets, allow_missing or [])  # fmt: skip
         return
     out_path = Path(out_path)
     rejects_path = Path(rejects) if rejects else default_rejects_path(out_path)
+    check_outputs(out_path, rejects_path)  # before the model is loaded or any data read
+    with captured_output(verbose):
+        predictor = load_model(model, tracking_uri)
     with captured_output(verbose), Progress(console=console, transient=True) as bar:
         task = bar.add_task("scoring", total=None)
         run = score_files(
@@ -125,6 +130,12 @@ def score(
     out.print(segmenter.risk_rule_text())
     if run.scored + run.rejected != run.customers:
         raise fail("internal error: scored + rejected does not equal the input customers", 3)
+
+
+def _check_spark_outputs(out_path: str, rejects: str | None) -> None:
+    """Refuse ``--rejects`` naming the ``--out`` dataset: one would overwrite the other."""
+    if rejects is not None and rejects.rstrip("/") == out_path.rstrip("/"):
+        raise fail(f"--rejects and --out are the same dataset ({out_path}); give another path")
 
 
 def _score_on_spark(

@@ -1,16 +1,19 @@
 """Atomic writers: a file appears complete or not at all, and the previous one stays on failure.
 
 Frames (CSV, ``.csv.gz``, Parquet, in the portable types of ``output_schema.to_arrow``), frames
-written piece by piece (``AtomicFrameWriter``), and text. OS errors raise ``OutputError`` naming
+written piece by piece (``AtomicFrameWriter``; several moved into place together, all or none,
+by ``commit_together``), and text. OS errors raise ``OutputError`` naming
 the path.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -120,7 +123,9 @@ class AtomicFrameWriter:
     ``days``, ``metadata``); columns the schema does not declare keep the types of the
     first piece. Leaving the ``with`` block normally moves the file onto ``path`` in one
     ``os.replace``; leaving it with an exception (an interrupt included) removes the
-    temporary file and leaves ``path`` as it was. The index is not written.
+    temporary file and leaves ``path`` as it was. Files that belong together (scores and
+    their rejects) are moved by ``commit_together`` inside their blocks: all or none. The
+    index is not written.
     """
 
     def __init__(
@@ -140,6 +145,7 @@ class AtomicFrameWriter:
         self._parquet: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
         self._template: pd.DataFrame | None = None
+        self._staged = False
 
     def __enter__(self) -> AtomicFrameWriter:
         with _output_errors(self.path):
@@ -161,6 +167,8 @@ class AtomicFrameWriter:
     def _write(self, frame: pd.DataFrame) -> None:
         if self._tmp is None:
             raise RuntimeError("use AtomicFrameWriter as a context manager")
+        if self._staged:
+            raise RuntimeError("the file is staged: no more pieces can be written")
         if self._template is None:
             self._template = frame.iloc[:0]
         if len(frame) == 0:
@@ -184,22 +192,44 @@ class AtomicFrameWriter:
         self.rows += len(frame)
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if self._tmp is None:
+            return  # committed (``commit_together``), or never entered
+        try:
+            if exc_type is None:
+                commit_together(self)
+        finally:
+            self._discard()
+
+    def stage(self) -> Path:
+        """Finish the temporary file (closed, synced, the target's mode) without moving it.
+
+        After this no piece can be written; ``commit_together`` moves the file into place.
+        Returns the temporary file's path.
+        """
+        if self._tmp is None:
+            raise RuntimeError("use AtomicFrameWriter as a context manager")
+        if self._staged:
+            return self._tmp
+        with _output_errors(self.path):
+            self._close()
+            if self.rows == 0:
+                empty = self._template if self._template is not None else pd.DataFrame()
+                _write_table(to_arrow(empty, **self._types), self._tmp, self.kind)
+            mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644
+            with open(self._tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(self._tmp, mode)
+        self._staged = True
+        return self._tmp
+
+    def _discard(self) -> None:
+        """Close and remove the temporary file, if still there (a failure, an interrupt)."""
         tmp, self._tmp = self._tmp, None
         if tmp is None:
             return
         try:
             with _output_errors(self.path):
                 self._close()
-                if exc_type is not None:
-                    return
-                if self.rows == 0:
-                    empty = self._template if self._template is not None else pd.DataFrame()
-                    _write_table(to_arrow(empty, **self._types), tmp, self.kind)
-                mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644
-                with open(tmp, "rb+") as handle:
-                    os.fsync(handle.fileno())
-                os.chmod(tmp, mode)
-                os.replace(tmp, self.path)
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -210,6 +240,80 @@ class AtomicFrameWriter:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+def commit_together(*writers: AtomicFrameWriter) -> None:
+    """Move the files of ``writers`` into place together: all of them, or none.
+
+    Each file is staged (complete and synced) first, so a failure while finishing one leaves
+    every target as it was. Targets that are folders are refused before any move. Should a
+    later move still fail, the files already moved are put back (the previous file, or none),
+    so the targets stay a consistent set (scores and their rejects).
+    """
+    staged = [(writer.stage(), writer.path) for writer in writers]
+    for _, path in staged:
+        check_target(path)
+    _replace_all(staged)
+    for writer in writers:
+        writer._tmp = None  # moved: nothing left to remove
+
+
+def check_target(path: str | Path) -> None:
+    """Refuse an output path that is a folder: the final move would fail after all the work.
+
+    Raises:
+        OutputError: naming the path (``cannot write PATH: Is a directory``).
+
+    """
+    if Path(path).is_dir():
+        raise OutputError(f"cannot write {path}: {os.strerror(errno.EISDIR)}")
+
+
+def _replace_all(staged: list[tuple[Path, Path]]) -> None:
+    """``os.replace`` each ``(tmp, target)``; on a failure put the moved targets back.
+
+    The previous file of each target but the last is kept as a hard link (a copy where links
+    are not supported) until every move is done: the last move needs none, as it is the one
+    that either happens or not.
+    """
+    moved: list[tuple[Path, Path | None]] = []
+    kept: list[Path] = []
+    try:
+        for k, (tmp, path) in enumerate(staged):
+            with _output_errors(path):
+                previous = _keep_previous(path) if k < len(staged) - 1 else None
+                if previous is not None:
+                    kept.append(previous)
+                os.replace(tmp, path)
+            moved.append((path, previous))
+    except BaseException:
+        for path, previous in reversed(moved):
+            _put_back(path, previous)
+        raise
+    finally:
+        for path in kept:
+            path.unlink(missing_ok=True)
+
+
+def _keep_previous(path: Path) -> Path | None:
+    """A hard link (or copy) of ``path``'s current file beside it; None when there is none."""
+    if not path.exists():
+        return None
+    keep = temp_name(path)
+    try:
+        os.link(path, keep)
+    except OSError:
+        shutil.copy2(path, keep)
+    return keep
+
+
+def _put_back(path: Path, previous: Path | None) -> None:
+    """Undo a move onto ``path``: its previous file back, or no file when there was none."""
+    with contextlib.suppress(OSError):
+        if previous is not None:
+            os.replace(previous, path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _conform_piece(table: pa.Table, schema: pa.Schema) -> pa.Table:

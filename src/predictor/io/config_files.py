@@ -47,11 +47,12 @@ def load_config(
     Later files override earlier ones (mappings are merged key by key; lists and values are
     replaced). Each override's value is parsed as YAML (``60``, ``true``, ``[a, b]``,
     ``2024-06-30``); an empty value means null. Unknown keys, in a file or an override, are
-    errors that name the key.
+    errors that name the key, and so is a key given twice in one mapping of a file.
 
     Raises:
-        ConfigError: a file is missing or not YAML, an override is malformed or names an
-            unknown setting, or a value is invalid; the message names each key path.
+        ConfigError: a file is missing or not YAML, a file repeats a key, an override is
+            malformed or names an unknown setting, or a value is invalid or empty; the message
+            names each key path.
 
     """
     merged: dict[str, Any] = {}
@@ -79,7 +80,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError([("", f"config file {path} does not exist")])
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loaded = _parse_yaml(path.read_text(encoding="utf-8"), path)
     except yaml.YAMLError as exc:
         raise ConfigError([("", f"{path}: not valid YAML: {' '.join(str(exc).split())}")]) from None
     if loaded is None:
@@ -87,6 +88,58 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise ConfigError([("", f"{path}: expected a mapping of settings at the top level")])
     return loaded
+
+
+def _parse_yaml(text: str, path: Path) -> Any:
+    """Parse YAML text like ``yaml.safe_load``, but refuse a key given twice in one mapping.
+
+    Plain YAML keeps the last of two equal keys, so a second ``churn:`` section would silently
+    replace the first; here it is a ``ConfigError`` naming the key, the file and both lines.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_duplicate_keys(node, path, (), set())
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _refuse_duplicate_keys(
+    node: yaml.Node, path: Path, keys: tuple[str, ...], seen: set[int]
+) -> None:
+    """Raise ``ConfigError`` for the first mapping key in ``node``'s tree given twice."""
+    if id(node) in seen:
+        return  # an alias of a node already checked (a recursive alias ends here too)
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        children = _mapping_children(node, path, keys)
+    elif isinstance(node, yaml.SequenceNode):
+        children = [(str(i), item) for i, item in enumerate(node.value)]
+    else:
+        children = []
+    for name, child in children:
+        _refuse_duplicate_keys(child, path, (*keys, name), seen)
+
+
+def _mapping_children(
+    node: yaml.MappingNode, path: Path, keys: tuple[str, ...]
+) -> list[tuple[str, yaml.Node]]:
+    """``(key, value node)`` of a mapping; a scalar key seen before raises ``ConfigError``."""
+    first_line: dict[tuple[str, str], int] = {}
+    children = []
+    for key_node, value_node in node.value:
+        name = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
+        line = key_node.start_mark.line + 1
+        ident = (key_node.tag, name)
+        if isinstance(key_node, yaml.ScalarNode) and ident in first_line:
+            where = f"{path} line {line}: key given twice (first on line {first_line[ident]})"
+            raise ConfigError([(".".join([*keys, name]), f"{where}; remove one")])
+        first_line.setdefault(ident, line)
+        children.append((name, value_node))
+    return children
 
 
 def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
@@ -162,10 +215,18 @@ def _pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
         if not loc:
             key, msg = _split_leading_key(msg)
         value = err.get("input")
-        if loc and not isinstance(value, dict | list) and value is not None:
+        if loc and _is_empty(value) and err["type"] != "value_error":  # not our own message
+            expected = msg.replace("Input should be ", "expected ", 1)
+            msg = f"the value is empty; {expected[:1].lower()}{expected[1:]}"
+        elif loc and not isinstance(value, dict | list) and value is not None:
             msg = f"{msg} (got {value!r})"
         problems.append((key, msg))
     return problems
+
+
+def _is_empty(value: Any) -> bool:
+    """True for what an empty ``--set key=`` or a bare ``key:`` gives: null or blank text."""
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _split_leading_key(msg: str) -> tuple[str, str]:

@@ -1,11 +1,13 @@
 """The score-to-files job: what ``predictor score`` runs (``score_files``).
 
 Every customer of a data folder gets a score row or a row with a reason in the rejects file;
-inputs are read and scored chunk by chunk, both files written atomically at the end.
+inputs are read and scored chunk by chunk, and both files moved into place together at the end
+(both or neither).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from predictor.contract.errors import ContractError, ContractIssue
 from predictor.contract.tables import Tables
 from predictor.contract.validate import RowCounts, ValidationResult
 from predictor.datasets import data_span
+from predictor.errors import OutputError
 from predictor.jobs.data_job import resolve_data_end
 from predictor.missing_inputs import (
     check_categories,
@@ -28,7 +31,8 @@ from predictor.missing_inputs import (
 )
 from predictor.output_schema import REJECTS, SCORES
 from predictor.runfiles import output_lock, spill_folder, sweep_leftovers
-from predictor.scoring import score
+from predictor.scoring import check_drivers, score
+from predictor.timeline import parse_as_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from predictor.api import Predictor
@@ -71,8 +75,8 @@ def score_files(
     (``io.open_customer_chunks``), so memory is bounded by a chunk; other inputs are read
     whole, then scored chunk by chunk. Every input customer gets a score row in ``out`` or a
     row with a reason in ``rejects`` (default: ``<out stem>_rejects.csv`` beside ``out``).
-    Both files are written atomically and only once everything is scored: an error or an
-    interrupt leaves no output and any previous file untouched. ``as_of`` defaults to the
+    Both files are written atomically and moved into place together, only once everything is
+    scored: an error or an interrupt leaves no output and both previous files untouched. ``as_of`` defaults to the
     data's latest date; the model's data settings (column mapping, ``end_date``) apply.
     ``on_start(n_customers)`` and ``on_chunk(n_done)`` report progress, once per scoring
     batch (``progress_batch``: once per chunk at the default chunk size).
@@ -87,13 +91,20 @@ def score_files(
     Raises:
         ContractError: the data break the contract (its ``issues`` list every error).
         OutputLockedError: another run is writing ``out`` or ``rejects``.
+        OutputError: ``out`` and ``rejects`` are one file, or either is a folder (before
+            anything is read), or a file cannot be written.
+        AsOfError, TypeError, ValueError: ``as_of`` is not a day, ``drivers`` not a whole
+            number of 0 or more.
 
     """
-    from predictor.io.atomic import AtomicFrameWriter, write_frame_atomic
+    from predictor.io.atomic import AtomicFrameWriter, commit_together
 
     out = Path(out)
     allow_missing = tuple(allow_missing)
     rejects = Path(rejects) if rejects is not None else default_rejects_path(out)
+    check_outputs(out, rejects)
+    day = parse_as_of(as_of) if as_of is not None else None
+    drivers = check_drivers(drivers)
     config = predictor.data_config(data)
     end = resolve_data_end(config)
     scratch = Path(workdir) if workdir is not None else out.absolute().parent
@@ -105,12 +116,15 @@ def score_files(
             leftovers += sweep_leftovers(scratch)
         spill = stack.enter_context(spill_folder(scratch))
         source = _open_input(config, chunk_size, end, spill, stack)
-        cutoff = pd.Timestamp(as_of) if as_of is not None else source.latest()
-        notes = [] if as_of is None else _as_of_outside(cutoff, source)
+        cutoff = day if day is not None else source.latest()
+        notes = [] if day is None else _as_of_outside(cutoff, source)
         if on_start is not None:
             on_start(source.customers)
         stamp = output_metadata(predictor.version, cutoff)
         writer = stack.enter_context(AtomicFrameWriter(out, schema=SCORES, metadata=stamp))
+        reject_writer = stack.enter_context(
+            AtomicFrameWriter(rejects, schema=REJECTS, metadata=stamp)
+        )
         rejected, counts = [], RowCounts()
         for k, result in enumerate(source.chunks()):
             if result.errors or result.tables is None:
@@ -143,19 +157,49 @@ def score_files(
         )
         if errors:
             raise ContractError.from_issues(errors)
-        all_rejects = pd.concat(rejected, ignore_index=True)
-        write_frame_atomic(all_rejects, rejects, schema=REJECTS, metadata=stamp)
-        n_scored = writer.rows
+        reject_writer.write(pd.concat(rejected, ignore_index=True))
+        commit_together(writer, reject_writer)
     return ScoreRun(
         as_of=cutoff,
         customers=source.customers,
-        scored=n_scored,
-        rejected=len(all_rejects),
+        scored=writer.rows,
+        rejected=reject_writer.rows,
         chunks=source.n_chunks,
         chunked_read=source.chunked,
         warnings=warnings,
         leftovers=leftovers,
     )
+
+
+def check_outputs(out: str | Path, rejects: str | Path) -> None:
+    """Refuse, before any work, outputs that cannot both be written: one file, or a folder.
+
+    The scores and the rejects written to one path would leave only the file moved last,
+    while the run reports both; a folder would fail only at the final move, after scoring.
+
+    Raises:
+        OutputError: naming the path.
+
+    """
+    from predictor.io.atomic import check_target
+
+    if _same_file(Path(out), Path(rejects)):
+        raise OutputError(
+            f"the rejects file and the scores file are the same file ({out}); "
+            "write the rejects to another path"
+        )
+    check_target(out)
+    check_target(rejects)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (``./out/../out/x.csv`` is ``out/x.csv``; links too)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _batches(tables: Tables) -> Iterator[Tables]:

@@ -8,8 +8,11 @@ model folder, and MLflow never imported). Also the report job (``report_html``, 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -148,14 +151,12 @@ def install_model(target: Path, write: Callable[[Path], Any]) -> Path:
     The new folder is written complete in a temporary sibling, the previous version (if any)
     is renamed aside, the new one renamed onto ``target``, and only then the previous version
     is removed. Nothing else is ever removed: a ``target`` that is not a model folder (no
-    ``MLmodel`` or ``metadata.json``) is refused, and a failed swap puts the old one back.
+    ``MLmodel`` or ``metadata.json``) is refused, and a failed swap puts the old one back. The
+    installed folder has the permissions of a folder made by ``mkdir`` (the umask's), so
+    whoever may read its neighbours may read it.
     """
-    if target.exists() and not _is_model_folder(target):
-        raise OutputError(
-            f"{target} exists and is not a predictor model folder; refusing to replace it "
-            "(choose another model_name or --models-dir)"
-        )
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    check_model_target(target)
+    staging = _staging_folder(target)
     try:
         write(staging)
         old = None
@@ -174,6 +175,43 @@ def install_model(target: Path, write: Callable[[Path], Any]) -> Path:
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def check_model_target(target: Path) -> None:
+    """Refuse, before any work, a model folder ``install_model`` could not install.
+
+    ``target`` must be absent or a model folder (never replace anything else), and the folder
+    that holds it must be a folder this process can write, or be creatable. Cheap: a run
+    calls it before reading data or training, so a doomed run fails in a second.
+
+    Raises:
+        OutputError: naming the path and the reason.
+
+    """
+    target = Path(target)
+    if target.exists() and not _is_model_folder(target):
+        raise OutputError(
+            f"{target} exists and is not a predictor model folder; refusing to replace it "
+            "(choose another model_name or --models-dir)"
+        )
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {target}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {target}: {os.strerror(errno.EACCES)} ({parent})")
+
+
+def _staging_folder(target: Path) -> Path:
+    """A new empty folder beside ``target`` to write into, made like ``mkdir`` makes one.
+
+    Not ``tempfile.mkdtemp``: its folders are private (0700), and the rename would leave the
+    installed model unreadable to everyone else.
+    """
+    staging = target.with_name(f".{target.name}.new-{secrets.token_hex(4)}")
+    staging.mkdir()
+    return staging
 
 
 def _is_model_folder(path: Path) -> bool:
@@ -215,6 +253,7 @@ def run_training(
     cutoffs' feature frames when they are built elsewhere (``train``; the Spark engine).
     """
     say = progress or (lambda _m: None)
+    check_model_target(Path(models_dir) / config.model_name)
     summary = data_summary(tables)
     digest = data_digest(tables)
     tracker.log_params(config.flat())

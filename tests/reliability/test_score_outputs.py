@@ -1,0 +1,97 @@
+"""The outputs of a score run: scores and rejects both written or neither, never one file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import predictor.io.atomic as atomic
+import predictor.jobs.score_job as score_job
+from predictor.api import Predictor
+from predictor.cli import app
+from predictor.errors import OutputError
+from predictor.jobs import score_files
+
+runner = CliRunner()
+
+
+def score(model_dir: Path, data: Path, out: Path | str, *extra: str):
+    args = ["score", "--model", str(model_dir), "--data", str(data), "--out", str(out), *extra]
+    return runner.invoke(app, args)
+
+
+def one_line_error(result, *words: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.output
+    for word in words:
+        assert word in " ".join(result.output.split()), result.output
+
+
+@pytest.mark.parametrize("rejects", ["out/same.csv", "./out/../out/same.csv"])
+def test_rejects_naming_the_scores_file_is_refused_up_front(
+    model_dir, small_csv, tmp_path, monkeypatch, rejects
+):
+    monkeypatch.chdir(tmp_path)
+    result = score(model_dir, small_csv, "out/same.csv", "--rejects", rejects)
+    one_line_error(result, "same file", "out/same.csv")
+    assert not (tmp_path / "out").exists()
+
+
+def test_score_files_refuses_one_file_for_scores_and_rejects(trained, small_csv, tmp_path):
+    out = tmp_path / "same.parquet"
+    with pytest.raises(OutputError, match="same file"):
+        score_files(Predictor(trained[0], {}), small_csv, out, tmp_path / "." / out.name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_out_path_that_is_a_folder_leaves_the_rejects_untouched(model_dir, small_csv, tmp_path):
+    out, rejects = tmp_path / "dir.csv", tmp_path / "dir_rejects.csv"
+    out.mkdir()
+    rejects.write_text("old\n")
+    one_line_error(score(model_dir, small_csv, out), f"cannot write {out}: Is a directory")
+    assert rejects.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.csv", "dir_rejects.csv"]
+
+
+def test_a_failed_move_of_the_scores_leaves_both_previous_files(
+    model_dir, small_csv, tmp_path, monkeypatch
+):
+    out, rejects = tmp_path / "s.csv", tmp_path / "s_rejects.csv"
+    out.write_text("old scores\n")
+    rejects.write_text("old rejects\n")
+    real = os.replace
+
+    def full_disk_for_scores(src, dst):
+        if Path(dst) == out:
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", full_disk_for_scores)
+    one_line_error(score(model_dir, small_csv, out), f"cannot write {out}", "No space left")
+    assert out.read_text() == "old scores\n"
+    assert rejects.read_text() == "old rejects\n"
+
+
+def test_a_folder_appearing_during_the_run_leaves_the_rejects_untouched(
+    trained, small_csv, tmp_path, monkeypatch
+):
+    out, rejects = tmp_path / "dir.csv", tmp_path / "dir_rejects.csv"
+    rejects.write_text("old\n")
+    monkeypatch.setattr(score_job, "check_outputs", lambda *paths: out.mkdir())
+    with pytest.raises(OutputError, match="Is a directory"):
+        score_files(Predictor(trained[0], {}), small_csv, out)
+    assert rejects.read_text() == "old\n"
+
+
+def test_spark_rejects_naming_the_scores_dataset_is_refused_up_front(
+    model_dir, small_csv, tmp_path
+):
+    out = f"{tmp_path}/scores"
+    result = score(model_dir, small_csv, out, "--rejects", f"{out}/", "--engine", "spark")
+    one_line_error(result, "--rejects and --out are the same dataset")
+    assert list(tmp_path.iterdir()) == []
