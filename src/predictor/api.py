@@ -13,6 +13,7 @@ them behind a small, symmetric surface::
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import warnings
 from collections.abc import Callable, Iterable
@@ -71,15 +72,26 @@ class Predictor:
         """The model version stamped on every score row."""
         return str(self.model.info.get("model_version", "unversioned"))
 
-    def data_config(self, folder: str | Path) -> Config:
-        """The model's configuration (column mapping, time rules) reading tables from ``folder``."""
-        base = self.model.config
-        return base.model_copy(
-            update={"data": base.data.model_copy(update={"path": str(folder), "tables": {}})}
-        )
+    def data_config(self, folder: str | Path, data_end: str | dt.date | None = None) -> Config:
+        """The model's configuration (column mapping, time rules) reading tables from ``folder``.
 
-    def _tables(self, tables_or_folder: Tables | str | Path) -> Tables:
-        """The tables given, or those read and validated from the data folder given."""
+        ``data_end`` (a day, as ``as_of``) replaces the model's ``data.end_date``: that is the
+        last day of the data the model was trained on, and later data would have every row
+        after it set aside.
+        """
+        base = self.model.config
+        update: dict[str, object] = {"path": str(folder), "tables": {}}
+        if data_end is not None:
+            update["end_date"] = parse_as_of(data_end, "data_end").date()
+        return base.model_copy(update={"data": base.data.model_copy(update=update)})
+
+    def _tables(
+        self, tables_or_folder: Tables | str | Path, config: Config | None = None
+    ) -> Tables:
+        """The tables given, or those read and validated from the data folder given.
+
+        ``config``: whose data settings read the folder (default: the model's).
+        """
         if isinstance(tables_or_folder, Tables):
             return tables_or_folder
         if not isinstance(tables_or_folder, str | os.PathLike):
@@ -94,7 +106,8 @@ class Predictor:
             )
         from predictor.io.tables import load_tables
 
-        result = load_tables(self.model.config.data, Path(tables_or_folder))
+        data = (config or self.model.config).data
+        result = load_tables(data, Path(tables_or_folder))
         result.raise_for_errors()
         return result.tables
 
@@ -104,9 +117,10 @@ class Predictor:
         as_of: str | pd.Timestamp | None = None,
         drivers: int = 0,
         allow_missing: Iterable[str] = (),
+        data_end: str | dt.date | None = None,
     ) -> pd.DataFrame:
         """Scores of every customer signed up by ``as_of`` (default: the data's last date)."""
-        return self.score_with_rejects(tables_or_folder, as_of, drivers, allow_missing)[0]
+        return self.score_with_rejects(tables_or_folder, as_of, drivers, allow_missing, data_end)[0]
 
     def score_with_rejects(
         self,
@@ -114,8 +128,12 @@ class Predictor:
         as_of: str | pd.Timestamp | None = None,
         drivers: int = 0,
         allow_missing: Iterable[str] = (),
+        data_end: str | dt.date | None = None,
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Scores and the customers that could not be scored, with a reason.
+
+        ``data_end``: the last day the data cover when it is not the model's ``data.end_date``
+        (see ``data_config``); by default the model's data settings apply.
 
         A table the model was trained with but absent here gives a ``UserWarning`` naming
         the scores it changes, or a ``ContractError`` when it drives a rule (see
@@ -133,10 +151,11 @@ class Predictor:
 
         day = parse_as_of(as_of) if as_of is not None else None
         drivers = check_drivers(drivers)
-        tables = self._tables(tables_or_folder)
+        config = self.data_config("", data_end)
+        tables = self._tables(tables_or_folder, config)
         allow_missing = tuple(allow_missing)
         issues = check_inputs(self.model, (n for n, _ in tables.items()), allow_missing)
-        cutoff = resolve_as_of(day, tables, self.model.config)
+        cutoff = resolve_as_of(day, tables, config)
         issues += check_columns(self.model, tables, cutoff, allow_missing)
         issues += check_categories(self.model, tables)
         for issue in issues:

@@ -180,7 +180,8 @@ SCORES = OutputSchema(
             "{score}_driver_{k}",
             _TEXT,
             True,
-            "with `--drivers K`: the k-th strongest driver of the score, in plain words",
+            "with `--drivers K`: the k-th strongest driver of the score, in plain words "
+            "(churn drivers are empty where churn_risk is 1 by rule: lapsed customers)",
         ),
         Column(
             "{score}_driver_{k}_feature",

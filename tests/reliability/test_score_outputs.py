@@ -95,3 +95,37 @@ def test_spark_rejects_naming_the_scores_dataset_is_refused_up_front(
     result = score(model_dir, small_csv, out, "--rejects", f"{out}/", "--engine", "spark")
     one_line_error(result, "--rejects and --out are the same dataset")
     assert list(tmp_path.iterdir()) == []
+
+
+def _fixed_end(trained, end) -> Predictor:
+    """The trained model as if it had been trained with ``data.end_date: end``."""
+    import dataclasses
+
+    model = trained[0]
+    data = model.config.data.model_copy(update={"end_date": end})
+    config = model.config.model_copy(update={"data": data})
+    return Predictor(dataclasses.replace(model, config=config), {})
+
+
+def test_a_model_data_end_is_named_and_can_be_moved_for_later_data(trained, small_csv, tmp_path):
+    """A model trained with data.end_date set aside every later row of new data, unexplained."""
+    import pandas as pd
+
+    from predictor.datasets import latest_event
+    from predictor.io import load_tables
+
+    last = latest_event(load_tables(None, small_csv, end_date="2099-12-31").tables).normalize()
+    end = (last - pd.Timedelta(days=60)).date()
+    model = _fixed_end(trained, end)
+    run = score_files(model, small_csv, tmp_path / "a.csv")
+    notes = [w.message for w in run.warnings if "model's data.end_date" in w.message]
+    assert len(notes) == 1 and str(end) in notes[0] and "--data-end" in notes[0]
+    assert run.as_of.date() == end
+    later = score_files(model, small_csv, tmp_path / "b.csv", data_end=last.date().isoformat())
+    assert later.as_of.date() == last.date()
+    assert not [w for w in later.warnings if w.check == "after_end_date"]
+    assert later.scored + later.rejected == later.customers
+    with pytest.raises(ValueError, match="data_end"):
+        score_files(model, small_csv, tmp_path / "c.csv", data_end="31/12/2024")
+    in_memory = model.score(small_csv, data_end=last.date())  # the API moves it too
+    assert (in_memory["as_of"] == last).all() and len(in_memory) == later.scored

@@ -15,6 +15,7 @@ from predictor.cli.app import (
     VerboseOpt,
     app,
     captured_output,
+    check_date,
     check_tables,
     console,
     cutoff_of,
@@ -44,6 +45,14 @@ def score(
     ],
     as_of: AsOfOption = None,
     drivers: Annotated[int, typer.Option(min=0, help="Top K drivers per score.")] = 0,
+    data_end: Annotated[
+        str | None,
+        typer.Option(
+            callback=check_date,
+            help="Last day the data cover, YYYY-MM-DD (default: the model's data.end_date if "
+            "it was trained with one, else today); rows after it are set aside.",
+        ),
+    ] = None,
     rejects: Annotated[
         str | None,
         typer.Option(help="Rejects file (default: beside --out); Spark: a dataset URI."),
@@ -91,6 +100,10 @@ def score(
     from predictor.jobs.score_job import check_outputs
 
     if engine is Engine.spark:  # URIs (s3a://...) stay text: a Path would fold the "//"
+        if data_end is not None:
+            raise fail(
+                "--data-end is not supported with --engine spark; score with --engine pandas"
+            )
         _check_spark_outputs(out_path, rejects)
         with captured_output(verbose):
             predictor = load_model(model, tracking_uri)
@@ -116,6 +129,7 @@ def score(
             on_chunk=lambda n: bar.advance(task, n),
             workdir=scratch_dir,
             allow_missing=allow_missing or (),
+            data_end=data_end,
         )
     for path in run.leftovers:
         console.print(f"[yellow]removed the leftover of an interrupted run:[/] {path}")

@@ -68,6 +68,7 @@ def score_files(
     on_chunk: Callable[[int], None] | None = None,
     workdir: str | Path | None = None,
     allow_missing: Iterable[str] = (),
+    data_end: str | pd.Timestamp | None = None,
 ) -> ScoreRun:
     """Score every customer of the data folder ``data`` into ``out``; what ``predictor score`` runs.
 
@@ -77,7 +78,9 @@ def score_files(
     row with a reason in ``rejects`` (default: ``<out stem>_rejects.csv`` beside ``out``).
     Both files are written atomically and moved into place together, only once everything is
     scored: an error or an interrupt leaves no output and both previous files untouched. ``as_of`` defaults to the
-    data's latest date; the model's data settings (column mapping, ``end_date``) apply.
+    data's latest date; the model's data settings (column mapping, ``end_date``) apply, but
+    ``data_end`` (a day) replaces the model's ``end_date``, the end of its training data:
+    rows after the data end are set aside, and a warning says when that end is the model's.
     ``on_start(n_customers)`` and ``on_chunk(n_done)`` report progress, once per scoring
     batch (``progress_batch``: once per chunk at the default chunk size).
 
@@ -105,7 +108,7 @@ def score_files(
     check_outputs(out, rejects)
     day = parse_as_of(as_of) if as_of is not None else None
     drivers = check_drivers(drivers)
-    config = predictor.data_config(data)
+    config = predictor.data_config(data, data_end)
     end = resolve_data_end(config)
     scratch = Path(workdir) if workdir is not None else out.absolute().parent
     with ExitStack() as stack:
@@ -148,7 +151,7 @@ def score_files(
                 on_chunk(len(set_aside))
         if source.chunked:  # read whole, validation already checked the empty columns
             notes += counts.empty_columns()
-        warnings = merge_warnings(notes)
+        warnings = merge_warnings(notes) + _model_end_note(notes, config, data_end)
         if source.customer_ids is not None:  # read whole, validation already gave the hint
             warnings = counts.with_id_hints(warnings, source.customer_ids)
         errors = counts.errors(warnings)  # chunk by chunk: no required table left empty
@@ -169,6 +172,28 @@ def score_files(
         warnings=warnings,
         leftovers=leftovers,
     )
+
+
+def _model_end_note(
+    notes: list[ContractIssue], config: Config, data_end: object
+) -> list[ContractIssue]:
+    """A warning when rows were set aside as after the data end and that end is the model's.
+
+    A model trained with ``data.end_date`` keeps it; scoring data that go further lost every
+    later row with no word of where that date came from.
+    """
+    fixed = config.data.end_date
+    if data_end is not None or fixed is None:
+        return []
+    late = sum(i.count for i in notes if i.check == "after_end_date")
+    if not late:
+        return []
+    message = (
+        f"the data end {fixed} is the model's data.end_date (the end of its training data): "
+        f"{late:,} rows after it were set aside. To score data that go further, pass "
+        "--data-end YYYY-MM-DD (Python: data_end=)"
+    )
+    return [ContractIssue("after_end_date", "", None, "warning", 0, [], message)]
 
 
 def check_outputs(out: str | Path, rejects: str | Path) -> None:
