@@ -505,3 +505,18 @@ def test_value_headline_shows_the_interval_coverage(trained, scores):
     html = build_report(model, evaluation_frames(evaluation), scores, None, plans)
     assert "Customers inside their 80% interval" in html
     assert f"{coverage * 100:.0f}%" in html
+
+
+def test_report_refuses_an_as_of_its_scores_file_cannot_honour(scores, model_dir, tmp_path):
+    """``--as-of`` beside ``--scores`` was ignored in silence; another model's scores unnamed."""
+    scores_path = tmp_path / "scores.csv"
+    scores.assign(model_version="other-7").to_csv(scores_path, index=False)
+    out = tmp_path / "report.html"
+    args = ["report", "--model", str(model_dir), "--scores", str(scores_path), "--out", str(out)]
+    scored = pd.Timestamp(scores["as_of"].iloc[0]).date()
+    refused = runner.invoke(app, [*args, "--as-of", "2001-01-01"])
+    assert refused.exit_code == 2 and not out.exists(), refused.output
+    assert f"scored as of {scored}" in " ".join(refused.output.split())
+    same_day = runner.invoke(app, [*args, "--as-of", scored.isoformat()])
+    assert same_day.exit_code == 0, same_day.output
+    assert "model version other-7" in " ".join(same_day.output.split())

@@ -231,6 +231,8 @@ def report(
     evaluation = load_evaluation(_model_folder(model, tracking_uri))
     plans = predictor.metadata.get("evaluation_plan", {})
     frame = read_scores(scores) if scores is not None else None
+    if frame is not None:
+        _check_scores_fit(frame, predictor.version, as_of)
     cutoff = None
     if as_of and tables is not None:
         cutoff = cutoff_of(as_of, tables, predictor.model.config)
@@ -240,6 +242,31 @@ def report(
         html = report_html(predictor.model, evaluation, plans, tables, frame, cutoff, currency)
     write_report(html, out_path)
     out.print(f"wrote {out_path}")
+
+
+def _check_scores_fit(frame: pd.DataFrame, version: str, as_of: str | None) -> None:
+    """Refuse ``--as-of`` that the scores file cannot honour; warn about another model's scores.
+
+    A scores file carries its own as-of date: ``--as-of`` was ignored in silence. Scores of
+    another model version describe customers with numbers this model did not give.
+    """
+    if not len(frame):
+        return
+    scored = pd.Timestamp(frame["as_of"].iloc[0]).date().isoformat()
+    if as_of is not None and as_of != scored:
+        raise fail(
+            f"the --scores file was scored as of {scored}; --as-of {as_of} cannot change that "
+            "(drop --as-of, or score again with it)"
+        )
+    if "model_version" in frame:
+        others = sorted(set(frame["model_version"].astype(str)) - {version})
+        if others:
+            console.print(
+                f"[yellow]warning:[/] the --scores file holds scores of model version "
+                f"{escape(', '.join(others[:3]))}, not of this model ({escape(version)}); the "
+                "report's model sections describe this model",
+                soft_wrap=True,
+            )
 
 
 @app.command()
