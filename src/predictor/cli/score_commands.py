@@ -139,11 +139,22 @@ def score(
         f"input customers {run.customers:,} = scored {run.scored:,} + rejected {run.rejected:,}"
         f" (as of {run.as_of.date()}); scores in {out_path}, rejects in {rejects_path}"
     )
-    segmenter = predictor.model.segmenter
-    out.print(segmenter.value_rule_text(predictor.model.config.report.currency))
-    out.print(segmenter.risk_rule_text())
+    _print_rules(predictor.model)
     if run.scored + run.rejected != run.customers:
         raise fail("internal error: scored + rejected does not equal the input customers", 3)
+
+
+def _print_rules(model) -> None:
+    """The segment and band rules of the scores; a target the model lacks is named instead."""
+    segmenter = model.segmenter
+    if model.value is not None:
+        out.print(segmenter.value_rule_text(model.config.report.currency))
+    else:
+        out.print("No 13-month value model: value_13m and value_segment are empty.")
+    if model.churn is not None:
+        out.print(segmenter.risk_rule_text())
+    else:
+        out.print("No churn model: churn_risk and risk_band are empty.")
 
 
 def _check_spark_outputs(out_path: str, rejects: str | None) -> None:
