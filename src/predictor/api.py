@@ -90,7 +90,8 @@ class Predictor:
     ) -> Tables:
         """The tables given, or those read and validated from the data folder given.
 
-        ``config``: whose data settings read the folder (default: the model's).
+        ``config``: whose data settings read the folder (default: the model's). Validation's
+        warnings (rows set aside, with why) are ``UserWarning``s, as the CLI prints them.
         """
         if isinstance(tables_or_folder, Tables):
             return tables_or_folder
@@ -108,8 +109,10 @@ class Predictor:
 
         data = (config or self.model.config).data
         result = load_tables(data, Path(tables_or_folder))
-        result.raise_for_errors()
-        return result.tables
+        tables = result.raise_for_errors()
+        for issue in result.warnings:  # rows set aside, as the CLI prints them
+            warnings.warn(issue.message, UserWarning, stacklevel=3)
+        return tables
 
     def score(
         self,

@@ -107,3 +107,20 @@ def test_churn_drivers_are_empty_where_churn_risk_is_one_by_rule(model, small_ta
     assert scores.loc[lapsed, churn].isna().all().all()
     assert scores.loc[~lapsed, churn].notna().all().all()
     assert scores.loc[lapsed, value].notna().all().all()
+
+
+def test_rows_set_aside_in_a_folder_are_warned_about(trained, small_csv, tmp_path):
+    """The API read a folder, set rows aside and said nothing; the CLI prints why."""
+    import shutil
+
+    import pandas as pd
+
+    from predictor.api import Predictor
+
+    data = tmp_path / "data"
+    shutil.copytree(small_csv, data)
+    orders = pd.read_csv(data / "orders.csv", dtype=str, keep_default_na=False)
+    orders.loc[3, "amount"] = "twelve"
+    orders.to_csv(data / "orders.csv", index=False)
+    with pytest.warns(UserWarning, match=r"orders.amount: 1 row has values that are not numbers"):
+        Predictor(trained[0], {}).score(data)

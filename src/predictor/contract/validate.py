@@ -521,12 +521,13 @@ def _check_empty_columns(works: dict[str, _Work], report: _Report) -> None:
     reported so), they are not empty.
     """
     for name, work in works.items():
-        kept = work.typed.loc[work.kept]
-        if not len(kept):
+        kept = work.kept
+        rows = int(kept.sum())
+        if not rows:
             continue
-        for column in _may_be_empty(name, kept):
-            if kept[column].isna().all():
-                report.issues.append(empty_column_issue(name, column, len(kept)))
+        for column in _may_be_empty(name, work.typed):
+            if not work.typed[column].notna().to_numpy()[kept].any():
+                report.issues.append(empty_column_issue(name, column, rows))
 
 
 def _may_be_empty(name: str, frame: pd.DataFrame) -> list[str]:

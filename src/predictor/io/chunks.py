@@ -164,8 +164,8 @@ class CustomerChunks:
                 reader = pa.ipc.open_file(source)
                 parts = [reader.get_batch(i) for i in spilled.batches.get(k, [])]
                 table = pa.Table.from_batches(parts, schema=reader.schema)
-            frame = table.to_pandas()
-            numbers = frame.pop(ROW_COLUMN).to_numpy()
+            numbers = table.column(ROW_COLUMN).to_numpy()
+            frame = table.drop_columns([ROW_COLUMN]).to_pandas()
             out[name] = frame.rename(columns=self.source.mappings[name])
             out[name].attrs[ROW_NUMBERS] = numbers
             if k == 0:  # named once, as reading the input whole names them
@@ -267,12 +267,13 @@ class CustomerChunks:
         spilled = _Spilled(self._dir / f"{name}.arrow", {}, {})
         written = read = 0
         zone = self.source.rules.timezone
-        numbered = schema.append(pa.field(ROW_COLUMN, pa.int64()))
+        width = pa.int32() if dataset.count_rows() < 2**31 else pa.int64()
+        numbered = schema.append(pa.field(ROW_COLUMN, width))
         with pa.OSFile(str(spilled.path), "wb") as sink, pa.ipc.new_file(sink, numbered) as out:
             for batch in dataset.to_batches(columns=columns, batch_size=SPILL_BATCH_ROWS):
                 if not batch.num_rows:
                     continue
-                rows = pa.array(np.arange(read, read + batch.num_rows, dtype=np.int64))
+                rows = pa.array(np.arange(read, read + batch.num_rows), type=width)
                 batch = batch.cast(schema).append_column(ROW_COLUMN, rows)
                 read += batch.num_rows
                 chunk = self._chunk_of(batch.column(self.source.ids[name]))
