@@ -114,12 +114,17 @@ def test_64_bit_integer_ids_keep_every_digit(tmp_path):
     assert sorted(result.tables.customers["customer_id"]) == sorted(map(str, numbers))
 
 
-def test_unreadable_values_are_not_called_empty(tmp_path):
+def _with_unreadable_mrr(folder: Path) -> None:
+    """30 customers with orders, and a subscription each whose ``mrr`` has a decimal comma."""
     customers = _customers()
-    customers.to_csv(tmp_path / "customers.csv", index=False)
-    _orders(customers).to_csv(tmp_path / "orders.csv", index=False)
+    customers.to_csv(folder / "customers.csv", index=False)
+    _orders(customers).to_csv(folder / "orders.csv", index=False)
     subs = customers.rename(columns={"signup_date": "start_date"}).assign(mrr="29,0")
-    subs.to_csv(tmp_path / "subscriptions.csv", index=False)
+    subs.to_csv(folder / "subscriptions.csv", index=False)
+
+
+def test_unreadable_values_are_not_called_empty(tmp_path):
+    _with_unreadable_mrr(tmp_path)
     result = load_tables(None, tmp_path, end_date=END)
     checks = {(i.check, i.column) for i in result.warnings}
     assert ("unparseable_number", "mrr") in checks
@@ -128,11 +133,7 @@ def test_unreadable_values_are_not_called_empty(tmp_path):
 
 def test_training_stops_when_no_subscription_row_is_valid(tmp_path):
     """Every subscription set aside would switch the churn rule to 'no purchase' in silence."""
-    customers = _customers()
-    customers.to_csv(tmp_path / "customers.csv", index=False)
-    _orders(customers).to_csv(tmp_path / "orders.csv", index=False)
-    subs = customers.rename(columns={"signup_date": "start_date"}).assign(mrr="29,0")
-    subs.to_csv(tmp_path / "subscriptions.csv", index=False)
+    _with_unreadable_mrr(tmp_path)
     config = Config.model_validate({"data": {"path": str(tmp_path), "end_date": END}})
     with pytest.raises(ContractError, match="subscriptions: none of its 30 rows") as err:
         load_training_data(config)

@@ -64,3 +64,25 @@ def without(folder: Path, table: str, target: Path) -> Path:
     for path in target.glob(f"{table}.*"):
         path.unlink()
     return target
+
+
+def score(model_dir: Path, data: Path, out: Path | str, *extra: str):
+    """``predictor score`` through the CLI runner."""
+    from typer.testing import CliRunner
+
+    from predictor.cli import app
+
+    args = ["score", "--model", str(model_dir), "--data", str(data), "--out", str(out), *extra]
+    return CliRunner().invoke(app, args)
+
+
+def one_line_error(result, *words: str, in_line: bool = True) -> None:
+    """Exit 2 with exactly one ``error:`` line and no traceback; ``words`` in that line
+    (``in_line``), or anywhere in the output with whitespace folded (a message that wraps)."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.output
+    text = errors[0] if in_line else " ".join(result.output.split())
+    for word in words:
+        assert word in text, result.output

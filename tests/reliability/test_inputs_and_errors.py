@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from tests.reliability.conftest import without
+from tests.reliability.conftest import one_line_error, score, without
 from typer.testing import CliRunner
 
 import predictor
@@ -20,20 +20,6 @@ from predictor.contract.errors import ContractError
 from predictor.errors import PredictorError
 
 runner = CliRunner()
-
-
-def score(model_dir: Path, data: Path, out: Path, *extra: str):
-    args = ["score", "--model", str(model_dir), "--data", str(data), "--out", str(out), *extra]
-    return runner.invoke(app, args)
-
-
-def one_line_error(result, *words: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.output
-    for word in words:
-        assert word in errors[0], result.output
 
 
 # -- missing inputs ----------------------------------------------------------------------

@@ -6,30 +6,22 @@ import os
 from pathlib import Path
 
 import pytest
+from tests.reliability.conftest import one_line_error as shared_one_line_error
+from tests.reliability.conftest import score
 from typer.testing import CliRunner
 
 import predictor.io.atomic as atomic
 import predictor.jobs.score_job as score_job
 from predictor.api import Predictor
-from predictor.cli import app
 from predictor.errors import OutputError
 from predictor.jobs import score_files
 
 runner = CliRunner()
 
 
-def score(model_dir: Path, data: Path, out: Path | str, *extra: str):
-    args = ["score", "--model", str(model_dir), "--data", str(data), "--out", str(out), *extra]
-    return runner.invoke(app, args)
-
-
 def one_line_error(result, *words: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.output
-    for word in words:
-        assert word in " ".join(result.output.split()), result.output
+    """The error, its words anywhere in the output (paths make the message wrap)."""
+    shared_one_line_error(result, *words, in_line=False)
 
 
 @pytest.mark.parametrize("rejects", ["out/same.csv", "./out/../out/same.csv"])
