@@ -99,18 +99,3 @@ class Tables:
                 for name, frame in self.items()
             }
         )
-
-
-def concat_tables(parts: list[Tables]) -> Tables:
-    """One ``Tables`` from parts holding different customers (chunks), rows in part order.
-
-    A table absent from every part stays absent.
-    """
-    if not parts:
-        raise ValueError("concat_tables needs at least one part")
-    frames: dict[str, pd.DataFrame] = {}
-    for name in TABLE_NAMES:
-        present = [frame for part in parts if (frame := part.get(name)) is not None]
-        if present:
-            frames[name] = pd.concat(present, ignore_index=True)
-    return Tables(**frames)

@@ -262,8 +262,7 @@ class CustomerChunks:
         """Copy one table into an Arrow IPC file, one record batch per (input batch, chunk)."""
         dataset = self.source.files[name]
         columns = self.source.read_columns[name]
-        plain = _plain_schema(dataset.schema)
-        schema = pa.schema([plain.field(c) for c in columns])
+        schema = _read_schema(self.source, name)
         spilled = _Spilled(self._dir / f"{name}.arrow", {}, {})
         written = read = 0
         zone = self.source.rules.timezone
@@ -367,8 +366,7 @@ def table_batches(
     """
     dataset = source.files[name]
     columns = source.read_columns[name]
-    plain = _plain_schema(dataset.schema)
-    schema = pa.schema([plain.field(c) for c in columns])
+    schema = _read_schema(source, name)
     first = 0
     for batch in dataset.to_batches(columns=columns, batch_size=batch_rows):
         if not batch.num_rows:
@@ -379,6 +377,12 @@ def table_batches(
             frame.attrs.update(_column_notes(source, name))
         yield frame, first
         first += batch.num_rows
+
+
+def _read_schema(source: ParquetSource, name: str) -> pa.Schema:
+    """The columns of table ``name`` that are read, in plain types (``_plain_schema``)."""
+    plain = _plain_schema(source.files[name].schema)
+    return pa.schema([plain.field(c) for c in source.read_columns[name]])
 
 
 def unread_columns(source: ParquetSource, name: str) -> list[str]:

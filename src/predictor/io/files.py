@@ -211,13 +211,13 @@ def _parts_schema(folder: Path, kind: str, parts: Sequence[Path], keys: list[str
     rows; types that disagree are widened where Arrow can (``null`` to any, ``int32`` to
     ``int64``), else named in the error.
     """
+    schemas = list(_part_schemas(kind, parts).values())
     if kind == "parquet":
-        merged = _merged_parquet_schema(folder, parts)
+        merged = _merged_parquet_schema(folder, schemas)
     else:
-        names: list[str] = []
-        for part in parts:
-            names += [h for h in _csv_header(part) if h not in names]
-        merged = pa.schema([(name, pa.string()) for name in names])
+        first = schemas[0].names  # as written, a repeated name kept (``duplicate_column``)
+        later = dict.fromkeys(n for schema in schemas[1:] for n in schema.names if n not in first)
+        merged = pa.schema([(name, pa.string()) for name in [*first, *later]])
     clash = [key for key in keys if key in merged.names]
     if clash:
         raise ContractError(
@@ -239,11 +239,8 @@ def partial_columns(path: str | Path, renames: Mapping[str, str] | None = None) 
     path = Path(path)
     if not path.is_dir():
         return {}
-    kind = _part_files(path)[0]
-    names = {
-        part: set(pq.read_schema(part).names if kind == "parquet" else _csv_header(part))
-        for part in _nonempty_parts(path)
-    }
+    schemas = _part_schemas(_part_files(path)[0], _nonempty_parts(path))
+    names = {part: set(schema.names) for part, schema in schemas.items()}
     every = dict.fromkeys(n for found in names.values() for n in found)
     renames = renames or {}
     lacking = {
@@ -256,14 +253,22 @@ def partial_columns(path: str | Path, renames: Mapping[str, str] | None = None) 
     return {"__parts__": len(names), **lacking} if lacking else {}
 
 
-def _merged_parquet_schema(folder: Path, parts: Sequence[Path]) -> pa.Schema:
-    """The union of the part files' Parquet schemas (read from their footers only)."""
-    schemas = []
+def _part_schemas(kind: str, parts: Sequence[Path]) -> dict[Path, pa.Schema]:
+    """Each part file's columns: a Parquet footer's schema, or a CSV header (as text)."""
+    schemas = {}
     for part in parts:
+        if kind != "parquet":
+            schemas[part] = pa.schema([(name, pa.string()) for name in _csv_header(part)])
+            continue
         try:
-            schemas.append(pq.read_schema(part))
+            schemas[part] = pq.read_schema(part)
         except Exception as exc:  # noqa: BLE001 - any reader failure is about this file
             raise ContractError(f"{part}: cannot be read as parquet ({_first_line(exc)})") from None
+    return schemas
+
+
+def _merged_parquet_schema(folder: Path, schemas: list[pa.Schema]) -> pa.Schema:
+    """The union of the part files' Parquet schemas."""
     try:
         return pa.unify_schemas(schemas, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
