@@ -1,4 +1,4 @@
-"""Read large Parquet inputs in parts: chunks of customers for scoring, batches of rows for training.
+"""Read large Parquet inputs in parts: customer chunks for scoring, row batches for training.
 
 ``open_customer_chunks`` returns ``CustomerChunks`` (or ``None`` when the input must be read whole
 with ``load_tables``): each chunk holds every row of its customers, spilled to temporary Arrow
@@ -359,7 +359,7 @@ def source_rows(source: ParquetSource, name: str) -> int:
 def table_batches(
     source: ParquetSource, name: str, batch_rows: int = SPILL_BATCH_ROWS
 ) -> Iterator[tuple[pd.DataFrame, int]]:
-    """Table ``name`` as raw frames of at most ``batch_rows`` rows, each with its first row's number.
+    """Table ``name`` as raw frames of up to ``batch_rows`` rows, each with its first row's number.
 
     The frames are what ``read_raw_tables`` gives for those rows (the column mapping applied,
     untyped); the numbers count rows in the table as read whole, so messages name its rows.
@@ -393,7 +393,7 @@ def unread_columns(source: ParquetSource, name: str) -> list[str]:
 
 
 def _column_notes(source: ParquetSource, name: str) -> dict[str, object]:
-    """What the whole read notes on table ``name``'s frame: columns unread, columns some parts lack."""
+    """What the whole read notes on table ``name``'s frame: unread columns, columns parts lack."""
     notes: dict[str, object] = {UNREAD_COLUMNS: unread_columns(source, name)}
     path = source.paths.get(name)
     partial = partial_columns(path, source.mappings[name]) if path is not None else {}

@@ -77,8 +77,9 @@ def score_files(
     whole, then scored chunk by chunk. Every input customer gets a score row in ``out`` or a
     row with a reason in ``rejects`` (default: ``<out stem>_rejects.csv`` beside ``out``).
     Both files are written atomically and moved into place together, only once everything is
-    scored: an error or an interrupt leaves no output and both previous files untouched. ``as_of`` defaults to the
-    data's latest date; the model's data settings (column mapping, ``end_date``) apply, but
+    scored: an error or an interrupt leaves no output and both previous files untouched.
+    ``as_of`` defaults to the data's latest date; the model's data settings (column mapping,
+    ``end_date``) apply, but
     ``data_end`` (a day) replaces the model's ``end_date``, the end of its training data:
     rows after the data end are set aside, and a warning says when that end is the model's.
     ``on_start(n_customers)`` and ``on_chunk(n_done)`` report progress, once per scoring
